@@ -1,0 +1,27 @@
+// The one catalogue of refusals: every way the node turns a client away, with the
+// stable code string used in logs and metrics, the WebSocket close code (or HTTP
+// status before an upgrade) and the reason text sent to the client. docs and the
+// README's close-code table are generated from this list, so keep them in sync here.
+
+export const REFUSALS = {
+  BAD_HEADER: { close: 4400, reason: 'bad header' },
+  AUTH_FAILED: { close: 4401, reason: 'auth failed' },
+  HEADER_TIMEOUT: { close: 4408, reason: 'no header in time' },
+  ALREADY_JOINED: { close: 4409, reason: 'uid already joined to channel' },
+  TOO_SLOW: { close: 4429, reason: 'send buffer full: client too slow' },
+  IDLE: { close: 1001, reason: 'no pong' },
+  TOO_BIG: { close: 1009, reason: 'frame too big' },
+  SHUTDOWN: { close: 1001, reason: 'node shutting down' },
+} as const;
+
+export type RefusalCode = keyof typeof REFUSALS;
+
+/** HTTP refusals answered before a WebSocket upgrade. */
+export const HTTP_REFUSALS = {
+  NO_SUBPROTOCOL: { status: 426, reason: 'Sec-WebSocket-Protocol must offer mles-websocket' },
+  BAD_SUBPROTOCOL: { status: 400, reason: 'unsupported subprotocol: offer mles-websocket' },
+  RATE_LIMITED: { status: 429, reason: 'too many connections from this address; retry later' },
+  BAD_UPGRADE: { status: 400, reason: 'invalid WebSocket upgrade request' },
+} as const;
+
+export type HttpRefusalCode = keyof typeof HTTP_REFUSALS;

@@ -1,0 +1,53 @@
+// The `parley` command: dispatches to a subcommand and sets the exit code.
+
+import { readFileSync } from 'node:fs';
+import { runServe } from './serve.ts';
+
+const USAGE = `Usage: parley <command> [options]
+
+Commands:
+  serve     Run a node (Mles v2 compatible relay with a chat page).
+  chat      Interactive terminal client for a channel.
+  help      Show this help.
+
+Run 'parley <command> --help' for a command's options.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'chat': {
+      const { runChat } = await import('./chat.ts');
+      return runChat(rest);
+    }
+    case undefined:
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case '-V':
+      process.stdout.write(`parley ${version()}\n`);
+      return 0;
+    default:
+      process.stderr.write(`parley: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  // Exit explicitly: a finished command must not be kept alive by stdin or sockets.
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`parley: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

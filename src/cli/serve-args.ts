@@ -1,0 +1,183 @@
+// `parley serve` flags -> NodeConfig. Flags shared with the Mles reference server keep
+// its names and meanings; everything is validated here, once, into typed values.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, defaultConfig, type ListenAddress, type NodeConfig } from '../server/config.ts';
+
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const SERVE_USAGE = `Usage: parley serve [options]
+
+Runs a parley node. Without --domains it serves plain ws:// and http:// on
+${DEFAULTS.listen.host}:${DEFAULTS.listen.port}, with a chat page at /.
+
+Mles-compatible options:
+  -d, --domains DOMAIN      Domain to serve with an ACME (Let's Encrypt) certificate,
+                            obtained over TLS-ALPN-01 on the serving port. Repeatable.
+  -e, --email EMAIL         Contact e-mail for the ACME account.
+  -c, --cache DIR           ACME account and certificate cache (default: DATA/acme).
+  -l, --limit N             History frames kept per channel (default: ${DEFAULTS.historyLimit}).
+  -w, --wwwroot DIR         Static files root; with --domains files come from DIR/HOST/.
+                            Default: the bundled chat page.
+  -s, --staging             Use Let's Encrypt's staging directory.
+  -p, --port PORT           TLS port with --domains (default: ${DEFAULTS.acmePort}); without
+                            domains, the port of the default plain listener.
+  -r, --redirect            With --domains, also listen on port 80 and redirect to https.
+      --rate-limit N        New connections per IP address per minute; 0 = unlimited
+                            (default: ${DEFAULTS.rateLimit}).
+
+parley options:
+      --listen HOST:PORT    Plain ws/http listener (TLS with --tls-cert). Repeatable.
+                            Default ${DEFAULTS.listen.host}:${DEFAULTS.listen.port} when no --domains are given.
+      --tls-cert FILE       PEM certificate (chain) for the --listen listeners.
+      --tls-key FILE        PEM private key for --tls-cert.
+      --acme-directory URL  ACME directory of another CA (a private or test CA).
+      --acme-ca FILE        PEM CA certificate to trust when talking to that CA.
+      --max-message BYTES   Largest frame accepted; larger ones close with 1009
+                            (default: ${DEFAULTS.maxMessage}).
+      --history-bytes BYTES History bytes kept per channel (default: ${DEFAULTS.historyBytes}).
+      --max-buffered BYTES  Bytes queued for one slow reader before it is dropped
+                            with 4429 (default: ${DEFAULTS.maxBuffered}).
+      --header-timeout SECONDS
+                            Time a new connection has to send its header; then 4408
+                            (default: ${DEFAULTS.headerTimeoutSeconds}).
+      --data DIR            Data directory (default: ${DEFAULTS.dataDir}).
+      --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
+  -h, --help                Show this help.
+
+Environment:
+  MLES_KEY                  Shared key: when set (even empty) every header needs a
+                            matching auth value.
+`;
+
+export class UsageError extends Error {}
+
+export interface ServeOptions {
+  readonly config: NodeConfig;
+  readonly logLevel: LogLevel;
+  readonly help: boolean;
+}
+
+function positiveInteger(flag: string, value: string | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be at least ${min}, got ${value}`);
+  return n;
+}
+
+function port(flag: string, value: string): number {
+  const n = positiveInteger(flag, value, 0);
+  if (n > 65535) throw new UsageError(`${flag}: port ${n} is out of range (0-65535)`);
+  return n;
+}
+
+/** Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` (all addresses) or `PORT` (loopback). */
+export function parseListen(value: string): ListenAddress {
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (v6) return { host: v6[1]!, port: port('--listen', v6[2]!) };
+  if (/^\d+$/.test(value)) return { host: DEFAULTS.listen.host, port: port('--listen', value) };
+  const colon = value.lastIndexOf(':');
+  if (colon < 0) throw new UsageError(`--listen takes HOST:PORT, got "${value}"`);
+  const host = value.slice(0, colon) || '0.0.0.0';
+  return { host, port: port('--listen', value.slice(colon + 1)) };
+}
+
+function readPem(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        domains: { type: 'string', short: 'd', multiple: true },
+        email: { type: 'string', short: 'e' },
+        cache: { type: 'string', short: 'c' },
+        limit: { type: 'string', short: 'l' },
+        wwwroot: { type: 'string', short: 'w' },
+        staging: { type: 'boolean', short: 's' },
+        port: { type: 'string', short: 'p' },
+        redirect: { type: 'boolean', short: 'r' },
+        'rate-limit': { type: 'string' },
+        listen: { type: 'string', multiple: true },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'acme-directory': { type: 'string' },
+        'acme-ca': { type: 'string' },
+        'max-message': { type: 'string' },
+        'history-bytes': { type: 'string' },
+        'max-buffered': { type: 'string' },
+        'header-timeout': { type: 'string' },
+        data: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const domains = (values.domains ?? []).map((d) => d.toLowerCase());
+  for (const domain of domains) {
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) {
+      throw new UsageError(`--domains: "${domain}" is not a valid domain name`);
+    }
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  if (values.redirect && domains.length === 0) throw new UsageError('--redirect needs --domains');
+  if (values.staging && values['acme-directory'] !== undefined) {
+    throw new UsageError('--staging and --acme-directory both choose the ACME directory: give one');
+  }
+  const portFlag = values.port === undefined ? undefined : port('--port', values.port);
+  let listen: ListenAddress[] = (values.listen ?? []).map(parseListen);
+  if (listen.length === 0 && domains.length === 0) {
+    listen = [{ host: DEFAULTS.listen.host, port: portFlag ?? DEFAULTS.listen.port }];
+  }
+  const dataDir = values.data ?? DEFAULTS.dataDir;
+  const acmeDirectory = values['acme-directory'] ?? (values.staging ? LETS_ENCRYPT_STAGING : LETS_ENCRYPT);
+  if (values['acme-directory'] !== undefined && !/^https?:\/\//.test(acmeDirectory)) {
+    throw new UsageError(`--acme-directory must be an http(s) URL, got "${acmeDirectory}"`);
+  }
+
+  const config = defaultConfig({
+    listen,
+    tlsCert: values['tls-cert'] === undefined ? undefined : readPem('--tls-cert', values['tls-cert']),
+    tlsKey: values['tls-key'] === undefined ? undefined : readPem('--tls-key', values['tls-key']),
+    domains,
+    email: values.email,
+    cacheDir: values.cache ?? join(dataDir, 'acme'),
+    staging: values.staging ?? false,
+    acmeDirectory,
+    acmeCa: values['acme-ca'] === undefined ? undefined : readPem('--acme-ca', values['acme-ca']),
+    port: domains.length > 0 ? (portFlag ?? DEFAULTS.acmePort) : DEFAULTS.acmePort,
+    redirect: values.redirect ?? false,
+    wwwroot: values.wwwroot,
+    dataDir,
+    mlesKey: env.MLES_KEY,
+    historyLimit: positiveInteger('--limit', values.limit, DEFAULTS.historyLimit),
+    historyBytes: positiveInteger('--history-bytes', values['history-bytes'], DEFAULTS.historyBytes),
+    maxMessage: positiveInteger('--max-message', values['max-message'], DEFAULTS.maxMessage, 1),
+    maxBuffered: positiveInteger('--max-buffered', values['max-buffered'], DEFAULTS.maxBuffered, 1024),
+    headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
+    rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
+  });
+  return { config, logLevel, help: values.help ?? false };
+}

@@ -1,0 +1,96 @@
+// The node's settings as one typed value, with every default in one place. The CLI
+// validates flags into this; tests build it directly.
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  /** Plain (or, with tlsCert/tlsKey, TLS) listeners. */
+  readonly listen: readonly ListenAddress[];
+  /** Own certificate and key (PEM) for the `listen` listeners. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** ACME-managed domains; with any, an https/wss listener runs on `port`. */
+  readonly domains: readonly string[];
+  readonly email: string | undefined;
+  readonly cacheDir: string;
+  readonly staging: boolean;
+  readonly acmeDirectory: string | undefined;
+  /** Extra CA certificate (PEM file contents) trusted when talking to the ACME server. */
+  readonly acmeCa: string | undefined;
+  /** Port of the ACME-managed TLS listener. */
+  readonly port: number;
+  /** Host the ACME-managed listeners bind to. */
+  readonly bindHost: string;
+  /** Also run a port-80 listener that redirects to https. */
+  readonly redirect: boolean;
+  readonly redirectPort: number;
+  /** Static files root; undefined serves the chat page shipped with the package. */
+  readonly wwwroot: string | undefined;
+  readonly dataDir: string;
+  /** Mles shared key (MLES_KEY); undefined means unset, which differs from empty. */
+  readonly mlesKey: string | undefined;
+  /** History frames per channel (`--limit`). */
+  readonly historyLimit: number;
+  /** History bytes per channel. */
+  readonly historyBytes: number;
+  /** Largest accepted frame payload in bytes. */
+  readonly maxMessage: number;
+  /** Bytes that may wait for one slow reader before it is disconnected. */
+  readonly maxBuffered: number;
+  readonly headerTimeoutMs: number;
+  /** New connections per IP per minute; 0 disables the limit. */
+  readonly rateLimit: number;
+  readonly pingIntervalMs: number;
+  /** Pings in a row without a pong before a connection is dropped. */
+  readonly maxMissedPings: number;
+}
+
+export const DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  acmePort: 443,
+  bindHost: '0.0.0.0',
+  redirectPort: 80,
+  cacheDir: './cache',
+  dataDir: './data',
+  historyLimit: 200,
+  historyBytes: 8 * 1024 * 1024,
+  maxMessage: 1024 * 1024,
+  maxBuffered: 16 * 1024 * 1024,
+  headerTimeoutSeconds: 10,
+  rateLimit: 600,
+  pingIntervalMs: 24_000,
+  maxMissedPings: 3,
+} as const;
+
+export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
+  return {
+    listen: [DEFAULTS.listen],
+    tlsCert: undefined,
+    tlsKey: undefined,
+    domains: [],
+    email: undefined,
+    cacheDir: DEFAULTS.cacheDir,
+    staging: false,
+    acmeDirectory: undefined,
+    acmeCa: undefined,
+    port: DEFAULTS.acmePort,
+    bindHost: DEFAULTS.bindHost,
+    redirect: false,
+    redirectPort: DEFAULTS.redirectPort,
+    wwwroot: undefined,
+    dataDir: DEFAULTS.dataDir,
+    mlesKey: undefined,
+    historyLimit: DEFAULTS.historyLimit,
+    historyBytes: DEFAULTS.historyBytes,
+    maxMessage: DEFAULTS.maxMessage,
+    maxBuffered: DEFAULTS.maxBuffered,
+    headerTimeoutMs: DEFAULTS.headerTimeoutSeconds * 1000,
+    rateLimit: DEFAULTS.rateLimit,
+    pingIntervalMs: DEFAULTS.pingIntervalMs,
+    maxMissedPings: DEFAULTS.maxMissedPings,
+    ...overrides,
+  };
+}

@@ -1,0 +1,178 @@
+// A running parley node: its listeners, the hub they feed, keepalive and shutdown.
+// Everything is passed in (config, logger); nothing here reads flags or env.
+
+import { once } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { MemoryHistory } from '../hub/history.ts';
+import { Hub } from '../hub/hub.ts';
+import type { HttpRefusalCode } from '../protocol/errors.ts';
+import type { NodeConfig } from './config.ts';
+import { refuseUpgrade } from './http-refusal.ts';
+import { createMetrics } from './metrics.ts';
+import { MlesConnection, type ConnectionContext } from './mles-connection.ts';
+import { ConnectionRateLimiter } from './rate-limit.ts';
+import type { RelayFrame } from './relay-frame.ts';
+import { serveStatic } from './static-files.ts';
+import { NodeStats } from './stats.ts';
+import { checkSubprotocol } from './upgrade-check.ts';
+import { startManagedTls, type ManagedTls } from './acme-listener.ts';
+
+/** The chat page shipped with the package, served when no wwwroot is configured. */
+export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+export interface ParleyNode {
+  /** Base URLs of the listeners, e.g. `http://127.0.0.1:8080/`. */
+  readonly urls: readonly string[];
+  readonly stats: NodeStats;
+  readonly hub: Hub<RelayFrame>;
+  /** Closes every connection with 1001, stops the listeners and timers. */
+  close(): Promise<void>;
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const SHUTDOWN_GRACE_MS = 3000;
+
+export async function startNode(config: NodeConfig, log: Logger): Promise<ParleyNode> {
+  const stats = new NodeStats();
+  const hub = new Hub<RelayFrame>(new MemoryHistory({ frames: config.historyLimit, bytes: config.historyBytes }));
+  const metrics = createMetrics({ stats, hub });
+  const limiter = new ConnectionRateLimiter(config.rateLimit);
+  const connections = new Set<MlesConnection>();
+  const context: ConnectionContext = {
+    hub,
+    stats,
+    log,
+    mlesKey: config.mlesKey,
+    headerTimeoutMs: config.headerTimeoutMs,
+    maxBuffered: config.maxBuffered,
+  };
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessage,
+    perMessageDeflate: false, // ws would deflate once per recipient (PERF.md)
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has('mles-websocket') ? 'mles-websocket' : false),
+  });
+  const staticOptions = {
+    root: config.wwwroot ?? BUNDLED_WWWROOT,
+    perHost: config.wwwroot !== undefined && config.domains.length > 0,
+    domains: config.domains,
+  };
+
+  const onRequest: RequestHandler = (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics failed');
+          res.writeHead(500).end('metrics failed\n');
+        },
+      );
+      return;
+    }
+    serveStatic(req, res, staticOptions).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'static file failed');
+      if (!res.headersSent) res.writeHead(500).end('internal error\n');
+      else res.destroy();
+    });
+  };
+
+  const onUpgrade: UpgradeHandler = (req, socket, head) => {
+    socket.on('error', () => socket.destroy()); // a reset before or during the handshake
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    const refuse = (code: HttpRefusalCode): void => {
+      stats.reject(code);
+      log.info({ remote, code }, 'upgrade refused');
+      refuseUpgrade(socket, code);
+    };
+    if (!limiter.allow(remote)) return refuse('RATE_LIMITED');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse('BAD_UPGRADE');
+    const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol']);
+    if (!subprotocol.ok) return refuse(subprotocol.code);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      stats.connections++;
+      stats.connectionsTotal++;
+      const connection = new MlesConnection(ws, socket, remote, context);
+      connections.add(connection);
+      ws.once('close', () => connections.delete(connection));
+    });
+  };
+
+  const servers: Server[] = [];
+  const urls: string[] = [];
+  const listen = async (server: Server, host: string, port: number, scheme: string): Promise<void> => {
+    server.on('request', onRequest);
+    server.on('upgrade', onUpgrade);
+    server.on('clientError', (_error, socket) => socket.destroy());
+    server.listen(port, host);
+    await once(server, 'listening');
+    servers.push(server);
+    const address = server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    urls.push(`${scheme}://${shownHost}:${address.port}/`);
+  };
+
+  let managed: ManagedTls | undefined;
+  try {
+    for (const address of config.listen) {
+      if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+        await listen(createHttpsServer({ cert: config.tlsCert, key: config.tlsKey }), address.host, address.port, 'https');
+      } else {
+        await listen(createHttpServer(), address.host, address.port, 'http');
+      }
+    }
+    if (config.domains.length > 0) {
+      managed = await startManagedTls({ config, log, onRequest, onUpgrade });
+      urls.push(...managed.urls);
+    }
+  } catch (error) {
+    for (const server of servers) server.close();
+    await managed?.close();
+    throw error;
+  }
+
+  const pinger = setInterval(() => {
+    for (const connection of connections) connection.ping(config.maxMissedPings);
+  }, config.pingIntervalMs);
+  pinger.unref();
+  const pruner = setInterval(() => limiter.prune(), 60_000);
+  pruner.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(pinger);
+      clearInterval(pruner);
+      for (const server of servers) server.close();
+      const closed = managed?.close();
+      const open = [...connections];
+      const allClosed = Promise.all(open.map((c) => c.closed));
+      for (const connection of open) connection.refuse('SHUTDOWN');
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
+      await Promise.race([allClosed, timeout]);
+      for (const server of servers) server.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+
+  return { urls, stats, hub, close };
+}

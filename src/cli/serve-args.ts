@@ -179,5 +179,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
     rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
   });
+  if (config.maxBuffered < config.historyBytes) {
+    throw new UsageError(
+      `--max-buffered (${config.maxBuffered}) must be at least --history-bytes (${config.historyBytes}): a joiner's history replay has to fit in its send buffer`,
+    );
+  }
   return { config, logLevel, help: values.help ?? false };
 }

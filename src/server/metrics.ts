@@ -37,7 +37,7 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
 
 export function createMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'parley_process_' });
+  collectDefaultMetrics({ register: registry }); // standard process_* and nodejs_* names
   const { stats, hub } = sources;
   gauge(registry, 'parley_connections', 'Open WebSocket connections', () => stats.connections);
   totalCounter(registry, 'parley_connections_total', 'WebSocket connections accepted', () => stats.connectionsTotal);

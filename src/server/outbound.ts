@@ -6,6 +6,13 @@
 
 import type { Duplex } from 'node:stream';
 
+/**
+ * Queued bytes that trigger a write at once instead of at the end of the turn: past
+ * this, one more system call costs nothing noticeable, and holding a large burst in
+ * memory would count against the reader's budget although it reads fine.
+ */
+const FLUSH_AT_BYTES = 64 * 1024;
+
 const dirty = new Set<OutboundQueue>();
 let flushScheduled = false;
 
@@ -48,7 +55,9 @@ export class OutboundQueue {
     }
     this.#pending.push(wire);
     this.#totals.framesOut++;
-    if (this.#pending.length === 1) {
+    if (this.#pendingBytes >= FLUSH_AT_BYTES) {
+      this.flush();
+    } else if (this.#pending.length === 1) {
       dirty.add(this);
       if (!flushScheduled) {
         flushScheduled = true;

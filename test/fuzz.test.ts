@@ -1,0 +1,174 @@
+// Fuzzing: generated headers and frames, valid, nearly valid and garbage, thrown at
+// the codecs and at a running node. Nothing may throw or crash, and well-behaved
+// clients must keep working throughout. The seed is printed; FUZZ_SEED replays a run.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { resolve, sep } from 'node:path';
+import { authAccepted } from '../src/protocol/mles-auth.ts';
+import { parseMlesHeader } from '../src/protocol/mles-header.ts';
+import { resolveStaticPath } from '../src/server/static-files.ts';
+import { MlesTestClient } from './helpers/mles-client.ts';
+import { startNode, type NodeProcess } from './helpers/node-process.ts';
+import { Random } from './helpers/random.ts';
+
+const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+console.log(`fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`);
+
+/** A header-like text: valid, mutated, wrongly typed, or garbage. */
+function generateHeader(random: Random): string {
+  const value = (): unknown =>
+    random.pick<() => unknown>([
+      () => random.string(random.int(12)),
+      () => 'user' + random.int(1000),
+      () => random.int(1e6),
+      () => null,
+      () => [],
+      () => ({ nested: random.string(3) }),
+      () => '',
+      () => 'x'.repeat(random.int(3000)),
+      () => true,
+    ])();
+  switch (random.int(6)) {
+    case 0:
+      return JSON.stringify({ uid: 'u' + random.int(50), channel: 'fuzz' + random.int(5) });
+    case 1:
+      return JSON.stringify({ uid: value(), channel: value(), auth: value() });
+    case 2: {
+      const valid = JSON.stringify({ uid: 'u' + random.int(50), channel: 'c', auth: random.bytes(8).toString('hex') });
+      const at = random.int(valid.length);
+      return valid.slice(0, at) + random.string(random.int(4)) + valid.slice(at + random.int(3));
+    }
+    case 3:
+      return random.bytes(random.int(64)).toString('latin1');
+    case 4:
+      return JSON.stringify(value());
+    default:
+      return random.string(random.int(80));
+  }
+}
+
+describe('codec fuzz', () => {
+  test('header parsing and auth are total over 20,000 generated inputs', () => {
+    const random = new Random(seed);
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const text = generateHeader(random);
+      const result = parseMlesHeader(text);
+      if (result.ok) {
+        accepted++;
+        for (const name of [result.header.uid, result.header.channel]) {
+          assert.match(name, /^[\x20-\x7e]{1,1024}$/, text);
+        }
+        assert.equal(typeof authAccepted(result.header.uid, result.header.channel, result.header.auth, random.pick([undefined, 'k'])), 'boolean');
+      } else {
+        assert.equal(typeof result.error, 'string');
+      }
+    }
+    assert.ok(accepted > 1000, `only ${accepted} generated headers were valid: the generator is too narrow`);
+  });
+
+  test('static path resolution never leaves the root over 20,000 generated paths', () => {
+    const random = new Random(seed + 1);
+    const root = '/srv/www';
+    const pieces = ['..', '.', '%2e', '%2E%2e', '%2f', '%5c', '\\', '/', '//', 'a', '%00', '%', '%zz', '~', 'index.html'];
+    for (let i = 0; i < 20_000; i++) {
+      let url = '/';
+      for (let n = random.int(8); n > 0; n--) url += random.next() < 0.8 ? random.pick(pieces) : random.string(2);
+      const result = resolveStaticPath({ root, perHost: false, domains: [], host: undefined, url });
+      if (result.ok) {
+        const full = resolve(result.root, result.relative);
+        assert.ok(full === root || full.startsWith(root + sep), `${url} -> ${full}`);
+      }
+    }
+  });
+});
+
+/** Masks a client frame as RFC 6455 requires (or not, when fuzzing that too). */
+function clientFrame(random: Random, payload: Buffer, opcode: number, options: { mask?: boolean; rsv?: number; fin?: boolean } = {}): Buffer {
+  const mask = options.mask ?? true;
+  const length = payload.length;
+  const head: number[] = [((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode];
+  const maskBit = mask ? 0x80 : 0;
+  if (length < 126) head.push(maskBit | length);
+  else if (length < 65536) head.push(maskBit | 126, length >> 8, length & 0xff);
+  else head.push(maskBit | 127, 0, 0, 0, 0, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+  if (!mask) return Buffer.concat([Buffer.from(head), payload]);
+  const key = random.bytes(4);
+  const masked = Buffer.from(payload);
+  for (let i = 0; i < masked.length; i++) masked[i]! ^= key[i & 3]!;
+  return Buffer.concat([Buffer.from(head), key, masked]);
+}
+
+async function rawUpgrade(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Protocol: mles-websocket\r\n\r\n',
+  );
+  return socket;
+}
+
+describe('node fuzz', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode(['--rate-limit', '0', '--max-message', '4096', '--header-timeout', '2'])));
+  after(() => node.stop());
+
+  test('10,000 generated frames and headers leave the node and good clients unharmed', { timeout: 120_000 }, async () => {
+    const random = new Random(seed + 2);
+    const alice = await MlesTestClient.join(node.wsUrl, { uid: 'alice', channel: 'fuzz0' });
+    const bob = await MlesTestClient.join(node.wsUrl, { uid: 'bob', channel: 'fuzz0' });
+    await bob.waitFor(1);
+    let sentToBob = 0;
+
+    const total = 10_000;
+    let frames = 0;
+    let connections = 0;
+    while (frames < total) {
+      // A batch of hostile connections, each with a header and a burst of frames.
+      const batch = await Promise.all(Array.from({ length: 20 }, () => rawUpgrade(node.port)));
+      connections += batch.length;
+      for (const socket of batch) {
+        const writes: Buffer[] = [clientFrame(random, Buffer.from(generateHeader(random)), random.next() < 0.9 ? 1 : 2)];
+        for (let n = random.int(40); n > 0; n--) {
+          const payload = random.bytes(random.pick([0, 1, 16, 125, 126, 200, 4096, 5000]));
+          writes.push(
+            random.pick([
+              () => clientFrame(random, payload, random.pick([1, 2])),
+              () => clientFrame(random, payload, random.int(16)), // reserved and control opcodes
+              () => clientFrame(random, payload.subarray(0, 100), 2, { mask: false }),
+              () => clientFrame(random, payload, 2, { rsv: random.int(8) }),
+              () => clientFrame(random, payload, 1, { fin: false }),
+              () => random.bytes(random.int(32)), // not a frame at all
+            ])(),
+          );
+        }
+        frames += writes.length;
+        // Split the bytes at random points, as a slow network would.
+        const bytes = Buffer.concat(writes);
+        for (let at = 0; at < bytes.length; ) {
+          const step = 1 + random.int(2000);
+          socket.write(bytes.subarray(at, at + step));
+          at += step;
+        }
+      }
+      // Good traffic keeps flowing while the node deals with the batch.
+      alice.send(`hello ${sentToBob++}`);
+      for (const socket of batch) socket.destroy();
+    }
+    await bob.waitForText(`hello ${sentToBob - 1}`, 10_000);
+    const fromAlice = bob.texts().filter((t) => t.startsWith('hello '));
+    assert.deepEqual(fromAlice, Array.from({ length: sentToBob }, (_, i) => `hello ${i}`));
+
+    const health = await fetch(new URL('/healthz', node.url));
+    assert.equal(health.status, 200);
+    assert.equal(node.child.exitCode, null, 'the node must still be running');
+    console.log(`fuzz: ${frames} frames over ${connections} connections`);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});

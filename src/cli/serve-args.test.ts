@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, parseListen, parseServeArgs, UsageError } from './serve-args.ts';
+
+test('defaults: plain listener on 127.0.0.1:8080, history 200, data ./data', () => {
+  const { config, logLevel } = parseServeArgs([], {});
+  assert.deepEqual(config.listen, [{ host: '127.0.0.1', port: 8080 }]);
+  assert.equal(config.historyLimit, 200);
+  assert.equal(config.dataDir, './data');
+  assert.equal(config.cacheDir, 'data/acme');
+  assert.equal(config.mlesKey, undefined);
+  assert.equal(config.rateLimit, 600);
+  assert.equal(logLevel, 'info');
+});
+
+test('Mles flags keep their short forms and meanings', () => {
+  const { config } = parseServeArgs(
+    ['-d', 'a.example', '-d', 'B.example', '-e', 'me@example.org', '-c', '/tmp/c', '-l', '50', '-w', '/srv', '-s', '-p', '8443', '-r', '--rate-limit', '10'],
+    { MLES_KEY: '' },
+  );
+  assert.deepEqual(config.domains, ['a.example', 'b.example']);
+  assert.equal(config.email, 'me@example.org');
+  assert.equal(config.cacheDir, '/tmp/c');
+  assert.equal(config.historyLimit, 50);
+  assert.equal(config.wwwroot, '/srv');
+  assert.equal(config.staging, true);
+  assert.equal(config.acmeDirectory, LETS_ENCRYPT_STAGING);
+  assert.equal(config.port, 8443);
+  assert.equal(config.redirect, true);
+  assert.equal(config.rateLimit, 10);
+  assert.equal(config.mlesKey, '', 'an empty MLES_KEY is set, not absent');
+  assert.deepEqual(config.listen, [], 'with domains there is no plain listener unless asked for');
+});
+
+test('with domains the TLS port defaults to 443; without, -p sets the plain port', () => {
+  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.port, 443);
+  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.acmeDirectory, LETS_ENCRYPT);
+  assert.deepEqual(parseServeArgs(['-p', '9000'], {}).config.listen, [{ host: '127.0.0.1', port: 9000 }]);
+});
+
+test('--listen forms', () => {
+  assert.deepEqual(parseListen('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
+  assert.deepEqual(parseListen('[::1]:9'), { host: '::1', port: 9 });
+  assert.deepEqual(parseListen(':7'), { host: '0.0.0.0', port: 7 });
+  assert.deepEqual(parseListen('7'), { host: '127.0.0.1', port: 7 });
+  assert.throws(() => parseListen('localhost'), UsageError);
+  assert.throws(() => parseListen('h:99999'), UsageError);
+});
+
+test('parley flags', () => {
+  const { config, logLevel } = parseServeArgs(
+    ['--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--max-message', '100', '--header-timeout', '3', '--data', '/d', '--log-level', 'debug', '--history-bytes', '1000', '--max-buffered', '2000'],
+    {},
+  );
+  assert.equal(config.listen.length, 2);
+  assert.equal(config.maxMessage, 100);
+  assert.equal(config.headerTimeoutMs, 3000);
+  assert.equal(config.dataDir, '/d');
+  assert.equal(config.historyBytes, 1000);
+  assert.equal(config.maxBuffered, 2000);
+  assert.equal(logLevel, 'debug');
+});
+
+test('bad flags give a specific usage error', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--nope'], /Unknown option '--nope'/],
+    [['-l', 'many'], /--limit must be a whole number/],
+    [['--max-message', '0'], /--max-message must be at least 1/],
+    [['--log-level', 'loud'], /--log-level must be one of/],
+    [['--tls-cert', 'x'], /--tls-cert and --tls-key go together/],
+    [['-r'], /--redirect needs --domains/],
+    [['-d', 'a.example', '-s', '--acme-directory', 'https://x/dir'], /give one/],
+    [['-d', 'not a domain'], /not a valid domain/],
+    [['--acme-directory', 'ftp://x'], /must be an http\(s\) URL/],
+    [['--tls-cert', '/nonexistent', '--tls-key', '/nonexistent'], /cannot read \/nonexistent/],
+    [['--max-buffered', '1024', '--history-bytes', '4096'], /must be at least --history-bytes/],
+    [['extra'], /Unexpected argument 'extra'/],
+  ];
+  for (const [argv, message] of cases) assert.throws(() => parseServeArgs(argv, {}), message, argv.join(' '));
+});

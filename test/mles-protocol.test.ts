@@ -103,6 +103,27 @@ describe('relay', () => {
   });
 });
 
+describe('closing', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode()));
+  after(() => node.stop());
+
+  test('a client that joins and closes at once still gets the history first', async () => {
+    const a = await MlesTestClient.join(node.wsUrl, { uid: 'a', channel: 'quick' });
+    a.send('one');
+    a.send('two');
+    await a.close();
+    for (let i = 0; i < 10; i++) {
+      const quick = new MlesTestClient(node.wsUrl);
+      await quick.opened();
+      quick.send(JSON.stringify({ uid: `q${i}`, channel: 'quick' }));
+      quick.ws.close(1000);
+      assert.equal((await quick.closed).code, 1000);
+      assert.deepEqual(quick.texts().slice(0, 3), ['{"uid":"a","channel":"quick"}', 'one', 'two'], `try ${i}`);
+    }
+  });
+});
+
 describe('auth with MLES_KEY', () => {
   let node: NodeProcess;
   before(async () => (node = await startNode([], { MLES_KEY: 'secret' })));

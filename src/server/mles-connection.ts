@@ -51,6 +51,14 @@ export class MlesConnection implements Member<RelayFrame> {
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.#queue = new OutboundQueue(socket, ctx.maxBuffered, ctx.stats, () => this.#dropSlowReader());
     this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
+    // ws answers a client's close frame by writing its own close frame at once. Frames
+    // still queued in this turn must go first, or a client that joins and closes in
+    // one turn would lose its history: flush whenever ws starts a close.
+    const wsClose = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      this.#queue.flush();
+      wsClose(code, reason);
+    };
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.missedPings = 0));
     ws.on('close', () => this.#onClose());

@@ -1,0 +1,263 @@
+// `parley chat` end to end: real `parley chat` processes against a real node, talking
+// through stdin and stdout as a person at a terminal would. Flag errors are checked
+// in-process through runChat.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { PassThrough } from 'node:stream';
+import { runChat } from '../src/cli/chat.ts';
+import { CLI, REPO_ROOT, startNode } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
+
+const WAIT_MS = 10_000;
+
+/** A running `parley chat` with its output collected line by line. */
+class ChatProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  #wake: Array<() => void> = [];
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, 'chat', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, MLES_KEY: undefined, ...env },
+    });
+    const collect = (lines: string[]) => (line: string) => {
+      lines.push(line);
+      for (const wake of this.#wake.splice(0)) wake();
+    };
+    createInterface({ input: this.child.stdout }).on('line', collect(this.stdout));
+    createInterface({ input: this.child.stderr }).on('line', collect(this.stderr));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        resolve(code);
+        for (const wake of this.#wake.splice(0)) wake();
+      }),
+    );
+  }
+
+  static join(url: string, uid: string, channel: string, extra: readonly string[] = [], env?: NodeJS.ProcessEnv): ChatProcess {
+    return new ChatProcess(['--url', url, '--uid', uid, '--channel', channel, ...extra], env);
+  }
+
+  /** Waits until a line of stdout or stderr satisfies `match`. */
+  async waitForLine(stream: 'stdout' | 'stderr', match: (line: string) => boolean): Promise<string> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const found = this[stream].find(match);
+      if (found !== undefined) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.child.exitCode !== null) {
+        throw new Error(`no matching ${stream} line\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.#wake.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for the connection to open (the header has then been sent). */
+  connected(): Promise<string> {
+    return this.waitForLine('stderr', (line) => line.startsWith('connected to '));
+  }
+
+  type(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** Ends stdin, as Ctrl-D does, and resolves with the exit code. */
+  endInput(): Promise<number | null> {
+    this.child.stdin.end();
+    return this.exited;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+  }
+}
+
+describe('parley chat against a node', () => {
+  let node: NodeProcess;
+  const chats: ChatProcess[] = [];
+  const chat = (uid: string, channel: string, extra?: readonly string[], env?: NodeJS.ProcessEnv): ChatProcess => {
+    const process = ChatProcess.join(node.wsUrl, uid, channel, extra, env);
+    chats.push(process);
+    return process;
+  };
+
+  before(async () => {
+    node = await startNode();
+  });
+
+  after(async () => {
+    for (const process of chats) process.kill();
+    await node.stop();
+  });
+
+  test('lines typed into one client are printed by the other, both ways', async () => {
+    const alice = chat('alice', 'cli-talk');
+    await alice.connected();
+    const bob = chat('bob', 'cli-talk');
+    await bob.connected();
+    // Bob sees alice's header in history; alice gets no live header (Mles 2.5+).
+    await bob.waitForLine('stdout', (line) => line === '* alice joined');
+
+    alice.type('hello from alice');
+    await bob.waitForLine('stdout', (line) => line === 'alice: hello from alice');
+    bob.type('hi alice, ünïcode ✓');
+    await alice.waitForLine('stdout', (line) => line === 'bob: hi alice, ünïcode ✓');
+    // No echo: a client never prints its own lines.
+    assert.ok(!alice.stdout.includes('alice: hello from alice'), alice.stdout.join('\n'));
+
+    assert.equal(await alice.endInput(), 0);
+    assert.equal(await bob.endInput(), 0);
+  });
+
+  test('a later joiner is shown the history, its own earlier lines included', async () => {
+    const carol = chat('carol', 'cli-history');
+    await carol.connected();
+    carol.type('first');
+    carol.type('second');
+    const dave = chat('dave', 'cli-history');
+    await dave.waitForLine('stdout', (line) => line === 'carol: second');
+    assert.equal(await carol.endInput(), 0);
+
+    const again = chat('carol', 'cli-history');
+    await again.waitForLine('stdout', (line) => line === 'carol: second');
+    assert.deepEqual(again.stdout.slice(0, 3), ['* carol joined', 'carol: first', 'carol: second']);
+    assert.equal(await again.endInput(), 0);
+    assert.equal(await dave.endInput(), 0);
+  });
+
+  test('a duplicate uid exits non-zero with the 4409 reason on stderr', async () => {
+    const first = chat('erin', 'cli-dup');
+    await first.connected();
+    // The header is on the wire before the second process has even started.
+    const second = chat('erin', 'cli-dup');
+    assert.equal(await second.exited, 1);
+    assert.ok(
+      second.stderr.includes('closed 4409: uid already joined to channel'),
+      second.stderr.join('\n'),
+    );
+    // The first is unaffected and can still talk.
+    const frank = chat('frank', 'cli-dup');
+    await frank.connected();
+    first.type('still here');
+    await frank.waitForLine('stdout', (line) => line === 'erin: still here');
+    assert.equal(await first.endInput(), 0);
+    assert.equal(await frank.endInput(), 0);
+  });
+
+  test('--raw sends lines as text frames and prints frames as they are', async () => {
+    const listener = chat('gina', 'cli-raw');
+    await listener.connected();
+    const raw = chat('hank', 'cli-raw', ['--raw']);
+    await raw.waitForLine('stdout', (line) => line === '{"uid":"gina","channel":"cli-raw"}');
+    raw.type('plain words');
+    await listener.waitForLine('stdout', (line) => line === '[text] plain words');
+    listener.type('to raw');
+    await raw.waitForLine('stdout', (line) => line === '{"uid":"gina","channel":"cli-raw","message":"to raw"}');
+    assert.equal(await raw.endInput(), 0);
+    assert.equal(await listener.endInput(), 0);
+  });
+
+  test('http:// URLs as the node logs them are accepted', async () => {
+    const client = ChatProcess.join(node.url, 'ivan', 'cli-http');
+    chats.push(client);
+    await client.connected();
+    assert.equal(await client.endInput(), 0);
+  });
+
+  test('a closed port fails with the connection error and exit 1', async () => {
+    const client = ChatProcess.join('ws://127.0.0.1:1/', 'judy', 'cli-none');
+    chats.push(client);
+    assert.equal(await client.endInput(), 1);
+    assert.match(client.stderr.join('\n'), /ECONNREFUSED/);
+  });
+});
+
+describe('parley chat with MLES_KEY on the node', () => {
+  let node: NodeProcess;
+  const chats: ChatProcess[] = [];
+
+  before(async () => {
+    node = await startNode([], { MLES_KEY: 'secret' });
+  });
+
+  after(async () => {
+    for (const process of chats) process.kill();
+    await node.stop();
+  });
+
+  test('--key authenticates; a wrong or missing key gets 4401', async () => {
+    const good = ChatProcess.join(node.wsUrl, 'alice', 'example', ['--key', 'secret']);
+    const fromEnv = ChatProcess.join(node.wsUrl, 'bob', 'example', [], { MLES_KEY: 'secret' });
+    const wrong = ChatProcess.join(node.wsUrl, 'carol', 'example', ['--key', 'guess']);
+    const none = ChatProcess.join(node.wsUrl, 'dave', 'example');
+    chats.push(good, fromEnv, wrong, none);
+
+    await good.connected();
+    await fromEnv.connected();
+    good.type('authenticated');
+    await fromEnv.waitForLine('stdout', (line) => line === 'alice: authenticated');
+
+    for (const refused of [wrong, none]) {
+      assert.equal(await refused.exited, 1);
+      assert.ok(refused.stderr.includes('closed 4401: auth failed'), refused.stderr.join('\n'));
+    }
+    assert.equal(await good.endInput(), 0);
+    assert.equal(await fromEnv.endInput(), 0);
+  });
+});
+
+describe('parley chat flags', () => {
+  async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await runChat(argv, { stdin: new PassThrough(), stdout, stderr, env });
+    return { code, out, err };
+  }
+
+  test('--help prints usage and exits 0', async () => {
+    const { code, out } = await run(['--help']);
+    assert.equal(code, 0);
+    assert.match(out, /^Usage: parley chat --url URL --uid NAME --channel NAME/);
+    assert.equal((await run(['-h'])).code, 0);
+  });
+
+  const bad: Array<[string[], RegExp]> = [
+    [[], /missing --url, --uid, --channel/],
+    [['--url', 'ws://x/'], /missing --uid, --channel/],
+    [['--url', 'ws://x/', '--uid', 'a'], /missing --channel/],
+    [['--url', 'ws://x/', '--uid', 'a', '--channel', 'c', '--bogus'], /Unknown option '--bogus'/],
+    [['--url', 'ws://x/', '--uid', 'a', '--channel', 'c', 'extra'], /positional/i],
+    [['--url'], /argument missing/i],
+    [['--url', 'ftp://x/', '--uid', 'a', '--channel', 'c'], /--url must be a ws:\/\//],
+    [['--url', 'not a url', '--uid', 'a', '--channel', 'c'], /--url must be/],
+    [['--url', 'ws://x/', '--uid', '', '--channel', 'c'], /uid must not be empty/],
+    [['--url', 'ws://x/', '--uid', 'a', '--channel', 'ch\u00e4'], /channel must be printable ASCII/],
+  ];
+
+  test('bad flags exit 2 with a clear message', async () => {
+    for (const [argv, message] of bad) {
+      const { code, out, err } = await run(argv);
+      assert.equal(code, 2, argv.join(' '));
+      assert.equal(out, '');
+      assert.match(err, message, argv.join(' '));
+      assert.match(err, /Try 'parley chat --help'/);
+    }
+  });
+});

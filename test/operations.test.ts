@@ -141,6 +141,38 @@ describe('slow readers', () => {
   });
 });
 
+describe('keepalive', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode(['--ping-interval', '1'])));
+  after(() => node.stop());
+
+  test('a client that never answers pings is dropped; one that does stays', async () => {
+    const silent = await MlesTestClient.join(node.wsUrl, { uid: 'silent', channel: 'k' }, { autoPong: false });
+    const lively = await MlesTestClient.join(node.wsUrl, { uid: 'lively', channel: 'k' });
+    let pings = 0;
+    silent.ws.on('ping', () => pings++);
+    assert.deepEqual(await silent.closed, { code: 1001, reason: 'no pong' });
+    assert.equal(pings, 3);
+    lively.send('still alive');
+    const check = await MlesTestClient.join(node.wsUrl, { uid: 'check', channel: 'k' });
+    await check.waitForText('still alive');
+    await Promise.all([lively.close(), check.close()]);
+  });
+
+  test("a client's ping is answered, not relayed", async () => {
+    const a = await MlesTestClient.join(node.wsUrl, { uid: 'a', channel: 'p' });
+    const b = await MlesTestClient.join(node.wsUrl, { uid: 'b', channel: 'p' });
+    await b.waitFor(1);
+    const pong = once(a.ws, 'pong');
+    a.ws.ping('are you there');
+    assert.equal(String((await pong)[0]), 'are you there');
+    a.send('after ping');
+    await b.waitForText('after ping');
+    assert.deepEqual(b.texts().slice(1), ['after ping']);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
+
 describe('graceful shutdown', () => {
   test('SIGTERM closes clients with 1001 and exits 0', async () => {
     const node = await startNode();

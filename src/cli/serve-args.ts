@@ -46,6 +46,9 @@ parley options:
       --header-timeout SECONDS
                             Time a new connection has to send its header; then 4408
                             (default: ${DEFAULTS.headerTimeoutSeconds}).
+      --ping-interval SECONDS
+                            Keepalive ping period; a connection is dropped after
+                            ${DEFAULTS.maxMissedPings} unanswered pings (default: ${DEFAULTS.pingIntervalMs / 1000}).
       --data DIR            Data directory (default: ${DEFAULTS.dataDir}).
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
@@ -122,6 +125,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         'history-bytes': { type: 'string' },
         'max-buffered': { type: 'string' },
         'header-timeout': { type: 'string' },
+        'ping-interval': { type: 'string' },
         data: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -178,6 +182,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     maxBuffered: positiveInteger('--max-buffered', values['max-buffered'], DEFAULTS.maxBuffered, 1024),
     headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
     rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
+    pingIntervalMs: positiveInteger('--ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs / 1000, 1) * 1000,
   });
   if (config.maxBuffered < config.historyBytes) {
     throw new UsageError(

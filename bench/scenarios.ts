@@ -1,0 +1,482 @@
+// The three load scenarios, run inside the generator process against one server:
+//   fanout: 1 channel, N subscribers, 1 publisher keeping W messages in flight
+//   pairs:  P channels of 2 clients, each publishing to its peer with W in flight
+//   idle:   N connections joined to channels, for server memory per connection
+//
+// Flow control is by receipt: a message is in flight until its receiver(s) saw it (by
+// sequence number, so a dropped message does not stall the window). The sender tops up
+// once per event-loop turn after the reads, so its writes carry many frames each.
+
+import { performance } from 'node:perf_hooks';
+import type { Adapter, BenchClient, MessageHandler } from './adapter.ts';
+import type { LatencySummary } from './hist.ts';
+import { LatencyHistogram } from './hist.ts';
+import { mles } from './mles.ts';
+import { mqtt } from './mqtt.ts';
+import { nats } from './nats.ts';
+import { payloadSender, payloadSeq, payloadTime } from './payload.ts';
+import { CpuMeter, rssKiB } from './proc.ts';
+import { rxClock } from './ws-client.ts';
+
+export type ScenarioName = 'fanout' | 'pairs' | 'idle';
+export type ProtocolName = 'mles' | 'mqtt' | 'nats';
+
+export const ADAPTERS: Record<ProtocolName, Adapter> = { mles, mqtt, nats };
+
+export interface Job {
+  readonly scenario: ScenarioName;
+  readonly label: string;
+  readonly protocol: ProtocolName;
+  readonly host: string;
+  readonly port: number;
+  readonly serverPid: number;
+  readonly ticksPerSecond: number;
+  readonly warmupMs: number;
+  readonly measureMs: number;
+  /** fanout: subscribers; pairs: channels (2 clients each); idle: connections. */
+  readonly clients: number;
+  /** Messages in flight per sender (fanout, pairs). */
+  readonly window: number;
+}
+
+export interface ThroughputResult {
+  readonly kind: 'throughput';
+  readonly clients: number;
+  readonly window: number;
+  readonly seconds: number;
+  readonly delivered: number;
+  readonly msgsPerSec: number;
+  readonly sentPerSec: number;
+  readonly latency: LatencySummary;
+  readonly serverRssKiB: number;
+  readonly serverCpuPct: number;
+  readonly generatorCpuPct: number;
+  /** Times the window had to be forgiven because receipts stopped (lost messages). */
+  readonly stalls: number;
+  readonly misrouted: number;
+  readonly problems: readonly string[];
+}
+
+export interface IdleResult {
+  readonly kind: 'idle';
+  readonly connections: number;
+  readonly connectSeconds: number;
+  readonly rssBeforeKiB: number;
+  readonly rssAfterKiB: number;
+  readonly bytesPerConnection: number;
+  readonly problems: readonly string[];
+}
+
+export type ScenarioResult = ThroughputResult | IdleResult;
+
+export function progress(label: string, text: string): void {
+  process.stderr.write(`[${label}] ${text}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn(i)` for i in [0, n) with at most `limit` running at once. */
+async function forEachLimit(
+  n: number,
+  limit: number,
+  fn: (i: number) => Promise<void>,
+  onProgress?: (done: number) => void,
+): Promise<void> {
+  let next = 0;
+  let done = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < n && failure === undefined) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (e) {
+        failure ??= e;
+      }
+      done++;
+      onProgress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+/** Spreads many connections over several loopback source addresses (ephemeral ports). */
+function sourceAddress(i: number, total: number): string | undefined {
+  return total > 16_000 ? `127.0.0.${2 + (i % 16)}` : undefined;
+}
+
+function collectProblems(clients: readonly (BenchClient | undefined)[]): string[] {
+  const out: string[] = [];
+  let more = 0;
+  for (const c of clients) {
+    for (const p of c?.problems ?? []) {
+      if (out.length < 10) out.push(p);
+      else more++;
+    }
+  }
+  if (more > 0) out.push(`... and ${more} more`);
+  return out;
+}
+
+function closeAll(clients: readonly (BenchClient | undefined)[]): void {
+  for (const c of clients) c?.close();
+}
+
+/** Shared machinery of the two throughput scenarios: counters, histogram, window timing. */
+class Meter {
+  readonly hist = new LatencyHistogram();
+  measuring = false;
+  delivered = 0;
+  sent = 0;
+  lastProgress = performance.now();
+
+  /** Records one received message: call from every MessageHandler. */
+  receive(buf: Buffer, at: number): void {
+    if (this.measuring) {
+      this.delivered++;
+      this.hist.record((rxClock.now - payloadTime(buf, at)) * 1000);
+    }
+  }
+}
+
+async function measure(
+  job: Job,
+  meter: Meter,
+  pump: () => void,
+  forgive: () => boolean,
+  finish: () => { problems: string[]; misrouted: number },
+  stop: () => void,
+): Promise<ThroughputResult> {
+  let stalls = 0;
+  const watchdog = setInterval(() => {
+    if (performance.now() - meter.lastProgress > 1000 && forgive()) {
+      stalls++;
+      meter.lastProgress = performance.now();
+      pump();
+    }
+  }, 250);
+  try {
+    progress(job.label, `warm-up ${job.warmupMs} ms`);
+    meter.lastProgress = performance.now();
+    pump();
+    await sleep(job.warmupMs);
+    progress(job.label, `measuring ${job.measureMs} ms`);
+    const cpu = new CpuMeter(job.serverPid, job.ticksPerSecond);
+    meter.hist.reset();
+    meter.delivered = 0;
+    const sent0 = meter.sent;
+    const t0 = performance.now();
+    cpu.start(t0);
+    meter.measuring = true;
+    await sleep(job.measureMs);
+    meter.measuring = false;
+    const t1 = performance.now();
+    const usage = cpu.stop(t1);
+    const rss = rssKiB(job.serverPid);
+    const seconds = (t1 - t0) / 1000;
+    const sent = meter.sent - sent0;
+    stop();
+    await sleep(200); // let the last messages in flight land before hanging up
+    const { problems, misrouted } = finish();
+    const result: ThroughputResult = {
+      kind: 'throughput',
+      clients: job.clients,
+      window: job.window,
+      seconds,
+      delivered: meter.delivered,
+      msgsPerSec: meter.delivered / seconds,
+      sentPerSec: sent / seconds,
+      latency: meter.hist.summary(),
+      serverRssKiB: rss,
+      serverCpuPct: usage.serverPct,
+      generatorCpuPct: usage.generatorPct,
+      stalls,
+      misrouted,
+      problems,
+    };
+    return result;
+  } finally {
+    clearInterval(watchdog);
+  }
+}
+
+/** (a) 1 channel, `job.clients` subscribers, 1 publisher with `job.window` in flight. */
+export async function fanout(job: Job): Promise<ThroughputResult> {
+  const adapter = ADAPTERS[job.protocol];
+  const n = job.clients;
+  const w = job.window;
+  const threshold = Math.max(1, w >> 3);
+  const meter = new Meter();
+  const got = new Float64Array(n); // per subscriber: highest sequence seen + 1
+  const subs: (BenchClient | undefined)[] = new Array<BenchClient | undefined>(n);
+  let scheduled = false;
+  let stopped = false;
+  let pub: BenchClient | undefined;
+
+  const pump = (): void => {
+    scheduled = false;
+    const batcher = pub?.batcher;
+    if (stopped || pub === undefined || batcher === undefined) return;
+    let min = meter.sent;
+    for (let i = 0; i < n; i++) {
+      const g = got[i] ?? 0;
+      if (g < min) min = g;
+    }
+    const inflight = meter.sent - min;
+    const credit = w - inflight;
+    if (credit >= threshold || (inflight === 0 && credit > 0)) {
+      if (pub.conn.bufferedBytes > 1 << 20) return;
+      pub.conn.write(batcher.build(credit, performance.now(), meter.sent));
+      meter.sent += credit;
+    }
+  };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  };
+  const onMessageFor = (i: number): MessageHandler => (buf, at) => {
+    const seq = payloadSeq(buf, at) + 1;
+    if (seq > (got[i] ?? 0)) got[i] = seq;
+    meter.lastProgress = rxClock.now;
+    meter.receive(buf, at);
+    schedule();
+  };
+
+  progress(job.label, `connecting ${n} subscribers + 1 publisher`);
+  try {
+    await forEachLimit(n, 64, async (i) => {
+      subs[i] = await adapter.connect({
+        host: job.host,
+        port: job.port,
+        uid: `s${i}`,
+        listen: 'c1',
+        publish: undefined,
+        sender: i,
+        onMessage: onMessageFor(i),
+      });
+    });
+    pub = await adapter.connect({
+      host: job.host,
+      port: job.port,
+      uid: 'pub',
+      listen: undefined,
+      publish: 'c1',
+      sender: n,
+      onMessage: () => {},
+    });
+  } catch (e) {
+    closeAll(subs);
+    pub?.close();
+    throw e;
+  }
+  const publisher = pub;
+  return measure(
+    job,
+    meter,
+    pump,
+    () => {
+      if (got.every((g) => g >= meter.sent)) return false;
+      got.fill(meter.sent);
+      return true;
+    },
+    () => {
+      const all = [...subs, publisher];
+      const problems = collectProblems(all);
+      closeAll(all);
+      return { problems, misrouted: 0 };
+    },
+    () => {
+      stopped = true;
+    },
+  );
+}
+
+/** (b) `job.clients` channels of 2; each client publishes to its peer, `job.window` in flight. */
+export async function pairs(job: Job): Promise<ThroughputResult> {
+  const adapter = ADAPTERS[job.protocol];
+  const n = job.clients * 2;
+  const w = job.window;
+  const threshold = Math.max(1, w >> 2);
+  const meter = new Meter();
+  const sent = new Float64Array(n); // per sender: messages sent
+  const acked = new Float64Array(n); // per sender: highest sequence its peer saw + 1
+  const dirty = new Uint8Array(n);
+  const dirtyList = new Uint32Array(n);
+  let dirtyCount = 0;
+  let misrouted = 0;
+  let scheduled = false;
+  let stopped = false;
+  const clients: (BenchClient | undefined)[] = new Array<BenchClient | undefined>(n);
+
+  const pump = (): void => {
+    scheduled = false;
+    const count = dirtyCount;
+    dirtyCount = 0;
+    const now = performance.now();
+    for (let k = 0; k < count; k++) {
+      const j = dirtyList[k] ?? 0;
+      dirty[j] = 0;
+      const c = clients[j];
+      if (stopped || c?.batcher === undefined) continue;
+      const s = sent[j] ?? 0;
+      const inflight = s - (acked[j] ?? 0);
+      const credit = w - inflight;
+      if (credit >= threshold || (inflight === 0 && credit > 0)) {
+        if (c.conn.bufferedBytes > 1 << 20) continue;
+        c.conn.write(c.batcher.build(credit, now, s));
+        sent[j] = s + credit;
+        meter.sent += credit;
+      }
+    }
+  };
+  const markDirty = (j: number): void => {
+    if (dirty[j] === 0) {
+      dirty[j] = 1;
+      dirtyList[dirtyCount++] = j;
+    }
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  };
+  const onMessageFor = (j: number): MessageHandler => {
+    const peer = j ^ 1;
+    return (buf, at) => {
+      if (payloadSender(buf, at) !== peer) {
+        misrouted++;
+        return;
+      }
+      const seq = payloadSeq(buf, at) + 1;
+      if (seq > (acked[peer] ?? 0)) acked[peer] = seq;
+      meter.lastProgress = rxClock.now;
+      meter.receive(buf, at);
+      markDirty(peer);
+    };
+  };
+  const channelsOf = (j: number): { listen: string; publish: string } => {
+    const pair = `p${j >> 1}`;
+    if (adapter.noEcho) return { listen: pair, publish: pair };
+    return { listen: `${pair}/${j & 1}`, publish: `${pair}/${(j & 1) ^ 1}` };
+  };
+
+  progress(job.label, `connecting ${n} clients in ${job.clients} channels`);
+  try {
+    await forEachLimit(
+      n,
+      128,
+      async (j) => {
+        clients[j] = await adapter.connect({
+          host: job.host,
+          port: job.port,
+          uid: `u${j & 1}-${j >> 1}`,
+          ...channelsOf(j),
+          sender: j,
+          onMessage: onMessageFor(j),
+        });
+      },
+      (done) => {
+        if (done % 500 === 0 && done < n) progress(job.label, `  ${done}/${n} connected`);
+      },
+    );
+  } catch (e) {
+    closeAll(clients);
+    throw e;
+  }
+  return measure(
+    job,
+    meter,
+    () => {
+      for (let j = 0; j < n; j++) markDirty(j);
+    },
+    () => {
+      let forgave = false;
+      for (let j = 0; j < n; j++) {
+        if ((acked[j] ?? 0) < (sent[j] ?? 0)) {
+          acked[j] = sent[j] ?? 0;
+          forgave = true;
+        }
+      }
+      return forgave;
+    },
+    () => {
+      const problems = collectProblems(clients);
+      closeAll(clients);
+      return { problems, misrouted };
+    },
+    () => {
+      stopped = true;
+    },
+  );
+}
+
+/** (c) `job.clients` idle connections, 2 per channel: server RSS growth per connection. */
+export async function idle(job: Job): Promise<IdleResult> {
+  const adapter = ADAPTERS[job.protocol];
+  const n = job.clients;
+  const clients: (BenchClient | undefined)[] = new Array<BenchClient | undefined>(n);
+  const connect = (i: number, uid: string): Promise<BenchClient> => {
+    const channel = `idle${i >> 1}`;
+    const localAddress = sourceAddress(i, n);
+    return adapter.connect({
+      host: job.host,
+      port: job.port,
+      ...(localAddress === undefined ? {} : { localAddress }),
+      uid,
+      listen: channel,
+      publish: undefined,
+      sender: i,
+      onMessage: () => {},
+    });
+  };
+  try {
+    // Warm the server's code paths first so their one-off cost is not counted per connection.
+    const warm: BenchClient[] = [];
+    for (let i = 0; i < 20; i++) warm.push(await connect(i, `warm${i}`));
+    closeAll(warm);
+    await sleep(1000);
+    const rssBefore = rssKiB(job.serverPid);
+    progress(job.label, `server RSS before: ${(rssBefore / 1024).toFixed(1)} MiB; opening ${n} connections`);
+    const t0 = performance.now();
+    await forEachLimit(
+      n,
+      256,
+      async (i) => {
+        clients[i] = await connect(i, `u${i}`);
+      },
+      (done) => {
+        if (done % 2000 === 0 && done < n) progress(job.label, `  ${done}/${n} joined`);
+      },
+    );
+    const connectSeconds = (performance.now() - t0) / 1000;
+    progress(job.label, `${n} joined in ${connectSeconds.toFixed(1)} s; settling`);
+    await sleep(Math.max(1000, Math.min(3000, job.measureMs)));
+    const lost = clients.filter((c) => c === undefined || c.conn.closed !== undefined).length;
+    if (lost > 0) throw new Error(`${lost} of ${n} idle connections were closed by the server`);
+    const rssAfter = rssKiB(job.serverPid);
+    return {
+      kind: 'idle',
+      connections: n,
+      connectSeconds,
+      rssBeforeKiB: rssBefore,
+      rssAfterKiB: rssAfter,
+      bytesPerConnection: ((rssAfter - rssBefore) * 1024) / n,
+      problems: collectProblems(clients),
+    };
+  } finally {
+    closeAll(clients);
+  }
+}
+
+export function runScenario(job: Job): Promise<ScenarioResult> {
+  switch (job.scenario) {
+    case 'fanout':
+      return fanout(job);
+    case 'pairs':
+      return pairs(job);
+    case 'idle':
+      return idle(job);
+  }
+}

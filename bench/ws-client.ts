@@ -2,14 +2,14 @@
 // prebuilt batches, and a streaming parser reading into one buffer shared by every socket
 // (net's `onread`), so receiving allocates nothing per read or per frame in steady state.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Reassembler } from './reassembler.ts';
-import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG, parseFrames } from './ws-frame.ts';
+import { Reassembler } from '../src/protocol/reassembler.ts';
+import { acceptKey } from '../src/protocol/ws-handshake.ts';
+import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG, parseFrames } from '../src/protocol/ws-frame.ts';
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 /** Time of the read being processed (performance.now() ms), set before any handler runs. */
@@ -30,9 +30,6 @@ export interface WsHandler {
   onClose?(code: number, reason: string): void;
 }
 
-export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
-}
 
 export function upgradeRequest(target: WsTarget, key: string): string {
   return (

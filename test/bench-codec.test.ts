@@ -6,8 +6,8 @@ import { bucketOf, bucketValue, LatencyHistogram } from '../bench/hist.ts';
 import { connectPacket, parsePackets, publishPrefix, PUBLISH } from '../bench/mqtt.ts';
 import { parseNats } from '../bench/nats.ts';
 import { FrameBatcher, makePayload, PAYLOAD_SIZE, payloadSender, payloadSeq, payloadTime } from '../bench/payload.ts';
-import { Reassembler } from '../bench/reassembler.ts';
-import { acceptKey } from '../bench/ws-client.ts';
+import { Reassembler } from '../src/protocol/reassembler.ts';
+import { acceptKey } from '../src/protocol/ws-handshake.ts';
 import {
   encodeFrame,
   FrameError,
@@ -17,7 +17,7 @@ import {
   OP_PING,
   OP_TEXT,
   parseFrames,
-} from '../bench/ws-frame.ts';
+} from '../src/protocol/ws-frame.ts';
 
 interface Decoded {
   opcode: number;

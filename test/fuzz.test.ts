@@ -117,7 +117,11 @@ async function rawUpgrade(port: number): Promise<Socket> {
 describe('node fuzz', () => {
   let node: NodeProcess;
   before(async () => (node = await startNode(['--rate-limit', '0', '--max-message', '4096', '--header-timeout', '2'])));
-  after(() => node.stop());
+  after(async () => {
+    const code = await node.stop();
+    // A crash shows here with its stack, not only as refused connections.
+    assert.equal(code, 0, `node exited with ${code}:\n${node.stderr.join('\n')}`);
+  });
 
   test('10,000 generated frames and headers leave the node and good clients unharmed', { timeout: 120_000 }, async () => {
     const random = new Random(seed + 2);

@@ -4,6 +4,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { mlesAuth } from '../src/protocol/mles-auth.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
@@ -61,6 +63,27 @@ describe('relay', () => {
     await b.waitFor(10);
     assert.deepEqual(b.texts(), Array.from({ length: 10 }, (_, i) => `m${i}`));
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test('a header and frames sent in the same packet as the upgrade request are handled', async () => {
+    const b = await MlesTestClient.join(node.wsUrl, { uid: 'b', channel: 'eager' });
+    const frame = (text: string) => Buffer.concat([Buffer.from([0x81, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)]);
+    const socket = connect(node.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+            'Sec-WebSocket-Protocol: mles-websocket\r\n\r\n',
+        ),
+        frame('{"uid":"eager","channel":"eager"}'),
+        frame('right away'),
+      ]),
+    );
+    await b.waitForText('right away');
+    socket.destroy();
+    await b.close();
   });
 
   test('refuses a second connection with a joined uid; the first is unaffected', async () => {

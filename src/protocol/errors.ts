@@ -10,7 +10,11 @@ export const REFUSALS = {
   ALREADY_JOINED: { close: 4409, reason: 'uid already joined to channel' },
   TOO_SLOW: { close: 4429, reason: 'send buffer full: client too slow' },
   IDLE: { close: 1001, reason: 'no pong' },
+  // Violations of RFC 6455 itself, found while reading frames (the reason says which).
+  PROTOCOL_ERROR: { close: 1002, reason: 'protocol error' },
+  BAD_UTF8: { close: 1007, reason: 'invalid UTF-8' },
   TOO_BIG: { close: 1009, reason: 'frame too big' },
+  INTERNAL_ERROR: { close: 1011, reason: 'internal error' },
   SHUTDOWN: { close: 1001, reason: 'node shutting down' },
 } as const;
 
@@ -22,6 +26,7 @@ export const HTTP_REFUSALS = {
   BAD_SUBPROTOCOL: { status: 400, reason: 'unsupported subprotocol: offer mles-websocket' },
   RATE_LIMITED: { status: 429, reason: 'too many connections from this address; retry later' },
   BAD_UPGRADE: { status: 400, reason: 'invalid WebSocket upgrade request' },
+  BAD_VERSION: { status: 426, reason: 'unsupported WebSocket version: use 13' },
 } as const;
 
 export type HttpRefusalCode = keyof typeof HTTP_REFUSALS;

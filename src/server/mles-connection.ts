@@ -4,14 +4,13 @@
 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import type { Hub, Member } from '../hub/hub.ts';
 import { REFUSALS, type RefusalCode } from '../protocol/errors.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import { headerForReplay, parseMlesHeader } from '../protocol/mles-header.ts';
-import { OutboundQueue } from './outbound.ts';
 import { relayFrame, type RelayFrame } from './relay-frame.ts';
 import type { NodeStats } from './stats.ts';
+import { WsConnection } from './ws-connection.ts';
 
 export interface ConnectionContext {
   readonly hub: Hub<RelayFrame>;
@@ -19,11 +18,16 @@ export interface ConnectionContext {
   readonly log: Logger;
   readonly mlesKey: string | undefined;
   readonly headerTimeoutMs: number;
+  readonly maxMessage: number;
   readonly maxBuffered: number;
+  /** Called once when the connection has closed. */
+  readonly onClosed: (connection: MlesConnection) => void;
 }
 
-/** How long a refused or too-slow peer gets to finish the closing handshake. */
-const CLOSE_GRACE_MS = 2000;
+/** The catalogue entry for a WebSocket protocol violation, by close code. */
+function protocolRefusal(code: number): RefusalCode {
+  return code === 1009 ? 'TOO_BIG' : code === 1007 ? 'BAD_UTF8' : code === 1011 ? 'INTERNAL_ERROR' : 'PROTOCOL_ERROR';
+}
 
 let nextConnectionId = 1;
 
@@ -31,42 +35,33 @@ export class MlesConnection implements Member<RelayFrame> {
   readonly id = nextConnectionId++;
   uid = '';
   channel = '';
-  readonly #ws: WebSocket;
+  readonly #ws: WsConnection;
   readonly #ctx: ConnectionContext;
-  readonly #queue: OutboundQueue;
   readonly #remote: string;
   #headerTimer: NodeJS.Timeout | undefined;
   #joined = false;
   #closing = false;
-  /** Pings sent since the last sign of life. */
-  missedPings = 0;
-  /** Settles when the connection has closed, however it closed. */
-  readonly closed: Promise<void>;
-  #markClosed!: () => void;
 
-  constructor(ws: WebSocket, socket: Duplex, remote: string, ctx: ConnectionContext) {
-    this.#ws = ws;
+  constructor(socket: Duplex, head: Buffer, remote: string, ctx: ConnectionContext) {
     this.#ctx = ctx;
     this.#remote = remote;
-    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.#queue = new OutboundQueue(socket, ctx.maxBuffered, ctx.stats, () => this.#dropSlowReader());
     this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
-    // ws answers a client's close frame by writing its own close frame at once. Frames
-    // still queued in this turn must go first, or a client that joins and closes in
-    // one turn would lose its history: flush whenever ws starts a close.
-    const wsClose = ws.close.bind(ws);
-    ws.close = (code?: number, reason?: string | Buffer) => {
-      this.#queue.flush();
-      wsClose(code, reason);
-    };
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => (this.missedPings = 0));
-    ws.on('close', () => this.#onClose());
-    ws.on('error', (error: Error & { code?: string }) => this.#onError(error));
+    this.#ws = new WsConnection(
+      socket,
+      { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats },
+      {
+        message: (payload, binary) => this.#onMessage(payload, binary),
+        protocolError: (code, reason) => this.#onProtocolError(code, reason),
+        internalError: (error) => ctx.log.error({ conn: this.id, remote, err: error }, 'internal error handling a frame'),
+        overflow: () => this.#dropSlowReader(),
+        closed: () => this.#onClosed(),
+      },
+    );
+    this.#ws.start(head);
   }
 
   deliver(frame: RelayFrame): void {
-    this.#queue.push(frame.wire);
+    this.#ws.send(frame.wire);
   }
 
   /** Closes with a catalogue code, after anything already queued. */
@@ -75,39 +70,29 @@ export class MlesConnection implements Member<RelayFrame> {
     this.#closing = true;
     const refusal = REFUSALS[code];
     if (code !== 'SHUTDOWN' && code !== 'IDLE') this.#ctx.stats.reject(code);
-    this.#ctx.log.info({ conn: this.id, remote: this.#remote, uid: this.uid || undefined, channel: this.channel || undefined, code, detail }, 'connection refused');
+    this.#log('connection refused', { code, detail });
     this.#leave();
-    this.#queue.flush();
-    this.#queue.close();
-    // A close reason is limited to 123 bytes; the detail is for logs when it does not fit.
-    const reason = detail !== undefined && refusal.reason.length + detail.length + 2 <= 123 ? `${refusal.reason}: ${detail}` : refusal.reason;
-    this.#ws.close(refusal.close, reason);
-    setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS).unref();
+    const reason = detail === undefined ? refusal.reason : `${refusal.reason}: ${detail}`;
+    if (code === 'TOO_SLOW') this.#ws.abandon(refusal.close, reason);
+    else this.#ws.close(refusal.close, reason);
   }
 
-  /** Sends a keepalive ping; drops the connection after too many unanswered ones. */
+  /** Sends a keepalive ping, or drops a connection that stopped answering them. */
   ping(maxMissed: number): void {
-    if (this.#closing) return;
-    if (this.missedPings >= maxMissed) {
-      this.refuse('IDLE');
-      return;
-    }
-    this.missedPings++;
-    this.#ws.ping();
+    if (!this.#closing && !this.#ws.keepalive(maxMissed)) this.refuse('IDLE');
   }
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
+  #onMessage(payload: Buffer, binary: boolean): void {
     if (this.#closing) return;
-    this.missedPings = 0;
     const stats = this.#ctx.stats;
     stats.framesIn++;
-    stats.bytesIn += data.length;
+    stats.bytesIn += payload.length;
     if (this.#joined) {
-      this.#ctx.hub.publish(this, relayFrame(data, isBinary));
+      this.#ctx.hub.publish(this, relayFrame(payload, binary));
       return;
     }
-    if (isBinary) return this.refuse('BAD_HEADER', 'header must be a text frame');
-    const text = data.toString('utf8');
+    if (binary) return this.refuse('BAD_HEADER', 'header must be a text frame');
+    const text = payload.toString('utf8');
     const parsed = parseMlesHeader(text);
     if (!parsed.ok) return this.refuse('BAD_HEADER', parsed.error);
     const { uid, channel, auth } = parsed.header;
@@ -122,30 +107,33 @@ export class MlesConnection implements Member<RelayFrame> {
     this.#ctx.log.debug({ conn: this.id, uid, channel }, 'joined');
   }
 
+  #onProtocolError(code: number, reason: string): void {
+    this.#closing = true;
+    this.#ctx.stats.reject(protocolRefusal(code));
+    this.#log('protocol error', { close: code, detail: reason });
+    this.#leave();
+  }
+
   #dropSlowReader(): void {
     this.#ctx.stats.slowConsumersDropped++;
-    this.#closing = false; // the queue is already closed; refuse() must still run
     this.refuse('TOO_SLOW');
   }
 
-  #onError(error: Error & { code?: string }): void {
-    // ws closes the connection itself after a protocol error (1002, 1007, 1009).
-    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#ctx.stats.reject('TOO_BIG');
-    this.#ctx.log.info({ conn: this.id, remote: this.#remote, err: error.message, code: error.code }, 'protocol error');
-  }
-
-  #onClose(): void {
+  #onClosed(): void {
     this.#closing = true;
     clearTimeout(this.#headerTimer);
-    this.#queue.close();
     this.#leave();
     this.#ctx.stats.connections--;
-    this.#markClosed();
+    this.#ctx.onClosed(this);
   }
 
   #leave(): void {
     if (!this.#joined) return;
     this.#joined = false;
     this.#ctx.hub.leave(this);
+  }
+
+  #log(msg: string, fields: Record<string, unknown>): void {
+    this.#ctx.log.info({ conn: this.id, remote: this.#remote, uid: this.uid || undefined, channel: this.channel || undefined, ...fields }, msg);
   }
 }

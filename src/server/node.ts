@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
 import { MemoryHistory } from '../hub/history.ts';
 import { Hub } from '../hub/hub.ts';
 import type { HttpRefusalCode } from '../protocol/errors.ts';
@@ -20,7 +19,8 @@ import { ConnectionRateLimiter } from './rate-limit.ts';
 import type { RelayFrame } from './relay-frame.ts';
 import { serveStatic } from './static-files.ts';
 import { NodeStats } from './stats.ts';
-import { checkSubprotocol } from './upgrade-check.ts';
+import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
+import { checkUpgrade } from '../protocol/ws-handshake.ts';
 import { startManagedTls, type ManagedTls } from './acme-listener.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
@@ -46,21 +46,20 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   const metrics = createMetrics({ stats, hub });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<MlesConnection>();
+  let allClosed: (() => void) | undefined;
   const context: ConnectionContext = {
     hub,
     stats,
     log,
     mlesKey: config.mlesKey,
     headerTimeoutMs: config.headerTimeoutMs,
+    maxMessage: config.maxMessage,
     maxBuffered: config.maxBuffered,
+    onClosed: (connection) => {
+      connections.delete(connection);
+      if (connections.size === 0) allClosed?.();
+    },
   };
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxMessage,
-    perMessageDeflate: false, // ws would deflate once per recipient (PERF.md)
-    clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has('mles-websocket') ? 'mles-websocket' : false),
-  });
   const staticOptions = {
     root: config.wwwroot ?? BUNDLED_WWWROOT,
     perHost: config.wwwroot !== undefined && config.domains.length > 0,
@@ -104,16 +103,23 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       refuseUpgrade(socket, code);
     };
     if (!limiter.allow(remote)) return refuse('RATE_LIMITED');
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse('BAD_UPGRADE');
+    const handshake = checkUpgrade({
+      method: req.method,
+      upgrade: req.headers.upgrade,
+      connection: req.headers.connection,
+      key: req.headers['sec-websocket-key'],
+      version: req.headers['sec-websocket-version'],
+    });
+    if (!handshake.ok) return refuse(handshake.code);
     const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol']);
     if (!subprotocol.ok) return refuse(subprotocol.code);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      stats.connections++;
-      stats.connectionsTotal++;
-      const connection = new MlesConnection(ws, socket, remote, context);
-      connections.add(connection);
-      ws.once('close', () => connections.delete(connection));
-    });
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${handshake.accept}\r\nSec-WebSocket-Protocol: ${MLES_SUBPROTOCOL}\r\n\r\n`,
+    );
+    stats.connections++;
+    stats.connectionsTotal++;
+    connections.add(new MlesConnection(socket, head, remote, context));
   };
 
   const servers: Server[] = [];
@@ -163,11 +169,13 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       clearInterval(pruner);
       for (const server of servers) server.close();
       const closed = managed?.close();
-      const open = [...connections];
-      const allClosed = Promise.all(open.map((c) => c.closed));
-      for (const connection of open) connection.refuse('SHUTDOWN');
+      const drained = new Promise<void>((resolve) => {
+        allClosed = resolve;
+        if (connections.size === 0) resolve();
+      });
+      for (const connection of connections) connection.refuse('SHUTDOWN');
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([allClosed, timeout]);
+      await Promise.race([drained, timeout]);
       for (const server of servers) server.closeAllConnections();
       await closed;
     })();

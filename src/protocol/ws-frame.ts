@@ -1,6 +1,7 @@
-// WebSocket frame codec (RFC 6455) for the load generator: builds masked client frames by
-// hand and parses a stream of frames in place, handing each payload out as a byte range of
-// the buffer it arrived in (no per-frame allocation).
+// WebSocket frame codec (RFC 6455), shared by the node and the load generator: builds
+// frames (masked for clients, plain for servers) and parses a run of frames in place,
+// handing each payload out as a byte range of the buffer it arrived in (no allocation
+// per frame). Pure: no sockets; the stateful rules of a connection are in ws-reader.ts.
 
 export const OP_CONTINUATION = 0x0;
 export const OP_TEXT = 0x1;
@@ -10,9 +11,16 @@ export const OP_PING = 0x9;
 export const OP_PONG = 0xa;
 
 /** Called for each complete frame; the payload is `buf[start, end)`, already unmasked. */
-export type FrameHandler = (opcode: number, fin: boolean, buf: Buffer, start: number, end: number) => void;
+export type FrameHandler = (opcode: number, fin: boolean, buf: Buffer, start: number, end: number, masked: boolean) => void;
 
-export class FrameError extends Error {}
+/** A frame that cannot be accepted, with the close code RFC 6455 gives for it. */
+export class FrameError extends Error {
+  readonly closeCode: number;
+  constructor(message: string, closeCode = 1002) {
+    super(message);
+    this.closeCode = closeCode;
+  }
+}
 
 /** Bytes of header needed for a payload of `len` bytes. */
 export function headerLength(len: number, masked: boolean): number {
@@ -103,7 +111,7 @@ export function parseFrames(
   while (end - pos >= 2) {
     const b0 = buf[pos] ?? 0;
     const b1 = buf[pos + 1] ?? 0;
-    if ((b0 & 0x70) !== 0) throw new FrameError(`reserved bits set (0x${b0.toString(16)})`);
+    if ((b0 & 0x70) !== 0) throw new FrameError('reserved bits set');
     const masked = (b1 & 0x80) !== 0;
     let len = b1 & 0x7f;
     let p = pos + 2;
@@ -116,7 +124,7 @@ export function parseFrames(
       len = buf.readUInt32BE(p) * 0x100000000 + buf.readUInt32BE(p + 4);
       p += 8;
     }
-    if (len > maxPayload) throw new FrameError(`frame of ${len} bytes exceeds ${maxPayload}`);
+    if (len > maxPayload) throw new FrameError('frame too big', 1009);
     let keyAt = -1;
     if (masked) {
       keyAt = p;
@@ -125,7 +133,7 @@ export function parseFrames(
     if (end - p < len) break;
     if (keyAt >= 0) applyMask(buf, p, p + len, buf.subarray(keyAt, keyAt + 4));
     pos = p + len;
-    onFrame(b0 & 0x0f, (b0 & 0x80) !== 0, buf, p, pos);
+    onFrame(b0 & 0x0f, (b0 & 0x80) !== 0, buf, p, pos, masked);
   }
   return pos;
 }

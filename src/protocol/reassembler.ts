@@ -11,6 +11,8 @@
 export type ParseFn = (buf: Buffer, start: number, end: number) => number;
 
 const MIN_STEP = 256;
+/** A carry buffer larger than this is released once empty, so one big frame does not pin memory. */
+const KEEP_CARRY_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export class Reassembler {
@@ -41,6 +43,7 @@ export class Reassembler {
         // incomplete unit, so `used` reaches past it): continue on the piece itself.
         pos -= this.#carryLen - used;
         this.#carryLen = 0;
+        if (this.#carry.length > KEEP_CARRY_BYTES) this.#carry = EMPTY;
       }
     }
     if (pos >= end) return;
@@ -50,6 +53,7 @@ export class Reassembler {
 
   reset(): void {
     this.#carryLen = 0;
+    this.#carry = EMPTY;
   }
 
   #append(buf: Buffer, start: number, end: number): void {

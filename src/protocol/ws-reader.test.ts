@@ -12,7 +12,7 @@ function read(bytes: Buffer, cuts: number[] = [], maxMessage = 1000): string[] {
   const events: string[] = [];
   const reader = new WsReader(
     {
-      message: (p, binary) => events.push(`${binary ? 'binary' : 'text'}:${p.toString()}`),
+      message: (buf, start, end, binary) => events.push(`${binary ? 'binary' : 'text'}:${buf.toString('utf8', start, end)}`),
       ping: (p) => events.push(`ping:${p.toString()}`),
       pong: (p) => events.push(`pong:${p.toString()}`),
       close: (code, reason) => events.push(`close:${code}:${reason}`),

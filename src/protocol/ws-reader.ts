@@ -9,8 +9,11 @@ import { Reassembler } from './reassembler.ts';
 import { FrameError, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, parseFrames } from './ws-frame.ts';
 
 export interface WsReaderEvents {
-  /** A complete message. `payload` is only valid during the call: copy what you keep. */
-  message(payload: Buffer, binary: boolean): void;
+  /**
+   * A complete message: `buf[start, end)`. Only valid during the call: copy what you
+   * keep. A range, not a view, so the hot path allocates nothing per frame.
+   */
+  message(buf: Buffer, start: number, end: number, binary: boolean): void;
   ping(payload: Buffer): void;
   pong(payload: Buffer): void;
   /** The client's close frame; reading stops. `code` is undefined for an empty close. */
@@ -71,6 +74,10 @@ export class WsReader {
   #onFrame = (opcode: number, fin: boolean, buf: Buffer, start: number, end: number, masked: boolean): void => {
     if (this.#stopped) return;
     if (!masked) return this.#fail(1002, 'client frames must be masked');
+    if (opcode === OP_BINARY && fin && this.#fragments === undefined) {
+      this.#events.message(buf, start, end, true); // the common case, first
+      return;
+    }
     const payload = buf.subarray(start, end);
     if (opcode >= 0x8) {
       if (!fin || payload.length > 125) return this.#fail(1002, 'bad control frame');
@@ -100,7 +107,7 @@ export class WsReader {
 
   #deliver(payload: Buffer, binary: boolean): void {
     if (!binary && !isUtf8(payload)) return this.#fail(1007, 'invalid UTF-8 in text frame');
-    this.#events.message(payload, binary);
+    this.#events.message(payload, 0, payload.length, binary);
   }
 
   #onClose(payload: Buffer): void {

@@ -50,7 +50,7 @@ export class MlesConnection implements Member<RelayFrame> {
       socket,
       { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats },
       {
-        message: (payload, binary) => this.#onMessage(payload, binary),
+        message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
         protocolError: (code, reason) => this.#onProtocolError(code, reason),
         internalError: (error) => ctx.log.error({ conn: this.id, remote, err: error }, 'internal error handling a frame'),
         overflow: () => this.#dropSlowReader(),
@@ -82,17 +82,17 @@ export class MlesConnection implements Member<RelayFrame> {
     if (!this.#closing && !this.#ws.keepalive(maxMissed)) this.refuse('IDLE');
   }
 
-  #onMessage(payload: Buffer, binary: boolean): void {
+  #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
     if (this.#closing) return;
     const stats = this.#ctx.stats;
     stats.framesIn++;
-    stats.bytesIn += payload.length;
+    stats.bytesIn += end - start;
     if (this.#joined) {
-      this.#ctx.hub.publish(this, relayFrame(payload, binary));
+      this.#ctx.hub.publish(this, relayFrame(buf, binary, start, end));
       return;
     }
     if (binary) return this.refuse('BAD_HEADER', 'header must be a text frame');
-    const text = payload.toString('utf8');
+    const text = buf.toString('utf8', start, end);
     const parsed = parseMlesHeader(text);
     if (!parsed.ok) return this.refuse('BAD_HEADER', parsed.error);
     const { uid, channel, auth } = parsed.header;

@@ -72,7 +72,7 @@ export class OutboundQueue {
     if (this.#pending.length === 0 || this.#closed) return;
     const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
     this.#totals.bytesOut += this.#pendingBytes;
-    this.#pending = [];
+    this.#pending.length = 0; // reused: no new array per flush
     this.#pendingBytes = 0;
     if (!this.#socket.destroyed) this.#socket.write(data);
   }

@@ -5,12 +5,23 @@
 
 export interface RelayFrame {
   readonly binary: boolean;
-  /** The frame's payload: a view into `wire`, so payload and wire share one allocation. */
-  readonly payload: Buffer;
-  /** The complete unmasked server-to-client WebSocket frame. */
+  /** The complete unmasked server-to-client WebSocket frame; the payload is its tail. */
   readonly wire: Buffer;
   /** Bytes held, for history accounting. */
   readonly size: number;
+}
+
+/** The payload a relay frame carries (a view, no copy). */
+export function payloadOf(frame: RelayFrame): Buffer {
+  const length = frame.wire.length;
+  return frame.wire.subarray(length - payloadLengthOf(frame.wire));
+}
+
+function payloadLengthOf(wire: Buffer): number {
+  const short = (wire[1] ?? 0) & 0x7f;
+  if (short < 126) return short;
+  if (short === 126) return wire.readUInt16BE(2);
+  return wire.readUInt32BE(2) * 0x1_0000_0000 + wire.readUInt32BE(6);
 }
 
 /** Length of the header of an unmasked frame carrying `length` payload bytes (RFC 6455 5.2). */
@@ -19,12 +30,13 @@ function headerLength(length: number): number {
 }
 
 /**
- * Builds a relay frame from a received payload: a single unfragmented frame, FIN set,
- * no extensions (compression is off). The payload is copied into the frame: `ws`
- * hands out views into its read buffer, and keeping one would pin the whole chunk.
+ * Builds a relay frame from a received payload, `payload[start, end)`: a single
+ * unfragmented frame, FIN set, no extensions (compression is off). The bytes are copied:
+ * they are a view into a socket's read buffer, and keeping one would pin the whole chunk.
+ * Taking a range rather than a view saves an object per frame on the hot path.
  */
-export function relayFrame(payload: Buffer | string, binary: boolean): RelayFrame {
-  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+export function relayFrame(payload: Buffer | string, binary: boolean, start = 0, end = payload.length): RelayFrame {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : end - start;
   const offset = headerLength(length);
   const wire = Buffer.allocUnsafe(offset + length);
   wire[0] = 0x80 | (binary ? 0x02 : 0x01);
@@ -39,6 +51,6 @@ export function relayFrame(payload: Buffer | string, binary: boolean): RelayFram
     wire.writeUInt32BE(length >>> 0, 6);
   }
   if (typeof payload === 'string') wire.write(payload, offset, 'utf8');
-  else payload.copy(wire, offset);
-  return { binary, payload: wire.subarray(offset), wire, size: wire.length };
+  else payload.copy(wire, offset, start, end);
+  return { binary, wire, size: wire.length };
 }

@@ -11,8 +11,8 @@ import { WsReader } from '../protocol/ws-reader.ts';
 import { OutboundQueue, type OutboundTotals } from './outbound.ts';
 
 export interface WsConnectionHandlers {
-  /** A complete message; `payload` is only valid during the call. */
-  message(payload: Buffer, binary: boolean): void;
+  /** A complete message, `buf[start, end)`; only valid during the call. */
+  message(buf: Buffer, start: number, end: number, binary: boolean): void;
   /** The client broke the protocol; the connection is closing with `code`. */
   protocolError(code: number, reason: string): void;
   /** A bug: handling the client's bytes threw. The connection closes with 1011; the node goes on. */
@@ -65,9 +65,9 @@ export class WsConnection {
     this.#queue = new OutboundQueue(socket, options.maxBuffered, options.totals, () => handlers.overflow());
     this.#reader = new WsReader(
       {
-        message: (payload, binary) => {
+        message: (buf, start, end, binary) => {
           this.#missedPings = 0;
-          if (this.#open) handlers.message(payload, binary);
+          if (this.#open) handlers.message(buf, start, end, binary);
         },
         ping: (payload) => {
           this.#missedPings = 0;

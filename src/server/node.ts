@@ -21,7 +21,7 @@ import { serveStatic } from './static-files.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
 import { checkUpgrade } from '../protocol/ws-handshake.ts';
-import { startManagedTls, type ManagedTls } from './acme-listener.ts';
+import type { ManagedTls } from './acme-listener.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -146,6 +146,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       }
     }
     if (config.domains.length > 0) {
+      // Loaded only when needed: acme-client alone adds ~38 MB to a node's memory.
+      const { startManagedTls } = await import('./acme-listener.ts');
       managed = await startManagedTls({ config, log, onRequest, onUpgrade });
       urls.push(...managed.urls);
     }

@@ -4,8 +4,6 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { authAccepted } from '../src/protocol/mles-auth.ts';
 import { parseMlesHeader } from '../src/protocol/mles-header.ts';
@@ -13,6 +11,7 @@ import { resolveStaticPath } from '../src/server/static-files.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 import { Random } from './helpers/random.ts';
+import { rawUpgrade } from './helpers/raw-ws.ts';
 
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 console.log(`fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`);
@@ -102,17 +101,6 @@ function clientFrame(random: Random, payload: Buffer, opcode: number, options: {
   return Buffer.concat([Buffer.from(head), key, masked]);
 }
 
-async function rawUpgrade(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  socket.write(
-    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-      'Sec-WebSocket-Protocol: mles-websocket\r\n\r\n',
-  );
-  return socket;
-}
 
 describe('node fuzz', () => {
   let node: NodeProcess;

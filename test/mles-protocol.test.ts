@@ -9,6 +9,8 @@ import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { mlesAuth } from '../src/protocol/mles-auth.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
+import { clientFrame, rawUpgrade } from './helpers/raw-ws.ts';
+import { encodeFrame, OP_BINARY, OP_TEXT } from '../src/protocol/ws-frame.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 
 describe('relay', () => {
@@ -67,20 +69,7 @@ describe('relay', () => {
 
   test('a header and frames sent in the same packet as the upgrade request are handled', async () => {
     const b = await MlesTestClient.join(node.wsUrl, { uid: 'b', channel: 'eager' });
-    const frame = (text: string) => Buffer.concat([Buffer.from([0x81, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)]);
-    const socket = connect(node.port, '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write(
-      Buffer.concat([
-        Buffer.from(
-          'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-            'Sec-WebSocket-Protocol: mles-websocket\r\n\r\n',
-        ),
-        frame('{"uid":"eager","channel":"eager"}'),
-        frame('right away'),
-      ]),
-    );
+    const socket = await rawUpgrade(node.port, Buffer.concat([clientFrame(OP_TEXT, '{"uid":"eager","channel":"eager"}'), clientFrame(OP_TEXT, 'right away')]));
     await b.waitForText('right away');
     socket.destroy();
     await b.close();
@@ -248,6 +237,31 @@ describe('bad input', () => {
     }
   });
 
+  test('a malformed upgrade gets 400 and a WebSocket version other than 13 gets 426, each saying why', async () => {
+    const upgrade = async (headers: string): Promise<string> => {
+      const socket = connect(node.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: mles-websocket\r\n${headers}\r\n`);
+      let response = '';
+      for await (const chunk of socket) response += String(chunk);
+      return response;
+    };
+    const badKey = await upgrade('Sec-WebSocket-Key: nope\r\nSec-WebSocket-Version: 13\r\n');
+    assert.match(badKey, /^HTTP\/1\.1 400 /);
+    assert.match(badKey, /Sec-WebSocket-Key must be 16 bytes in base64/);
+    const oldVersion = await upgrade('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n');
+    assert.match(oldVersion, /^HTTP\/1\.1 426 /);
+    assert.match(oldVersion, /\r\nSec-WebSocket-Version: 13\r\n/);
+  });
+
+  test('frames that break RFC 6455 close with 1002 and the reason', async () => {
+    const socket = await rawUpgrade(node.port, Buffer.concat([clientFrame(OP_TEXT, '{"uid":"rfc","channel":"rfc"}'), encodeFrame(OP_BINARY, Buffer.from([0]))]));
+    let response = Buffer.alloc(0);
+    for await (const chunk of socket) response = Buffer.concat([response, chunk as Buffer]);
+    const close = Buffer.concat([Buffer.from([0x88, 2 + 28, 0x03, 0xea]), Buffer.from('client frames must be masked')]);
+    assert.ok(response.subarray(response.length - close.length).equals(close), response.toString('latin1'));
+  });
+
   test('the node still serves well-behaved clients afterwards', async () => {
     const a = await MlesTestClient.join(node.wsUrl, { uid: 'a', channel: 'after' });
     const b = await MlesTestClient.join(node.wsUrl, { uid: 'b', channel: 'after' });
@@ -258,6 +272,8 @@ describe('bad input', () => {
     assert.match(metrics, /parley_rejected_total\{reason="HEADER_TIMEOUT"\} 1/);
     assert.match(metrics, /parley_rejected_total\{reason="TOO_BIG"\} 1/);
     assert.match(metrics, /parley_rejected_total\{reason="NO_SUBPROTOCOL"\} 1/);
+    assert.match(metrics, /parley_rejected_total\{reason="PROTOCOL_ERROR"\} 1/);
+    assert.match(metrics, /parley_rejected_total\{reason="BAD_VERSION"\} 1/);
     await Promise.all([a.close(), b.close()]);
   });
 });

@@ -9,6 +9,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlesTestClient } from './helpers/mles-client.ts';
+import { clientFrame, rawUpgrade } from './helpers/raw-ws.ts';
+import { OP_TEXT } from '../src/protocol/ws-frame.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 
 /** Sends a raw HTTP request (no client-side path normalisation) and returns the status. */
@@ -105,17 +107,9 @@ describe('slow readers', () => {
 
   test('a client that never reads is dropped; the others get everything', async () => {
     // A raw connection that completes the handshake and joins, then stops reading.
-    const stalled = connect(node.port, '127.0.0.1');
-    await once(stalled, 'connect');
-    stalled.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-        'Sec-WebSocket-Protocol: mles-websocket\r\n\r\n',
-    );
+    const stalled = await rawUpgrade(node.port);
     await once(stalled, 'data'); // 101 Switching Protocols
-    const header = Buffer.from('{"uid":"stalled","channel":"flood"}');
-    const frame = Buffer.concat([Buffer.from([0x81, 0x80 | header.length, 0, 0, 0, 0]), header]); // zero mask
-    stalled.write(frame);
+    stalled.write(clientFrame(OP_TEXT, '{"uid":"stalled","channel":"flood"}'));
     stalled.pause();
 
     const publisher = await MlesTestClient.join(node.wsUrl, { uid: 'pub', channel: 'flood' });
@@ -135,7 +129,6 @@ describe('slow readers', () => {
     assert.match(metrics, /^parley_slow_consumers_dropped_total 1$/m);
     assert.match(metrics, /^parley_rejected_total\{reason="TOO_SLOW"\} 1$/m);
     stalled.resume();
-    stalled.on('error', () => {});
     await once(stalled, 'close');
     await Promise.all([publisher.close(), reader.close()]);
   });

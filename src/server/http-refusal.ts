@@ -5,10 +5,15 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HTTP_REFUSALS, type HttpRefusalCode } from '../protocol/errors.ts';
 
-export function refuseUpgrade(socket: Duplex, code: HttpRefusalCode): void {
+export function refuseUpgrade(socket: Duplex, code: HttpRefusalCode, detail?: string): void {
   const { status, reason } = HTTP_REFUSALS[code];
-  const body = reason + '\n';
-  const extra = status === 426 ? 'Upgrade: websocket\r\nSec-WebSocket-Protocol: mles-websocket\r\n' : '';
+  const body = (detail === undefined ? reason : `${reason}: ${detail}`) + '\n';
+  const extra =
+    code === 'BAD_VERSION'
+      ? 'Sec-WebSocket-Version: 13\r\n'
+      : code === 'NO_SUBPROTOCOL'
+        ? 'Upgrade: websocket\r\nSec-WebSocket-Protocol: mles-websocket\r\n'
+        : '';
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Connection: close\r\n' +

@@ -97,10 +97,10 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   const onUpgrade: UpgradeHandler = (req, socket, head) => {
     socket.on('error', () => socket.destroy()); // a reset before or during the handshake
     const remote = req.socket.remoteAddress ?? 'unknown';
-    const refuse = (code: HttpRefusalCode): void => {
+    const refuse = (code: HttpRefusalCode, detail?: string): void => {
       stats.reject(code);
-      log.info({ remote, code }, 'upgrade refused');
-      refuseUpgrade(socket, code);
+      log.info({ remote, code, detail }, 'upgrade refused');
+      refuseUpgrade(socket, code, detail);
     };
     if (!limiter.allow(remote)) return refuse('RATE_LIMITED');
     const handshake = checkUpgrade({
@@ -110,7 +110,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       key: req.headers['sec-websocket-key'],
       version: req.headers['sec-websocket-version'],
     });
-    if (!handshake.ok) return refuse(handshake.code);
+    if (!handshake.ok) return refuse(handshake.code, handshake.detail);
     const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol']);
     if (!subprotocol.ok) return refuse(subprotocol.code);
     socket.write(

@@ -5,6 +5,7 @@
 // `onOverflow` and gets nothing more, so it can never hold up anyone else.
 
 import type { Duplex } from 'node:stream';
+import { TurnLog } from './turn-log.ts';
 
 /**
  * Queued bytes that trigger a write at once instead of at the end of the turn: past
@@ -14,12 +15,14 @@ import type { Duplex } from 'node:stream';
 const FLUSH_AT_BYTES = 64 * 1024;
 
 const dirty = new Set<OutboundQueue>();
+const turn = new TurnLog();
 let flushScheduled = false;
 
 function flushAll(): void {
   flushScheduled = false;
   for (const queue of dirty) queue.flush();
   dirty.clear();
+  turn.clear();
 }
 
 /** Running totals of what queues have sent, shared by all connections (for metrics). */
@@ -34,6 +37,9 @@ export class OutboundQueue {
   readonly #onOverflow: () => void;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** While the pending frames are one contiguous run of this turn's log: its bounds. */
+  #runStart = 0;
+  #runEnd = -1; // -1: not a single run
   #closed = false;
   readonly #totals: OutboundTotals;
 
@@ -53,6 +59,15 @@ export class OutboundQueue {
       this.#onOverflow();
       return false;
     }
+    const index = turn.indexOf(wire);
+    if (this.#pending.length === 0) {
+      this.#runStart = index;
+      this.#runEnd = index + 1;
+    } else if (index === this.#runEnd) {
+      this.#runEnd++;
+    } else {
+      this.#runEnd = -1;
+    }
     this.#pending.push(wire);
     this.#totals.framesOut++;
     if (this.#pendingBytes >= FLUSH_AT_BYTES) {
@@ -70,7 +85,12 @@ export class OutboundQueue {
   /** Writes everything queued now; called at the end of the turn, or before a close frame. */
   flush(): void {
     if (this.#pending.length === 0 || this.#closed) return;
-    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    const data =
+      this.#pending.length === 1
+        ? this.#pending[0]!
+        : this.#runEnd >= 0
+          ? turn.slice(this.#runStart, this.#runEnd)
+          : Buffer.concat(this.#pending, this.#pendingBytes);
     this.#totals.bytesOut += this.#pendingBytes;
     this.#pending.length = 0; // reused: no new array per flush
     this.#pendingBytes = 0;

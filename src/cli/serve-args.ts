@@ -4,10 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, defaultConfig, type ListenAddress, type NodeConfig } from '../server/config.ts';
+import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig } from '../server/config.ts';
 
-export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
-export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -19,6 +17,7 @@ ${DEFAULTS.listen.host}:${DEFAULTS.listen.port}, with a chat page at /.
 Mles-compatible options:
   -d, --domains DOMAIN      Domain to serve with an ACME (Let's Encrypt) certificate,
                             obtained over TLS-ALPN-01 on the serving port. Repeatable.
+                            Using it agrees to the CA's terms of service.
   -e, --email EMAIL         Contact e-mail for the ACME account.
   -c, --cache DIR           ACME account and certificate cache (default: DATA/acme).
   -l, --limit N             History frames kept per channel (default: ${DEFAULTS.historyLimit}).

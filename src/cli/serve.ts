@@ -36,7 +36,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';
     const hint =
       e.code === 'EADDRINUSE'
-        ? ' (another program already uses it: pick another port with --listen HOST:PORT)'
+        ? ' (another program already uses it: pick another port with --listen HOST:PORT, or --port for the --domains listener)'
         : e.code === 'EACCES'
           ? ' (ports below 1024 need privileges: use a higher port or grant CAP_NET_BIND_SERVICE)'
           : '';

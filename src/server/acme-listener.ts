@@ -54,12 +54,12 @@ export async function startManagedTls(options: {
 
   const redirect = config.redirect ? createRedirectServer(config.domains, config.port) : undefined;
   const manager = new CertificateManager({
-    directoryUrl: config.acmeDirectory ?? defaultDirectory(config.staging),
+    directoryUrl: config.acmeDirectory,
     domains: config.domains,
     email: config.email,
     cacheDir: config.cacheDir,
     acmeCa: config.acmeCa,
-    listening: { host: config.bindHost, port: config.port },
+    listening: { host: config.bindHost ?? '*', port: config.port },
     challenges,
     log: acmeLog,
     ...options.renewal,
@@ -93,11 +93,11 @@ export async function startManagedTls(options: {
     server.listen(config.port, config.bindHost);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    acmeLog.info({ host: config.bindHost, port }, 'tls listener up; answering acme tls-alpn-01 challenges');
+    acmeLog.info({ host: config.bindHost ?? '*', port }, 'tls listener up; answering acme tls-alpn-01 challenges');
     if (redirect) {
       redirect.listen(config.redirectPort, config.bindHost);
       await once(redirect, 'listening');
-      acmeLog.info({ host: config.bindHost, port: config.redirectPort }, 'redirecting http to https');
+      acmeLog.info({ host: config.bindHost ?? '*', port: config.redirectPort }, 'redirecting http to https');
     }
     await manager.start();
     const urls = config.domains.map((domain) => (port === 443 ? `https://${domain}/` : `https://${domain}:${port}/`));
@@ -106,12 +106,6 @@ export async function startManagedTls(options: {
     await close();
     throw error;
   }
-}
-
-function defaultDirectory(staging: boolean): string {
-  return staging
-    ? 'https://acme-staging-v02.api.letsencrypt.org/directory'
-    : 'https://acme-v02.api.letsencrypt.org/directory';
 }
 
 /** Resolves once the server has stopped and its connections have ended (or it never ran). */

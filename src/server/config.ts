@@ -1,6 +1,9 @@
 // The node's settings as one typed value, with every default in one place. The CLI
 // validates flags into this; tests build it directly.
 
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
@@ -17,13 +20,14 @@ export interface NodeConfig {
   readonly email: string | undefined;
   readonly cacheDir: string;
   readonly staging: boolean;
-  readonly acmeDirectory: string | undefined;
+  /** ACME directory URL (Let's Encrypt, its staging directory, or another CA). */
+  readonly acmeDirectory: string;
   /** Extra CA certificate (PEM file contents) trusted when talking to the ACME server. */
   readonly acmeCa: string | undefined;
   /** Port of the ACME-managed TLS listener. */
   readonly port: number;
-  /** Host the ACME-managed listeners bind to. */
-  readonly bindHost: string;
+  /** Host the ACME-managed listeners bind to; undefined: every address, IPv6 and IPv4. */
+  readonly bindHost: string | undefined;
   /** Also run a port-80 listener that redirects to https. */
   readonly redirect: boolean;
   readonly redirectPort: number;
@@ -51,7 +55,6 @@ export interface NodeConfig {
 export const DEFAULTS = {
   listen: { host: '127.0.0.1', port: 8080 },
   acmePort: 443,
-  bindHost: '0.0.0.0',
   redirectPort: 80,
   cacheDir: './cache',
   dataDir: './data',
@@ -74,10 +77,10 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     email: undefined,
     cacheDir: DEFAULTS.cacheDir,
     staging: false,
-    acmeDirectory: undefined,
+    acmeDirectory: LETS_ENCRYPT,
     acmeCa: undefined,
     port: DEFAULTS.acmePort,
-    bindHost: DEFAULTS.bindHost,
+    bindHost: undefined,
     redirect: false,
     redirectPort: DEFAULTS.redirectPort,
     wwwroot: undefined,

@@ -115,6 +115,40 @@ describe('relay', () => {
   });
 });
 
+describe('MlesTalk-style clients', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode()));
+  after(() => node.stop());
+
+  // MlesTalk sends base64 uid/channel values with no auth, then binary CBOR frames of
+  // {uid, channel, message}; on reconnect it looks for its own frames in the history
+  // to decide what to re-send, and treats every text frame as a join header.
+  test('base64 names, binary CBOR frames, and own frames in the replay after a reconnect', async () => {
+    const uid = Buffer.from('alice\u00ff').toString('base64'); // "YWxpY2XDvw==": has + / = in general
+    const channel = Buffer.from([0xfb, 0xff, 0x01, 0x02]).toString('base64'); // "+/8BAg=="
+    const cbor = (text: string) => Buffer.concat([Buffer.from([0xa3, 0x63]), Buffer.from('uid'), Buffer.from(text)]);
+    const alice = await MlesTestClient.join(node.wsUrl, { uid, channel });
+    const bob = await MlesTestClient.join(node.wsUrl, { uid: 'Ym9i', channel });
+    alice.send(cbor('one'));
+    alice.send(cbor('two'));
+    await bob.waitFor(3);
+    assert.deepEqual(bob.received.slice(1), [
+      { binary: true, data: cbor('one') },
+      { binary: true, data: cbor('two') },
+    ]);
+    await alice.close();
+    const again = await MlesTestClient.join(node.wsUrl, { uid, channel });
+    await again.waitFor(4);
+    // History: alice's first header, bob's header, then alice's own two frames.
+    assert.deepEqual(again.received.map((r) => r.binary), [false, false, true, true]);
+    assert.deepEqual(JSON.parse(again.texts()[0]!), { uid, channel });
+    assert.deepEqual(JSON.parse(again.texts()[1]!), { uid: 'Ym9i', channel });
+    assert.deepEqual(again.received[2]!.data, cbor('one'));
+    assert.deepEqual(again.received[3]!.data, cbor('two'));
+    await Promise.all([again.close(), bob.close()]);
+  });
+});
+
 describe('closing', () => {
   let node: NodeProcess;
   before(async () => (node = await startNode()));

@@ -10,6 +10,8 @@
 // show up there as a bogus join. Text frames are join headers {"uid","channel"}, which
 // the node replays from history (with any auth stripped).
 
+import { REFUSALS } from '../protocol/errors.ts';
+
 export interface ChatMessage {
   readonly uid: string;
   readonly channel: string;
@@ -114,19 +116,16 @@ export function formatFrame(frame: ChatFrame): string {
   }
 }
 
-/** Reasons for close codes whose close frame came without one. */
+/**
+ * Reasons for close codes whose close frame came without one (the Mles reference sends
+ * none): the standard codes, then the refusal catalogue's own.
+ */
 const CLOSE_REASONS: Readonly<Record<number, string>> = {
   1000: 'normal closure',
   1001: 'going away',
   1005: 'no status code',
   1006: 'connection lost',
-  1009: 'frame too big',
-  1011: 'server error',
-  4400: 'bad header',
-  4401: 'auth failed',
-  4408: 'no header in time',
-  4409: 'uid already joined to channel',
-  4429: 'too slow or rate limited',
+  ...Object.fromEntries(Object.values(REFUSALS).filter((r) => r.close >= 1002).map((r) => [r.close, r.reason])),
 };
 
 /** E.g. "closed 4409: uid already joined to channel". */

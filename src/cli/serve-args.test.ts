@@ -20,7 +20,7 @@ test('Mles flags keep their short forms and meanings', () => {
     { MLES_KEY: '' },
   );
   assert.deepEqual(config.domains, ['a.example', 'b.example']);
-  assert.equal(config.email, 'me@example.org');
+  assert.deepEqual(config.emails, ['me@example.org']);
   assert.equal(config.cacheDir, '/tmp/c');
   assert.equal(config.historyLimit, 50);
   assert.equal(config.wwwroot, '/srv');

@@ -18,7 +18,7 @@ Mles-compatible options:
   -d, --domains DOMAIN      Domain to serve with an ACME (Let's Encrypt) certificate,
                             obtained over TLS-ALPN-01 on the serving port. Repeatable.
                             Using it agrees to the CA's terms of service.
-  -e, --email EMAIL         Contact e-mail for the ACME account.
+  -e, --email EMAIL         Contact e-mail for the ACME account. Repeatable.
   -c, --cache DIR           ACME account and certificate cache (default: DATA/acme).
   -l, --limit N             History frames kept per channel (default: ${DEFAULTS.historyLimit}).
   -w, --wwwroot DIR         Static files root; with --domains files come from DIR/HOST/.
@@ -107,7 +107,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       allowPositionals: false,
       options: {
         domains: { type: 'string', short: 'd', multiple: true },
-        email: { type: 'string', short: 'e' },
+        email: { type: 'string', short: 'e', multiple: true },
         cache: { type: 'string', short: 'c' },
         limit: { type: 'string', short: 'l' },
         wwwroot: { type: 'string', short: 'w' },
@@ -165,7 +165,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     tlsCert: values['tls-cert'] === undefined ? undefined : readPem('--tls-cert', values['tls-cert']),
     tlsKey: values['tls-key'] === undefined ? undefined : readPem('--tls-key', values['tls-key']),
     domains,
-    email: values.email,
+    emails: values.email ?? [],
     cacheDir: values.cache ?? join(dataDir, 'acme'),
     staging: values.staging ?? false,
     acmeDirectory,

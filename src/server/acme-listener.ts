@@ -56,7 +56,7 @@ export async function startManagedTls(options: {
   const manager = new CertificateManager({
     directoryUrl: config.acmeDirectory,
     domains: config.domains,
-    email: config.email,
+    emails: config.emails,
     cacheDir: config.cacheDir,
     acmeCa: config.acmeCa,
     listening: { host: config.bindHost ?? '*', port: config.port },

@@ -50,7 +50,7 @@ async function setup(cachedFor: string, offsetMs: number) {
   const manager = new CertificateManager({
     directoryUrl,
     domains: ['a.test'],
-    email: undefined,
+    emails: [],
     cacheDir,
     acmeCa: undefined,
     listening: { host: '0.0.0.0', port: 443 },

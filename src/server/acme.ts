@@ -43,7 +43,7 @@ export class AcmeError extends Error {
 export interface CertificateManagerOptions {
   readonly directoryUrl: string;
   readonly domains: readonly string[];
-  readonly email: string | undefined;
+  readonly emails: readonly string[];
   readonly cacheDir: string;
   /** Extra CA (PEM) trusted for HTTPS to the ACME directory's host, e.g. pebble's. */
   readonly acmeCa: string | undefined;
@@ -194,9 +194,9 @@ export class CertificateManager {
   /** The ACME client with its account: looked up by key, else registered; kept for renewals. */
   private async account(accountKey: string): Promise<Client> {
     if (this.client !== undefined) return this.client;
-    const { directoryUrl, email } = this.options;
+    const { directoryUrl, emails } = this.options;
     const client = new Client({ directoryUrl, accountKey, backoffAttempts: 12, backoffMin: 1000, backoffMax: 10_000 });
-    const contact = email ? { contact: [`mailto:${email}`] } : {};
+    const contact = emails.length > 0 ? { contact: emails.map((email) => `mailto:${email}`) } : {};
     // Look the account up first: registering again with an existing key would send the
     // CA an "update" that some refuse (pebble: "Use POST-as-GET ... empty update").
     let existing = true;
@@ -206,7 +206,7 @@ export class CertificateManager {
       existing = false; // the CA's "no such account" has no stable form; registering tells the rest
     }
     if (existing) {
-      if (email) await client.updateAccount(contact);
+      if (emails.length > 0) await client.updateAccount(contact);
       this.log.info({ account: client.getAccountUrl() }, 'using acme account');
     } else {
       // Running with --domains is taken as agreeing to the CA's terms, as with the Mles server.

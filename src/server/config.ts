@@ -17,7 +17,8 @@ export interface NodeConfig {
   readonly tlsKey: string | undefined;
   /** ACME-managed domains; with any, an https/wss listener runs on `port`. */
   readonly domains: readonly string[];
-  readonly email: string | undefined;
+  /** ACME account contacts (Mles `-e`, repeatable). */
+  readonly emails: readonly string[];
   readonly cacheDir: string;
   readonly staging: boolean;
   /** ACME directory URL (Let's Encrypt, its staging directory, or another CA). */
@@ -74,7 +75,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     tlsCert: undefined,
     tlsKey: undefined,
     domains: [],
-    email: undefined,
+    emails: [],
     cacheDir: DEFAULTS.cacheDir,
     staging: false,
     acmeDirectory: LETS_ENCRYPT,

@@ -1,0 +1,156 @@
+// A Store in memory: the same contract as SqliteStore, for tests and `--memory`.
+// Nothing survives a restart.
+
+import { messageId } from './message-id.ts';
+import { mergeMlesHistory } from './sqlite-store.ts';
+import type {
+  AppendRequest,
+  AppendResult,
+  ChannelBounds,
+  MlesHistoryEntry,
+  ReadRange,
+  RetentionLimits,
+  Store,
+  StoredMessage,
+  StoreStats,
+} from './store.ts';
+
+interface MemoryChannel {
+  messages: StoredMessage[]; // oldest first, contiguous seqs
+  lastSeq: number;
+  originSeq: number;
+  bytes: number;
+  headers: Array<{ position: number; frame: Uint8Array }>;
+  publishes: Map<string, number>; // uid \0 cid -> seq
+}
+
+export class MemoryStore implements Store {
+  readonly nodeId: string;
+  readonly #now: () => number;
+  readonly #headersPerChannel: number;
+  readonly #channels = new Map<string, MemoryChannel>();
+  readonly #byId = new Map<string, StoredMessage>();
+
+  constructor(options: { nodeId: string; now?: () => number; headersPerChannel?: number }) {
+    this.nodeId = options.nodeId;
+    this.#now = options.now ?? Date.now;
+    this.#headersPerChannel = options.headersPerChannel ?? 1000;
+  }
+
+  #channel(name: string): MemoryChannel {
+    let channel = this.#channels.get(name);
+    if (channel === undefined) {
+      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, headers: [], publishes: new Map() };
+      this.#channels.set(name, channel);
+    }
+    return channel;
+  }
+
+  #at(channel: MemoryChannel, seq: number): StoredMessage | undefined {
+    const first = channel.messages[0];
+    return first === undefined ? undefined : channel.messages[seq - first.seq];
+  }
+
+  append(requests: readonly AppendRequest[]): AppendResult[] {
+    const now = this.#now();
+    return requests.map((request) => {
+      const channel = this.#channel(request.channel);
+      const key = request.cid === undefined ? undefined : `${request.uid}\0${request.cid}`;
+      if (key !== undefined) {
+        const earlier = channel.publishes.get(key);
+        const message = earlier === undefined ? undefined : this.#at(channel, earlier);
+        if (message !== undefined) return { message, duplicate: true };
+      }
+      const fields = {
+        channel: request.channel,
+        seq: channel.lastSeq + 1,
+        ts: now,
+        origin: this.nodeId,
+        originSeq: channel.originSeq + 1,
+        uid: request.uid,
+        binary: request.binary,
+        payload: Uint8Array.from(request.payload),
+      };
+      const message: StoredMessage = { ...fields, id: messageId(fields) };
+      channel.messages.push(message);
+      channel.lastSeq++;
+      channel.originSeq++;
+      channel.bytes += message.payload.length;
+      if (key !== undefined) channel.publishes.set(key, message.seq);
+      this.#byId.set(Buffer.from(message.id).toString('hex'), message);
+      return { message, duplicate: false };
+    });
+  }
+
+  read(name: string, range: ReadRange): StoredMessage[] {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return [];
+    const matching = channel.messages.filter(
+      (m) =>
+        (range.after === undefined || m.seq > range.after) &&
+        (range.before === undefined || m.seq < range.before) &&
+        (range.since === undefined || m.ts >= range.since) &&
+        (range.until === undefined || m.ts < range.until),
+    );
+    if (range.descending) return matching.reverse().slice(0, range.limit);
+    return matching.slice(0, range.limit);
+  }
+
+  readByIds(name: string, ids: readonly Uint8Array[]): StoredMessage[] {
+    const found = ids
+      .map((id) => this.#byId.get(Buffer.from(id).toString('hex')))
+      .filter((m): m is StoredMessage => m !== undefined && m.channel === name);
+    return found.sort((a, b) => a.seq - b.seq);
+  }
+
+  bounds(name: string): ChannelBounds {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return { first: 1, last: 0 };
+    return { first: channel.messages[0]?.seq ?? channel.lastSeq + 1, last: channel.lastSeq };
+  }
+
+  appendHeader(name: string, frame: Uint8Array): void {
+    const channel = this.#channel(name);
+    channel.headers.push({ position: channel.lastSeq, frame: Uint8Array.from(frame) });
+    if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
+  }
+
+  mlesHistory(name: string, limit: number): MlesHistoryEntry[] {
+    const channel = this.#channels.get(name);
+    if (channel === undefined || limit <= 0) return [];
+    return mergeMlesHistory(channel.messages.slice(-limit), channel.headers.slice(-limit), limit);
+  }
+
+  enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
+    let removed = 0;
+    for (const channel of this.#channels.values()) {
+      while (removed < budget) {
+        const oldest = channel.messages[0];
+        if (oldest === undefined) break;
+        const tooMany = limits.count > 0 && channel.messages.length > limits.count;
+        const tooOld = limits.ageMs > 0 && oldest.ts < now - limits.ageMs;
+        const tooBig = limits.bytes > 0 && channel.bytes > limits.bytes;
+        if (!tooMany && !tooOld && !tooBig) break;
+        channel.messages.shift();
+        channel.bytes -= oldest.payload.length;
+        this.#byId.delete(Buffer.from(oldest.id).toString('hex'));
+        removed++;
+      }
+      const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;
+      for (const [key, seq] of channel.publishes) if (seq < first) channel.publishes.delete(key);
+    }
+    return removed;
+  }
+
+  stats(): StoreStats {
+    let messages = 0;
+    let bytes = 0;
+    for (const channel of this.#channels.values()) {
+      messages += channel.messages.length;
+      bytes += channel.bytes;
+    }
+    return { channels: this.#channels.size, messages, bytes };
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { SqliteStore } from './sqlite-store.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+const tempFile = () => join(mkdtempSync(join(tmpdir(), 'parley-store-')), 'store.db');
+
+describeStoreContract('sqlite', ({ now }) => new SqliteStore({ path: tempFile(), nodeId: 'test-node', now }));
+
+test('everything survives reopening the file', () => {
+  const path = tempFile();
+  const first = new SqliteStore({ path, nodeId: 'n' });
+  first.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1'), cid: 'x' }]);
+  first.appendHeader('a', Buffer.from('h'));
+  first.close();
+  const second = new SqliteStore({ path, nodeId: 'n' });
+  const [again, next] = second.append([
+    { channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1'), cid: 'x' },
+    { channel: 'a', uid: 'u', binary: true, payload: Buffer.from('2') },
+  ]);
+  assert.equal(again!.duplicate, true);
+  assert.equal(next!.message.seq, 2);
+  assert.equal(next!.message.originSeq, 2);
+  assert.deepEqual(
+    second.mlesHistory('a', 10).map((e) => e.kind),
+    ['message', 'header', 'message'],
+  );
+  second.close();
+});
+
+test('refuses a database written by another schema version', () => {
+  const path = tempFile();
+  new SqliteStore({ path, nodeId: 'n' }).close();
+  const db = new DatabaseSync(path);
+  db.exec("UPDATE meta SET value = '99' WHERE key = 'schema'");
+  db.close();
+  assert.throws(() => new SqliteStore({ path, nodeId: 'n' }), /has schema 99/);
+});
+
+test('a failed batch stores nothing and leaves the counters where they were', () => {
+  const store = new SqliteStore({ path: tempFile(), nodeId: 'n' });
+  store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1') }]);
+  const bad = { channel: 'a', uid: 'u', binary: true, payload: 'not bytes' as unknown as Uint8Array };
+  assert.throws(() => store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('2') }, bad]));
+  assert.deepEqual(store.bounds('a'), { first: 1, last: 1 });
+  assert.equal(store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('3') }])[0]!.message.seq, 2);
+  store.close();
+});

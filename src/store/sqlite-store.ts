@@ -1,0 +1,354 @@
+// The durable Store: SQLite through node:sqlite, in WAL mode. Appends arrive in
+// batches (one transaction per event-loop turn), so commit cost is shared; channel
+// counters live in memory once loaded and are written back in the same transaction.
+
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { messageId } from './message-id.ts';
+import type {
+  AppendRequest,
+  AppendResult,
+  ChannelBounds,
+  MlesHistoryEntry,
+  ReadRange,
+  RetentionLimits,
+  Store,
+  StoredMessage,
+  StoreStats,
+} from './store.ts';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS channels (
+  channel TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL,        -- newest seq assigned (never decreases)
+  origin_seq INTEGER NOT NULL,      -- newest origin seq this node assigned here
+  count INTEGER NOT NULL,           -- messages stored
+  bytes INTEGER NOT NULL            -- payload bytes stored
+) STRICT;
+CREATE TABLE IF NOT EXISTS messages (
+  channel TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  id BLOB NOT NULL,
+  ts INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  origin_seq INTEGER NOT NULL,
+  uid TEXT NOT NULL,
+  binary INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (channel, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (id);
+CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
+CREATE TABLE IF NOT EXISTS publishes (
+  channel TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (channel, uid, cid)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mles_headers (
+  n INTEGER PRIMARY KEY,            -- insertion order
+  channel TEXT NOT NULL,
+  position INTEGER NOT NULL,        -- the channel's last seq when the header was stored
+  frame BLOB NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS mles_headers_by_channel ON mles_headers (channel, n);
+`;
+
+interface ChannelRow {
+  lastSeq: number;
+  originSeq: number;
+  count: number;
+  bytes: number;
+}
+
+interface MessageRow {
+  channel: string;
+  seq: number;
+  id: Uint8Array;
+  ts: number;
+  origin: string;
+  origin_seq: number;
+  uid: string;
+  binary: number;
+  payload: Uint8Array;
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    channel: row.channel,
+    seq: row.seq,
+    id: row.id,
+    ts: row.ts,
+    origin: row.origin,
+    originSeq: row.origin_seq,
+    uid: row.uid,
+    binary: row.binary === 1,
+    payload: row.payload,
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** Database file; ':memory:' for a throwaway one. */
+  readonly path: string;
+  readonly nodeId: string;
+  readonly now?: () => number;
+  /** Headers kept per channel for the Mles replay. */
+  readonly headersPerChannel?: number;
+  /** fsync every commit (FULL, survives power loss) or only the WAL order (NORMAL, survives crashes). */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+}
+
+export class SqliteStore implements Store {
+  readonly nodeId: string;
+  readonly #db: DatabaseSync;
+  readonly #now: () => number;
+  readonly #headersPerChannel: number;
+  readonly #channels = new Map<string, ChannelRow>();
+  readonly #sql: Record<string, StatementSync>;
+  /** Prepared range reads, by their SQL (at most 32 shapes of range). */
+  readonly #reads = new Map<string, StatementSync>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = new DatabaseSync(options.path);
+    this.#now = options.now ?? Date.now;
+    this.#headersPerChannel = options.headersPerChannel ?? 1000;
+    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000;`);
+    this.#db.exec(SCHEMA);
+    const version = this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+    if (version === undefined) {
+      this.#db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    } else if (Number(version.value) !== SCHEMA_VERSION) {
+      throw new Error(`store ${options.path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
+    }
+    this.nodeId = options.nodeId;
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#sql = {
+      channel: p('SELECT last_seq AS lastSeq, origin_seq AS originSeq, count, bytes FROM channels WHERE channel = ?'),
+      saveChannel: p(
+        'INSERT INTO channels (channel, last_seq, origin_seq, count, bytes) VALUES (?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (channel) DO UPDATE SET last_seq = excluded.last_seq, origin_seq = excluded.origin_seq, count = excluded.count, bytes = excluded.bytes',
+      ),
+      insert: p('INSERT INTO messages (channel, seq, id, ts, origin, origin_seq, uid, binary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      publish: p('SELECT seq FROM publishes WHERE channel = ? AND uid = ? AND cid = ?'),
+      recordPublish: p('INSERT INTO publishes (channel, uid, cid, seq) VALUES (?, ?, ?, ?)'),
+      bySeq: p('SELECT * FROM messages WHERE channel = ? AND seq = ?'),
+      byId: p('SELECT * FROM messages WHERE id = ?'),
+      first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
+      header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
+      trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
+      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
+      lastMessages: p('SELECT * FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT ?'),
+      channels: p('SELECT channel, count, bytes FROM channels'),
+      totals: p('SELECT count(*) AS channels, coalesce(sum(count), 0) AS messages, coalesce(sum(bytes), 0) AS bytes FROM channels'),
+      overCount: p('SELECT channel, count FROM channels WHERE count > ?'),
+      overBytes: p('SELECT channel, bytes FROM channels WHERE bytes > ?'),
+      oldest: p('SELECT channel, seq, length(payload) AS size FROM messages WHERE channel = ? ORDER BY seq LIMIT ?'),
+      expired: p('SELECT channel, seq, length(payload) AS size FROM messages WHERE ts < ? LIMIT ?'),
+      remove: p('DELETE FROM messages WHERE channel = ? AND seq = ?'),
+      forgetPublishes: p('DELETE FROM publishes WHERE channel = ? AND seq <= ?'),
+    };
+  }
+
+  #channel(channel: string): ChannelRow {
+    let row = this.#channels.get(channel);
+    if (row === undefined) {
+      row = (this.#sql.channel!.get(channel) as ChannelRow | undefined) ?? { lastSeq: 0, originSeq: 0, count: 0, bytes: 0 };
+      this.#channels.set(channel, row);
+    }
+    return row;
+  }
+
+  append(requests: readonly AppendRequest[]): AppendResult[] {
+    if (requests.length === 0) return [];
+    const results: AppendResult[] = [];
+    const touched = new Map<string, ChannelRow>();
+    const before = new Map<string, ChannelRow>();
+    this.#db.exec('BEGIN');
+    try {
+      const now = this.#now();
+      for (const request of requests) {
+        if (request.cid !== undefined) {
+          const earlier = this.#sql.publish!.get(request.channel, request.uid, request.cid) as { seq: number } | undefined;
+          if (earlier !== undefined) {
+            const row = this.#sql.bySeq!.get(request.channel, earlier.seq) as MessageRow | undefined;
+            if (row !== undefined) {
+              results.push({ message: toMessage(row), duplicate: true });
+              continue;
+            }
+          }
+        }
+        const channel = this.#channel(request.channel);
+        if (!before.has(request.channel)) before.set(request.channel, { ...channel });
+        const fields = {
+          channel: request.channel,
+          seq: channel.lastSeq + 1,
+          ts: now,
+          origin: this.nodeId,
+          originSeq: channel.originSeq + 1,
+          uid: request.uid,
+          binary: request.binary,
+          payload: request.payload,
+        };
+        const message: StoredMessage = { ...fields, id: messageId(fields) };
+        this.#sql.insert!.run(message.channel, message.seq, message.id, message.ts, message.origin, message.originSeq, message.uid, message.binary ? 1 : 0, message.payload);
+        if (request.cid !== undefined) this.#sql.recordPublish!.run(request.channel, request.uid, request.cid, message.seq);
+        channel.lastSeq++;
+        channel.originSeq++;
+        channel.count++;
+        channel.bytes += message.payload.length;
+        touched.set(request.channel, channel);
+        results.push({ message, duplicate: false });
+      }
+      for (const [name, row] of touched) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      // The cached counters ran ahead of what was rolled back: restore them.
+      for (const [name, row] of before) this.#channels.set(name, row);
+      throw error;
+    }
+    return results;
+  }
+
+  read(channel: string, range: ReadRange): StoredMessage[] {
+    const where = ['channel = ?'];
+    const args: Array<string | number> = [channel];
+    if (range.after !== undefined) {
+      where.push('seq > ?');
+      args.push(range.after);
+    }
+    if (range.before !== undefined) {
+      where.push('seq < ?');
+      args.push(range.before);
+    }
+    if (range.since !== undefined) {
+      where.push('ts >= ?');
+      args.push(range.since);
+    }
+    if (range.until !== undefined) {
+      where.push('ts < ?');
+      args.push(range.until);
+    }
+    const order = range.descending ? 'DESC' : 'ASC';
+    args.push(range.limit);
+    const sql = `SELECT * FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
+    let statement = this.#reads.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#reads.set(sql, statement);
+    }
+    const rows = statement.all(...args) as unknown as MessageRow[];
+    return rows.map(toMessage);
+  }
+
+  readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {
+    const found: StoredMessage[] = [];
+    for (const id of ids) {
+      const row = this.#sql.byId!.get(id) as MessageRow | undefined;
+      if (row !== undefined && row.channel === channel) found.push(toMessage(row));
+    }
+    return found.sort((a, b) => a.seq - b.seq);
+  }
+
+  bounds(channel: string): ChannelBounds {
+    const row = this.#channel(channel);
+    if (row.count === 0) return { first: row.lastSeq + 1, last: row.lastSeq };
+    const first = (this.#sql.first!.get(channel) as { first: number | null }).first;
+    return { first: first ?? row.lastSeq + 1, last: row.lastSeq };
+  }
+
+  appendHeader(channel: string, frame: Uint8Array): void {
+    this.#sql.header!.run(channel, this.#channel(channel).lastSeq, frame);
+    this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
+  }
+
+  mlesHistory(channel: string, limit: number): MlesHistoryEntry[] {
+    if (limit <= 0) return [];
+    const headers = (this.#sql.lastHeaders!.all(channel, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
+    const messages = (this.#sql.lastMessages!.all(channel, limit) as unknown as MessageRow[]).reverse().map(toMessage);
+    return mergeMlesHistory(messages, headers, limit);
+  }
+
+  enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
+    const victims: Array<{ channel: string; seq: number; size: number }> = [];
+    if (limits.ageMs > 0) {
+      victims.push(...(this.#sql.expired!.all(now - limits.ageMs, budget) as Array<{ channel: string; seq: number; size: number }>));
+    }
+    if (limits.count > 0 && victims.length < budget) {
+      for (const { channel, count } of this.#sql.overCount!.all(limits.count) as Array<{ channel: string; count: number }>) {
+        const excess = Math.min(count - limits.count, budget - victims.length);
+        if (excess <= 0) break;
+        victims.push(...(this.#sql.oldest!.all(channel, excess) as Array<{ channel: string; seq: number; size: number }>));
+      }
+    }
+    if (limits.bytes > 0 && victims.length < budget) {
+      for (const { channel, bytes } of this.#sql.overBytes!.all(limits.bytes) as Array<{ channel: string; bytes: number }>) {
+        let over = bytes - limits.bytes;
+        for (const row of this.#sql.oldest!.all(channel, budget - victims.length) as Array<{ channel: string; seq: number; size: number }>) {
+          if (over <= 0) break;
+          victims.push(row);
+          over -= row.size;
+        }
+      }
+    }
+    if (victims.length === 0) return 0;
+    const removed = new Set<string>();
+    this.#db.exec('BEGIN');
+    try {
+      for (const victim of victims) {
+        const key = `${victim.channel}\0${victim.seq}`;
+        if (removed.has(key)) continue; // the same message can be over two limits
+        removed.add(key);
+        const result = this.#sql.remove!.run(victim.channel, victim.seq);
+        if (Number(result.changes) === 0) continue;
+        const row = this.#channel(victim.channel);
+        row.count--;
+        row.bytes -= victim.size;
+      }
+      const channels = new Set(victims.map((v) => v.channel));
+      for (const name of channels) {
+        const row = this.#channel(name);
+        this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+        const first = this.bounds(name).first;
+        this.#sql.forgetPublishes!.run(name, first - 1);
+      }
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      this.#channels.clear(); // reload counters from the database
+      throw error;
+    }
+    return removed.size;
+  }
+
+  stats(): StoreStats {
+    const { channels, messages, bytes } = this.#sql.totals!.get() as unknown as StoreStats;
+    return { channels, messages, bytes };
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+/**
+ * Interleaves messages and join headers in the order they happened (a header stored
+ * at position p came after message p and before p + 1) and keeps the last `limit`.
+ */
+export function mergeMlesHistory(
+  messages: readonly StoredMessage[],
+  headers: ReadonlyArray<{ position: number; frame: Uint8Array }>,
+  limit: number,
+): MlesHistoryEntry[] {
+  const merged: MlesHistoryEntry[] = [];
+  let h = 0;
+  for (const message of messages) {
+    while (h < headers.length && headers[h]!.position < message.seq) merged.push({ kind: 'header', frame: headers[h++]!.frame });
+    merged.push({ kind: 'message', message });
+  }
+  while (h < headers.length) merged.push({ kind: 'header', frame: headers[h++]!.frame });
+  return merged.slice(Math.max(0, merged.length - limit));
+}

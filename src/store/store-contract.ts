@@ -1,0 +1,152 @@
+// The Store contract as one test suite, run against every implementation (memory and
+// SQLite), so they cannot drift apart.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AppendRequest, Store } from './store.ts';
+
+export type StoreFactory = (options: { now: () => number }) => Store;
+
+const text = (s: string) => Buffer.from(s);
+const req = (channel: string, payload: string, extra: Partial<AppendRequest> = {}): AppendRequest => ({
+  channel,
+  uid: 'alice',
+  binary: true,
+  payload: text(payload),
+  ...extra,
+});
+const payloads = (messages: ReadonlyArray<{ payload: Uint8Array }>) => messages.map((m) => Buffer.from(m.payload).toString());
+
+export function describeStoreContract(name: string, makeStore: StoreFactory): void {
+  describe(`${name} store contract`, () => {
+    let clock = 1_000_000;
+    const fresh = () => makeStore({ now: () => clock });
+
+    test('assigns gap-free sequence numbers per channel, with ids and origins', () => {
+      const store = fresh();
+      const results = store.append([req('a', '1'), req('b', 'x'), req('a', '2', { binary: false, uid: 'bob' })]);
+      assert.deepEqual(results.map((r) => [r.message.channel, r.message.seq, r.message.originSeq, r.duplicate]), [
+        ['a', 1, 1, false],
+        ['b', 1, 1, false],
+        ['a', 2, 2, false],
+      ]);
+      const [first, , third] = results.map((r) => r.message);
+      assert.equal(first!.origin, store.nodeId);
+      assert.equal(first!.id.length, 32);
+      assert.notDeepEqual(first!.id, third!.id);
+      assert.equal(third!.uid, 'bob');
+      assert.equal(third!.binary, false);
+      assert.equal(first!.ts, clock);
+      assert.deepEqual(store.bounds('a'), { first: 1, last: 2 });
+      assert.deepEqual(store.bounds('none'), { first: 1, last: 0 });
+      assert.deepEqual(store.stats(), { channels: 2, messages: 3, bytes: 3 });
+      store.close();
+    });
+
+    test('a publish retried with the same client message id gets the same seq and stores nothing', () => {
+      const store = fresh();
+      const [first] = store.append([req('a', 'hello', { cid: 'c1' })]);
+      const [again, other, otherUser] = store.append([
+        req('a', 'hello', { cid: 'c1' }),
+        req('a', 'world', { cid: 'c2' }),
+        req('a', 'hello', { cid: 'c1', uid: 'bob' }),
+      ]);
+      assert.equal(again!.duplicate, true);
+      assert.equal(again!.message.seq, first!.message.seq);
+      assert.deepEqual(again!.message.id, first!.message.id);
+      assert.equal(other!.message.seq, 2);
+      assert.equal(otherUser!.duplicate, false, 'client ids are per uid');
+      // A retry within the same batch is a duplicate too.
+      const [x, y] = store.append([req('b', 'p', { cid: 'same' }), req('b', 'p', { cid: 'same' })]);
+      assert.equal(y!.duplicate, true);
+      assert.equal(y!.message.seq, x!.message.seq);
+      assert.equal(store.stats().messages, 4);
+      store.close();
+    });
+
+    test('reads ranges by seq and time, either direction', () => {
+      const store = fresh();
+      for (let i = 1; i <= 10; i++) {
+        clock = 2_000_000 + i * 10;
+        store.append([req('a', String(i))]);
+      }
+      assert.deepEqual(payloads(store.read('a', { limit: 3 })), ['1', '2', '3']);
+      assert.deepEqual(payloads(store.read('a', { after: 7, limit: 100 })), ['8', '9', '10']);
+      assert.deepEqual(payloads(store.read('a', { after: 2, before: 5, limit: 100 })), ['3', '4']);
+      assert.deepEqual(payloads(store.read('a', { before: 5, limit: 2, descending: true })), ['4', '3']);
+      assert.deepEqual(payloads(store.read('a', { since: 2_000_030, until: 2_000_060, limit: 100 })), ['3', '4', '5']);
+      assert.deepEqual(store.read('a', { after: 10, limit: 5 }), []);
+      assert.deepEqual(store.read('nothing', { limit: 5 }), []);
+      store.close();
+    });
+
+    test('looks messages up by id within a channel', () => {
+      const store = fresh();
+      const [a1, a2] = store.append([req('a', '1'), req('a', '2')]).map((r) => r.message);
+      const [b1] = store.append([req('b', 'x')]).map((r) => r.message);
+      const found = store.readByIds('a', [a2!.id, b1!.id, new Uint8Array(32), a1!.id]);
+      assert.deepEqual(found.map((m) => m.seq), [1, 2]);
+      store.close();
+    });
+
+    test('interleaves Mles join headers with messages in the order they happened', () => {
+      const store = fresh();
+      store.appendHeader('a', text('h1'));
+      store.append([req('a', 'm1'), req('a', 'm2')]);
+      store.appendHeader('a', text('h2'));
+      store.appendHeader('a', text('h3'));
+      store.append([req('a', 'm3')]);
+      const show = (limit: number) =>
+        store.mlesHistory('a', limit).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());
+      assert.deepEqual(show(100), ['h1', 'm1', 'm2', 'h2', 'h3', 'm3']);
+      assert.deepEqual(show(3), ['h2', 'h3', 'm3']);
+      assert.deepEqual(show(0), []);
+      assert.deepEqual(store.mlesHistory('none', 10), []);
+      assert.equal(store.bounds('a').last, 3, 'headers take no sequence numbers');
+      store.close();
+    });
+
+    test('retention by count keeps the newest and never reuses sequence numbers', () => {
+      const store = fresh();
+      for (let i = 1; i <= 10; i++) store.append([req('a', String(i), { cid: `c${i}` })]);
+      store.append([req('b', 'keep')]);
+      const limits = { count: 4, ageMs: 0, bytes: 0 };
+      assert.equal(store.enforceRetention(limits, clock, 4), 4, 'stops at the budget');
+      assert.equal(store.enforceRetention(limits, clock, 100), 2);
+      assert.equal(store.enforceRetention(limits, clock, 100), 0);
+      assert.deepEqual(payloads(store.read('a', { limit: 100 })), ['7', '8', '9', '10']);
+      assert.deepEqual(store.bounds('a'), { first: 7, last: 10 });
+      assert.deepEqual(payloads(store.read('b', { limit: 100 })), ['keep']);
+      const [next] = store.append([req('a', '11')]);
+      assert.equal(next!.message.seq, 11);
+      // A client id whose message retention removed is forgotten: a new publish is new.
+      const [retried] = store.append([req('a', 'again', { cid: 'c1' })]);
+      assert.equal(retried!.duplicate, false);
+      store.close();
+    });
+
+    test('retention by age and by bytes', () => {
+      const store = fresh();
+      clock = 5_000_000;
+      store.append([req('old', 'x'), req('old', 'y')]);
+      clock = 5_010_000;
+      store.append([req('old', 'z')]);
+      assert.equal(store.enforceRetention({ count: 0, ageMs: 5000, bytes: 0 }, clock, 100), 2);
+      assert.deepEqual(payloads(store.read('old', { limit: 10 })), ['z']);
+      store.append([req('big', 'aaaa'), req('big', 'bbbb'), req('big', 'cccc')]);
+      store.enforceRetention({ count: 0, ageMs: 0, bytes: 8 }, clock, 100);
+      assert.deepEqual(payloads(store.read('big', { limit: 10 })), ['bbbb', 'cccc']);
+      assert.equal(store.stats().bytes, 9);
+      store.close();
+    });
+
+    test('a channel emptied by retention keeps counting', () => {
+      const store = fresh();
+      store.append([req('a', '1'), req('a', '2')]);
+      store.enforceRetention({ count: 0, ageMs: 1, bytes: 0 }, clock + 10, 100);
+      assert.deepEqual(store.bounds('a'), { first: 3, last: 2 });
+      assert.equal(store.append([req('a', '3')])[0]!.message.seq, 3);
+      store.close();
+    });
+  });
+}

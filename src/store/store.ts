@@ -1,0 +1,102 @@
+// The Store: every channel's messages, durably, in order. Sequence numbers are per
+// channel, assigned once and never reused (even after retention removes messages);
+// each message also keeps its origin node and that origin's sequence number, which
+// peering builds on. Mles join headers are kept apart from messages so that message
+// sequence numbers stay gap-free; they carry the position (last seq) at which they
+// joined, which lets the Mles history replay interleave them exactly.
+//
+// The interface is synchronous: SQLite through node:sqlite is, and callers batch
+// appends into one transaction per event-loop turn (see CommitQueue).
+
+export interface StoredMessage {
+  readonly channel: string;
+  readonly seq: number;
+  /** SHA-256 over the message's identifying fields (see message-id.ts). */
+  readonly id: Uint8Array;
+  /** Milliseconds since the epoch, from the accepting node's clock. */
+  readonly ts: number;
+  readonly origin: string;
+  readonly originSeq: number;
+  readonly uid: string;
+  /** Whether it arrived as a binary (true) or text WebSocket frame. */
+  readonly binary: boolean;
+  readonly payload: Uint8Array;
+}
+
+export interface AppendRequest {
+  readonly channel: string;
+  readonly uid: string;
+  readonly binary: boolean;
+  readonly payload: Uint8Array;
+  /** Client message id: a retry with the same (channel, uid, cid) gets the first result. */
+  readonly cid?: string | undefined;
+}
+
+export interface AppendResult {
+  readonly message: StoredMessage;
+  /** True when this was a retry of an earlier publish: nothing new was stored. */
+  readonly duplicate: boolean;
+}
+
+export interface ReadRange {
+  /** Only messages with seq greater than this. */
+  readonly after?: number | undefined;
+  /** Only messages with seq less than this. */
+  readonly before?: number | undefined;
+  /** Only messages with ts at or after this (ms). */
+  readonly since?: number | undefined;
+  /** Only messages with ts before this (ms). */
+  readonly until?: number | undefined;
+  readonly limit: number;
+  /** Newest first instead of oldest first (the limit then keeps the newest). */
+  readonly descending?: boolean;
+}
+
+export interface ChannelBounds {
+  /** Oldest seq still stored; last + 1 when nothing is stored. */
+  readonly first: number;
+  /** Newest seq ever assigned; 0 when none. */
+  readonly last: number;
+}
+
+/** An entry of the Mles replay: a message, or a join header frame (text, auth removed). */
+export type MlesHistoryEntry =
+  | { readonly kind: 'message'; readonly message: StoredMessage }
+  | { readonly kind: 'header'; readonly frame: Uint8Array };
+
+export interface RetentionLimits {
+  /** Messages kept per channel; 0 = no count limit. */
+  readonly count: number;
+  /** Age in ms after which messages go; 0 = no age limit. */
+  readonly ageMs: number;
+  /** Payload bytes kept per channel; 0 = no byte limit. */
+  readonly bytes: number;
+}
+
+export interface StoreStats {
+  readonly channels: number;
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+export interface Store {
+  /** This store's node id: the origin of messages accepted here. */
+  readonly nodeId: string;
+  /** Appends in one transaction; results in request order. */
+  append(requests: readonly AppendRequest[]): AppendResult[];
+  read(channel: string, range: ReadRange): StoredMessage[];
+  /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
+  readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];
+  bounds(channel: string): ChannelBounds;
+  /** Records a join header for the Mles replay, at the channel's current position. */
+  appendHeader(channel: string, frame: Uint8Array): void;
+  /** The last `limit` entries of the Mles replay, oldest first. */
+  mlesHistory(channel: string, limit: number): MlesHistoryEntry[];
+  /**
+   * Removes messages past the limits, at most `budget` rows per call so traffic never
+   * waits long; returns how many were removed (call again while it equals the budget).
+   */
+  enforceRetention(limits: RetentionLimits, now: number, budget: number): number;
+  stats(): StoreStats;
+  close(): void;
+}

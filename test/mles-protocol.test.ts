@@ -46,6 +46,8 @@ describe('relay', () => {
   test('every member sees one order per channel', async () => {
     const senders = await Promise.all(['s1', 's2', 's3'].map((uid) => MlesTestClient.join(node.wsUrl, { uid, channel: 'order' })));
     const watchers = await Promise.all(['w1', 'w2'].map((uid) => MlesTestClient.join(node.wsUrl, { uid, channel: 'order' })));
+    // Both joins are processed once their history arrived: only then is the order shared.
+    await Promise.all(watchers.map((w, i) => w.waitFor(3 + i)));
     for (let i = 0; i < 100; i++) senders.forEach((s, n) => s.send(`s${n + 1}-${i}`));
     const expected = 300;
     // w1's history has 3 headers, w2's 4 (w1's too); what follows must be the same.

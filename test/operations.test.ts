@@ -55,7 +55,7 @@ describe('http endpoints and static files', () => {
       /^parley_channels_active 1$/m,
       /^parley_frames_in_total 3$/m, // two headers and one frame
       /^parley_frames_out_total 2$/m, // a's header replayed to b, then the frame
-      /^parley_history_frames 3$/m,
+      /^parley_history_frames 1$/m, // the one message: join headers are not messages
       /^parley_history_bytes \d+$/m,
       /^parley_slow_consumers_dropped_total 0$/m,
       /^process_resident_memory_bytes \d+$/m,

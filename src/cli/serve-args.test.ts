@@ -39,6 +39,21 @@ test('with domains the TLS port defaults to 443; without, -p sets the plain port
   assert.deepEqual(parseServeArgs(['-p', '9000'], {}).config.listen, [{ host: '127.0.0.1', port: 9000 }]);
 });
 
+test('store flags', () => {
+  const defaults = parseServeArgs([], {}).config;
+  assert.equal(defaults.memory, false);
+  assert.equal(defaults.retainCount, 100_000);
+  assert.equal(defaults.retainAgeMs, 30 * 86_400_000);
+  const { config } = parseServeArgs(['--memory', '--retain-count', '5', '--retain-age', '90m', '--retain-bytes', '0'], {});
+  assert.equal(config.memory, true);
+  assert.equal(config.retainCount, 5);
+  assert.equal(config.retainAgeMs, 90 * 60_000);
+  assert.equal(config.retainBytes, 0);
+  assert.equal(parseServeArgs(['--retain-age', '0'], {}).config.retainAgeMs, 0);
+  assert.throws(() => parseServeArgs(['--retain-age', '5'], {}), /number with a unit/);
+  assert.throws(() => parseServeArgs(['--retain-age', '5w'], {}), /number with a unit/);
+});
+
 test('--listen forms', () => {
   assert.deepEqual(parseListen('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
   assert.deepEqual(parseListen('[::1]:9'), { host: '::1', port: 9 });

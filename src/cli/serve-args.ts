@@ -20,7 +20,7 @@ Mles-compatible options:
                             Using it agrees to the CA's terms of service.
   -e, --email EMAIL         Contact e-mail for the ACME account. Repeatable.
   -c, --cache DIR           ACME account and certificate cache (default: DATA/acme).
-  -l, --limit N             History frames kept per channel (default: ${DEFAULTS.historyLimit}).
+  -l, --limit N             History frames replayed to an Mles joiner (default: ${DEFAULTS.historyLimit}).
   -w, --wwwroot DIR         Static files root; with --domains files come from DIR/HOST/.
                             Default: the bundled chat page.
   -s, --staging             Use Let's Encrypt's staging directory.
@@ -39,7 +39,8 @@ parley options:
       --acme-ca FILE        PEM CA certificate to trust when talking to that CA.
       --max-message BYTES   Largest frame accepted; larger ones close with 1009
                             (default: ${DEFAULTS.maxMessage}).
-      --history-bytes BYTES History bytes kept per channel (default: ${DEFAULTS.historyBytes}).
+      --history-bytes BYTES History bytes replayed to an Mles joiner at most
+                            (default: ${DEFAULTS.historyBytes}).
       --max-buffered BYTES  Bytes queued for one slow reader before it is dropped
                             with 4429 (default: ${DEFAULTS.maxBuffered}).
       --header-timeout SECONDS
@@ -48,7 +49,14 @@ parley options:
       --ping-interval SECONDS
                             Keepalive ping period; a connection is dropped after
                             ${DEFAULTS.maxMissedPings} unanswered pings (default: ${DEFAULTS.pingIntervalMs / 1000}).
-      --data DIR            Data directory (default: ${DEFAULTS.dataDir}).
+      --data DIR            Data directory: the message store (parley.db) and the
+                            node's key (node.key) (default: ${DEFAULTS.dataDir}).
+      --memory              Keep messages in memory only; nothing survives a restart.
+      --retain-count N      Messages kept per channel; 0 = no limit (default: ${DEFAULTS.retainCount}).
+      --retain-age AGE      Messages older than this go: 90s, 30m, 12h, 30d; 0 = no
+                            limit (default: ${DEFAULTS.retainAgeMs / 86_400_000}d).
+      --retain-bytes BYTES  Payload bytes kept per channel; 0 = no limit
+                            (default: ${DEFAULTS.retainBytes}).
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
 
@@ -77,6 +85,16 @@ function port(flag: string, value: string): number {
   const n = positiveInteger(flag, value, 0);
   if (n > 65535) throw new UsageError(`${flag}: port ${n} is out of range (0-65535)`);
   return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration: a number with a unit (s, m, h, d), or 0. */
+export function parseDuration(flag: string, value: string): number {
+  if (value === '0') return 0;
+  const match = /^(\d+)([smhd])$/.exec(value);
+  if (!match) throw new UsageError(`${flag} takes a number with a unit (s, m, h or d), like 30d; got "${value}"`);
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
 /** Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` (all addresses) or `PORT` (loopback). */
@@ -126,6 +144,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         'header-timeout': { type: 'string' },
         'ping-interval': { type: 'string' },
         data: { type: 'string' },
+        memory: { type: 'boolean' },
+        'retain-count': { type: 'string' },
+        'retain-age': { type: 'string' },
+        'retain-bytes': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -182,6 +204,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
     rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
     pingIntervalMs: positiveInteger('--ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs / 1000, 1) * 1000,
+    memory: values.memory ?? false,
+    retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
+    retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
+    retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
   });
   if (config.maxBuffered < config.historyBytes) {
     throw new UsageError(

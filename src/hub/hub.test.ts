@@ -1,15 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hub, type Member } from './hub.ts';
-import { MemoryHistory } from './history.ts';
+import { MemoryStore } from '../store/memory-store.ts';
+import type { AppendResult, Store } from '../store/store.ts';
+import { Hub, type Delivery, type MlesMember } from './hub.ts';
 
-interface TestFrame {
-  readonly text: string;
-  readonly size: number;
-}
-const f = (text: string): TestFrame => ({ text, size: text.length });
-
-class Recorder implements Member<TestFrame> {
+class Recorder implements MlesMember {
   readonly received: string[] = [];
   readonly uid: string;
   readonly channel: string;
@@ -17,76 +12,139 @@ class Recorder implements Member<TestFrame> {
     this.uid = uid;
     this.channel = channel;
   }
-  deliver(frame: TestFrame): void {
-    this.received.push(frame.text);
+  deliver(delivery: Delivery): void {
+    this.received.push(Buffer.from(delivery.message.payload).toString());
+  }
+  deliverHeader(frame: Uint8Array): void {
+    this.received.push(`header:${Buffer.from(frame).toString()}`);
   }
 }
 
-function makeHub(limit = 200) {
-  return new Hub<TestFrame>(new MemoryHistory({ frames: limit, bytes: 1e6 }));
+function makeHub(options: { limit?: number; bytes?: number; store?: Store } = {}) {
+  const scheduled: Array<() => void> = [];
+  const hub = new Hub({
+    store: options.store ?? new MemoryStore({ nodeId: 'n' }),
+    mlesHistoryLimit: options.limit ?? 200,
+    mlesHistoryBytes: options.bytes ?? 1e9,
+    schedule: (run) => scheduled.push(run),
+  });
+  const endTurn = () => scheduled.splice(0).forEach((run) => run());
+  return { hub, endTurn, scheduled };
 }
 
-test('fans a frame out to every other member, never back to the sender', () => {
-  const hub = makeHub();
+const send = (hub: Hub, from: Recorder, text: string, cid?: string) =>
+  hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text), cid }, from);
+
+test('delivers after the turn commits, in order, to everyone but the sender', () => {
+  const { hub, endTurn, scheduled } = makeHub();
   const [a, b, c] = [new Recorder('a', 'x'), new Recorder('b', 'x'), new Recorder('c', 'x')];
   const other = new Recorder('d', 'y');
-  for (const m of [a, b, c, other]) assert.deepEqual(hub.join(m, f(`h-${m.uid}`)), { ok: true });
-  assert.equal(hub.publish(a, f('hello')), 2);
+  for (const m of [a, b, c, other]) assert.deepEqual(hub.joinMles(m, Buffer.from(m.uid)), { ok: true });
+  b.received.length = c.received.length = 0;
+  send(hub, a, 'one');
+  send(hub, a, 'two');
+  assert.equal(scheduled.length, 1, 'one commit per turn');
+  assert.deepEqual(b.received, [], 'nothing is delivered before the commit');
+  endTurn();
+  assert.deepEqual(b.received, ['one', 'two']);
+  assert.deepEqual(c.received, ['one', 'two']);
   assert.deepEqual(a.received, []);
-  assert.deepEqual(b.received, ['h-a', 'hello']);
-  assert.deepEqual(c.received, ['h-a', 'h-b', 'hello']);
   assert.deepEqual(other.received, []);
+  assert.equal(hub.store.bounds('x').last, 2);
 });
 
-test('refuses a second member with the same uid on a channel until the first leaves', () => {
-  const hub = makeHub();
+test('a retried publish is reported as a duplicate and delivered once', () => {
+  const { hub, endTurn } = makeHub();
+  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  hub.joinMles(a, Buffer.from('a'));
+  hub.joinMles(b, Buffer.from('b'));
+  const results: AppendResult[] = [];
+  for (let i = 0; i < 2; i++) {
+    hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('m'), cid: 'c1' }, a, (r) => {
+      if (r instanceof Error) throw r;
+      results.push(r);
+    });
+    endTurn();
+  }
+  assert.deepEqual(results.map((r) => [r.message.seq, r.duplicate]), [
+    [1, false],
+    [1, true],
+  ]);
+  assert.deepEqual(b.received, ['header:a', 'm']);
+});
+
+test('refuses a second Mles member with the same uid on a channel until the first leaves', () => {
+  const { hub } = makeHub();
   const first = new Recorder('a', 'x');
-  hub.join(first, f('h'));
-  assert.deepEqual(hub.join(new Recorder('a', 'x'), f('h')), { ok: false, code: 'ALREADY_JOINED' });
-  assert.deepEqual(hub.join(new Recorder('a', 'other'), f('h')), { ok: true });
+  hub.joinMles(first, Buffer.from('h'));
+  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
+  assert.deepEqual(hub.joinMles(new Recorder('a', 'other'), Buffer.from('h')), { ok: true });
+  const refused = new Recorder('a', 'x');
+  hub.leave(refused); // leaving as a refused duplicate must not remove the real member
+  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
   hub.leave(first);
-  assert.deepEqual(hub.join(new Recorder('a', 'x'), f('h')), { ok: true });
+  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: true });
 });
 
-test('a refused duplicate does not disturb the member already joined', () => {
-  const hub = makeHub();
-  const first = new Recorder('a', 'x');
-  const b = new Recorder('b', 'x');
-  hub.join(first, f('ha'));
-  hub.join(b, f('hb'));
-  const dup = new Recorder('a', 'x');
-  hub.join(dup, f('dup'));
-  hub.leave(dup); // a leave for the refused one must not remove the real member
-  hub.publish(b, f('m'));
-  assert.deepEqual(first.received, ['m']); // headers are never broadcast live
-  assert.equal(hub.publish(dup, f('from-dup')), 0);
-});
-
-test('history replays headers and frames to joiners and outlives the members', () => {
-  const hub = makeHub(3);
+test('replays history with headers, bounded by count and bytes; headers are never live', () => {
+  const { hub, endTurn } = makeHub({ limit: 4, bytes: 1e9 });
   const a = new Recorder('a', 'x');
-  hub.join(a, f('ha'));
-  hub.publish(a, f('1'));
-  hub.publish(a, f('2'));
-  hub.leave(a);
+  hub.joinMles(a, Buffer.from('ha'));
+  send(hub, a, '1');
+  send(hub, a, '2');
+  endTurn();
   const b = new Recorder('b', 'x');
-  hub.join(b, f('hb'));
-  assert.deepEqual(b.received, ['ha', '1', '2']);
+  hub.joinMles(b, Buffer.from('hb'));
+  assert.deepEqual(b.received, ['header:ha', '1', '2']);
+  assert.deepEqual(a.received, [], 'b joining broadcast nothing live');
+  hub.leave(a);
   hub.leave(b);
-  const again = new Recorder('a', 'x');
-  hub.join(again, f('ha2'));
-  assert.deepEqual(again.received, ['1', '2', 'hb']);
+  const c = new Recorder('c', 'x');
+  hub.joinMles(c, Buffer.from('hc'));
+  assert.deepEqual(c.received, ['header:ha', '1', '2', 'header:hb'], 'history outlives members');
+  const { hub: small, endTurn: smallTurn } = makeHub({ limit: 100, bytes: 5 });
+  const d = new Recorder('d', 'z');
+  small.joinMles(d, Buffer.from('hd'));
+  for (const text of ['aaa', 'bb', 'c']) send(small, d, text);
+  smallTurn();
+  const e = new Recorder('e', 'z');
+  small.joinMles(e, Buffer.from('he'));
+  assert.deepEqual(e.received, ['bb', 'c'], 'the newest entries that fit in the byte budget');
+});
+
+test('a store failure reaches the publishers and delivers nothing; later batches go on', () => {
+  let fail = true;
+  class FailingStore extends MemoryStore {
+    override append(requests: Parameters<Store['append']>[0]): AppendResult[] {
+      if (fail) throw new Error('disk full');
+      return super.append(requests);
+    }
+  }
+  const { hub, endTurn } = makeHub({ store: new FailingStore({ nodeId: 'n' }) });
+  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  hub.joinMles(a, Buffer.from('a'));
+  hub.joinMles(b, Buffer.from('b'));
+  const outcomes: string[] = [];
+  const publish = () =>
+    hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('m') }, a, (r) =>
+      outcomes.push(r instanceof Error ? r.message : `seq ${r.message.seq}`),
+    );
+  publish();
+  endTurn();
+  fail = false;
+  publish();
+  endTurn();
+  assert.deepEqual(outcomes, ['disk full', 'seq 1']);
+  assert.deepEqual(b.received, ['header:a', 'm']);
 });
 
 test('counts members and active channels', () => {
-  const hub = makeHub();
+  const { hub } = makeHub();
   const a = new Recorder('a', 'x');
-  hub.join(a, f('h'));
-  hub.join(new Recorder('b', 'y'), f('h'));
-  assert.equal(hub.stats().members, 2);
-  assert.equal(hub.stats().activeChannels, 2);
+  hub.joinMles(a, Buffer.from('h'));
+  hub.subscribe({ channel: 'y', deliver: () => {} });
+  assert.deepEqual(hub.stats(), { members: 2, activeChannels: 2 });
   hub.leave(a);
   hub.leave(a);
-  assert.equal(hub.stats().members, 1);
-  assert.equal(hub.stats().activeChannels, 1);
+  assert.deepEqual(hub.stats(), { members: 1, activeChannels: 1 });
 });

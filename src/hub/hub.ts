@@ -1,71 +1,179 @@
-// The hub owns channels and their members: it admits joins (one uid per channel at a
-// time), replays history to joiners and fans each frame out to the other members in
-// one order per channel. It knows nothing of sockets: members are anything that can
-// take a frame, so the hub runs the same under tests, WebSockets or peer links.
+// The hub owns channels and their members. Publishes from every protocol go through
+// it: it batches them, appends each batch to the store in one transaction at the end
+// of the event-loop turn, and only then fans the stored messages out, in sequence
+// order, and reports each result to its publisher. Fan-out after commit means no one
+// ever sees a message (or a seq) that a crash could take back. It also admits Mles
+// joins (one uid per channel at a time) and replays their history. No sockets here:
+// members are anything that can take a delivery.
 
-import type { ChannelHistory, SizedFrame } from './history.ts';
+import type { AppendRequest, AppendResult, Store, StoredMessage } from '../store/store.ts';
 
-export interface Member<F> {
-  readonly uid: string;
-  readonly channel: string;
-  /** Queues a frame for this member. Must not throw and must not block. */
-  deliver(frame: F): void;
+/**
+ * A stored message on its way to members. Members of one protocol encode it once and
+ * share the bytes through the cache fields.
+ */
+export interface Delivery {
+  readonly message: StoredMessage;
+  /** The Mles WebSocket frame, built by the first Mles member that needs it. */
+  mlesWire?: Buffer;
+  /** The native protocol frame, likewise. */
+  nativeWire?: Buffer;
 }
+
+export interface Member {
+  readonly channel: string;
+  /** Queues a delivery. Must not throw and must not block. */
+  deliver(delivery: Delivery): void;
+}
+
+/** An Mles connection: one uid in one channel, and it takes replayed join headers. */
+export interface MlesMember extends Member {
+  readonly uid: string;
+  deliverHeader(frame: Uint8Array): void;
+}
+
+export type PublishCallback = (result: AppendResult | Error) => void;
 
 export type JoinResult = { readonly ok: true } | { readonly ok: false; readonly code: 'ALREADY_JOINED' };
 
-export class Hub<F extends SizedFrame> {
-  readonly #channels = new Map<string, Map<string, Member<F>>>();
-  readonly #history: ChannelHistory<F>;
+export interface HubOptions {
+  readonly store: Store;
+  /** Frames an Mles joiner gets replayed (Mles `--limit`). */
+  readonly mlesHistoryLimit: number;
+  /** Bytes an Mles joiner gets replayed at most; older entries are left out. */
+  readonly mlesHistoryBytes: number;
+  /** Runs a function at the end of this event-loop turn. */
+  readonly schedule?: (run: () => void) => void;
+  /** Called after each batch has been committed and fanned out. */
+  readonly afterBatch?: () => void;
+  /** A batch the store refused (disk full, I/O error); its publishers get the error. */
+  readonly onStoreError?: (error: unknown) => void;
+}
+
+interface Pending {
+  readonly request: AppendRequest;
+  readonly except: Member | undefined;
+  readonly done: PublishCallback | undefined;
+}
+
+export class Hub {
+  readonly store: Store;
+  readonly #options: HubOptions;
+  readonly #schedule: (run: () => void) => void;
+  readonly #channels = new Map<string, Set<Member>>();
+  readonly #mlesUids = new Map<string, Map<string, MlesMember>>();
+  #pending: Pending[] = [];
+  #scheduled = false;
   #members = 0;
 
-  constructor(history: ChannelHistory<F>) {
-    this.#history = history;
+  constructor(options: HubOptions) {
+    this.store = options.store;
+    this.#options = options;
+    this.#schedule = options.schedule ?? setImmediate;
   }
 
   /**
-   * Admits a member: replays the channel's history to it, then stores its header so
+   * Admits an Mles member: replays the channel's history, then stores its header so
    * later joiners see it. The joiner's own header is not replayed to itself.
    */
-  join(member: Member<F>, header: F): JoinResult {
-    let members = this.#channels.get(member.channel);
-    if (members?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
-    for (const frame of this.#history.recent(member.channel)) member.deliver(frame);
-    if (members === undefined) {
-      members = new Map();
-      this.#channels.set(member.channel, members);
+  joinMles(member: MlesMember, header: Uint8Array): JoinResult {
+    let uids = this.#mlesUids.get(member.channel);
+    if (uids?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
+    const history = this.store.mlesHistory(member.channel, this.#options.mlesHistoryLimit);
+    let budget = this.#options.mlesHistoryBytes;
+    let start = history.length;
+    while (start > 0) {
+      const entry = history[start - 1]!;
+      budget -= entry.kind === 'header' ? entry.frame.length : entry.message.payload.length;
+      if (budget < 0) break;
+      start--;
     }
-    members.set(member.uid, member);
-    this.#members++;
-    this.#history.append(member.channel, header);
+    for (let i = start; i < history.length; i++) {
+      const entry = history[i]!;
+      if (entry.kind === 'header') member.deliverHeader(entry.frame);
+      else member.deliver({ message: entry.message });
+    }
+    if (uids === undefined) {
+      uids = new Map();
+      this.#mlesUids.set(member.channel, uids);
+    }
+    uids.set(member.uid, member);
+    this.subscribe(member);
+    this.store.appendHeader(member.channel, header);
     return { ok: true };
   }
 
-  /** Stores a frame and hands it to every other member of the sender's channel. */
-  publish(sender: Member<F>, frame: F): number {
-    const members = this.#channels.get(sender.channel);
-    if (members?.get(sender.uid) !== sender) return 0;
-    this.#history.append(sender.channel, frame);
-    let delivered = 0;
-    for (const member of members.values()) {
-      if (member !== sender) {
-        member.deliver(frame);
-        delivered++;
-      }
+  /** Adds a member to its channel's live fan-out. */
+  subscribe(member: Member): void {
+    let members = this.#channels.get(member.channel);
+    if (members === undefined) {
+      members = new Set();
+      this.#channels.set(member.channel, members);
     }
-    return delivered;
+    if (!members.has(member)) {
+      members.add(member);
+      this.#members++;
+    }
   }
 
-  /** Removes a member; a no-op for one that never joined or already left. */
-  leave(member: Member<F>): void {
+  /** Removes a member; a no-op for one that is not there. */
+  leave(member: Member): void {
     const members = this.#channels.get(member.channel);
-    if (members?.get(member.uid) !== member) return;
-    members.delete(member.uid);
-    this.#members--;
-    if (members.size === 0) this.#channels.delete(member.channel);
+    if (members?.delete(member)) {
+      this.#members--;
+      if (members.size === 0) this.#channels.delete(member.channel);
+    }
+    const uids = this.#mlesUids.get(member.channel);
+    if (uids !== undefined && 'uid' in member && uids.get(member.uid as string) === member) {
+      uids.delete(member.uid as string);
+      if (uids.size === 0) this.#mlesUids.delete(member.channel);
+    }
   }
 
-  stats(): { members: number; activeChannels: number; history: ReturnType<ChannelHistory<F>['stats']> } {
-    return { members: this.#members, activeChannels: this.#channels.size, history: this.#history.stats() };
+  /**
+   * Queues a publish. At the end of the turn it is stored, delivered to every member
+   * of the channel but `except`, and reported through `done`.
+   */
+  publish(request: AppendRequest, except?: Member, done?: PublishCallback): void {
+    this.#pending.push({ request, except, done });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#schedule(() => this.flush());
+    }
+  }
+
+  /** Commits and fans out everything queued now. */
+  flush(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let results: AppendResult[];
+    try {
+      results = this.store.append(batch.map((p) => p.request));
+    } catch (error) {
+      this.#options.onStoreError?.(error);
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const pending of batch) pending.done?.(failure);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i]!;
+      const result = results[i]!;
+      if (!result.duplicate) this.#fanOut(result.message, pending.except);
+      pending.done?.(result);
+    }
+    this.#options.afterBatch?.();
+  }
+
+  #fanOut(message: StoredMessage, except: Member | undefined): void {
+    const members = this.#channels.get(message.channel);
+    if (members === undefined) return;
+    const delivery: Delivery = { message };
+    for (const member of members) if (member !== except) member.deliver(delivery);
+  }
+
+  stats(): { members: number; activeChannels: number } {
+    return { members: this.#members, activeChannels: this.#channels.size };
   }
 }

@@ -35,11 +35,19 @@ export interface NodeConfig {
   /** Static files root; undefined serves the chat page shipped with the package. */
   readonly wwwroot: string | undefined;
   readonly dataDir: string;
+  /** Keep messages in memory only (nothing survives a restart) instead of SQLite. */
+  readonly memory: boolean;
+  /** Retention per channel; 0 disables a limit. */
+  readonly retainCount: number;
+  readonly retainAgeMs: number;
+  readonly retainBytes: number;
+  /** How often retention runs. */
+  readonly retentionIntervalMs: number;
   /** Mles shared key (MLES_KEY); undefined means unset, which differs from empty. */
   readonly mlesKey: string | undefined;
-  /** History frames per channel (`--limit`). */
+  /** Frames replayed to an Mles joiner (`--limit`). */
   readonly historyLimit: number;
-  /** History bytes per channel. */
+  /** Bytes replayed to an Mles joiner at most. */
   readonly historyBytes: number;
   /** Largest accepted frame payload in bytes. */
   readonly maxMessage: number;
@@ -60,6 +68,10 @@ export const DEFAULTS = {
   cacheDir: './cache',
   dataDir: './data',
   historyLimit: 200,
+  retainCount: 100_000,
+  retainAgeMs: 30 * 24 * 3600 * 1000,
+  retainBytes: 256 * 1024 * 1024,
+  retentionIntervalMs: 10_000,
   historyBytes: 8 * 1024 * 1024,
   maxMessage: 1024 * 1024,
   maxBuffered: 16 * 1024 * 1024,
@@ -86,6 +98,11 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     redirectPort: DEFAULTS.redirectPort,
     wwwroot: undefined,
     dataDir: DEFAULTS.dataDir,
+    memory: false,
+    retainCount: DEFAULTS.retainCount,
+    retainAgeMs: DEFAULTS.retainAgeMs,
+    retainBytes: DEFAULTS.retainBytes,
+    retentionIntervalMs: DEFAULTS.retentionIntervalMs,
     mlesKey: undefined,
     historyLimit: DEFAULTS.historyLimit,
     historyBytes: DEFAULTS.historyBytes,

@@ -3,12 +3,11 @@
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
-import type { RelayFrame } from './relay-frame.ts';
 import type { NodeStats } from './stats.ts';
 
 export interface MetricsSources {
   readonly stats: NodeStats;
-  readonly hub: Hub<RelayFrame>;
+  readonly hub: Hub;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -43,9 +42,19 @@ export function createMetrics(sources: MetricsSources): Registry {
   totalCounter(registry, 'parley_connections_total', 'WebSocket connections accepted', () => stats.connectionsTotal);
   gauge(registry, 'parley_members', 'Connections joined to a channel', () => hub.stats().members);
   gauge(registry, 'parley_channels_active', 'Channels with at least one member', () => hub.stats().activeChannels);
-  gauge(registry, 'parley_channels', 'Channels with stored history', () => hub.stats().history.channels);
-  gauge(registry, 'parley_history_frames', 'Frames held in channel history', () => hub.stats().history.frames);
-  gauge(registry, 'parley_history_bytes', 'Bytes held in channel history', () => hub.stats().history.bytes);
+  // One store query per scrape serves the three store gauges.
+  let storeStats = hub.store.stats();
+  let storeStatsAt = 0;
+  const store = () => {
+    if (Date.now() - storeStatsAt > 1000) {
+      storeStats = hub.store.stats();
+      storeStatsAt = Date.now();
+    }
+    return storeStats;
+  };
+  gauge(registry, 'parley_channels', 'Channels with stored messages', () => store().channels);
+  gauge(registry, 'parley_history_frames', 'Messages held in the store (all channels)', () => store().messages);
+  gauge(registry, 'parley_history_bytes', 'Payload bytes held in the store (all channels)', () => store().bytes);
   totalCounter(registry, 'parley_frames_in_total', 'Frames received from clients', () => stats.framesIn);
   totalCounter(registry, 'parley_bytes_in_total', 'Payload bytes received from clients', () => stats.bytesIn);
   totalCounter(registry, 'parley_frames_out_total', 'Frames queued to clients', () => stats.framesOut);

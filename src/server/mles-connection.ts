@@ -4,16 +4,16 @@
 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Hub, Member } from '../hub/hub.ts';
+import type { Delivery, Hub, MlesMember } from '../hub/hub.ts';
 import { REFUSALS, type RefusalCode } from '../protocol/errors.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import { headerForReplay, parseMlesHeader } from '../protocol/mles-header.ts';
-import { relayFrame, type RelayFrame } from './relay-frame.ts';
+import { encodeFrame, OP_BINARY, OP_TEXT } from '../protocol/ws-frame.ts';
 import type { NodeStats } from './stats.ts';
 import { WsConnection } from './ws-connection.ts';
 
 export interface ConnectionContext {
-  readonly hub: Hub<RelayFrame>;
+  readonly hub: Hub;
   readonly stats: NodeStats;
   readonly log: Logger;
   readonly mlesKey: string | undefined;
@@ -31,7 +31,7 @@ function protocolRefusal(code: number): RefusalCode {
 
 let nextConnectionId = 1;
 
-export class MlesConnection implements Member<RelayFrame> {
+export class MlesConnection implements MlesMember {
   readonly id = nextConnectionId++;
   uid = '';
   channel = '';
@@ -60,8 +60,15 @@ export class MlesConnection implements Member<RelayFrame> {
     this.#ws.start(head);
   }
 
-  deliver(frame: RelayFrame): void {
-    this.#ws.send(frame.wire);
+  deliver(delivery: Delivery): void {
+    const { message } = delivery;
+    // Built once per message and shared by every Mles member it goes to.
+    delivery.mlesWire ??= encodeFrame(message.binary ? OP_BINARY : OP_TEXT, message.payload);
+    this.#ws.send(delivery.mlesWire);
+  }
+
+  deliverHeader(frame: Uint8Array): void {
+    this.#ws.send(encodeFrame(OP_TEXT, frame));
   }
 
   /** Closes with a catalogue code, after anything already queued. */
@@ -88,7 +95,10 @@ export class MlesConnection implements Member<RelayFrame> {
     stats.framesIn++;
     stats.bytesIn += end - start;
     if (this.#joined) {
-      this.#ctx.hub.publish(this, relayFrame(buf, binary, start, end));
+      // A copy: the bytes are a view into a read buffer that will be reused.
+      const payload = Buffer.allocUnsafe(end - start);
+      buf.copy(payload, 0, start, end);
+      this.#ctx.hub.publish({ channel: this.channel, uid: this.uid, binary, payload }, this);
       return;
     }
     if (binary) return this.refuse('BAD_HEADER', 'header must be a text frame');
@@ -101,7 +111,7 @@ export class MlesConnection implements Member<RelayFrame> {
     if (!authAccepted(uid, channel, auth, this.#ctx.mlesKey)) return this.refuse('AUTH_FAILED');
     clearTimeout(this.#headerTimer);
     this.#headerTimer = undefined;
-    const joined = this.#ctx.hub.join(this, relayFrame(headerForReplay(text), false));
+    const joined = this.#ctx.hub.joinMles(this, Buffer.from(headerForReplay(text)));
     if (!joined.ok) return this.refuse(joined.code);
     this.#joined = true;
     this.#ctx.log.debug({ conn: this.id, uid, channel }, 'joined');

@@ -8,15 +8,20 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { MemoryHistory } from '../hub/history.ts';
+import { join } from 'node:path';
 import { Hub } from '../hub/hub.ts';
+import { MemoryStore } from '../store/memory-store.ts';
+import { RetentionJob } from '../store/retention.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import type { Store } from '../store/store.ts';
 import type { HttpRefusalCode } from '../protocol/errors.ts';
 import type { NodeConfig } from './config.ts';
 import { refuseUpgrade } from './http-refusal.ts';
 import { createMetrics } from './metrics.ts';
 import { MlesConnection, type ConnectionContext } from './mles-connection.ts';
 import { ConnectionRateLimiter } from './rate-limit.ts';
-import type { RelayFrame } from './relay-frame.ts';
+import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts';
+import { flushOutbound } from './outbound.ts';
 import { serveStatic } from './static-files.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
@@ -29,8 +34,9 @@ export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.u
 export interface ParleyNode {
   /** Base URLs of the listeners, e.g. `http://127.0.0.1:8080/`. */
   readonly urls: readonly string[];
+  readonly identity: NodeIdentity;
   readonly stats: NodeStats;
-  readonly hub: Hub<RelayFrame>;
+  readonly hub: Hub;
   /** Closes every connection with 1001, stops the listeners and timers. */
   close(): Promise<void>;
 }
@@ -42,7 +48,25 @@ const SHUTDOWN_GRACE_MS = 3000;
 
 export async function startNode(config: NodeConfig, log: Logger): Promise<ParleyNode> {
   const stats = new NodeStats();
-  const hub = new Hub<RelayFrame>(new MemoryHistory({ frames: config.historyLimit, bytes: config.historyBytes }));
+  const identity = loadOrCreateIdentity(config.dataDir);
+  const store: Store = config.memory
+    ? new MemoryStore({ nodeId: identity.nodeId })
+    : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId: identity.nodeId });
+  const hub = new Hub({
+    store,
+    mlesHistoryLimit: config.historyLimit,
+    mlesHistoryBytes: config.historyBytes,
+    // Frames the batch fanned out leave in this same turn, not one turn later.
+    afterBatch: flushOutbound,
+    onStoreError: (error) => log.error({ err: error }, 'store refused a batch; its messages were not delivered'),
+  });
+  const retention = new RetentionJob({
+    store,
+    limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
+    intervalMs: config.retentionIntervalMs,
+    onRemoved: (count) => log.debug({ count }, 'retention removed messages'),
+    onError: (error) => log.error({ err: error }, 'retention failed'),
+  });
   const metrics = createMetrics({ stats, hub });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<MlesConnection>();
@@ -154,6 +178,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   } catch (error) {
     for (const server of servers) server.close();
     await managed?.close();
+    retention.stop();
+    store.close();
     throw error;
   }
 
@@ -180,9 +206,13 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       await Promise.race([drained, timeout]);
       for (const server of servers) server.closeAllConnections();
       await closed;
+      // Whatever was published before the close is committed before the store shuts.
+      hub.flush();
+      retention.stop();
+      store.close();
     })();
     return closing;
   };
 
-  return { urls, stats, hub, close };
+  return { urls, identity, stats, hub, close };
 }

@@ -18,6 +18,11 @@ const dirty = new Set<OutboundQueue>();
 const turn = new TurnLog();
 let flushScheduled = false;
 
+/** Writes every queue's pending frames now (normally done at the end of the turn). */
+export function flushOutbound(): void {
+  flushAll();
+}
+
 function flushAll(): void {
   flushScheduled = false;
   for (const queue of dirty) queue.flush();

@@ -15,6 +15,39 @@ import type {
   StoreStats,
 } from './store.ts';
 
+/**
+ * A message whose id is computed when first asked for: a SHA-256 per message would be
+ * most of the cost of relaying in memory mode, and Mles-only channels never need it.
+ * The payload is kept as given: publishers hand over a buffer of their own.
+ */
+class MemoryMessage implements StoredMessage {
+  readonly channel: string;
+  readonly seq: number;
+  readonly ts: number;
+  readonly origin: string;
+  readonly originSeq: number;
+  readonly uid: string;
+  readonly binary: boolean;
+  readonly payload: Uint8Array;
+  #id: Uint8Array | undefined;
+
+  constructor(channel: string, seq: number, ts: number, origin: string, originSeq: number, uid: string, binary: boolean, payload: Uint8Array) {
+    this.channel = channel;
+    this.seq = seq;
+    this.ts = ts;
+    this.origin = origin;
+    this.originSeq = originSeq;
+    this.uid = uid;
+    this.binary = binary;
+    this.payload = payload;
+  }
+
+  get id(): Uint8Array {
+    this.#id ??= messageId(this);
+    return this.#id;
+  }
+}
+
 interface MemoryChannel {
   messages: StoredMessage[]; // oldest first, contiguous seqs
   lastSeq: number;
@@ -29,7 +62,6 @@ export class MemoryStore implements Store {
   readonly #now: () => number;
   readonly #headersPerChannel: number;
   readonly #channels = new Map<string, MemoryChannel>();
-  readonly #byId = new Map<string, StoredMessage>();
 
   constructor(options: { nodeId: string; now?: () => number; headersPerChannel?: number }) {
     this.nodeId = options.nodeId;
@@ -61,23 +93,21 @@ export class MemoryStore implements Store {
         const message = earlier === undefined ? undefined : this.#at(channel, earlier);
         if (message !== undefined) return { message, duplicate: true };
       }
-      const fields = {
-        channel: request.channel,
-        seq: channel.lastSeq + 1,
-        ts: now,
-        origin: this.nodeId,
-        originSeq: channel.originSeq + 1,
-        uid: request.uid,
-        binary: request.binary,
-        payload: Uint8Array.from(request.payload),
-      };
-      const message: StoredMessage = { ...fields, id: messageId(fields) };
+      const message = new MemoryMessage(
+        request.channel,
+        channel.lastSeq + 1,
+        now,
+        this.nodeId,
+        channel.originSeq + 1,
+        request.uid,
+        request.binary,
+        request.payload,
+      );
       channel.messages.push(message);
       channel.lastSeq++;
       channel.originSeq++;
       channel.bytes += message.payload.length;
       if (key !== undefined) channel.publishes.set(key, message.seq);
-      this.#byId.set(Buffer.from(message.id).toString('hex'), message);
       return { message, duplicate: false };
     });
   }
@@ -97,10 +127,10 @@ export class MemoryStore implements Store {
   }
 
   readByIds(name: string, ids: readonly Uint8Array[]): StoredMessage[] {
-    const found = ids
-      .map((id) => this.#byId.get(Buffer.from(id).toString('hex')))
-      .filter((m): m is StoredMessage => m !== undefined && m.channel === name);
-    return found.sort((a, b) => a.seq - b.seq);
+    // A scan: lookups by id are rare (tools, peering), and an index would cost a hash
+    // per message on the relay path, which in memory mode is the whole cost.
+    const wanted = new Set(ids.map((id) => Buffer.from(id).toString('hex')));
+    return (this.#channels.get(name)?.messages ?? []).filter((m) => wanted.has(Buffer.from(m.id).toString('hex')));
   }
 
   bounds(name: string): ChannelBounds {
@@ -111,7 +141,7 @@ export class MemoryStore implements Store {
 
   appendHeader(name: string, frame: Uint8Array): void {
     const channel = this.#channel(name);
-    channel.headers.push({ position: channel.lastSeq, frame: Uint8Array.from(frame) });
+    channel.headers.push({ position: channel.lastSeq, frame });
     if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
   }
 
@@ -133,7 +163,6 @@ export class MemoryStore implements Store {
         if (!tooMany && !tooOld && !tooBig) break;
         channel.messages.shift();
         channel.bytes -= oldest.payload.length;
-        this.#byId.delete(Buffer.from(oldest.id).toString('hex'));
         removed++;
       }
       const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;

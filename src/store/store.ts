@@ -82,7 +82,10 @@ export interface StoreStats {
 export interface Store {
   /** This store's node id: the origin of messages accepted here. */
   readonly nodeId: string;
-  /** Appends in one transaction; results in request order. */
+  /**
+   * Appends in one transaction; results in request order. The store may keep the
+   * payload buffers it is given: callers hand them over and must not reuse them.
+   */
   append(requests: readonly AppendRequest[]): AppendResult[];
   read(channel: string, range: ReadRange): StoredMessage[];
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */

@@ -29,11 +29,13 @@ export interface NodeProcess {
 }
 
 export async function startNode(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<NodeProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+  // A test that restarts a node passes the first one's --data; otherwise a fresh one.
+  const given = args.indexOf('--data');
+  const dataDir = given >= 0 ? args[given + 1]! : mkdtempSync(join(tmpdir(), 'parley-test-'));
   const hasListen = args.includes('--listen') || args.includes('--domains') || args.includes('-d');
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', ...(hasListen ? [] : ['--listen', '127.0.0.1:0']), '--data', dataDir, '--log-level', 'info', ...args],
+    [CLI, 'serve', ...(hasListen ? [] : ['--listen', '127.0.0.1:0']), ...(given >= 0 ? [] : ['--data', dataDir]), '--log-level', 'info', ...args],
     { cwd: REPO_ROOT, env: { ...process.env, MLES_KEY: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stdout: string[] = [];

@@ -1,0 +1,39 @@
+// The node's persistent identity: an Ed25519 key pair created on first start in the
+// data directory. The node id, the origin of every message accepted here, is derived
+// from the public key, so a peer can later check that a node owns its id.
+
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface NodeIdentity {
+  readonly nodeId: string;
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+export const KEY_FILE = 'node.key';
+
+/** The node id of a public key: the first 16 bytes of SHA-256 of its raw bytes, in hex. */
+export function nodeIdOf(publicKey: KeyObject): string {
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+}
+
+export function loadOrCreateIdentity(dataDir: string): NodeIdentity {
+  const file = join(dataDir, KEY_FILE);
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const { privateKey } = generateKeyPairSync('ed25519');
+    pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    // 'wx': never overwrite a key that appeared meanwhile; 0600: it is a secret.
+    writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+  }
+  const privateKey = createPrivateKey(pem);
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
+  const publicKey = createPublicKey(privateKey);
+  return { nodeId: nodeIdOf(publicKey), privateKey, publicKey };
+}

@@ -50,3 +50,16 @@ test('a failed batch stores nothing and leaves the counters where they were', ()
   assert.equal(store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('3') }])[0]!.message.seq, 2);
   store.close();
 });
+
+test('client ids past the remembered window are found when the publish says it is a retry', () => {
+  const store = new SqliteStore({ path: tempFile(), nodeId: 'n', recentPublishes: 1 });
+  const publish = (cid: string, retry?: boolean) =>
+    store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from(cid), cid, retry }])[0]!;
+  const first = publish('c1');
+  publish('c2'); // pushes c1 out of memory
+  const marked = publish('c1', true);
+  assert.equal(marked.duplicate, true);
+  assert.equal(marked.message.seq, first.message.seq);
+  assert.equal(publish('c3').message.seq, 3);
+  store.close();
+});

@@ -30,6 +30,11 @@ export interface AppendRequest {
   readonly payload: Uint8Array;
   /** Client message id: a retry with the same (channel, uid, cid) gets the first result. */
   readonly cid?: string | undefined;
+  /**
+   * The publisher says this may repeat an earlier publish (it saw no ack). Recent client
+   * ids are always checked; a retry is also looked for further back, which costs more.
+   */
+  readonly retry?: boolean | undefined;
 }
 
 export interface AppendResult {

@@ -114,6 +114,10 @@ export async function startSystem(name: SystemName, opts: SystemOptions): Promis
         `${host}:${port}`,
         '--limit',
         '0',
+        // Like nats-server's core and mosquitto at QoS 0, nothing is written to disk.
+        '--memory',
+        '--retain-count',
+        '1',
         '--rate-limit',
         '0',
         '--log-level',

@@ -50,7 +50,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   const stats = new NodeStats();
   const identity = loadOrCreateIdentity(config.dataDir);
   const store: Store = config.memory
-    ? new MemoryStore({ nodeId: identity.nodeId })
+    ? new MemoryStore({ nodeId: identity.nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
     : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId: identity.nodeId });
   const hub = new Hub({
     store,

@@ -1,4 +1,17 @@
 import { MemoryStore } from './memory-store.ts';
 import { describeStoreContract } from './store-contract.ts';
 
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
 describeStoreContract('memory', ({ now }) => new MemoryStore({ nodeId: 'test-node', now }));
+
+test('count and byte limits apply as messages arrive', () => {
+  const store = new MemoryStore({ nodeId: 'n', retainCount: 3, retainBytes: 10 });
+  for (let i = 1; i <= 5; i++) store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from(String(i)) }]);
+  assert.deepEqual(store.bounds('a'), { first: 3, last: 5 });
+  store.append([{ channel: 'b', uid: 'u', binary: true, payload: Buffer.alloc(6) }, { channel: 'b', uid: 'u', binary: true, payload: Buffer.alloc(6) }]);
+  assert.deepEqual(store.bounds('b'), { first: 2, last: 2 });
+  store.append([{ channel: 'c', uid: 'u', binary: true, payload: Buffer.alloc(50) }]);
+  assert.deepEqual(store.bounds('c'), { first: 1, last: 1 }, 'the newest message stays even when larger than the limit');
+});

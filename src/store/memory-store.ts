@@ -63,10 +63,19 @@ export class MemoryStore implements Store {
   readonly #headersPerChannel: number;
   readonly #channels = new Map<string, MemoryChannel>();
 
-  constructor(options: { nodeId: string; now?: () => number; headersPerChannel?: number }) {
+  readonly #retainCount: number;
+  readonly #retainBytes: number;
+
+  /**
+   * `retainCount` and `retainBytes` (0 = none) are enforced as messages arrive: in
+   * memory, waiting for the periodic retention would let a busy node grow by gigabytes.
+   */
+  constructor(options: { nodeId: string; now?: () => number; headersPerChannel?: number; retainCount?: number; retainBytes?: number }) {
     this.nodeId = options.nodeId;
     this.#now = options.now ?? Date.now;
     this.#headersPerChannel = options.headersPerChannel ?? 1000;
+    this.#retainCount = options.retainCount ?? 0;
+    this.#retainBytes = options.retainBytes ?? 0;
   }
 
   #channel(name: string): MemoryChannel {
@@ -108,6 +117,12 @@ export class MemoryStore implements Store {
       channel.originSeq++;
       channel.bytes += message.payload.length;
       if (key !== undefined) channel.publishes.set(key, message.seq);
+      while (
+        channel.messages.length > 1 &&
+        ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))
+      ) {
+        channel.bytes -= channel.messages.shift()!.payload.length;
+      }
       return { message, duplicate: false };
     });
   }

@@ -5,6 +5,7 @@
 
 export const REFUSALS = {
   BAD_HEADER: { close: 4400, reason: 'bad header' },
+  BAD_HELLO: { close: 4400, reason: 'bad hello' },
   AUTH_FAILED: { close: 4401, reason: 'auth failed' },
   HEADER_TIMEOUT: { close: 4408, reason: 'no header in time' },
   ALREADY_JOINED: { close: 4409, reason: 'uid already joined to channel' },
@@ -22,8 +23,8 @@ export type RefusalCode = keyof typeof REFUSALS;
 
 /** HTTP refusals answered before a WebSocket upgrade. */
 export const HTTP_REFUSALS = {
-  NO_SUBPROTOCOL: { status: 426, reason: 'Sec-WebSocket-Protocol must offer mles-websocket' },
-  BAD_SUBPROTOCOL: { status: 400, reason: 'unsupported subprotocol: offer mles-websocket' },
+  NO_SUBPROTOCOL: { status: 426, reason: 'Sec-WebSocket-Protocol must offer mles-websocket or parley.v1' },
+  BAD_SUBPROTOCOL: { status: 400, reason: 'unsupported subprotocol: offer mles-websocket or parley.v1' },
   RATE_LIMITED: { status: 429, reason: 'too many connections from this address; retry later' },
   BAD_UPGRADE: { status: 400, reason: 'invalid WebSocket upgrade request' },
   BAD_VERSION: { status: 426, reason: 'unsupported WebSocket version: use 13' },

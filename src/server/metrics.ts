@@ -66,6 +66,16 @@ export function createMetrics(sources: MetricsSources): Registry {
     () => stats.slowConsumersDropped,
   );
   new Counter({
+    name: 'parley_native_errors_total',
+    help: 'Native protocol error frames sent, by code',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, count] of stats.nativeErrors) this.inc({ code }, count);
+    },
+  });
+  new Counter({
     name: 'parley_rejected_total',
     help: 'Connections and upgrades refused, by reason',
     labelNames: ['reason'],

@@ -25,6 +25,8 @@ import { flushOutbound } from './outbound.ts';
 import { serveStatic } from './static-files.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
+import { NativeConnection, type NativeContext } from './native-connection.ts';
+import type { RefusalCode } from '../protocol/errors.ts';
 import { checkUpgrade } from '../protocol/ws-handshake.ts';
 import type { ManagedTls } from './acme-listener.ts';
 
@@ -69,8 +71,17 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   });
   const metrics = createMetrics({ stats, hub });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
-  const connections = new Set<MlesConnection>();
+  /** What the node needs of any open connection, whatever its protocol. */
+  interface OpenConnection {
+    refuse(code: RefusalCode): void;
+    ping(maxMissed: number): void;
+  }
+  const connections = new Set<OpenConnection>();
   let allClosed: (() => void) | undefined;
+  const onClosed = (connection: OpenConnection): void => {
+    connections.delete(connection);
+    if (connections.size === 0) allClosed?.();
+  };
   const context: ConnectionContext = {
     hub,
     stats,
@@ -79,11 +90,9 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     headerTimeoutMs: config.headerTimeoutMs,
     maxMessage: config.maxMessage,
     maxBuffered: config.maxBuffered,
-    onClosed: (connection) => {
-      connections.delete(connection);
-      if (connections.size === 0) allClosed?.();
-    },
+    onClosed,
   };
+  const nativeContext: NativeContext = { ...context, onClosed, nodeId: identity.nodeId };
   const staticOptions = {
     root: config.wwwroot ?? BUNDLED_WWWROOT,
     perHost: config.wwwroot !== undefined && config.domains.length > 0,
@@ -139,11 +148,15 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     if (!subprotocol.ok) return refuse(subprotocol.code);
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${handshake.accept}\r\nSec-WebSocket-Protocol: ${MLES_SUBPROTOCOL}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${handshake.accept}\r\nSec-WebSocket-Protocol: ${subprotocol.protocol}\r\n\r\n`,
     );
     stats.connections++;
     stats.connectionsTotal++;
-    connections.add(new MlesConnection(socket, head, remote, context));
+    connections.add(
+      subprotocol.protocol === MLES_SUBPROTOCOL
+        ? new MlesConnection(socket, head, remote, context)
+        : new NativeConnection(socket, head, remote, nativeContext),
+    );
   };
 
   const servers: Server[] = [];

@@ -13,6 +13,12 @@ export class NodeStats implements OutboundTotals {
   bytesOut = 0;
   slowConsumersDropped = 0;
   readonly rejected = new Map<RefusalCode | HttpRefusalCode, number>();
+  /** Native protocol error frames sent, by code. */
+  readonly nativeErrors = new Map<string, number>();
+
+  nativeError(code: string): void {
+    this.nativeErrors.set(code, (this.nativeErrors.get(code) ?? 0) + 1);
+  }
 
   reject(code: RefusalCode | HttpRefusalCode): void {
     this.rejected.set(code, (this.rejected.get(code) ?? 0) + 1);

@@ -109,6 +109,30 @@ export class WsConnection {
     if (this.#open) this.#queue.push(wire);
   }
 
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Resolves once at most `limit` bytes wait to be sent: true then, false when the
+   * connection closed first. For producers that could outrun the client (replays).
+   */
+  async waitForRoom(limit: number): Promise<boolean> {
+    this.#queue.flush();
+    while (this.#open && this.#socket.writableLength > limit) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.#socket.off('drain', done);
+          this.#socket.off('close', done);
+          resolve();
+        };
+        this.#socket.on('drain', done);
+        this.#socket.on('close', done);
+      });
+    }
+    return this.#open;
+  }
+
   /**
    * Sends a keepalive ping. Returns false, sending nothing, when `maxMissed` pings in a
    * row went unanswered: the caller should close the connection.

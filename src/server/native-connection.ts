@@ -1,0 +1,307 @@
+// One native protocol (parley.v1) connection: hello, then any number of channel
+// subscriptions, publishes and queries, each answered with typed frames. The
+// subscribe seam (replay from the store, then live) is here: see Subscription.
+
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Delivery, Hub, Member } from '../hub/hub.ts';
+import { REFUSALS, type RefusalCode } from '../protocol/errors.ts';
+import { authAccepted } from '../protocol/mles-auth.ts';
+import {
+  decodeClientFrame,
+  encodeNodeFrame,
+  errorFrame,
+  MAX_QUERY_IDS,
+  MAX_QUERY_LIMIT,
+  PROTOCOL_VERSION,
+  type ErrorCode,
+  type FrameAbout,
+  type NodeFrame,
+  type PublishFrame,
+  type QueryFrame,
+  type SubscribeFrame,
+  type WireMessage,
+} from '../protocol/native.ts';
+import { encodeFrame, OP_BINARY } from '../protocol/ws-frame.ts';
+import type { StoredMessage } from '../store/store.ts';
+import type { NodeStats } from './stats.ts';
+import { WsConnection } from './ws-connection.ts';
+
+export interface NativeContext {
+  readonly hub: Hub;
+  readonly stats: NodeStats;
+  readonly log: Logger;
+  readonly nodeId: string;
+  readonly mlesKey: string | undefined;
+  readonly headerTimeoutMs: number;
+  readonly maxMessage: number;
+  readonly maxBuffered: number;
+  readonly onClosed: (connection: NativeConnection) => void;
+}
+
+const MAX_SUBSCRIPTIONS = 1000;
+/** Messages read from the store per replay step. */
+const REPLAY_PAGE = 500;
+/** Bytes a replay lets wait in the send buffer before it pauses for the client to read. */
+const REPLAY_HIGH_WATER = 1024 * 1024;
+/** Payload bytes one query page carries at most; the page is cut short (last: false) past it. */
+const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+
+export function wireMessage(m: StoredMessage): WireMessage {
+  return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
+}
+
+function messageFrame(m: StoredMessage): Buffer {
+  return encodeFrame(OP_BINARY, encodeNodeFrame({ t: 'msg', ...wireMessage(m) }));
+}
+
+let nextConnectionId = 1;
+
+/**
+ * A channel subscription. It joins the hub's fan-out at once but ignores deliveries
+ * while it replays from the store; the replay reads what those deliveries carried
+ * anyway (they are committed before fan-out). The last replay read and the switch to
+ * live happen in one synchronous step, so no commit can fall between them: no gap,
+ * no duplicate.
+ */
+class Subscription implements Member {
+  readonly channel: string;
+  live = false;
+  cancelled = false;
+  readonly #send: (wire: Buffer) => void;
+
+  constructor(channel: string, send: (wire: Buffer) => void) {
+    this.channel = channel;
+    this.#send = send;
+  }
+
+  deliver(delivery: Delivery): void {
+    if (!this.live) return;
+    delivery.nativeWire ??= messageFrame(delivery.message);
+    this.#send(delivery.nativeWire);
+  }
+}
+
+export class NativeConnection {
+  readonly id = nextConnectionId++;
+  uid = '';
+  readonly #ctx: NativeContext;
+  readonly #ws: WsConnection;
+  readonly #remote: string;
+  readonly #subscriptions = new Map<string, Subscription>();
+  /** Channels this connection has shown auth for. */
+  readonly #authorized = new Set<string>();
+  #headerTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
+    this.#ctx = ctx;
+    this.#remote = remote;
+    this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
+    this.#ws = new WsConnection(
+      socket,
+      { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats },
+      {
+        message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
+        protocolError: (code, reason) => {
+          this.#closing = true;
+          this.#ctx.stats.reject(code === 1009 ? 'TOO_BIG' : code === 1007 ? 'BAD_UTF8' : code === 1011 ? 'INTERNAL_ERROR' : 'PROTOCOL_ERROR');
+          this.#log('protocol error', { close: code, detail: reason });
+        },
+        internalError: (error) => ctx.log.error({ conn: this.id, remote, err: error }, 'internal error handling a frame'),
+        overflow: () => {
+          this.#ctx.stats.slowConsumersDropped++;
+          this.refuse('TOO_SLOW');
+        },
+        closed: () => this.#onClosed(),
+      },
+    );
+    this.#ws.start(head);
+  }
+
+  refuse(code: RefusalCode, detail?: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (code !== 'SHUTDOWN' && code !== 'IDLE') this.#ctx.stats.reject(code);
+    this.#log('connection refused', { code, detail });
+    this.#leaveAll();
+    const refusal = REFUSALS[code];
+    const reason = detail === undefined ? refusal.reason : `${refusal.reason}: ${detail}`;
+    if (code === 'TOO_SLOW') this.#ws.abandon(refusal.close, reason);
+    else this.#ws.close(refusal.close, reason);
+  }
+
+  ping(maxMissed: number): void {
+    if (!this.#closing && !this.#ws.keepalive(maxMissed)) this.refuse('IDLE');
+  }
+
+  #send(frame: NodeFrame): void {
+    this.#ws.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
+  }
+
+  #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number }, detail?: string): void {
+    this.#ctx.stats.nativeError(code);
+    this.#send(errorFrame(code, about, detail));
+  }
+
+  #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
+    if (this.#closing) return;
+    this.#ctx.stats.framesIn++;
+    this.#ctx.stats.bytesIn += end - start;
+    if (!binary) return this.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
+    const decoded = decodeClientFrame(buf.subarray(start, end));
+    if (this.uid === '') {
+      if (!decoded.ok) return this.refuse('BAD_HELLO', decoded.error);
+      if (decoded.frame.t !== 'hello') {
+        this.#error('NOT_HELLO', {});
+        return this.refuse('BAD_HELLO', 'the first frame must be hello');
+      }
+      clearTimeout(this.#headerTimer);
+      this.uid = decoded.frame.uid;
+      this.#send({ t: 'welcome', v: PROTOCOL_VERSION, node: this.#ctx.nodeId, max: this.#ctx.maxMessage });
+      return;
+    }
+    if (!decoded.ok) return this.#error(decoded.code, decoded.about, decoded.error);
+    const frame = decoded.frame;
+    switch (frame.t) {
+      case 'hello':
+        return this.#error('ALREADY_HELLO', {});
+      case 'sub':
+        return this.#subscribe(frame);
+      case 'unsub': {
+        const subscription = this.#subscriptions.get(frame.ch);
+        if (subscription === undefined) return this.#error('NOT_SUBSCRIBED', { ch: frame.ch });
+        this.#unsubscribe(subscription);
+        return this.#send({ t: 'unsubbed', ch: frame.ch });
+      }
+      case 'pub':
+        return this.#publish(frame);
+      case 'query':
+        return this.#query(frame);
+    }
+  }
+
+  /** Checks (once per channel per connection) the Mles-style auth for this uid. */
+  #authorize(channel: string, auth: string | undefined, about: FrameAbout): boolean {
+    if (this.#authorized.has(channel)) return true;
+    if (!authAccepted(this.uid, channel, auth, this.#ctx.mlesKey)) {
+      this.#error('AUTH_FAILED', about);
+      return false;
+    }
+    this.#authorized.add(channel);
+    return true;
+  }
+
+  #subscribe(frame: SubscribeFrame): void {
+    const about = { ch: frame.ch };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    if (this.#subscriptions.has(frame.ch)) return this.#error('ALREADY_SUBSCRIBED', about);
+    if (this.#subscriptions.size >= MAX_SUBSCRIPTIONS) return this.#error('TOO_MANY_SUBSCRIPTIONS', about);
+    const store = this.#ctx.hub.store;
+    const bounds = store.bounds(frame.ch);
+    if (frame.after !== undefined) {
+      if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
+      if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
+    }
+    const subscription = new Subscription(frame.ch, (wire) => this.#ws.send(wire));
+    this.#subscriptions.set(frame.ch, subscription);
+    this.#ctx.hub.subscribe(subscription);
+    if (frame.after === undefined) {
+      subscription.live = true;
+      this.#send({ t: 'live', ch: frame.ch, last: bounds.last });
+      return;
+    }
+    void this.#replay(subscription, frame.after);
+  }
+
+  async #replay(subscription: Subscription, after: number): Promise<void> {
+    const store = this.#ctx.hub.store;
+    let cursor = after;
+    for (;;) {
+      if (subscription.cancelled) return;
+      const page = store.read(subscription.channel, { after: cursor, limit: REPLAY_PAGE });
+      for (const message of page) this.#ws.send(messageFrame(message));
+      if (page.length > 0) cursor = page[page.length - 1]!.seq;
+      if (page.length < REPLAY_PAGE) {
+        // Caught up, in the same synchronous step as the read: go live now.
+        subscription.live = true;
+        this.#send({ t: 'live', ch: subscription.channel, last: cursor });
+        return;
+      }
+      if (!(await this.#ws.waitForRoom(REPLAY_HIGH_WATER))) return;
+    }
+  }
+
+  #unsubscribe(subscription: Subscription): void {
+    subscription.cancelled = true;
+    this.#subscriptions.delete(subscription.channel);
+    this.#ctx.hub.leave(subscription);
+  }
+
+  #publish(frame: PublishFrame): void {
+    const about = { ch: frame.ch, cid: frame.cid };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    // A copy: the decoded bytes may be a view into a reused read buffer.
+    const payload = Buffer.from(frame.p);
+    this.#ctx.hub.publish(
+      { channel: frame.ch, uid: this.uid, binary: frame.bin, payload, cid: frame.cid, retry: frame.retry },
+      undefined, // the publisher's own subscription gets the message too: its cursor covers it
+      (result) => {
+        if (this.#closing) return;
+        if (result instanceof Error) return this.#error('STORE_FAILED', about);
+        const { message } = result;
+        this.#send({ t: 'ack', ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate });
+      },
+    );
+  }
+
+  #query(frame: QueryFrame): void {
+    const about = { ch: frame.ch, qid: frame.qid };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    if (frame.limit > MAX_QUERY_LIMIT || (frame.ids?.length ?? 0) > MAX_QUERY_IDS) return this.#error('LIMIT_TOO_LARGE', about);
+    const ranged = frame.after !== undefined || frame.before !== undefined || frame.since !== undefined || frame.until !== undefined;
+    if (frame.ids !== undefined && ranged) return this.#error('BAD_QUERY', about, 'ids cannot be combined with a range');
+    const store = this.#ctx.hub.store;
+    const first = store.bounds(frame.ch).first;
+    if (frame.ids !== undefined) {
+      const found = store.readByIds(frame.ch, frame.ids);
+      return this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs: found.map(wireMessage), first, last: true });
+    }
+    const rows = store.read(frame.ch, {
+      after: frame.after,
+      before: frame.before,
+      since: frame.since,
+      until: frame.until,
+      limit: frame.limit + 1,
+      descending: frame.desc,
+    });
+    const msgs: WireMessage[] = [];
+    let bytes = 0;
+    for (const row of rows.slice(0, frame.limit)) {
+      if (msgs.length > 0 && bytes + row.payload.length > MAX_PAGE_BYTES) break;
+      bytes += row.payload.length;
+      msgs.push(wireMessage(row));
+    }
+    const last = msgs.length === rows.length;
+    const page: NodeFrame = last
+      ? { t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last }
+      : { t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last, next: msgs[msgs.length - 1]?.seq ?? frame.after ?? 0 };
+    this.#send(page);
+  }
+
+  #leaveAll(): void {
+    for (const subscription of [...this.#subscriptions.values()]) this.#unsubscribe(subscription);
+  }
+
+  #onClosed(): void {
+    this.#closing = true;
+    clearTimeout(this.#headerTimer);
+    this.#leaveAll();
+    this.#ctx.stats.connections--;
+    this.#ctx.onClosed(this);
+  }
+
+  #log(msg: string, fields: Record<string, unknown>): void {
+    this.#ctx.log.info({ conn: this.id, remote: this.#remote, uid: this.uid || undefined, protocol: 'native', ...fields }, msg);
+  }
+}

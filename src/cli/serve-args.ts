@@ -57,6 +57,8 @@ parley options:
                             limit (default: ${DEFAULTS.retainAgeMs / 86_400_000}d).
       --retain-bytes BYTES  Payload bytes kept per channel; 0 = no limit
                             (default: ${DEFAULTS.retainBytes}).
+      --retention-interval AGE
+                            How often retention runs (default: ${DEFAULTS.retentionIntervalMs / 1000}s).
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
 
@@ -148,6 +150,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         'retain-count': { type: 'string' },
         'retain-age': { type: 'string' },
         'retain-bytes': { type: 'string' },
+        'retention-interval': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -208,6 +211,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
     retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
     retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
+    retentionIntervalMs:
+      values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
   });
   if (config.maxBuffered < config.historyBytes) {
     throw new UsageError(

@@ -66,7 +66,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     store,
     limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
     intervalMs: config.retentionIntervalMs,
-    onRemoved: (count) => log.debug({ count }, 'retention removed messages'),
+    onRemoved: (count) => log.info({ count }, 'retention removed messages'),
     onError: (error) => log.error({ err: error }, 'retention failed'),
   });
   const metrics = createMetrics({ stats, hub });

@@ -23,6 +23,7 @@ import { ConnectionRateLimiter } from './rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts';
 import { flushOutbound } from './outbound.ts';
 import { serveStatic } from './static-files.ts';
+import { serveMessages } from './http-api.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
 import { NativeConnection, type NativeContext } from './native-connection.ts';
@@ -108,6 +109,15 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     if (path === '/healthz') {
       const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels });
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
+      return;
+    }
+    if (path?.startsWith('/v1/')) {
+      try {
+        serveMessages(req, res, store, config.mlesKey);
+      } catch (error) {
+        log.error({ err: error, url: req.url }, 'query failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+      }
       return;
     }
     if (path === '/metrics') {

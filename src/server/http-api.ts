@@ -1,0 +1,95 @@
+// The HTTP query API, for tools and clients that only need to fetch:
+//   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A
+// Same auth rules as an Mles header. Parameters are validated here, once, into a typed
+// query (pure, table-tested); the handler only reads the store and writes JSON.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authAccepted } from '../protocol/mles-auth.ts';
+import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
+import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../protocol/native.ts';
+import type { Store } from '../store/store.ts';
+
+export interface MessagesQuery {
+  readonly channel: string;
+  readonly after: number | undefined;
+  readonly before: number | undefined;
+  readonly limit: number;
+  readonly uid: string | undefined;
+  readonly auth: string | undefined;
+}
+
+export type ParsedRequest =
+  | { readonly ok: true; readonly query: MessagesQuery }
+  | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
+
+const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
+
+function seqParam(params: URLSearchParams, name: string): number | undefined | string {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  if (!/^\d{1,15}$/.test(value)) return `${name} must be a whole number >= 0`;
+  return Number(value);
+}
+
+/** Parses the request target into a query, or says what is wrong with it. Pure. */
+export function parseMessagesRequest(target: string): ParsedRequest {
+  const url = new URL(target, 'http://node.invalid');
+  const match = ROUTE.exec(url.pathname);
+  if (!match) return { ok: false, status: 404, error: 'no such endpoint: use /v1/channels/{channel}/messages' };
+  let channel: string;
+  try {
+    channel = decodeURIComponent(match[1]!);
+  } catch {
+    return { ok: false, status: 400, error: 'the channel is not valid percent-encoding' };
+  }
+  if (channel.length === 0 || channel.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(channel)) {
+    return { ok: false, status: 400, error: `the channel must be 1-${MAX_NAME_LENGTH} printable ASCII characters` };
+  }
+  const params = url.searchParams;
+  const after = seqParam(params, 'after');
+  if (typeof after === 'string') return { ok: false, status: 400, error: after };
+  const before = seqParam(params, 'before');
+  if (typeof before === 'string') return { ok: false, status: 400, error: before };
+  let limit = DEFAULT_QUERY_LIMIT;
+  const limitText = params.get('limit');
+  if (limitText !== null) {
+    if (!/^\d{1,7}$/.test(limitText) || Number(limitText) < 1) return { ok: false, status: 400, error: 'limit must be a whole number >= 1' };
+    limit = Number(limitText);
+    if (limit > MAX_QUERY_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_QUERY_LIMIT}` };
+  }
+  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth: params.get('auth') ?? undefined } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+export function serveMessages(req: IncomingMessage, res: ServerResponse, store: Store, mlesKey: string | undefined): void {
+  const parsed = parseMessagesRequest(req.url ?? '/');
+  if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error });
+  const { query } = parsed;
+  if (query.auth !== undefined || mlesKey !== undefined) {
+    if (query.uid === undefined || !authAccepted(query.uid, query.channel, query.auth, mlesKey)) {
+      return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
+    }
+  }
+  // One more than asked tells whether anything matches past this page.
+  const rows = store.read(query.channel, { after: query.after, before: query.before, limit: query.limit + 1 });
+  const page = rows.slice(0, query.limit);
+  const last = rows.length <= query.limit;
+  sendJson(res, 200, {
+    messages: page.map((m) => ({
+      seq: m.seq,
+      id: Buffer.from(m.id).toString('hex'),
+      ts: m.ts,
+      uid: m.uid,
+      binary: m.binary,
+      payload: Buffer.from(m.payload).toString('base64'),
+    })),
+    first: store.bounds(query.channel).first,
+    last,
+    ...(last ? {} : { next: page[page.length - 1]!.seq }),
+  });
+}

@@ -1,0 +1,104 @@
+// The HTTP query API against a real node, with Mles and native traffic in the store.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mlesAuth } from '../src/protocol/mles-auth.ts';
+import { MlesTestClient } from './helpers/mles-client.ts';
+import { NativeTestClient } from './helpers/native-client.ts';
+import { startNode, type NodeProcess } from './helpers/node-process.ts';
+
+interface ApiMessage {
+  seq: number;
+  id: string;
+  ts: number;
+  uid: string;
+  binary: boolean;
+  payload: string;
+}
+interface ApiPage {
+  messages: ApiMessage[];
+  first: number;
+  last: boolean;
+  next?: number;
+}
+
+describe('GET /v1/channels/{channel}/messages', () => {
+  let node: NodeProcess;
+  before(async () => {
+    node = await startNode();
+    const mles = await MlesTestClient.join(node.wsUrl, { uid: 'm', channel: 'api' });
+    const native = await NativeTestClient.connect(node.wsUrl, 'n');
+    native.send({ t: 'sub', ch: 'api', after: 0 });
+    await native.next((f) => f.t === 'live');
+    mles.send('text from mles');
+    await native.next((f) => f.t === 'msg' && f.seq === 1);
+    for (let i = 0; i < 149; i++) native.send({ t: 'pub', ch: 'api', cid: `c${i}`, p: Buffer.from([i]) });
+    await native.next((f) => f.t === 'ack' && f.cid === 'c148');
+    await Promise.all([mles.close(), native.close()]);
+  });
+  after(() => node.stop());
+
+  const get = async (path: string): Promise<{ status: number; body: unknown }> => {
+    const response = await fetch(new URL(path, node.url));
+    assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+    return { status: response.status, body: await response.json() };
+  };
+
+  test('pages oldest first with default limit 100, payloads in base64, headers not listed', async () => {
+    const { status, body } = await get('/v1/channels/api/messages');
+    assert.equal(status, 200);
+    const page = body as ApiPage;
+    assert.equal(page.messages.length, 100);
+    assert.equal(page.first, 1);
+    assert.equal(page.last, false);
+    const [first, second] = page.messages;
+    assert.deepEqual({ ...first!, id: first!.id.length, ts: typeof first!.ts }, {
+      seq: 1,
+      id: 64,
+      ts: 'number',
+      uid: 'm',
+      binary: false,
+      payload: Buffer.from('text from mles').toString('base64'),
+    });
+    assert.equal(second!.uid, 'n');
+    assert.equal(second!.payload, Buffer.from([0]).toString('base64'));
+    const rest = (await get(`/v1/channels/api/messages?after=${page.next}&limit=1000`)).body as ApiPage;
+    assert.deepEqual(rest.messages.map((m) => m.seq), Array.from({ length: 50 }, (_, i) => 101 + i));
+    assert.equal(rest.last, true);
+  });
+
+  test('after and before bound the range', async () => {
+    const page = (await get('/v1/channels/api/messages?after=10&before=14')).body as ApiPage;
+    assert.deepEqual(page.messages.map((m) => m.seq), [11, 12, 13]);
+    assert.equal(page.last, true);
+  });
+
+  test('a channel with nothing stored gives an empty list', async () => {
+    assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, last: true } });
+  });
+
+  test('malformed parameters get 400 with an error', async () => {
+    assert.deepEqual(await get('/v1/channels/api/messages?limit=5000'), { status: 400, body: { error: 'limit must be at most 1000' } });
+    assert.deepEqual(await get('/v1/channels/api/messages?after=soon'), { status: 400, body: { error: 'after must be a whole number >= 0' } });
+    assert.equal((await get('/v1/nothing')).status, 404);
+  });
+
+  test('without MLES_KEY a given auth must still be right', async () => {
+    assert.equal((await get(`/v1/channels/api/messages?uid=x&auth=${mlesAuth('x', 'api', undefined)}`)).status, 200);
+    assert.equal((await get('/v1/channels/api/messages?uid=x&auth=0000')).status, 401);
+  });
+});
+
+describe('HTTP query auth with MLES_KEY', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode([], { MLES_KEY: 'secret' })));
+  after(() => node.stop());
+
+  test('needs uid and the auth of uid and channel', async () => {
+    const status = async (query: string) => (await fetch(new URL(`/v1/channels/example/messages${query}`, node.url))).status;
+    assert.equal(await status(''), 401);
+    assert.equal(await status('?uid=alice'), 401);
+    assert.equal(await status('?uid=alice&auth=6f862a3096e7c765'), 401);
+    assert.equal(await status('?uid=alice&auth=afa46b8689dae7a5'), 200);
+  });
+});

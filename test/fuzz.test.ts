@@ -12,6 +12,9 @@ import { MlesTestClient } from './helpers/mles-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 import { Random } from './helpers/random.ts';
 import { rawUpgrade } from './helpers/raw-ws.ts';
+import { decodeClientFrame, encodeClientFrame } from '../src/protocol/native.ts';
+import { NativeTestClient } from './helpers/native-client.ts';
+import WebSocket from 'ws';
 
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 console.log(`fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`);
@@ -49,7 +52,56 @@ function generateHeader(random: Random): string {
   }
 }
 
+/** A native-protocol-like frame: valid, with wrong field types, or garbage bytes. */
+function generateNativeFrame(random: Random): Buffer {
+  const anyValue = (): unknown =>
+    random.pick<() => unknown>([
+      () => random.string(random.int(10)),
+      () => 'c' + random.int(3),
+      () => random.int(100) - 10,
+      () => random.next() * 1e6,
+      () => null,
+      () => [random.int(5), 'x'],
+      () => ({ nested: random.int(3) }),
+      () => random.bytes(random.int(40)),
+      () => true,
+      () => Number.MAX_SAFE_INTEGER + random.int(10),
+    ])();
+  switch (random.int(5)) {
+    case 0:
+      return random.bytes(random.int(60));
+    case 1: {
+      const frame: Record<string, unknown> = { t: random.pick(['hello', 'sub', 'unsub', 'pub', 'query', 'nope', 5]) };
+      for (const key of ['uid', 'ch', 'cid', 'qid', 'p', 'after', 'before', 'limit', 'ids', 'auth', 'bin', 'retry', 'desc', 'since']) {
+        if (random.next() < 0.5) frame[key] = anyValue();
+      }
+      return encodeClientFrame(frame);
+    }
+    case 2: {
+      const valid = encodeClientFrame({ t: 'pub', ch: 'fz' + random.int(3), cid: String(random.int(1e6)), p: random.bytes(random.int(30)) });
+      const at = random.int(valid.length);
+      valid[at] = random.int(256);
+      return random.next() < 0.5 ? valid : valid.subarray(0, at);
+    }
+    case 3:
+      return encodeClientFrame({ t: 'sub', ch: 'fz' + random.int(3), after: random.pick([0, 1, 5, 1e9, -1, 2.5]) });
+    default:
+      return encodeClientFrame({ t: 'query', qid: 'q', ch: 'fz0', limit: random.int(2000), after: random.int(10), ids: random.next() < 0.3 ? [random.bytes(32)] : undefined });
+  }
+}
+
 describe('codec fuzz', () => {
+  test('the native frame decoder is total over 20,000 generated inputs', () => {
+    const random = new Random(seed + 3);
+    let valid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const result = decodeClientFrame(generateNativeFrame(random));
+      if (result.ok) valid++;
+      else assert.ok(result.code === 'BAD_FRAME' || result.code === 'BAD_CURSOR');
+    }
+    assert.ok(valid > 1000, `only ${valid} generated frames were valid: the generator is too narrow`);
+  });
+
   test('header parsing and auth are total over 20,000 generated inputs', () => {
     const random = new Random(seed);
     let accepted = 0;
@@ -162,5 +214,55 @@ describe('node fuzz', () => {
     assert.equal(node.child.exitCode, null, 'the node must still be running');
     console.log(`fuzz: ${frames} frames over ${connections} connections`);
     await Promise.all([alice.close(), bob.close()]);
+  });
+});
+
+describe('native node fuzz', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode(['--rate-limit', '0', '--max-message', '4096', '--header-timeout', '2'])));
+  after(async () => {
+    const code = await node.stop();
+    assert.equal(code, 0, `node exited with ${code}:\n${node.stderr.join('\n')}`);
+  });
+
+  test('10,000 generated native frames leave the node and good clients unharmed', { timeout: 120_000 }, async () => {
+    const random = new Random(seed + 4);
+    const reader = await NativeTestClient.connect(node.wsUrl, 'reader');
+    reader.send({ t: 'sub', ch: 'fz0', after: 0 });
+    await reader.next((f) => f.t === 'live');
+    const writer = await NativeTestClient.connect(node.wsUrl, 'writer');
+    let frames = 0;
+    let good = 0;
+    while (frames < 10_000) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const ws = new WebSocket(node.wsUrl, 'parley.v1');
+          ws.on('error', () => {});
+          await new Promise((resolve) => ws.once('open', resolve).once('close', resolve));
+          return ws;
+        }),
+      );
+      for (const ws of batch) {
+        if (ws.readyState !== WebSocket.OPEN) continue;
+        if (random.next() < 0.8) ws.send(encodeClientFrame({ t: 'hello', uid: 'fuzz' + random.int(100) }));
+        for (let n = random.int(40); n > 0; n--) {
+          ws.send(random.next() < 0.05 ? random.string(10) : generateNativeFrame(random));
+          frames++;
+        }
+      }
+      writer.send({ t: 'pub', ch: 'fz0', cid: `good-${good}`, p: Buffer.from(`good-${good}`) });
+      good++;
+      for (const ws of batch) ws.terminate();
+    }
+    await writer.next((f) => f.t === 'ack' && f.cid === `good-${good - 1}`, 20_000);
+    const last = `good-${good - 1}`;
+    await reader.next((f) => f.t === 'msg' && Buffer.from(f.p as Uint8Array).toString() === last, 20_000);
+    const seen = reader.messages('fz0').map((f) => Buffer.from(f.p as Uint8Array).toString()).filter((t) => t.startsWith('good-'));
+    assert.deepEqual(seen, Array.from({ length: good }, (_, i) => `good-${i}`));
+    const seqs = reader.messages('fz0').map((f) => f.seq as number);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'the reader saw every seq once');
+    assert.equal((await fetch(new URL('/healthz', node.url))).status, 200);
+    console.log(`native fuzz: ${frames} frames`);
+    await Promise.all([reader.close(), writer.close()]);
   });
 });

@@ -57,6 +57,7 @@ test('a retried publish is reported as a duplicate and delivered once', () => {
   const { hub, endTurn } = makeHub();
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
   hub.joinMles(a, Buffer.from('a'));
+  endTurn(); // headers are stored with the turn's batch
   hub.joinMles(b, Buffer.from('b'));
   const results: AppendResult[] = [];
   for (let i = 0; i < 2; i++) {
@@ -95,6 +96,7 @@ test('replays history with headers, bounded by count and bytes; headers are neve
   endTurn();
   const b = new Recorder('b', 'x');
   hub.joinMles(b, Buffer.from('hb'));
+  endTurn();
   assert.deepEqual(b.received, ['header:ha', '1', '2']);
   assert.deepEqual(a.received, [], 'b joining broadcast nothing live');
   hub.leave(a);
@@ -123,6 +125,7 @@ test('a store failure reaches the publishers and delivers nothing; later batches
   const { hub, endTurn } = makeHub({ store: new FailingStore({ nodeId: 'n' }) });
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
   hub.joinMles(a, Buffer.from('a'));
+  endTurn();
   hub.joinMles(b, Buffer.from('b'));
   const outcomes: string[] = [];
   const publish = () =>

@@ -6,7 +6,7 @@
 // joins (one uid per channel at a time) and replays their history. No sockets here:
 // members are anything that can take a delivery.
 
-import type { AppendRequest, AppendResult, Store, StoredMessage } from '../store/store.ts';
+import type { AppendRequest, AppendResult, MlesHeaderRecord, Store, StoredMessage } from '../store/store.ts';
 
 /**
  * A stored message on its way to members. Members of one protocol encode it once and
@@ -66,6 +66,7 @@ export class Hub {
   #pendingRequests: AppendRequest[] = [];
   #pendingExcept: Array<Member | undefined> = [];
   #pendingDone: Array<PublishCallback | undefined> = [];
+  #pendingHeaders: MlesHeaderRecord[] = [];
   #scheduled = false;
   #members = 0;
   readonly #maxBatch: number;
@@ -104,7 +105,10 @@ export class Hub {
     }
     uids.set(member.uid, member);
     this.subscribe(member);
-    this.store.appendHeader(member.channel, header);
+    // Stored with the next batch (one transaction for all joins of a turn), placed after
+    // the last message committed now: what this member will get live comes after it.
+    this.#pendingHeaders.push({ channel: member.channel, position: this.store.bounds(member.channel).last, frame: header });
+    this.#scheduleFlush();
     return { ok: true };
   }
 
@@ -144,15 +148,29 @@ export class Hub {
       // keep every one of them alive until its end, and the garbage collector would
       // copy them all (measured: a fifth of the CPU went to GC).
       this.flush();
-    } else if (!this.#scheduled) {
-      this.#scheduled = true;
-      this.#schedule(() => this.flush());
+    } else {
+      this.#scheduleFlush();
     }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#schedule(() => this.flush());
   }
 
   /** Commits and fans out everything queued now. */
   flush(): void {
     this.#scheduled = false;
+    if (this.#pendingHeaders.length > 0) {
+      const headers = this.#pendingHeaders;
+      this.#pendingHeaders = [];
+      try {
+        this.store.appendHeaders(headers);
+      } catch (error) {
+        this.#options.onStoreError?.(error);
+      }
+    }
     const requests = this.#pendingRequests;
     if (requests.length === 0) return;
     const except = this.#pendingExcept;

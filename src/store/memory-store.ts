@@ -7,6 +7,7 @@ import type {
   AppendRequest,
   AppendResult,
   ChannelBounds,
+  MlesHeaderRecord,
   MlesHistoryEntry,
   ReadRange,
   RetentionLimits,
@@ -154,10 +155,12 @@ export class MemoryStore implements Store {
     return { first: channel.messages[0]?.seq ?? channel.lastSeq + 1, last: channel.lastSeq };
   }
 
-  appendHeader(name: string, frame: Uint8Array): void {
-    const channel = this.#channel(name);
-    channel.headers.push({ position: channel.lastSeq, frame });
-    if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
+  appendHeaders(headers: readonly MlesHeaderRecord[]): void {
+    for (const { channel: name, position, frame } of headers) {
+      const channel = this.#channel(name);
+      channel.headers.push({ position, frame });
+      if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
+    }
   }
 
   mlesHistory(name: string, limit: number): MlesHistoryEntry[] {

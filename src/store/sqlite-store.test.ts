@@ -15,7 +15,7 @@ test('everything survives reopening the file', () => {
   const path = tempFile();
   const first = new SqliteStore({ path, nodeId: 'n' });
   first.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1'), cid: 'x' }]);
-  first.appendHeader('a', Buffer.from('h'));
+  first.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('h') }]);
   first.close();
   const second = new SqliteStore({ path, nodeId: 'n' });
   const [again, next] = second.append([

@@ -15,6 +15,7 @@ import type {
   AppendRequest,
   AppendResult,
   ChannelBounds,
+  MlesHeaderRecord,
   MlesHistoryEntry,
   ReadRange,
   RetentionLimits,
@@ -291,9 +292,17 @@ export class SqliteStore implements Store {
     return { first: first ?? row.lastSeq + 1, last: row.lastSeq };
   }
 
-  appendHeader(channel: string, frame: Uint8Array): void {
-    this.#sql.header!.run(channel, this.#channel(channel).lastSeq, frame);
-    this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
+  appendHeaders(headers: readonly MlesHeaderRecord[]): void {
+    if (headers.length === 0) return;
+    this.#db.exec('BEGIN');
+    try {
+      for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame);
+      for (const channel of new Set(headers.map((h) => h.channel))) this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   mlesHistory(channel: string, limit: number): MlesHistoryEntry[] {

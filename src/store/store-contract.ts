@@ -91,10 +91,10 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
 
     test('interleaves Mles join headers with messages in the order they happened', () => {
       const store = fresh();
-      store.appendHeader('a', text('h1'));
+      const header = (frame: string) => ({ channel: 'a', position: store.bounds('a').last, frame: text(frame) });
+      store.appendHeaders([header('h1')]);
       store.append([req('a', 'm1'), req('a', 'm2')]);
-      store.appendHeader('a', text('h2'));
-      store.appendHeader('a', text('h3'));
+      store.appendHeaders([header('h2'), header('h3')]);
       store.append([req('a', 'm3')]);
       const show = (limit: number) =>
         store.mlesHistory('a', limit).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());

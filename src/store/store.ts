@@ -69,6 +69,12 @@ export type MlesHistoryEntry =
   | { readonly kind: 'message'; readonly message: StoredMessage }
   | { readonly kind: 'header'; readonly frame: Uint8Array };
 
+export interface MlesHeaderRecord {
+  readonly channel: string;
+  readonly position: number;
+  readonly frame: Uint8Array;
+}
+
 export interface RetentionLimits {
   /** Messages kept per channel; 0 = no count limit. */
   readonly count: number;
@@ -96,8 +102,11 @@ export interface Store {
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];
   bounds(channel: string): ChannelBounds;
-  /** Records a join header for the Mles replay, at the channel's current position. */
-  appendHeader(channel: string, frame: Uint8Array): void;
+  /**
+   * Records Mles join headers for the replay, in one transaction. `position` is the
+   * channel's last seq when the member joined: the header comes after that message.
+   */
+  appendHeaders(headers: readonly MlesHeaderRecord[]): void;
   /** The last `limit` entries of the Mles replay, oldest first. */
   mlesHistory(channel: string, limit: number): MlesHistoryEntry[];
   /**

@@ -142,7 +142,7 @@ export class SqliteStore implements Store {
       publish: p('SELECT seq FROM messages WHERE channel = ? AND uid = ? AND cid = ? ORDER BY seq DESC LIMIT 1'),
       recentPublishes: p('SELECT channel, uid, cid, seq FROM messages WHERE cid IS NOT NULL ORDER BY rowid DESC LIMIT ?'),
       bySeq: p('SELECT * FROM messages WHERE channel = ? AND seq = ?'),
-      byId: p('SELECT * FROM messages WHERE channel = ? AND id = ?'),
+      idsOf: p('SELECT seq, id FROM messages WHERE channel = ?'),
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
       header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
@@ -277,12 +277,17 @@ export class SqliteStore implements Store {
   }
 
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {
-    const found: StoredMessage[] = [];
-    for (const id of ids) {
-      const row = this.#sql.byId!.get(channel, id) as MessageRow | undefined;
-      if (row !== undefined) found.push(toMessage(row));
+    // Ids are not indexed (see the top of this file): one pass over the channel finds
+    // them all, however many are asked for, stopping once every one is found.
+    const wanted = new Set(ids.map((id) => Buffer.from(id).toString('hex')));
+    const seqs: number[] = [];
+    for (const row of this.#sql.idsOf!.iterate(channel) as Iterable<{ seq: number; id: Uint8Array }>) {
+      if (wanted.delete(Buffer.from(row.id).toString('hex'))) seqs.push(row.seq);
+      if (wanted.size === 0) break;
     }
-    return found.sort((a, b) => a.seq - b.seq);
+    return seqs
+      .sort((a, b) => a - b)
+      .map((seq) => toMessage(this.#sql.bySeq!.get(channel, seq) as unknown as MessageRow));
   }
 
   bounds(channel: string): ChannelBounds {

@@ -1,14 +1,19 @@
-// The bundled chat page (web/) in a real browser against a real node: two people
-// talk, a later joiner sees the history, refusals and drops show in the status, and
-// other clients' frames (MlesTalk's binary, hostile text) display safely.
+// The bundled chat page (web/) in a real browser against a real node, in both modes:
+// Mles (?mode=mles): two people talk, a later joiner sees the history, refusals and
+// drops show in the status, and other clients' frames (MlesTalk's binary, hostile text)
+// display safely. Native (the default, the client SDK bundled by `npm run build:web`):
+// the same conversation, a native and an Mles page on one channel, and a node restart
+// the page rides out without showing anything twice.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { MlesTestClient } from './helpers/mles-client.ts';
-import { startNode } from './helpers/node-process.ts';
+import type { Received } from './helpers/mles-client.ts';
+import { REPO_ROOT, startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -17,12 +22,16 @@ const skip =
     ? `${CHROMIUM} is not installed (install Debian's chromium; in CI this test must run)`
     : false;
 const WAIT_MS = 10_000;
+/** The Mles mode of the page. */
+const MLES = '/?mode=mles';
 
 describe('web chat page', { skip }, () => {
   let node: NodeProcess;
   let browser: Browser;
 
   before(async () => {
+    // The page imports the SDK bundle: build it from the current sources.
+    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: REPO_ROOT, stdio: 'inherit' });
     [node, browser] = await Promise.all([
       startNode(),
       chromium.launch({
@@ -84,6 +93,15 @@ describe('web chat page', { skip }, () => {
     await page.click('#send');
   }
 
+  /** The first frame an Mles client received whose UTF-8 text satisfies `match` (bounded wait). */
+  async function frameMatching(client: MlesTestClient, match: (data: string) => boolean): Promise<Received> {
+    for (let count = 1; ; count++) {
+      const frames = await client.waitFor(count, WAIT_MS);
+      const found = frames.find((frame) => match(frame.data.toString('utf8')));
+      if (found !== undefined) return found;
+    }
+  }
+
   function item(page: Page, text: string | RegExp) {
     return page.locator('#messages li').filter({ hasText: text });
   }
@@ -93,12 +111,12 @@ describe('web chat page', { skip }, () => {
   }
 
   test('two people talk; a third joining later sees the history', async () => {
-    const alice = await open('/#browser-talk');
+    const alice = await open(`${MLES}#browser-talk`);
     assert.equal(await alice.inputValue('#channel'), 'browser-talk', 'channel from the hash');
     await join(alice, 'alice');
     assert.equal(await alice.textContent('#status'), 'Joined #browser-talk as alice');
 
-    const bob = await open('/?channel=browser-talk');
+    const bob = await open(`${MLES}&channel=browser-talk`);
     assert.equal(await bob.inputValue('#channel'), 'browser-talk', 'channel from the query');
     await join(bob, 'bob');
     await item(bob, 'alice joined').waitFor();
@@ -112,7 +130,7 @@ describe('web chat page', { skip }, () => {
     await send(bob, 'hi alice');
     await item(alice, 'bob: hi alice').waitFor();
 
-    const carol = await open('/#browser-talk');
+    const carol = await open(`${MLES}#browser-talk`);
     await join(carol, 'carol');
     await item(carol, 'bob: hi alice').waitFor();
     assert.deepEqual(await items(carol), [
@@ -132,18 +150,18 @@ describe('web chat page', { skip }, () => {
   });
 
   test('rejoining shows your own earlier messages as yours', async () => {
-    const first = await open('/#browser-rejoin');
+    const first = await open(`${MLES}#browser-rejoin`);
     await join(first, 'dora');
     await send(first, 'note to self');
     // Another member proves the node has the frame before dora leaves.
-    const watcher = await open('/#browser-rejoin');
+    const watcher = await open(`${MLES}#browser-rejoin`);
     await join(watcher, 'watcher');
     await item(watcher, 'dora: note to self').waitFor();
     await first.click('#leave');
     await first.locator('#status', { hasText: 'Left #browser-rejoin' }).waitFor();
     await done(first);
 
-    const again = await open('/#browser-rejoin');
+    const again = await open(`${MLES}#browser-rejoin`);
     await join(again, 'dora');
     await again.locator('#messages li.own', { hasText: 'note to self' }).waitFor();
     await item(again, 'dora (you) joined').waitFor();
@@ -151,9 +169,9 @@ describe('web chat page', { skip }, () => {
   });
 
   test('a duplicate uid is refused with 4409 and can pick another name', async () => {
-    const first = await open('/#browser-dup');
+    const first = await open(`${MLES}#browser-dup`);
     await join(first, 'erin');
-    const second = await open('/#browser-dup');
+    const second = await open(`${MLES}#browser-dup`);
     await second.fill('#uid', 'erin');
     await second.click('#join');
     await second.locator('#status', { hasText: 'closed 4409: uid already joined to channel' }).waitFor();
@@ -168,7 +186,7 @@ describe('web chat page', { skip }, () => {
   });
 
   test('frames from other clients display safely', async () => {
-    const page = await open('/#browser-foreign');
+    const page = await open(`${MLES}#browser-foreign`);
     await join(page, 'fay');
     const other = await MlesTestClient.join(node.wsUrl, { uid: 'mlestalk', channel: 'browser-foreign' });
     try {
@@ -187,11 +205,10 @@ describe('web chat page', { skip }, () => {
     // The page's message went to the other client as a binary JSON frame.
     const listener = await MlesTestClient.join(node.wsUrl, { uid: 'listener', channel: 'browser-foreign' });
     try {
-      const before = listener.received.length;
       await send(page, 'binary json ✓');
-      const frames = await listener.waitFor(before + 1);
-      const frame = frames.at(-1);
-      assert.ok(frame?.binary, 'sent as a binary frame');
+      // The history replay may still be arriving: look for the frame, not the count.
+      const frame = await frameMatching(listener, (data) => data.includes('binary json'));
+      assert.ok(frame.binary, 'sent as a binary frame');
       assert.deepEqual(JSON.parse(frame.data.toString('utf8')), {
         uid: 'fay',
         channel: 'browser-foreign',
@@ -207,9 +224,9 @@ describe('web chat page', { skip }, () => {
     // A small frame limit lets the page provoke a 1009 close, which is not a refusal.
     const small = await startNode(['--max-message', '2000']);
     try {
-      const gus = await open('/#browser-drop', small.url);
+      const gus = await open(`${MLES}#browser-drop`, small.url);
       await join(gus, 'gus');
-      const hal = await open('/#browser-drop', small.url);
+      const hal = await open(`${MLES}#browser-drop`, small.url);
       await join(hal, 'hal');
       await send(hal, 'before the drop');
       await item(gus, 'hal: before the drop').waitFor();
@@ -229,6 +246,120 @@ describe('web chat page', { skip }, () => {
       await done(gus, hal);
     } finally {
       await small.stop();
+    }
+  });
+  // ---- native mode (the default) ----
+
+  test('native: the default mode; two people talk, a later joiner sees the stored messages', async () => {
+    const alice = await open('/#native-talk');
+    assert.equal(await alice.inputValue('#mode'), 'native', 'native is the default');
+    await join(alice, 'alice');
+    assert.equal(await alice.textContent('#status'), 'Joined #native-talk as alice');
+    const bob = await open('/?channel=native-talk');
+    await join(bob, 'bob');
+
+    await send(alice, 'hello from alice');
+    await item(bob, 'alice: hello from alice').waitFor();
+    // Shown at once as our own, dimmed until the node's ack, then not shown again.
+    await alice.locator('#messages li.own:not(.pending)', { hasText: 'hello from alice' }).waitFor();
+    assert.equal(await alice.inputValue('#message'), '');
+    await send(bob, 'hi alice');
+    await item(alice, 'bob: hi alice').waitFor();
+
+    const carol = await open('/#native-talk');
+    await join(carol, 'carol');
+    await item(carol, 'bob: hi alice').waitFor();
+    // No join lines: the native protocol has no join headers.
+    assert.deepEqual(await items(carol), ['alice: hello from alice', 'bob: hi alice']);
+    await send(carol, 'hi both');
+    await item(alice, 'carol: hi both').waitFor();
+    await item(bob, 'carol: hi both').waitFor();
+    assert.deepEqual(await items(alice), ['alice (you): hello from alice', 'bob: hi alice', 'carol: hi both']);
+    await done(alice, bob, carol);
+  });
+
+  test('native: leaving and joining again shows only what is new, your own messages as yours', async () => {
+    const dora = await open('/#native-rejoin');
+    await join(dora, 'dora');
+    await send(dora, 'note to self');
+    await dora.locator('#messages li.own:not(.pending)', { hasText: 'note to self' }).waitFor();
+    await dora.click('#leave');
+    await dora.locator('#status', { hasText: 'Left #native-rejoin' }).waitFor();
+    const other = await open('/#native-rejoin');
+    await join(other, 'otto');
+    await send(other, 'while dora was away');
+    await join(dora, 'dora');
+    await item(dora, 'otto: while dora was away').waitFor();
+    assert.deepEqual(await items(dora), ['dora (you): note to self', 'otto: while dora was away']);
+
+    const fresh = await open('/#native-rejoin');
+    await join(fresh, 'dora');
+    await fresh.locator('#messages li.own', { hasText: 'note to self' }).waitFor();
+    await done(dora, other, fresh);
+  });
+
+  test('a native page and an Mles page on one channel see each other', async () => {
+    const native = await open('/#mixed-pages');
+    await join(native, 'nora');
+    const mles = await open(`${MLES}#mixed-pages`);
+    assert.equal(await mles.inputValue('#mode'), 'mles');
+    await join(mles, 'mick');
+
+    await send(native, 'from the native page');
+    await item(mles, 'nora: from the native page').waitFor();
+    await send(mles, 'from the mles page');
+    await item(native, 'mick: from the mles page').waitFor();
+    // A plain Mles client too, in both directions.
+    const other = await MlesTestClient.join(node.wsUrl, { uid: 'websocat', channel: 'mixed-pages' });
+    try {
+      other.send(Buffer.from(JSON.stringify({ uid: 'websocat', channel: 'mixed-pages', message: 'from a raw client' })));
+      await item(native, 'websocat: from a raw client').waitFor();
+      await item(mles, 'websocat: from a raw client').waitFor();
+      await send(native, 'to everyone');
+      const frame = await frameMatching(other, (data) => data.includes('to everyone'));
+      assert.ok(frame.binary);
+      assert.deepEqual(JSON.parse(frame.data.toString('utf8')), { uid: 'nora', channel: 'mixed-pages', message: 'to everyone' });
+    } finally {
+      await other.close();
+    }
+    await item(mles, 'nora: to everyone').waitFor();
+    const nativeItems = await items(native);
+    assert.equal(nativeItems.filter((text) => text === 'mick: from the mles page').length, 1, nativeItems.join('\n'));
+    await done(native, mles);
+  });
+
+  test('native: the page rides out a node restart and shows nothing twice', async () => {
+    const first = await startNode();
+    let second: NodeProcess | undefined;
+    try {
+      const ida = await open('/#native-restart', first.url);
+      await join(ida, 'ida');
+      const jon = await open('/#native-restart', first.url);
+      await join(jon, 'jon');
+      await send(jon, 'before the restart');
+      await item(ida, 'jon: before the restart').waitFor();
+
+      assert.equal(await first.stop('SIGTERM'), 0);
+      await ida.locator('#status', { hasText: /^closed 1001: .*; reconnecting in \d+ s/ }).waitFor();
+      assert.ok(await ida.isDisabled('#send'));
+      second = await startNode(['--listen', `127.0.0.1:${first.port}`, '--data', first.dataDir]);
+      await ida.locator('#status', { hasText: 'Joined #native-restart as ida' }).waitFor({ timeout: 40_000 });
+      await jon.locator('#status', { hasText: 'Joined #native-restart as jon' }).waitFor({ timeout: 40_000 });
+
+      await send(jon, 'after the restart');
+      await item(ida, 'jon: after the restart').waitFor();
+      await send(ida, 'back again');
+      await item(jon, 'ida: back again').waitFor();
+      assert.deepEqual(await items(ida), ['jon: before the restart', 'jon: after the restart', 'ida (you): back again']);
+      // While the node was down the browser logged each refused attempt; nothing else.
+      for (const page of [ida, jon]) {
+        const errors = pageErrors.get(page) ?? [];
+        pageErrors.set(page, errors.filter((error) => !/^WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(error)));
+      }
+      await done(ida, jon);
+    } finally {
+      await second?.stop();
+      await first.stop();
     }
   });
 });

@@ -46,13 +46,18 @@ describe('relay', () => {
   test('every member sees one order per channel', async () => {
     const senders = await Promise.all(['s1', 's2', 's3'].map((uid) => MlesTestClient.join(node.wsUrl, { uid, channel: 'order' })));
     const watchers = await Promise.all(['w1', 'w2'].map((uid) => MlesTestClient.join(node.wsUrl, { uid, channel: 'order' })));
-    // Both joins are processed once their history arrived: only then is the order shared.
-    await Promise.all(watchers.map((w, i) => w.waitFor(3 + i)));
+    // A probe that every watcher receives live proves they have all joined.
+    senders[0]!.send('probe');
+    await Promise.all(watchers.map((w) => w.waitForText('probe')));
     for (let i = 0; i < 100; i++) senders.forEach((s, n) => s.send(`s${n + 1}-${i}`));
     const expected = 300;
-    // w1's history has 3 headers, w2's 4 (w1's too); what follows must be the same.
-    await Promise.all(watchers.map((w, i) => w.waitFor(3 + i + expected)));
-    const orders = watchers.map((w) => w.texts().filter((t) => !t.startsWith('{')));
+    const data = (w: MlesTestClient) => w.texts().filter((t) => /^s\d-/.test(t));
+    await Promise.all(
+      watchers.map(async (w) => {
+        while (data(w).length < expected) await w.waitFor(w.received.length + 1);
+      }),
+    );
+    const orders = watchers.map(data);
     assert.deepEqual(orders[0], orders[1]);
     assert.equal(new Set(orders[0]).size, expected);
     await Promise.all([...senders, ...watchers].map((c) => c.close()));

@@ -1,11 +1,14 @@
 // `parley chat`: a terminal chat client for any Mles v2 node, in the spirit of a
-// websocat session. Owns flag parsing and the connection's lifetime; what frames mean
-// and how they print lives in chat-format.ts.
+// websocat session, or (with --native) for a parley node through the client SDK
+// (src/client), which resumes after drops. Owns flag parsing and the session's
+// lifetime; what frames mean and how they print lives in chat-format.ts.
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
+import { ParleyClient, ParleyError } from '../client/index.ts';
+import type { Message, PublishResult } from '../client/index.ts';
 import { mlesAuth } from '../protocol/mles-auth.ts';
 import { parseMlesHeader } from '../protocol/mles-header.ts';
 import { decodeFrame, describeClose, encodeChatMessage, encodeHeader, formatFrame } from './chat-format.ts';
@@ -24,9 +27,18 @@ export interface ChatOptions {
   readonly channel: string;
   readonly key: string | undefined;
   readonly raw: boolean;
+  /** Speak parley's native protocol through the SDK instead of Mles. */
+  readonly native: boolean;
+  /** With native: stored messages shown on joining. */
+  readonly history: number;
 }
 
+/** Stored messages a native chat shows on joining, like the node's Mles replay (--limit). */
+const DEFAULT_HISTORY = 200;
+const MAX_HISTORY = 100_000;
+
 export const CHAT_USAGE = `Usage: parley chat --url URL --uid NAME --channel NAME [--key MLES_KEY] [--raw]
+                   [--native [--history N]]
 
 Joins a channel on a Mles v2 node. Each line typed on stdin is sent to the channel;
 every frame received is printed on its own line:
@@ -41,13 +53,21 @@ Options:
   --channel NAME    channel to join (printable ASCII)
   --key MLES_KEY    shared key of a node that requires auth (default: env MLES_KEY)
   --raw             send lines as-is as text frames and print frames as-is, like websocat
+  --native          use parley's native protocol (parley.v1) instead of Mles: the client
+                    reconnects by itself after a drop or a node restart and resumes where
+                    it was, and every line is acknowledged by the node (stored once,
+                    even when re-sent after a reconnect)
+  --history N       with --native: stored messages shown on joining (default ${DEFAULT_HISTORY})
   -h, --help        show this help
 
 Messages are sent as binary frames of UTF-8 JSON {"uid","channel","message"}, the same
-format as the node's web chat page, so the two can talk to each other.
+format as the node's web chat page, so the two can talk to each other; native and Mles
+chats on the same channel see each other's lines. A native chat shows no join lines
+(the native protocol has no join headers) and does not print your own lines back.
 
 Exit status: 0 after end of input, 1 when the node closes or refuses the connection
-(the close code and reason are printed on stderr), 2 for bad flags.
+(the close code and reason are printed on stderr; with --native: when the node refuses
+the connection, or cannot be reached at first), 2 for bad flags.
 `;
 
 export type ParsedChatArgs =
@@ -82,6 +102,8 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
         channel: { type: 'string' },
         key: { type: 'string' },
         raw: { type: 'boolean', default: false },
+        native: { type: 'boolean', default: false },
+        history: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -104,9 +126,17 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   // The node's own header rules, so a bad name fails here rather than as a 4400.
   const header = parseMlesHeader(encodeHeader(uid, channel));
   if (!header.ok) return { kind: 'error', message: `invalid --uid or --channel: ${header.error}` };
+  let history = DEFAULT_HISTORY;
+  if (values.history !== undefined) {
+    if (!values.native) return { kind: 'error', message: '--history needs --native (Mles history is the node\'s --limit)' };
+    history = Number(values.history);
+    if (!/^\d+$/.test(values.history) || history > MAX_HISTORY) {
+      return { kind: 'error', message: `--history must be a whole number from 0 to ${MAX_HISTORY}, got '${values.history}'` };
+    }
+  }
   return {
     kind: 'run',
-    options: { url, uid, channel, key: values.key ?? env.MLES_KEY, raw: values.raw },
+    options: { url, uid, channel, key: values.key ?? env.MLES_KEY, raw: values.raw, native: values.native, history },
   };
 }
 
@@ -202,6 +232,116 @@ function session(options: ChatOptions, io: ChatIo): Promise<number> {
   });
 }
 
+/**
+ * The same chat over the native protocol. The SDK delivers every stored and live message
+ * of the channel, our own included: those we sent in this session are not printed again,
+ * as in the Mles mode, where the node sends no echo.
+ */
+async function nativeSession(options: ChatOptions, io: ChatIo): Promise<number> {
+  const { stdin, stdout, stderr } = io;
+  const client = new ParleyClient({ url: options.url, uid: options.uid, key: options.key });
+  /** Payloads sent in this session whose echo has not come back yet, counted. */
+  const unechoed = new Map<string, number>();
+  const keyOf = (payload: Uint8Array, binary: boolean) => `${binary ? 'b' : 't'}${Buffer.from(payload).toString('base64')}`;
+  const pending = new Set<Promise<PublishResult | undefined>>();
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  const show = (message: Message): void => {
+    const key = keyOf(message.payload, message.binary);
+    const count = unechoed.get(key) ?? 0;
+    if (message.from === options.uid && count > 0) {
+      if (count === 1) unechoed.delete(key);
+      else unechoed.set(key, count - 1);
+      return;
+    }
+    const line = options.raw ? formatRaw(message.payload, message.binary) : formatFrame(decodeFrame(message.payload, message.binary));
+    stdout.write(`${line}\n`);
+  };
+
+  const send = (payload: Uint8Array, binary: boolean): void => {
+    const key = keyOf(payload, binary);
+    unechoed.set(key, (unechoed.get(key) ?? 0) + 1);
+    const sent = client.publish(options.channel, payload, { binary, timeoutMs: 0 }).then(
+      (ack) => ack,
+      (error: unknown) => {
+        if (error instanceof ParleyError && error.code === 'CLOSED') return undefined;
+        stderr.write(`parley chat: message not sent: ${error instanceof Error ? error.message : String(error)}\n`);
+        return undefined;
+      },
+    );
+    pending.add(sent);
+    void sent.finally(() => pending.delete(sent));
+  };
+
+  client.on('error', (error) => {
+    stderr.write(`parley chat: ${error.message}\n`);
+    // A refusal is final: the client has stopped.
+    if (error.code === 'REFUSED') finish(1);
+  });
+  client.on('disconnected', (event) => {
+    if (event.reconnectInMs === undefined) return;
+    stderr.write(`${describeClose(event.code, event.reason)}; reconnecting in ${(event.reconnectInMs / 1000).toFixed(1)} s\n`);
+  });
+  client.on('connected', (event) => {
+    if (event.reconnected) stderr.write(`reconnected to ${options.url}\n`);
+  });
+
+  try {
+    await client.connect();
+  } catch (error) {
+    stderr.write(`parley chat: ${error instanceof Error ? error.message : String(error)}\n`);
+    await client.close();
+    return 1;
+  }
+  const subscription = client.subscribe(options.channel, {
+    from: { last: options.history },
+    onGap: 'skip',
+    onUnknownCursor: 'restart',
+  });
+  subscription.on('message', show);
+  subscription.on('gap', (gap) => stderr.write(`* messages ${gap.after + 1}-${gap.first - 1} were removed by the node before we got them\n`));
+  subscription.on('restart', () => stderr.write('* the node no longer knows where we were (its store was reset): showing the channel from its start\n'));
+  subscription.on('error', (error) => {
+    stderr.write(`parley chat: ${error.message}\n`);
+    finish(1);
+  });
+
+  // Said once the history is shown and live messages flow, so that what others say
+  // from then on is sure to be printed.
+  const live = new Promise<void>((resolve) => subscription.once('live', () => resolve()));
+  const started = await Promise.race([live.then(() => true), finished.then(() => false)]);
+  if (!started) {
+    await client.close();
+    return finished;
+  }
+  stderr.write(`connected to ${options.url}, joined channel ${options.channel} as ${options.uid} (native)\n`);
+
+  const lines = createInterface({ input: stdin, crlfDelay: Infinity, terminal: false });
+  lines.on('line', (line) => {
+    if (options.raw) send(new TextEncoder().encode(line), false);
+    else if (line !== '') send(encodeChatMessage({ uid: options.uid, channel: options.channel, message: line }), true);
+  });
+  lines.on('close', () => {
+    // Leave once what was typed is acknowledged (bounded: the node may be gone for good).
+    const timer = setTimeout(() => {
+      stderr.write(`parley chat: ${pending.size} message(s) not acknowledged by the node; they may not have been delivered\n`);
+      finish(1);
+    }, CLOSE_TIMEOUT_MS);
+    void Promise.allSettled([...pending]).then(() => {
+      clearTimeout(timer);
+      finish(0);
+    });
+  });
+
+  const code = await finished;
+  lines.close();
+  await client.close();
+  return code;
+}
+
 const processIo: ChatIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 
 /** Runs `parley chat` with the arguments after `chat`; resolves to the exit code. */
@@ -215,6 +355,6 @@ export async function runChat(argv: string[], io: ChatIo = processIo): Promise<n
       io.stderr.write(`parley chat: ${parsed.message}\nTry 'parley chat --help'.\n`);
       return 2;
     case 'run':
-      return session(parsed.options, io);
+      return parsed.options.native ? nativeSession(parsed.options, io) : session(parsed.options, io);
   }
 }

@@ -20,6 +20,8 @@ export const CLIENT_ERROR_CODES = {
   OUTBOX_FULL: 'too many publishes waiting for an ack',
   /** The publish frame is larger than the node accepts (welcome.max). */
   TOO_LARGE: 'the message is larger than the node accepts',
+  /** The cursor store could not read or save a cursor. */
+  CURSOR_STORE: 'the cursor store failed',
   /** The node sent a frame this client cannot understand. */
   PROTOCOL: 'unexpected frame from the node',
 } as const;

@@ -1,0 +1,70 @@
+// A TCP proxy on 127.0.0.1 in front of a node, for tests that need the network to
+// misbehave on cue: hold back what the node sends (acks that never arrive), then cut
+// every connection without a goodbye, as a dropped link would.
+
+import { createServer, connect } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { once } from 'node:events';
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly url: string;
+  /** Stops forwarding node -> client (the bytes are dropped) until resume(). */
+  blackHoleReplies(): void;
+  resume(): void;
+  /** Destroys every proxied connection at once. */
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let dropReplies = false;
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (!dropReplies) client.write(chunk);
+    });
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}/`,
+    blackHoleReplies: () => {
+      dropReplies = true;
+    },
+    resume: () => {
+      dropReplies = false;
+    },
+    cutAll: () => {
+      for (const [client, upstream] of pairs) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+    },
+    close: async () => {
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

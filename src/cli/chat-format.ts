@@ -1,6 +1,6 @@
 // Chat frames as parley's own chat clients write and read them: the terminal client
-// (`parley chat`, src/cli/chat.ts) and the default web page (web/chat.js, which keeps a
-// plain-JavaScript copy of these rules for the browser; keep the two in step). Pure:
+// (`parley chat`, src/cli/chat.ts) and the default web page (web/chat-frames.js, which
+// keeps a plain-JavaScript copy of these rules for the browser; keep the two in step). Pure:
 // no sockets, no streams, so every rule is unit-tested in chat-format.test.ts.
 //
 // Mles relays frames verbatim, so the message format is the clients' choice. Ours:

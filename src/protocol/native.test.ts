@@ -33,6 +33,8 @@ test('refuses malformed frames with BAD_FRAME and a reason, naming what it was a
     [encodeClientFrame({ t: 'pub', ch: 'c', cid: 'x'.repeat(300), p: Buffer.alloc(1) }), 'cid must be a string of 1-256 characters'],
     [encodeClientFrame({ t: 'pub', ch: 'c', cid: 'x', p: Buffer.alloc(1), bin: 'yes' }), 'bin must be true or false'],
     [encodeClientFrame({ t: 'query', ch: 'c', qid: 'q', limit: -1 }), 'limit must be a whole number >= 0'],
+    [encodeClientFrame({ t: 'query', ch: 'c', qid: 'q', limit: 0 }), 'limit must be at least 1'],
+    [encodeClientFrame({ t: 'pub', ch: 'c', cid: 'x', p: Buffer.from([0xff]), bin: false }), 'p must be UTF-8 when bin is false'],
     [encodeClientFrame({ t: 'query', ch: 'c', qid: 'q', ids: 'x' }), 'ids must be an array of byte strings'],
     [Buffer.from([0xc1, 0x01]), 'not a CBOR map'], // a tagged value (a date), not a map
   ];

@@ -3,6 +3,7 @@
 // frames and back; it does no I/O. Every frame and error code is described in
 // docs/native-protocol.md.
 
+import { isUtf8 } from 'node:buffer';
 import { Decoder, Encoder } from 'cbor-x';
 import { MAX_NAME_LENGTH } from './mles-header.ts';
 
@@ -181,6 +182,12 @@ function count(fields: Record<string, unknown>, key: string): number | undefined
   return value;
 }
 
+function positive(fields: Record<string, unknown>, key: string): number | undefined {
+  const value = count(fields, key);
+  if (value === 0) throw new Invalid(`${key} must be at least 1`);
+  return value;
+}
+
 function flag(fields: Record<string, unknown>, key: string, fallback: boolean): boolean {
   const value = fields[key];
   if (value === undefined || value === null) return fallback;
@@ -211,16 +218,13 @@ function parseFields(fields: Record<string, unknown>): ClientFrame {
       return { t: 'sub', ch: name(fields, 'ch'), auth: token(fields, 'auth', false), after: cursor(fields, 'after') };
     case 'unsub':
       return { t: 'unsub', ch: name(fields, 'ch') };
-    case 'pub':
-      return {
-        t: 'pub',
-        ch: name(fields, 'ch'),
-        auth: token(fields, 'auth', false),
-        cid: token(fields, 'cid', true)!,
-        p: bytes(fields.p, 'p'),
-        bin: flag(fields, 'bin', true),
-        retry: flag(fields, 'retry', false),
-      };
+    case 'pub': {
+      const p = bytes(fields.p, 'p');
+      const bin = flag(fields, 'bin', true);
+      // Mles clients get bin: false payloads as text frames, which must be UTF-8.
+      if (!bin && !isUtf8(p)) throw new Invalid('p must be UTF-8 when bin is false');
+      return { t: 'pub', ch: name(fields, 'ch'), auth: token(fields, 'auth', false), cid: token(fields, 'cid', true)!, p, bin, retry: flag(fields, 'retry', false) };
+    }
     case 'query': {
       const ids = fields.ids;
       if (ids !== undefined && ids !== null && !Array.isArray(ids)) throw new Invalid('ids must be an array of byte strings');
@@ -233,7 +237,7 @@ function parseFields(fields: Record<string, unknown>): ClientFrame {
         before: cursor(fields, 'before'),
         since: count(fields, 'since'),
         until: count(fields, 'until'),
-        limit: count(fields, 'limit') ?? DEFAULT_QUERY_LIMIT,
+        limit: positive(fields, 'limit') ?? DEFAULT_QUERY_LIMIT,
         desc: flag(fields, 'desc', false),
         ids: Array.isArray(ids) ? ids.map((id, i) => bytes(id, `ids[${i}]`)) : undefined,
       };

@@ -21,6 +21,11 @@ export interface ClientOptions {
   /** Index stamped into every message this client sends. */
   readonly sender: number;
   readonly onMessage: MessageHandler;
+  /**
+   * For acknowledged publishing (native protocol, NATS JetStream): called per ack with
+   * the sequence number of the publish it answers. Protocols without acks ignore it.
+   */
+  readonly onAck?: (seq: number) => void;
 }
 
 export interface BenchClient {

@@ -3,9 +3,27 @@
 // it prints the result instead, which helps when debugging one scenario.
 
 import type { Job, ScenarioResult } from './scenarios.ts';
-import { runScenario } from './scenarios.ts';
+import { fanout, idle, pairs } from './scenarios.ts';
+import { catchup, ingest, preload } from './store-scenarios.ts';
 
 export type GeneratorReply = { readonly ok: true; readonly result: ScenarioResult } | { readonly ok: false; readonly error: string };
+
+function runScenario(job: Job): Promise<ScenarioResult> {
+  switch (job.scenario) {
+    case 'fanout':
+      return fanout(job);
+    case 'pairs':
+      return pairs(job);
+    case 'idle':
+      return idle(job);
+    case 'ingest':
+      return ingest(job);
+    case 'preload':
+      return preload(job);
+    case 'catchup':
+      return catchup(job);
+  }
+}
 
 async function run(job: Job): Promise<GeneratorReply> {
   try {

@@ -12,8 +12,8 @@ import { OP_BINARY } from '../src/protocol/ws-frame.ts';
 export class NatsError extends Error {}
 
 export interface NatsHandler {
-  /** A MSG whose payload is `buf[at, at + len)`. */
-  msg(buf: Buffer, at: number, len: number): void;
+  /** A MSG whose payload is `buf[at, at + len)`; its control line starts at `line`. */
+  msg(buf: Buffer, at: number, len: number, line: number): void;
   ping(): void;
   pong(): void;
   /** -ERR and anything unrecognised. */
@@ -49,7 +49,7 @@ export function parseNats(buf: Buffer, start: number, end: number, h: NatsHandle
       }
       const at = lf + 1;
       if (end - at < size + 2) break;
-      h.msg(buf, at, size);
+      h.msg(buf, at, size, pos);
       pos = at + size + 2;
       continue;
     }

@@ -35,11 +35,33 @@ export function makePayload(time: number, seq: number, sender: number): Buffer {
   return p;
 }
 
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes `seq` as 8 lowercase hex digits at `out[at]` (unmasked; for templates and tests). */
+export function writeHexSeq(out: Uint8Array, at: number, seq: number): void {
+  const s = seq >>> 0;
+  for (let k = 0; k < 8; k++) out[at + k] = HEX[(s >>> (28 - 4 * k)) & 15] ?? 0;
+}
+
+/** Reads 8 hex digits at `buf[at]`; -1 if they are not hex. */
+export function readHexSeq(buf: Uint8Array, at: number): number {
+  let v = 0;
+  for (let k = 0; k < 8; k++) {
+    const c = buf[at + k] ?? 0;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
 /**
  * Builds batches of one masked client frame whose WebSocket payload is `before` + the
  * 64-byte message + `after` (the protocol's envelope: an MQTT PUBLISH header, a NATS PUB
- * line, or nothing for Mles). Per frame only the 4 sequence bytes are written; the rest
- * is copied from a template stamped once per batch.
+ * line, a native `pub` map, or nothing for Mles). Per frame only the 4 sequence bytes are
+ * written (and, with `hexSeqAt`, the sequence again as 8 hex digits at that offset of the
+ * payload: a native client message id or a NATS reply subject); the rest is copied from a
+ * template stamped once per batch.
  */
 export class FrameBatcher {
   readonly frameLength: number;
@@ -50,8 +72,12 @@ export class FrameBatcher {
   /** Offset of the message inside the masked payload (for the mask phase). */
   readonly #msgInPayload: number;
   readonly #sender: number;
+  /** Offset in the frame of the 8 hex digits of the sequence, or -1. */
+  readonly #hexAt: number;
+  /** The mask bytes that fall on those 8 digits. */
+  readonly #hexMask: Uint8Array;
 
-  constructor(opcode: number, before: Uint8Array, after: Uint8Array, sender: number) {
+  constructor(opcode: number, before: Uint8Array, after: Uint8Array, sender: number, hexSeqAt = -1) {
     const payloadLength = before.length + PAYLOAD_SIZE + after.length;
     const hl = headerLength(payloadLength, true);
     this.frameLength = hl + payloadLength;
@@ -66,6 +92,12 @@ export class FrameBatcher {
     this.#template.set(after, this.#msgAt + PAYLOAD_SIZE);
     applyMask(this.#template, hl, this.frameLength, this.#key);
     this.#sender = sender;
+    if (hexSeqAt >= 0 && (hexSeqAt + 8 > payloadLength || (hexSeqAt + 8 > before.length && hexSeqAt < before.length + PAYLOAD_SIZE))) {
+      throw new RangeError('the hex sequence must lie in the envelope, outside the message');
+    }
+    this.#hexAt = hexSeqAt < 0 ? -1 : hl + hexSeqAt;
+    this.#hexMask = new Uint8Array(8);
+    for (let k = 0; k < 8; k++) this.#hexMask[k] = this.#key[(hexSeqAt + k) & 3] ?? 0;
   }
 
   get sender(): number {
@@ -102,6 +134,14 @@ export class FrameBatcher {
       out[at + 1] = ((s >>> 8) & 0xff) ^ m1;
       out[at + 2] = ((s >>> 16) & 0xff) ^ m2;
       out[at + 3] = (s >>> 24) ^ m3;
+    }
+    if (this.#hexAt >= 0) {
+      const hm = this.#hexMask;
+      let h = this.#hexAt;
+      for (let i = 0; i < count; i++, h += len) {
+        const s = (seq0 + i) >>> 0;
+        for (let k = 0; k < 8; k++) out[h + k] = (HEX[(s >>> (28 - 4 * k)) & 15] ?? 0) ^ (hm[k] ?? 0);
+      }
     }
     return out;
   }

@@ -1,7 +1,7 @@
 // Turns the results into the JSON record and the markdown tables (one per scenario, with
 // parley's ratios to each peer and a check against the performance targets).
 
-import type { IdleResult, ScenarioName, ScenarioResult, ThroughputResult } from './scenarios.ts';
+import type { CatchupResult, IdleResult, ScenarioName, ScenarioResult, ThroughputResult } from './scenarios.ts';
 import type { SystemName } from './systems.ts';
 
 export interface Machine {
@@ -11,12 +11,16 @@ export interface Machine {
   readonly kernel: string;
   readonly versions: Partial<Record<SystemName, string>>;
   readonly pinned: string;
+  /** Where the durable stores live and how fast that disk syncs (store scenarios only). */
+  readonly storage?: string;
 }
 
 export interface RunEntry {
   readonly scenario: ScenarioName;
   readonly title: string;
   readonly system: SystemName;
+  /** Which configuration of the scenario (store scenarios), '' for the only one. */
+  readonly variant?: string;
   readonly result?: ScenarioResult;
   readonly error?: string;
 }
@@ -24,7 +28,7 @@ export interface RunEntry {
 export interface Report {
   readonly date: string;
   readonly machine: Machine;
-  readonly settings: { readonly warmupMs: number; readonly measureMs: number; readonly quick: boolean };
+  readonly settings: { readonly warmupMs: number; readonly measureMs: number; readonly quick: boolean; readonly catchupMessages?: number };
   readonly runs: readonly RunEntry[];
   readonly targets: readonly Target[];
 }
@@ -57,10 +61,25 @@ function find<K extends ScenarioResult['kind']>(
   scenario: ScenarioName,
   system: SystemName,
   kind: K,
+  variant = '',
 ): Extract<ScenarioResult, { kind: K }> | undefined {
-  const r = runs.find((e) => e.scenario === scenario && e.system === system)?.result;
+  const r = runs.find((e) => e.scenario === scenario && e.system === system && (e.variant ?? '') === variant)?.result;
   return r?.kind === kind ? (r as Extract<ScenarioResult, { kind: K }>) : undefined;
 }
+
+/** The variants a scenario was run in, in the order they ran. */
+function variantsOf(runs: readonly RunEntry[], scenario: ScenarioName): string[] {
+  return [...new Set(runs.filter((e) => e.scenario === scenario).map((e) => e.variant ?? ''))];
+}
+
+/** The store behind each system in the store scenarios. */
+const DURABLE_LABEL: Partial<Record<SystemName, string>> = {
+  parley: 'parley (native, SQLite)',
+  nats: 'nats-server (JetStream, file)',
+};
+
+const INGEST_TARGET = 100_000;
+const CATCHUP_TARGET = 500_000;
 
 export function computeTargets(runs: readonly RunEntry[]): Target[] {
   const out: Target[] = [];
@@ -90,7 +109,184 @@ export function computeTargets(runs: readonly RunEntry[]): Target[] {
       detail: `${(idle.bytesPerConnection / 1000).toFixed(1)} KB`,
     });
   }
+  for (const variant of variantsOf(runs, 'ingest')) {
+    const p = find(runs, 'ingest', 'parley', 'throughput', variant);
+    if (p === undefined) continue;
+    out.push({
+      what: `(d) parley durable ingest >= ${rate(INGEST_TARGET)} acked msgs/s (${variant})`,
+      met: p.msgsPerSec >= INGEST_TARGET,
+      detail: `${rate(p.msgsPerSec)} acked msgs/s, ack p99 ${ms(p.latency.p99Us)} ms`,
+    });
+  }
+  for (const variant of variantsOf(runs, 'catchup')) {
+    const p = find(runs, 'catchup', 'parley', 'catchup', variant);
+    if (p === undefined) continue;
+    out.push({
+      what: `(e) parley catch-up >= ${rate(CATCHUP_TARGET)} msgs/s (${variant})`,
+      met: p.median.msgsPerSec >= CATCHUP_TARGET,
+      detail: `${rate(p.median.msgsPerSec)} msgs/s${p.runs.length > 1 ? ` (median of ${p.runs.length})` : ''}`,
+    });
+  }
+  const nf = find(runs, 'native-fanout', 'parley', 'throughput');
+  const mf = find(runs, 'fanout', 'parley', 'throughput');
+  if (nf !== undefined) {
+    out.push({
+      what: '(f) parley native fan-out msgs/s >= Mles-mode fan-out (a)',
+      met: mf === undefined ? undefined : nf.msgsPerSec >= mf.msgsPerSec,
+      detail:
+        mf === undefined
+          ? `${rate(nf.msgsPerSec)} (not compared: run (a) too)`
+          : `${rate(nf.msgsPerSec)} vs ${rate(mf.msgsPerSec)} (${ratio(nf.msgsPerSec, mf.msgsPerSec)}); p99 ${ms(nf.latency.p99Us)} vs ${ms(mf.latency.p99Us)} ms`,
+    });
+  }
   return out;
+}
+
+function problemNotes(r: { readonly stalls?: number; readonly misrouted?: number; readonly problems: readonly string[] }): string {
+  const notes = [
+    (r.stalls ?? 0) > 0 ? `${r.stalls} stalls` : '',
+    (r.misrouted ?? 0) > 0 ? `${r.misrouted} misrouted` : '',
+    r.problems.length > 0 ? `problems: ${r.problems.slice(0, 2).join('; ')}` : '',
+  ].filter((x) => x !== '');
+  return notes.length > 0 ? ` (${notes.join(', ')})` : '';
+}
+
+function failed(e: RunEntry): string {
+  return `failed: ${(e.error ?? '?').split('\n')[0]}`;
+}
+
+/** A throughput result's per-second rates, warm-up and measured window apart. */
+function timeline(r: ThroughputResult): string {
+  const t = (r.timeline ?? []).map(rate);
+  const w = r.timelineWarmup ?? 0;
+  return t.length === 0 ? '' : `${t.slice(0, w).join(' ')} \\| ${t.slice(w).join(' ')}`;
+}
+
+function ingestTable(title: string, entries: readonly RunEntry[], systems: readonly SystemName[]): string[] {
+  const lines = [
+    `### ${title}`,
+    '',
+    '| publishers, channels | system | acked msgs/s | ack p50 ms | ack p99 ms | server RSS MiB | server CPU | generator CPU | each second (warm-up \\| measured) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const variant of variantsOf(entries, 'ingest')) {
+    const results = new Map<SystemName, ThroughputResult>();
+    for (const s of systems) {
+      const e = entries.find((x) => x.system === s && (x.variant ?? '') === variant);
+      if (e === undefined) continue;
+      const label = DURABLE_LABEL[s] ?? SYSTEM_LABEL[s];
+      const r = e.result;
+      if (r?.kind !== 'throughput') {
+        lines.push(`| ${variant} | ${label} | ${failed(e)} | | | | | | |`);
+        continue;
+      }
+      results.set(s, r);
+      lines.push(
+        `| ${variant} | ${label}${problemNotes(r)} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${mib(r.serverRssKiB)} | ${pct(r.serverCpuPct)} | ${pct(r.generatorCpuPct)} | ${timeline(r)} |`,
+      );
+    }
+    const p = results.get('parley');
+    const q = results.get('nats');
+    if (p !== undefined && q !== undefined) {
+      lines.push(
+        `| ${variant} | parley / nats-server | ${ratio(p.msgsPerSec, q.msgsPerSec)} | ${ratio(p.latency.p50Us, q.latency.p50Us)} | ${ratio(p.latency.p99Us, q.latency.p99Us)} | ${ratio(p.serverRssKiB, q.serverRssKiB)} | | | |`,
+      );
+    }
+  }
+  lines.push('');
+  const measured = new Set(entries.map((e) => e.system));
+  lines.push(
+    'parley acks a publish after the SQLite transaction holding it has committed (WAL, `synchronous=FULL`: ' +
+      'an fsync per commit, one commit per batch of publishes), with its default retention. ' +
+      (measured.has('nats')
+        ? 'nats-server 2.9 JetStream acks once the message is written to its file store, without an fsync ' +
+          '(it syncs every 2 minutes; 2.9 cannot sync per write), so its acks promise less: they survive a ' +
+          'server crash, not an OS crash or power loss. Stream limits as parley\'s defaults (100,000 messages ' +
+          'per subject, 30 days); no deduplication (parley dedups by `cid` in memory).'
+        : 'No durable peer was measured (nats-server not selected).') +
+      ' mosquitto is not measured: its QoS 1 PUBACK does not wait for its periodic persistence.',
+  );
+  return lines;
+}
+
+function catchupTable(title: string, entries: readonly RunEntry[], systems: readonly SystemName[]): string[] {
+  const lines = [
+    `### ${title}`,
+    '',
+    '| system | store | catch-up msgs/s | catch-up time | first msg after | runs (msgs/s) | server CPU | generator CPU | preload acked msgs/s |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|',
+  ];
+  const byVariant = new Map<string, Map<SystemName, CatchupResult>>();
+  for (const s of systems) {
+    for (const e of entries.filter((x) => x.system === s)) {
+      const variant = e.variant ?? '';
+      const r = e.result;
+      if (r?.kind !== 'catchup') {
+        lines.push(`| ${SYSTEM_LABEL[s]} | ${variant} | ${failed(e)} | | | | | | |`);
+        continue;
+      }
+      const key = variant.replace('JetStream file', 'durable').replace('SQLite', 'durable');
+      if (!byVariant.has(key)) byVariant.set(key, new Map());
+      byVariant.get(key)?.set(s, r);
+      const m = r.median;
+      lines.push(
+        `| ${SYSTEM_LABEL[s]}${problemNotes(r)} | ${variant} | ${rate(m.msgsPerSec)} | ${(m.seconds * 1000).toFixed(0)} ms | ${m.firstMs.toFixed(1)} ms | ${r.runs.map((x) => rate(x.msgsPerSec)).join(', ')} | ${pct(m.serverCpuPct)} | ${pct(m.generatorCpuPct)} | ${r.preload === undefined ? '' : rate(r.preload.msgsPerSec)} |`,
+      );
+    }
+  }
+  for (const [key, results] of byVariant) {
+    const p = results.get('parley');
+    const q = results.get('nats');
+    if (p === undefined || q === undefined) continue;
+    lines.push(`| parley / nats-server | ${key} | ${ratio(p.median.msgsPerSec, q.median.msgsPerSec)} | | | | | | ${ratio(p.preload?.msgsPerSec ?? 0, q.preload?.msgsPerSec ?? 0)} |`);
+  }
+  lines.push('');
+  lines.push(
+    'The channel is filled by one acknowledged publisher, then a fresh client subscribes from the start ' +
+      '(parley: `sub` with `after: 0`, timed from sending it to the `live` frame; nats-server: an ephemeral ' +
+      'push consumer with `deliver_policy: all`, no acks, timed from its creation request to the last message). ' +
+      '"restarted": the server was stopped and started again on the same store before the catch-up (a cold ' +
+      'process; the OS page cache stays warm). Catch-ups on a warm server are repeated on fresh connections; ' +
+      'the table shows the median.',
+  );
+  return lines;
+}
+
+function nativeFanoutTable(title: string, report: Report, systems: readonly SystemName[]): string[] {
+  const lines = [
+    `### ${title}`,
+    '',
+    '| system | delivered msgs/s | p50 ms | p99 ms | server RSS MiB | server CPU | generator CPU |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const row = (label: string, e: RunEntry | undefined): ThroughputResult | undefined => {
+    if (e === undefined) return undefined;
+    const r = e.result;
+    if (r?.kind !== 'throughput') {
+      lines.push(`| ${label} | ${failed(e)} | | | | | |`);
+      return undefined;
+    }
+    lines.push(
+      `| ${label}${problemNotes(r)} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${mib(r.serverRssKiB)} | ${pct(r.serverCpuPct)} | ${pct(r.generatorCpuPct)} |`,
+    );
+    return r;
+  };
+  const nat = row('parley, native protocol', report.runs.find((e) => e.scenario === 'native-fanout' && e.system === 'parley'));
+  const mles = row('parley, Mles (from a)', report.runs.find((e) => e.scenario === 'fanout' && e.system === 'parley'));
+  const peer = systems.includes('nats') ? row('nats-server (from a)', report.runs.find((e) => e.scenario === 'fanout' && e.system === 'nats')) : undefined;
+  if (nat !== undefined && mles !== undefined) {
+    lines.push(`| native / Mles | ${ratio(nat.msgsPerSec, mles.msgsPerSec)} | ${ratio(nat.latency.p50Us, mles.latency.p50Us)} | ${ratio(nat.latency.p99Us, mles.latency.p99Us)} | ${ratio(nat.serverRssKiB, mles.serverRssKiB)} | | |`);
+  }
+  if (nat !== undefined && peer !== undefined) {
+    lines.push(`| native / nats-server | ${ratio(nat.msgsPerSec, peer.msgsPerSec)} | ${ratio(nat.latency.p50Us, peer.latency.p50Us)} | ${ratio(nat.latency.p99Us, peer.latency.p99Us)} | ${ratio(nat.serverRssKiB, peer.serverRssKiB)} | | |`);
+  }
+  lines.push(
+    '',
+    'Same load and server flags as (a) (`--memory --retain-count 1`). Subscribers send `sub` without a cursor ' +
+      '(live only); the publisher sends `pub` frames (a CBOR map with a client message id per message) and gets ' +
+      'an `ack` for each, which the Mles publisher does not.',
+  );
+  return lines;
 }
 
 function throughputTable(title: string, entries: readonly RunEntry[], systems: readonly SystemName[]): string[] {
@@ -168,14 +364,25 @@ export function markdown(report: Report, systems: readonly SystemName[]): string
       `${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, node ${m.node}; ${versions}. ` +
       `${m.pinned}. Loopback, 64-byte messages, ${report.settings.warmupMs / 1000} s warm-up + ` +
       `${report.settings.measureMs / 1000} s measured. Latency is send-to-receipt at the generator, ` +
-      'so with many messages in flight it is mostly queueing (in flight / throughput).',
+      'so with many messages in flight it is mostly queueing (in flight / throughput).' +
+      (m.storage === undefined ? '' : ` Stores: ${m.storage}.`),
     '',
   ];
   const scenarios = [...new Set(report.runs.map((r) => r.scenario))];
   for (const sc of scenarios) {
     const entries = report.runs.filter((r) => r.scenario === sc);
     const title = entries[0]?.title ?? sc;
-    lines.push(...(sc === 'idle' ? idleTable(title, entries, systems) : throughputTable(title, entries, systems)), '');
+    const table =
+      sc === 'idle'
+        ? idleTable(title, entries, systems)
+        : sc === 'ingest'
+          ? ingestTable(title, entries, systems)
+          : sc === 'catchup'
+            ? catchupTable(title, entries, systems)
+            : sc === 'native-fanout'
+              ? nativeFanoutTable(title, report, systems)
+              : throughputTable(title, entries, systems);
+    lines.push(...table, '');
   }
   if (report.targets.length > 0) {
     lines.push('Targets:', '');

@@ -3,38 +3,77 @@
 // runs the load generator in its own process (pinned to core 1), and collects the results
 // into bench/results/latest.json and a markdown table on stdout. Progress goes to stderr.
 //
-//   npm run bench -- [--quick] [--only a,b,c] [--systems parley,nats,mosquitto]
-//                    [--warmup MS] [--measure MS] [--idle N] [--parley-entry FILE]
-//                    [--no-pin] [--out FILE]
+//   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
+//                    [--warmup MS] [--measure MS] [--idle N] [--catchup N]
+//                    [--parley-entry FILE] [--no-pin] [--out FILE]
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
-import type { Job, ScenarioName } from './scenarios.ts';
-import type { RunningSystem, SystemName, SystemOptions } from './systems.ts';
-import { hasTaskset, startSystem, SYSTEMS, systemAvailable, systemVersion, wrapCommand } from './systems.ts';
+import type { Job, ProtocolName, ScenarioName, ScenarioResult } from './scenarios.ts';
+import type { RunningSystem, StoreMode, SystemName, SystemOptions } from './systems.ts';
+import { hasTaskset, makeDataDir, startSystem, SYSTEMS, systemAvailable, systemVersion, wrapCommand } from './systems.ts';
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick               short smoke run (0.5 s warm-up + 1 s, 1000 idle connections)
-  --only a,b,c          scenarios: a = fan-out, b = pairs, c = idle connections
+  --quick               short smoke run (0.5 s warm-up + 1 s, 1000 idle connections,
+                        20000 messages and one catch-up in (e))
+  --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
+                        d = durable acked ingest, e = catch-up replay,
+                        f = native protocol fan-out (default: all)
   --systems LIST        parley,nats,mosquitto (default: all three)
   --warmup MS           warm-up per throughput scenario (default 2000)
   --measure MS          measured window (default 5000)
   --idle N              idle connections for (c) (default 10000)
   --fanout N            subscribers for (a) (default 100)
   --pairs N             channels of 2 for (b) (default 1000)
+  --catchup N           messages preloaded and replayed in (e) (default 100000, at most
+                        100000: parley's default retention)
   --parley-entry FILE   parley CLI entry (default src/cli/main.ts)
   --no-pin              do not pin server and generator to separate cores
   --out FILE            JSON output (default bench/results/latest.json)
 `;
 
-const SCENARIOS: Record<string, ScenarioName> = { a: 'fanout', b: 'pairs', c: 'idle' };
+const SCENARIOS: Record<string, ScenarioName> = {
+  a: 'fanout',
+  b: 'pairs',
+  c: 'idle',
+  d: 'ingest',
+  e: 'catchup',
+  f: 'native-fanout',
+};
+
+/** Unacknowledged publishes per publisher in (d) and the preload of (e). */
+const ACK_WINDOW = 256;
+/** (d): publishers and channels. */
+const INGEST_SHAPES: ReadonlyArray<{ publishers: number; channels: number }> = [
+  { publishers: 1, channels: 1 },
+  { publishers: 10, channels: 10 },
+  { publishers: 10, channels: 1 },
+];
+
+/** The protocol a system speaks in a scenario. */
+function protocolFor(scenario: ScenarioName, system: SystemName): ProtocolName | undefined {
+  switch (scenario) {
+    case 'fanout':
+    case 'pairs':
+    case 'idle':
+      return system === 'parley' ? 'mles' : system === 'nats' ? 'nats' : 'mqtt';
+    case 'ingest':
+    case 'catchup':
+      // mosquitto has no counterpart: its QoS 1 PUBACK is sent before its periodic
+      // persistence writes anything, and it has no replay of stored messages.
+      return system === 'parley' ? 'native' : system === 'nats' ? 'jetstream' : undefined;
+    case 'native-fanout':
+      return system === 'parley' ? 'native' : undefined;
+  }
+}
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -77,6 +116,42 @@ function findBinary(name: string): string {
   return name;
 }
 
+/** The filesystem a directory is on and the median time of a 4 KiB write + fdatasync there. */
+function storageFacts(dir: string): string {
+  let fs = 'unknown filesystem';
+  try {
+    let best = '';
+    for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [dev, mount, type] = line.split(' ');
+      if (dev === undefined || mount === undefined || type === undefined) continue;
+      if ((dir === mount || dir.startsWith(mount.endsWith('/') ? mount : `${mount}/`)) && mount.length >= best.length) {
+        best = mount;
+        fs = `${type} on ${dev}`;
+      }
+    }
+  } catch {
+    // keep 'unknown'
+  }
+  const probe = mkdtempSync(join(dir, 'bench-fsync-'));
+  const times: number[] = [];
+  try {
+    const fd = openSync(join(probe, 'probe'), 'w');
+    const block = Buffer.alloc(4096, 1);
+    for (let i = 0; i < 100; i++) {
+      const t = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      times.push(performance.now() - t);
+    }
+    closeSync(fd);
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const median = times[times.length >> 1] ?? Number.NaN;
+  return `${dir} (${fs}), 4 KiB write + fdatasync ${(median * 1000).toFixed(0)} µs (median of 100)`;
+}
+
 function ticksPerSecond(): number {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
   const n = Number(r.stdout.trim());
@@ -107,6 +182,34 @@ function runGenerator(job: Job, core: number | undefined): Promise<GeneratorRepl
   });
 }
 
+function logResult(label: string, r: ScenarioResult): void {
+  switch (r.kind) {
+    case 'throughput':
+      log(
+        `[${label}] ${rate(r.msgsPerSec)} msgs/s, p50 ${(r.latency.p50Us / 1000).toFixed(2)} ms, ` +
+          `p99 ${(r.latency.p99Us / 1000).toFixed(2)} ms, server CPU ${r.serverCpuPct.toFixed(0)}%, ` +
+          `generator CPU ${r.generatorCpuPct.toFixed(0)}%${r.problems.length > 0 ? `; problems: ${r.problems.slice(0, 3).join('; ')}` : ''}`,
+      );
+      if (r.timeline !== undefined && r.timeline.length > 1) {
+        const w = r.timelineWarmup ?? 0;
+        log(`[${label}]   each second: ${r.timeline.slice(0, w).map(rate).join(' ')} | ${r.timeline.slice(w).map(rate).join(' ')} msgs/s (warm-up | measured)`);
+      }
+      break;
+    case 'idle':
+      log(`[${label}] ${(r.bytesPerConnection / 1000).toFixed(1)} KB per connection`);
+      break;
+    case 'preload':
+      log(
+        `[${label}] preloaded ${r.messages} in ${r.seconds.toFixed(2)} s (${rate(r.msgsPerSec)} acked msgs/s, ` +
+          `ack p50 ${(r.latency.p50Us / 1000).toFixed(2)} ms)`,
+      );
+      break;
+    case 'catchup':
+      log(`[${label}] catch-up median ${rate(r.median.msgsPerSec)} msgs/s${r.problems.length > 0 ? `; problems: ${r.problems.slice(0, 3).join('; ')}` : ''}`);
+      break;
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -118,6 +221,7 @@ async function main(): Promise<void> {
       idle: { type: 'string' },
       fanout: { type: 'string' },
       pairs: { type: 'string' },
+      catchup: { type: 'string' },
       'parley-entry': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -134,10 +238,13 @@ async function main(): Promise<void> {
   let idleConns = intOption(values.idle, quick ? 1000 : 10_000, 'idle');
   const fanoutSubs = intOption(values.fanout, 100, 'fanout');
   const pairCount = intOption(values.pairs, 1000, 'pairs');
+  const catchupMessages = intOption(values.catchup, quick ? 20_000 : 100_000, 'catchup');
+  if (catchupMessages < 1 || catchupMessages > 100_000) throw new Error('--catchup must be 1-100000');
+  const catchupRepeats = quick ? 1 : 3;
 
-  const scenarioList = (values.only ?? 'a,b,c').split(',').map((s) => {
+  const scenarioList = (values.only ?? Object.keys(SCENARIOS).join(',')).split(',').map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
-    if (sc === undefined) throw new Error(`unknown scenario ${s}; use a, b, c`);
+    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}`);
     return sc;
   });
   const systemList = (values.systems ?? SYSTEMS.join(',')).split(',').map((s) => {
@@ -187,74 +294,164 @@ async function main(): Promise<void> {
     pinned: pin
       ? 'Server pinned to core 0 and load generator to core 1 (taskset)'
       : 'Server and load generator not pinned',
+    ...(scenarioList.includes('ingest') || scenarioList.includes('catchup') ? { storage: storageFacts(tmpdir()) } : {}),
   };
   log(`${machine.cpu}, ${cores} cores, node ${process.version}; ${Object.values(versions).join(', ')}`);
   log(machine.pinned);
+  if (machine.storage !== undefined) log(`stores in ${machine.storage}`);
 
   const titles: Record<ScenarioName, string> = {
     fanout: `(a) fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, 256 in flight`,
     pairs: `(b) ${pairCount} channels of 2 clients, each publishing to its peer, 32 in flight per client`,
     idle: `(c) ${idleConns} idle connections (2 per channel): server RSS growth per connection`,
+    ingest: `(d) durable ingest: publishes acknowledged once stored, ${ACK_WINDOW} unacknowledged per publisher`,
+    catchup: `(e) catch-up: a fresh client replays ${catchupMessages} stored 64-byte messages of one channel`,
+    'native-fanout': `(f) native protocol fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, 256 in flight`,
   };
-  const clientsOf: Record<ScenarioName, number> = { fanout: fanoutSubs, pairs: pairCount, idle: idleConns };
-  const windowOf: Record<ScenarioName, number> = { fanout: 256, pairs: 32, idle: 0 };
   const tps = ticksPerSecond();
   const runs: RunEntry[] = [];
   const started = Date.now();
 
+  const jobFor = (running: RunningSystem, label: string, fields: Pick<Job, 'scenario' | 'protocol' | 'clients' | 'window'> & Partial<Job>): Job => ({
+    label,
+    host: running.host,
+    port: running.port,
+    serverPid: running.pid,
+    ticksPerSecond: tps,
+    warmupMs,
+    measureMs,
+    ...fields,
+  });
+
+  /** Runs a job and logs its outcome; throws with the server's last output on failure. */
+  const generate = async (job: Job, running: RunningSystem): Promise<ScenarioResult> => {
+    const reply = await runGenerator(job, genCore);
+    if (!reply.ok) {
+      const tail = running.output();
+      throw new Error(`${reply.error}${tail === '' ? '' : `\n  server output:\n${tail}`}`);
+    }
+    logResult(job.label, reply.result);
+    return reply.result;
+  };
+
+  /** One server, one generator run. */
+  const runSimple = async (
+    scenario: ScenarioName,
+    system: SystemName,
+    variant: string,
+    mode: StoreMode,
+    fields: Pick<Job, 'scenario' | 'protocol' | 'clients' | 'window'> & Partial<Job>,
+  ): Promise<void> => {
+    const label = `${scenario}/${system}${variant === '' ? '' : `/${variant}`}`;
+    let running: RunningSystem | undefined;
+    try {
+      log(`[${label}] starting ${SYSTEM_LABEL[system]}${mode === 'relay' ? '' : ` (${mode})`}`);
+      running = await startSystem(system, systemOpts, { mode });
+      const result = await generate(jobFor(running, label, fields), running);
+      runs.push({ scenario, title: titles[scenario], system, variant, result });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      log(`[${label}] FAILED: ${msg}`);
+      runs.push({ scenario, title: titles[scenario], system, variant, error: msg });
+    } finally {
+      await running?.stop();
+    }
+  };
+
+  /** (e): preload a store, optionally restart the server on it, then time the catch-ups. */
+  const runCatchup = async (system: SystemName, protocol: ProtocolName, mode: StoreMode, restart: boolean): Promise<void> => {
+    const variant = `${mode === 'memory' ? 'memory' : system === 'nats' ? 'JetStream file' : 'SQLite'}${restart ? ', restarted' : ''}`;
+    const label = `catchup/${system}/${variant.replace(', ', '-')}`;
+    const dataDir = makeDataDir(system);
+    let running: RunningSystem | undefined;
+    try {
+      log(`[${label}] starting ${SYSTEM_LABEL[system]} (${mode})`);
+      running = await startSystem(system, systemOpts, { mode, dataDir });
+      const preload = await generate(
+        jobFor(running, label, { scenario: 'preload', protocol, clients: 1, window: ACK_WINDOW, messages: catchupMessages }),
+        running,
+      );
+      if (restart) {
+        await running.stop();
+        running = undefined;
+        log(`[${label}] restarting ${SYSTEM_LABEL[system]} on the same store`);
+        running = await startSystem(system, systemOpts, { mode, dataDir });
+      }
+      const result = await generate(
+        jobFor(running, label, {
+          scenario: 'catchup',
+          protocol,
+          clients: 1,
+          window: 0,
+          messages: catchupMessages,
+          repeats: restart ? 1 : catchupRepeats,
+        }),
+        running,
+      );
+      if (result.kind !== 'catchup' || preload.kind !== 'preload') throw new Error('unexpected result kind');
+      runs.push({ scenario: 'catchup', title: titles.catchup, system, variant, result: { ...result, preload, restarted: restart } });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      log(`[${label}] FAILED: ${msg}`);
+      runs.push({ scenario: 'catchup', title: titles.catchup, system, variant, error: msg });
+    } finally {
+      await running?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+
   for (const scenario of scenarioList) {
     log(`\n== ${titles[scenario]}`);
-    for (const system of systems) {
-      const label = `${scenario}/${system}`;
-      let running: RunningSystem | undefined;
-      try {
-        log(`[${label}] starting ${SYSTEM_LABEL[system]}`);
-        running = await startSystem(system, systemOpts);
-        const job: Job = {
-          scenario,
-          label,
-          protocol: running.protocol,
-          host: running.host,
-          port: running.port,
-          serverPid: running.pid,
-          ticksPerSecond: tps,
-          warmupMs,
-          measureMs,
-          clients: clientsOf[scenario],
-          window: windowOf[scenario],
-        };
-        const reply = await runGenerator(job, genCore);
-        if (reply.ok) {
-          runs.push({ scenario, title: titles[scenario], system, result: reply.result });
-          const r = reply.result;
-          if (r.kind === 'throughput') {
-            log(
-              `[${label}] ${rate(r.msgsPerSec)} msgs/s, p50 ${(r.latency.p50Us / 1000).toFixed(2)} ms, ` +
-                `p99 ${(r.latency.p99Us / 1000).toFixed(2)} ms, server CPU ${r.serverCpuPct.toFixed(0)}%, ` +
-                `generator CPU ${r.generatorCpuPct.toFixed(0)}%`,
-            );
-          } else {
-            log(`[${label}] ${(r.bytesPerConnection / 1000).toFixed(1)} KB per connection`);
-          }
-        } else {
-          const tail = running.output();
-          log(`[${label}] FAILED: ${reply.error}${tail === '' ? '' : `\n  server output:\n${tail}`}`);
-          runs.push({ scenario, title: titles[scenario], system, error: reply.error });
+    const measured = systems.filter((s) => protocolFor(scenario, s) !== undefined);
+    for (const s of systems) {
+      if (!measured.includes(s)) log(`(${SYSTEM_LABEL[s]}: not measured in this scenario)`);
+    }
+    switch (scenario) {
+      case 'fanout':
+      case 'pairs':
+      case 'idle': {
+        const clients = { fanout: fanoutSubs, pairs: pairCount, idle: idleConns }[scenario];
+        const window = { fanout: 256, pairs: 32, idle: 0 }[scenario];
+        for (const system of measured) {
+          await runSimple(scenario, system, '', 'relay', { scenario, protocol: protocolFor(scenario, system)!, clients, window });
         }
-      } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        log(`[${label}] FAILED: ${msg}`);
-        runs.push({ scenario, title: titles[scenario], system, error: msg });
-      } finally {
-        await running?.stop();
+        break;
       }
+      case 'ingest':
+        for (const shape of INGEST_SHAPES) {
+          const variant = `${shape.publishers} pub, ${shape.channels} ch`;
+          for (const system of measured) {
+            await runSimple(scenario, system, variant, 'durable', {
+              scenario: 'ingest',
+              protocol: protocolFor(scenario, system)!,
+              clients: shape.publishers,
+              channels: shape.channels,
+              window: ACK_WINDOW,
+            });
+          }
+        }
+        break;
+      case 'catchup':
+        for (const system of measured) {
+          const protocol = protocolFor(scenario, system)!;
+          await runCatchup(system, protocol, 'durable', false);
+          await runCatchup(system, protocol, 'durable', true);
+          if (system === 'parley') await runCatchup(system, protocol, 'memory', false);
+        }
+        break;
+      case 'native-fanout':
+        for (const system of measured) {
+          await runSimple(scenario, system, '', 'relay', { scenario: 'fanout', protocol: 'native', clients: fanoutSubs, window: 256 });
+        }
+        if (!scenarioList.includes('fanout')) log('(run with --only a,f to compare with the Mles-mode fan-out)');
+        break;
     }
   }
 
   const report: Report = {
     date: new Date().toISOString(),
     machine,
-    settings: { warmupMs, measureMs, quick },
+    settings: { warmupMs, measureMs, quick, catchupMessages },
     runs,
     targets: computeTargets(runs),
   };

@@ -1,7 +1,8 @@
-// The three load scenarios, run inside the generator process against one server:
+// The load scenarios, run inside the generator process against one server:
 //   fanout: 1 channel, N subscribers, 1 publisher keeping W messages in flight
 //   pairs:  P channels of 2 clients, each publishing to its peer with W in flight
 //   idle:   N connections joined to channels, for server memory per connection
+// and, in store-scenarios.ts, the store's: acknowledged ingest, preload and catch-up.
 //
 // Flow control is by receipt: a message is in flight until its receiver(s) saw it (by
 // sequence number, so a dropped message does not stall the window). The sender tops up
@@ -11,20 +12,25 @@ import { performance } from 'node:perf_hooks';
 import type { Adapter, BenchClient, MessageHandler } from './adapter.ts';
 import type { LatencySummary } from './hist.ts';
 import { LatencyHistogram } from './hist.ts';
+import { jetstream } from './jetstream.ts';
 import { mles } from './mles.ts';
 import { mqtt } from './mqtt.ts';
 import { nats } from './nats.ts';
+import { native } from './native.ts';
 import { payloadSender, payloadSeq, payloadTime } from './payload.ts';
 import { CpuMeter, rssKiB } from './proc.ts';
 import { rxClock } from './ws-client.ts';
 
-export type ScenarioName = 'fanout' | 'pairs' | 'idle';
-export type ProtocolName = 'mles' | 'mqtt' | 'nats';
+/** The scenarios of the report: (a)-(c) relay, (d) durable ingest, (e) catch-up, (f) native fan-out. */
+export type ScenarioName = 'fanout' | 'pairs' | 'idle' | 'ingest' | 'catchup' | 'native-fanout';
+/** What one generator run does. */
+export type JobKind = 'fanout' | 'pairs' | 'idle' | 'ingest' | 'preload' | 'catchup';
+export type ProtocolName = 'mles' | 'mqtt' | 'nats' | 'native' | 'jetstream';
 
-export const ADAPTERS: Record<ProtocolName, Adapter> = { mles, mqtt, nats };
+export const ADAPTERS: Record<ProtocolName, Adapter> = { mles, mqtt, nats, native, jetstream };
 
 export interface Job {
-  readonly scenario: ScenarioName;
+  readonly scenario: JobKind;
   readonly label: string;
   readonly protocol: ProtocolName;
   readonly host: string;
@@ -33,15 +39,24 @@ export interface Job {
   readonly ticksPerSecond: number;
   readonly warmupMs: number;
   readonly measureMs: number;
-  /** fanout: subscribers; pairs: channels (2 clients each); idle: connections. */
+  /** fanout: subscribers; pairs: channels (2 clients each); idle: connections; ingest: publishers. */
   readonly clients: number;
-  /** Messages in flight per sender (fanout, pairs). */
+  /** Messages in flight per sender (fanout, pairs), unacknowledged per publisher (ingest, preload). */
   readonly window: number;
+  /** ingest: channels the publishers spread over (publisher i uses channel i mod channels). */
+  readonly channels?: number;
+  /** preload: messages to publish; catchup: messages expected. */
+  readonly messages?: number;
+  /** catchup: catch-ups to run one after another, each on a fresh connection. */
+  readonly repeats?: number;
 }
 
 export interface ThroughputResult {
   readonly kind: 'throughput';
+  /** Subscribers, channels of 2, or (ingest) publishers. */
   readonly clients: number;
+  /** ingest: channels the publishers spread over. */
+  readonly channels?: number;
   readonly window: number;
   readonly seconds: number;
   readonly delivered: number;
@@ -55,6 +70,10 @@ export interface ThroughputResult {
   readonly stalls: number;
   readonly misrouted: number;
   readonly problems: readonly string[];
+  /** Msgs/s in each second from the start of the warm-up. */
+  readonly timeline?: readonly number[];
+  /** How many of the timeline's seconds were warm-up. */
+  readonly timelineWarmup?: number;
 }
 
 export interface IdleResult {
@@ -67,16 +86,54 @@ export interface IdleResult {
   readonly problems: readonly string[];
 }
 
-export type ScenarioResult = ThroughputResult | IdleResult;
+/** Publishing a fixed number of messages with acks (the catch-up's preload). */
+export interface PreloadResult {
+  readonly kind: 'preload';
+  readonly messages: number;
+  readonly seconds: number;
+  readonly msgsPerSec: number;
+  /** Publish-to-ack latency. */
+  readonly latency: LatencySummary;
+  readonly problems: readonly string[];
+}
+
+export interface CatchupRun {
+  /** Replayed messages received before the stream went live (or, JetStream, before the last). */
+  readonly received: number;
+  /** From sending the subscription to its `live` frame (JetStream: to the last message). */
+  readonly seconds: number;
+  readonly msgsPerSec: number;
+  /** From sending the subscription to the first replayed message. */
+  readonly firstMs: number;
+  /** The `live` frame's `last` (JetStream: -1). */
+  readonly last: number;
+  readonly serverCpuPct: number;
+  readonly generatorCpuPct: number;
+}
+
+export interface CatchupResult {
+  readonly kind: 'catchup';
+  readonly messages: number;
+  readonly runs: readonly CatchupRun[];
+  /** The median run by msgs/s. */
+  readonly median: CatchupRun;
+  readonly serverRssKiB: number;
+  readonly problems: readonly string[];
+  /** Filled in by run.ts: how the channel was filled, and whether the server was restarted since. */
+  readonly preload?: PreloadResult;
+  readonly restarted?: boolean;
+}
+
+export type ScenarioResult = ThroughputResult | IdleResult | PreloadResult | CatchupResult;
 
 export function progress(label: string, text: string): void {
   process.stderr.write(`[${label}] ${text}\n`);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `fn(i)` for i in [0, n) with at most `limit` running at once. */
-async function forEachLimit(
+export async function forEachLimit(
   n: number,
   limit: number,
   fn: (i: number) => Promise<void>,
@@ -106,7 +163,7 @@ function sourceAddress(i: number, total: number): string | undefined {
   return total > 16_000 ? `127.0.0.${2 + (i % 16)}` : undefined;
 }
 
-function collectProblems(clients: readonly (BenchClient | undefined)[]): string[] {
+export function collectProblems(clients: readonly (BenchClient | undefined)[]): string[] {
   const out: string[] = [];
   let more = 0;
   for (const c of clients) {
@@ -119,28 +176,40 @@ function collectProblems(clients: readonly (BenchClient | undefined)[]): string[
   return out;
 }
 
-function closeAll(clients: readonly (BenchClient | undefined)[]): void {
+export function closeAll(clients: readonly (BenchClient | undefined)[]): void {
   for (const c of clients) c?.close();
 }
 
 /** Shared machinery of the two throughput scenarios: counters, histogram, window timing. */
-class Meter {
+export class Meter {
   readonly hist = new LatencyHistogram();
   measuring = false;
   delivered = 0;
+  /** Messages received (or acks) since the start, warm-up included. */
+  total = 0;
   sent = 0;
   lastProgress = performance.now();
 
   /** Records one received message: call from every MessageHandler. */
   receive(buf: Buffer, at: number): void {
+    this.total++;
     if (this.measuring) {
       this.delivered++;
       this.hist.record((rxClock.now - payloadTime(buf, at)) * 1000);
     }
   }
+
+  /** Records one acknowledged publish sent at `sentAt` (performance.now() ms). */
+  ack(sentAt: number): void {
+    this.total++;
+    if (this.measuring) {
+      this.delivered++;
+      this.hist.record((rxClock.now - sentAt) * 1000);
+    }
+  }
 }
 
-async function measure(
+export async function measure(
   job: Job,
   meter: Meter,
   pump: () => void,
@@ -149,6 +218,9 @@ async function measure(
   stop: () => void,
 ): Promise<ThroughputResult> {
   let stalls = 0;
+  const timeline: number[] = [];
+  let timelineStart = 0;
+  let ticker: NodeJS.Timeout | undefined;
   const watchdog = setInterval(() => {
     if (performance.now() - meter.lastProgress > 1000 && forgive()) {
       stalls++;
@@ -158,6 +230,16 @@ async function measure(
   }, 250);
   try {
     progress(job.label, `warm-up ${job.warmupMs} ms`);
+    // The rate in each second from the start of the warm-up: shows a rate that changes.
+    timelineStart = performance.now();
+    let tickAt = timelineStart;
+    let tickCount = meter.total;
+    ticker = setInterval(() => {
+      const now = performance.now();
+      timeline.push(((meter.total - tickCount) * 1000) / (now - tickAt));
+      tickAt = now;
+      tickCount = meter.total;
+    }, 1000);
     meter.lastProgress = performance.now();
     pump();
     await sleep(job.warmupMs);
@@ -172,6 +254,7 @@ async function measure(
     await sleep(job.measureMs);
     meter.measuring = false;
     const t1 = performance.now();
+    clearInterval(ticker);
     const usage = cpu.stop(t1);
     const rss = rssKiB(job.serverPid);
     const seconds = (t1 - t0) / 1000;
@@ -194,10 +277,13 @@ async function measure(
       stalls,
       misrouted,
       problems,
+      timeline,
+      timelineWarmup: Math.round((t0 - timelineStart) / 1000),
     };
     return result;
   } finally {
     clearInterval(watchdog);
+    clearInterval(ticker);
   }
 }
 
@@ -467,16 +553,5 @@ export async function idle(job: Job): Promise<IdleResult> {
     };
   } finally {
     closeAll(clients);
-  }
-}
-
-export function runScenario(job: Job): Promise<ScenarioResult> {
-  switch (job.scenario) {
-    case 'fanout':
-      return fanout(job);
-    case 'pairs':
-      return pairs(job);
-    case 'idle':
-      return idle(job);
   }
 }

@@ -1,6 +1,7 @@
-// Starting and stopping the systems under test: parley (Mles), mosquitto (MQTT over
-// WebSocket) and nats-server (NATS over WebSocket), each on a fresh loopback port with a
-// temporary config, optionally pinned to one core, with the fd limit raised to the hard cap.
+// Starting and stopping the systems under test: parley (Mles and native protocol),
+// mosquitto (MQTT over WebSocket) and nats-server (NATS over WebSocket, with JetStream for
+// the store scenarios), each on a fresh loopback port with a temporary config, optionally
+// pinned to one core, with the fd limit raised to the hard cap.
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -26,6 +27,23 @@ export interface SystemOptions {
   readonly parleyEntry: string;
   readonly mosquittoBin: string;
   readonly natsBin: string;
+}
+
+/**
+ * How a server keeps messages:
+ * - relay: nothing kept (parley `--memory --retain-count 1`, NATS core, mosquitto QoS 0)
+ * - memory: parley `--memory` with its default retention
+ * - durable: parley's SQLite store with default retention; nats-server with JetStream
+ */
+export type StoreMode = 'relay' | 'memory' | 'durable';
+
+export interface StartOptions {
+  readonly mode: StoreMode;
+  /**
+   * A data directory that outlives the server (for a restart on the same store); the
+   * caller removes it. Without it a temporary one is made and removed on stop.
+   */
+  readonly dataDir?: string;
 }
 
 export interface RunningSystem {
@@ -99,10 +117,21 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startSystem(name: SystemName, opts: SystemOptions): Promise<RunningSystem> {
+export function makeDataDir(name: SystemName): string {
+  return mkdtempSync(join(tmpdir(), `bench-${name}-`));
+}
+
+export async function startSystem(
+  name: SystemName,
+  opts: SystemOptions,
+  start: StartOptions = { mode: 'relay' },
+): Promise<RunningSystem> {
   const host = '127.0.0.1';
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const dir = start.dataDir ?? makeDataDir(name);
+  const ownDir = start.dataDir === undefined;
+  if (start.mode !== 'relay' && name === 'mosquitto') throw new Error('mosquitto is only measured as a relay');
+  if (start.mode === 'memory' && name !== 'parley') throw new Error(`${name} has no memory store mode here`);
   let argv: string[];
   switch (name) {
     case 'parley':
@@ -114,10 +143,9 @@ export async function startSystem(name: SystemName, opts: SystemOptions): Promis
         `${host}:${port}`,
         '--limit',
         '0',
-        // Like nats-server's core and mosquitto at QoS 0, nothing is written to disk.
-        '--memory',
-        '--retain-count',
-        '1',
+        // relay: like nats-server's core and mosquitto at QoS 0, nothing is written to
+        // disk; durable: the default SQLite store (parley.db in the data directory).
+        ...(start.mode === 'relay' ? ['--memory', '--retain-count', '1'] : start.mode === 'memory' ? ['--memory'] : []),
         '--rate-limit',
         '0',
         '--log-level',
@@ -166,6 +194,7 @@ export async function startSystem(name: SystemName, opts: SystemOptions): Promis
           `  port: ${port}`,
           '  no_tls: true',
           '}',
+          ...(start.mode === 'durable' ? ['jetstream {', `  store_dir: "${join(dir, 'jetstream')}"`, '}'] : []),
           '',
         ].join('\n'),
       );
@@ -187,7 +216,9 @@ export async function startSystem(name: SystemName, opts: SystemOptions): Promis
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const output = (): string => tail.join('\n');
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  const cleanup = (): void => {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await waitForPort(child, host, port, output);
   } catch (e) {

@@ -5,7 +5,30 @@ import { describe, it } from 'node:test';
 import { bucketOf, bucketValue, LatencyHistogram } from '../bench/hist.ts';
 import { connectPacket, parsePackets, publishPrefix, PUBLISH } from '../bench/mqtt.ts';
 import { parseNats } from '../bench/nats.ts';
-import { FrameBatcher, makePayload, PAYLOAD_SIZE, payloadSender, payloadSeq, payloadTime } from '../bench/payload.ts';
+import {
+  ackDuplicate,
+  ackSeq,
+  cborText,
+  findKey,
+  FRAME_ACK,
+  FRAME_MSG,
+  FRAME_OTHER,
+  frameKind,
+  msgPayloadAt,
+  pubBatcher,
+  skipItem,
+} from '../bench/native.ts';
+import {
+  FrameBatcher,
+  makePayload,
+  PAYLOAD_SIZE,
+  payloadSender,
+  payloadSeq,
+  payloadTime,
+  readHexSeq,
+  writeHexSeq,
+} from '../bench/payload.ts';
+import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/protocol/native.ts';
 import { Reassembler } from '../src/protocol/reassembler.ts';
 import { acceptKey } from '../src/protocol/ws-handshake.ts';
 import {
@@ -144,6 +167,97 @@ describe('bench FrameBatcher', () => {
       assert.equal(payloadSender(f.payload, at), 42);
       assert.equal(f.payload.toString('latin1', f.payload.length - 2), '\r\n');
     });
+  });
+});
+
+describe('bench FrameBatcher with a hex sequence', () => {
+  it('writes and reads 8 hex digits', () => {
+    const b = Buffer.alloc(10);
+    for (const v of [0, 1, 0xabcdef, 0xfffffffe, 0xffffffff]) {
+      writeHexSeq(b, 1, v);
+      assert.equal(b.toString('latin1', 1, 9), v.toString(16).padStart(8, '0'));
+      assert.equal(readHexSeq(b, 1), v);
+    }
+    assert.equal(readHexSeq(Buffer.from('0000000g'), 0), -1);
+  });
+
+  it('builds native pub frames the node decodes, with the sequence as the client message id', () => {
+    const batcher = pubBatcher('a channel', 7);
+    const frames = decodePieces(batcher.build(4, 99.5, 0xfffffffe), [5, 200]);
+    assert.equal(frames.length, 4);
+    frames.forEach((f, i) => {
+      const seq = (0xfffffffe + i) >>> 0;
+      const decoded = decodeClientFrame(f.payload);
+      assert.ok(decoded.ok, decoded.ok ? '' : decoded.error);
+      const frame = decoded.frame;
+      assert.equal(frame.t, 'pub');
+      if (frame.t !== 'pub') return;
+      assert.equal(frame.ch, 'a channel');
+      assert.equal(frame.cid, seq.toString(16).padStart(8, '0'));
+      assert.equal(frame.bin, true);
+      assert.equal(frame.p.length, PAYLOAD_SIZE);
+      const p = Buffer.from(frame.p);
+      assert.equal(payloadSeq(p, 0), seq);
+      assert.equal(payloadSender(p, 0), 7);
+      assert.equal(payloadTime(p, 0), 99.5);
+    });
+  });
+
+  it('stamps the sequence into a NATS reply subject', () => {
+    const head = 'PUB bench.c0 _A.3.';
+    const batcher = new FrameBatcher(OP_BINARY, Buffer.from(`${head}00000000 64\r\n`), Buffer.from('\r\n'), 3, head.length);
+    const frames = decodePieces(batcher.build(3, 1, 0x1f), []);
+    assert.deepEqual(
+      frames.map((f) => f.payload.toString('latin1', 0, head.length + 11)),
+      ['PUB bench.c0 _A.3.0000001f 64', 'PUB bench.c0 _A.3.00000020 64', 'PUB bench.c0 _A.3.00000021 64'],
+    );
+  });
+
+  it('refuses a hex sequence that would overwrite the message', () => {
+    assert.throws(() => new FrameBatcher(OP_BINARY, Buffer.from('abc'), Buffer.alloc(0), 0, 0), RangeError);
+  });
+});
+
+describe('bench native frame readers', () => {
+  const id = Buffer.alloc(32, 0xab);
+  const payload = makePayload(5, 1234, 9);
+  const msg = encodeNodeFrame({ t: 'msg', ch: 'c1', seq: 1235, id, ts: Date.now(), from: 'u', o: 'node', bin: true, p: payload });
+  const ack = (dup: boolean) => encodeNodeFrame({ t: 'ack', ch: 'c1', cid: '000004d2', seq: 1235, id, ts: Date.now(), dup });
+
+  it('recognises msg and ack frames and reads them in place', () => {
+    assert.equal(frameKind(msg, 0, msg.length), FRAME_MSG);
+    const at = msgPayloadAt(msg, 0, msg.length);
+    assert.equal(payloadSeq(msg, at), 1234);
+    assert.equal(payloadSender(msg, at), 9);
+    for (const dup of [false, true]) {
+      const a = ack(dup);
+      assert.equal(frameKind(a, 0, a.length), FRAME_ACK);
+      assert.equal(ackSeq(a, 0, a.length), 0x4d2);
+      assert.equal(ackDuplicate(a, 0, a.length), dup);
+    }
+    const live = encodeNodeFrame({ t: 'live', ch: 'c1', last: 3 });
+    assert.equal(frameKind(live, 0, live.length), FRAME_OTHER);
+  });
+
+  it('finds the payload of a msg whatever the key order, inside a larger buffer', () => {
+    const reordered = encodeClientFrame({ p: payload, t: 'msg', ch: 'c1', seq: 1, id, ts: 1.5, from: 'u', o: 'n', bin: true });
+    const buf = Buffer.concat([Buffer.alloc(3, 0xff), reordered, Buffer.alloc(5, 0xff)]);
+    const start = 3;
+    const end = 3 + reordered.length;
+    assert.equal(frameKind(buf, start, end), FRAME_OTHER, 't is not the first key: left to the slow path');
+    const at = msgPayloadAt(buf, start, end);
+    assert.equal(payloadSeq(buf, at), 1234);
+    const short = encodeNodeFrame({ t: 'msg', ch: 'c1', seq: 1, id, ts: 1, from: 'u', o: 'n', bin: true, p: Buffer.alloc(10) });
+    assert.equal(msgPayloadAt(short, 0, short.length), -1);
+  });
+
+  it('skips every kind of CBOR item and finds keys', () => {
+    const value = encodeClientFrame({ a: [1, -1, 300, 70000, 2 ** 40, 1.5, 'x'.repeat(300), null, true, { b: new Uint8Array(30) }], k: 'v' });
+    assert.equal(skipItem(value, 0, value.length), value.length);
+    assert.equal(skipItem(value, 0, value.length - 1), -1, 'truncated');
+    const v = findKey(value, 0, value.length, cborText('k'));
+    assert.deepEqual([...value.subarray(v, v + 2)], [0x61, 0x76]);
+    assert.equal(findKey(value, 0, value.length, cborText('zz')), -1);
   });
 });
 

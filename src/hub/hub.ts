@@ -190,8 +190,10 @@ export class Hub {
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
       if (!result.duplicate) this.#fanOut(result.message, except[i]);
-      done[i]?.(result);
     }
+    // Results after the whole fan-out: an ack queued between two fanned-out messages
+    // would split every recipient's run of frames, and each would copy its own.
+    for (let i = 0; i < results.length; i++) done[i]?.(results[i]!);
     this.#options.afterBatch?.();
   }
 

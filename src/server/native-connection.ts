@@ -228,6 +228,9 @@ export class NativeConnection {
         this.#send({ t: 'live', ch: subscription.channel, last: cursor });
         return;
       }
+      // Yield to everyone else between pages (a 100k replay must not hold the loop),
+      // and wait while the client is behind.
+      await new Promise((resolve) => setImmediate(resolve));
       if (!(await this.#ws.waitForRoom(REPLAY_HIGH_WATER))) return;
     }
   }

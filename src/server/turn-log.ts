@@ -10,7 +10,10 @@ export class TurnLog {
   /** Byte offset of each frame in the joined buffer; one more entry than frames. */
   #offsets: number[] = [0];
   #last: Buffer | undefined;
+  /** The last run joined, shared by every queue that asks for the same run. */
   #joined: Buffer | undefined;
+  #joinedStart = -1;
+  #joinedEnd = -1;
 
   /** The frame's index in this turn, appending it when it is not the latest one. */
   indexOf(frame: Buffer): number {
@@ -18,15 +21,22 @@ export class TurnLog {
       this.#frames.push(frame);
       this.#offsets.push(this.#offsets[this.#offsets.length - 1]! + frame.length);
       this.#last = frame;
-      this.#joined = undefined;
     }
     return this.#frames.length - 1;
   }
 
-  /** The bytes of frames `start` up to, not including, `end`: a view, no copy per caller. */
+  /**
+   * The bytes of frames `start` up to, not including, `end`. Queues holding the same
+   * run (a fan-out) share one joined buffer; a different run is joined on its own, so
+   * the cost is bounded by the run, never by the whole turn.
+   */
   slice(start: number, end: number): Buffer {
-    this.#joined ??= Buffer.concat(this.#frames, this.#offsets[this.#offsets.length - 1]);
-    return this.#joined.subarray(this.#offsets[start], this.#offsets[end]);
+    if (this.#joined === undefined || start !== this.#joinedStart || end !== this.#joinedEnd) {
+      this.#joined = Buffer.concat(this.#frames.slice(start, end), this.#offsets[end]! - this.#offsets[start]!);
+      this.#joinedStart = start;
+      this.#joinedEnd = end;
+    }
+    return this.#joined;
   }
 
   /** Forgets the turn; indices handed out before are no longer valid. */
@@ -36,5 +46,6 @@ export class TurnLog {
     this.#offsets = [0];
     this.#last = undefined;
     this.#joined = undefined;
+    this.#joinedStart = this.#joinedEnd = -1;
   }
 }

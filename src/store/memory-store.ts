@@ -2,6 +2,7 @@
 // Nothing survives a restart.
 
 import { messageId } from './message-id.ts';
+import { RecentIds } from './recent-ids.ts';
 import { mergeMlesHistory } from './sqlite-store.ts';
 import type {
   AppendRequest,
@@ -55,7 +56,6 @@ interface MemoryChannel {
   originSeq: number;
   bytes: number;
   headers: Array<{ position: number; frame: Uint8Array }>;
-  publishes: Map<string, number>; // uid \0 cid -> seq
 }
 
 export class MemoryStore implements Store {
@@ -66,6 +66,8 @@ export class MemoryStore implements Store {
 
   readonly #retainCount: number;
   readonly #retainBytes: number;
+  /** channel \0 uid \0 cid -> seq of recent publishes (a retry of an older one is new). */
+  readonly #recent = new RecentIds(200_000);
 
   /**
    * `retainCount` and `retainBytes` (0 = none) are enforced as messages arrive: in
@@ -82,7 +84,7 @@ export class MemoryStore implements Store {
   #channel(name: string): MemoryChannel {
     let channel = this.#channels.get(name);
     if (channel === undefined) {
-      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, headers: [], publishes: new Map() };
+      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, headers: [] };
       this.#channels.set(name, channel);
     }
     return channel;
@@ -97,9 +99,9 @@ export class MemoryStore implements Store {
     const now = this.#now();
     return requests.map((request) => {
       const channel = this.#channel(request.channel);
-      const key = request.cid === undefined ? undefined : `${request.uid}\0${request.cid}`;
+      const key = request.cid === undefined ? undefined : `${request.channel}\0${request.uid}\0${request.cid}`;
       if (key !== undefined) {
-        const earlier = channel.publishes.get(key);
+        const earlier = this.#recent.get(key);
         const message = earlier === undefined ? undefined : this.#at(channel, earlier);
         if (message !== undefined) return { message, duplicate: true };
       }
@@ -117,7 +119,7 @@ export class MemoryStore implements Store {
       channel.lastSeq++;
       channel.originSeq++;
       channel.bytes += message.payload.length;
-      if (key !== undefined) channel.publishes.set(key, message.seq);
+      if (key !== undefined) this.#recent.set(key, message.seq);
       while (
         channel.messages.length > 1 &&
         ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))
@@ -131,6 +133,13 @@ export class MemoryStore implements Store {
   read(name: string, range: ReadRange): StoredMessage[] {
     const channel = this.#channels.get(name);
     if (channel === undefined) return [];
+    if (range.since === undefined && range.until === undefined && !range.descending) {
+      // Seqs are contiguous: the range is a slice, found by arithmetic, not a scan.
+      const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;
+      const from = Math.max(0, (range.after ?? 0) + 1 - first);
+      const to = range.before === undefined ? channel.messages.length : Math.max(from, range.before - first);
+      return channel.messages.slice(from, Math.min(to, from + range.limit));
+    }
     const matching = channel.messages.filter(
       (m) =>
         (range.after === undefined || m.seq > range.after) &&
@@ -183,8 +192,6 @@ export class MemoryStore implements Store {
         channel.bytes -= oldest.payload.length;
         removed++;
       }
-      const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;
-      for (const [key, seq] of channel.publishes) if (seq < first) channel.publishes.delete(key);
     }
     return removed;
   }

@@ -10,6 +10,10 @@ test('is a stable SHA-256 of the fields', () => {
   assert.equal(hex(messageId(base)), hex(messageId({ ...base, payload: Buffer.from('hi') })));
 });
 
+test('matches the pinned vector: ids must not change between versions, nodes compare them', () => {
+  assert.equal(hex(messageId(base)), 'cdccc61142836f6079dc9ad0c25f76fc4ba19374217553159bca811dd978f699');
+});
+
 test('every field changes the id, and field boundaries matter', () => {
   const variants = [
     { origin: 'n2' },

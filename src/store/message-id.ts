@@ -3,7 +3,7 @@
 // so ids deduplicate across nodes; length prefixes keep distinct field splits from
 // colliding (unlike Mles auth's plain concatenation).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface IdentifyingFields {
   readonly origin: string;
@@ -15,31 +15,30 @@ export interface IdentifyingFields {
   readonly payload: Uint8Array;
 }
 
-const VERSION = Uint8Array.of(1);
+const VERSION = 1;
 
-function u64(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(n));
-  return b;
-}
-
-function field(bytes: Uint8Array): Buffer[] {
-  return [u64(bytes.length), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)];
-}
-
+/**
+ * Builds the whole encoding in one buffer and hashes it in one call: a streaming hash
+ * with an update per field cost several microseconds a message in call overhead.
+ */
 export function messageId(m: IdentifyingFields): Uint8Array {
-  const hash = createHash('sha256');
-  hash.update(VERSION);
-  for (const part of [
-    ...field(Buffer.from(m.origin)),
-    ...field(Buffer.from(m.channel)),
-    u64(m.originSeq),
-    u64(m.ts),
-    ...field(Buffer.from(m.uid)),
-    Uint8Array.of(m.binary ? 1 : 0),
-    ...field(m.payload),
-  ]) {
-    hash.update(part);
-  }
-  return new Uint8Array(hash.digest());
+  const origin = Buffer.from(m.origin);
+  const channel = Buffer.from(m.channel);
+  const uid = Buffer.from(m.uid);
+  const size = 1 + (8 + origin.length) + (8 + channel.length) + 8 + 8 + (8 + uid.length) + 1 + (8 + m.payload.length);
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt8(VERSION, 0);
+  const field = (bytes: Uint8Array): void => {
+    at = out.writeBigUInt64BE(BigInt(bytes.length), at);
+    out.set(bytes, at);
+    at += bytes.length;
+  };
+  field(origin);
+  field(channel);
+  at = out.writeBigUInt64BE(BigInt(m.originSeq), at);
+  at = out.writeBigUInt64BE(BigInt(m.ts), at);
+  field(uid);
+  at = out.writeUInt8(m.binary ? 1 : 0, at);
+  field(m.payload);
+  return new Uint8Array(hash('sha256', out, 'buffer'));
 }

@@ -11,6 +11,7 @@
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageId } from './message-id.ts';
+import { RecentIds } from './recent-ids.ts';
 import type {
   AppendRequest,
   AppendResult,
@@ -110,8 +111,8 @@ export class SqliteStore implements Store {
   readonly #now: () => number;
   readonly #headersPerChannel: number;
   readonly #channels = new Map<string, ChannelRow>();
-  /** channel \0 uid \0 cid -> seq, oldest first, bounded. */
-  readonly #recent = new Map<string, number>();
+  /** channel \0 uid \0 cid -> seq, bounded. */
+  readonly #recent: RecentIds;
   readonly #recentLimit: number;
   readonly #sql: Record<string, StatementSync>;
   /** Prepared range reads, by their SQL (at most 32 shapes of range). */
@@ -131,6 +132,7 @@ export class SqliteStore implements Store {
     }
     this.nodeId = options.nodeId;
     this.#recentLimit = options.recentPublishes ?? 200_000;
+    this.#recent = new RecentIds(this.#recentLimit);
     const p = (sql: string) => this.#db.prepare(sql);
     this.#sql = {
       channel: p('SELECT last_seq AS lastSeq, origin_seq AS originSeq, count, bytes FROM channels WHERE channel = ?'),
@@ -162,7 +164,6 @@ export class SqliteStore implements Store {
 
   #remember(channel: string, uid: string, cid: string, seq: number): void {
     this.#recent.set(`${channel}\0${uid}\0${cid}`, seq);
-    if (this.#recent.size > this.#recentLimit) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
   /** The seq an earlier publish with this client id got, if any. */

@@ -3,7 +3,6 @@
 // frames and back; it does no I/O. Every frame and error code is described in
 // docs/native-protocol.md.
 
-import { isUtf8 } from 'node:buffer';
 import { Decoder, Encoder } from 'cbor-x';
 import { MAX_NAME_LENGTH } from './mles-header.ts';
 
@@ -20,6 +19,17 @@ export const MAX_TOKEN_LENGTH = 256;
 // Plain maps both ways: no cbor-x record extension, so any CBOR library can talk to us.
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+// The client SDK bundles this module for browsers: no node: imports here.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ---- client -> node -------------------------------------------------------------
 

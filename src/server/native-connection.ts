@@ -52,7 +52,11 @@ export function wireMessage(m: StoredMessage): WireMessage {
 }
 
 function messageFrame(m: StoredMessage): Buffer {
-  return encodeFrame(OP_BINARY, encodeNodeFrame({ t: 'msg', ...wireMessage(m) }));
+  // One literal, not a spread of wireMessage(): this runs once per message replayed.
+  return encodeFrame(
+    OP_BINARY,
+    encodeNodeFrame({ t: 'msg', ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload }),
+  );
 }
 
 let nextConnectionId = 1;

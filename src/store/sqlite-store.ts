@@ -66,29 +66,24 @@ interface ChannelRow {
   bytes: number;
 }
 
-interface MessageRow {
-  channel: string;
-  seq: number;
-  id: Uint8Array;
-  ts: number;
-  origin: string;
-  origin_seq: number;
-  uid: string;
-  binary: number;
-  payload: Uint8Array;
-}
+/**
+ * Message rows are read as arrays of these columns, in this order: a row object per
+ * message, then a message object from it, was a measurable part of a catch-up.
+ */
+const COLUMNS = 'channel, seq, id, ts, origin, origin_seq, uid, binary, payload';
+type MessageRow = [string, number, Uint8Array, number, string, number, string, number, Uint8Array];
 
 function toMessage(row: MessageRow): StoredMessage {
   return {
-    channel: row.channel,
-    seq: row.seq,
-    id: row.id,
-    ts: row.ts,
-    origin: row.origin,
-    originSeq: row.origin_seq,
-    uid: row.uid,
-    binary: row.binary === 1,
-    payload: row.payload,
+    channel: row[0],
+    seq: row[1],
+    id: row[2],
+    ts: row[3],
+    origin: row[4],
+    originSeq: row[5],
+    uid: row[6],
+    binary: row[7] === 1,
+    payload: row[8],
   };
 }
 
@@ -134,6 +129,11 @@ export class SqliteStore implements Store {
     this.#recentLimit = options.recentPublishes ?? 200_000;
     this.#recent = new RecentIds(this.#recentLimit);
     const p = (sql: string) => this.#db.prepare(sql);
+    const arrays = (sql: string) => {
+      const statement = this.#db.prepare(sql);
+      statement.setReturnArrays(true);
+      return statement;
+    };
     this.#sql = {
       channel: p('SELECT last_seq AS lastSeq, origin_seq AS originSeq, count, bytes FROM channels WHERE channel = ?'),
       saveChannel: p(
@@ -143,13 +143,13 @@ export class SqliteStore implements Store {
       insert: p('INSERT INTO messages (channel, seq, id, ts, origin, origin_seq, uid, binary, cid, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       publish: p('SELECT seq FROM messages WHERE channel = ? AND uid = ? AND cid = ? ORDER BY seq DESC LIMIT 1'),
       recentPublishes: p('SELECT channel, uid, cid, seq FROM messages WHERE cid IS NOT NULL ORDER BY rowid DESC LIMIT ?'),
-      bySeq: p('SELECT * FROM messages WHERE channel = ? AND seq = ?'),
+      bySeq: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? AND seq = ?`),
       idsOf: p('SELECT seq, id FROM messages WHERE channel = ?'),
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
       header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
       lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
-      lastMessages: p('SELECT * FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT ?'),
+      lastMessages: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT ?`),
       channels: p('SELECT channel, count, bytes FROM channels'),
       totals: p('SELECT count(*) AS channels, coalesce(sum(count), 0) AS messages, coalesce(sum(bytes), 0) AS bytes FROM channels'),
       overCount: p('SELECT channel, count FROM channels WHERE count > ?'),
@@ -267,10 +267,11 @@ export class SqliteStore implements Store {
     }
     const order = range.descending ? 'DESC' : 'ASC';
     args.push(range.limit);
-    const sql = `SELECT * FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
+    const sql = `SELECT ${COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
     let statement = this.#reads.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
+      statement.setReturnArrays(true);
       this.#reads.set(sql, statement);
     }
     const rows = statement.all(...args) as unknown as MessageRow[];

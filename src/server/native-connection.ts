@@ -3,9 +3,7 @@
 // subscribe seam (replay from the store, then live) is here: see Subscription.
 
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import type { Delivery, Hub, Member } from '../hub/hub.ts';
-import { REFUSALS, type RefusalCode } from '../protocol/errors.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import {
   decodeClientFrame,
@@ -24,19 +22,12 @@ import {
 } from '../protocol/native.ts';
 import { encodeFrame, OP_BINARY } from '../protocol/ws-frame.ts';
 import type { StoredMessage } from '../store/store.ts';
-import type { NodeStats } from './stats.ts';
-import { WsConnection } from './ws-connection.ts';
+import { ClientSession, type SessionContext } from './client-session.ts';
 
-export interface NativeContext {
+export interface NativeContext extends SessionContext {
   readonly hub: Hub;
-  readonly stats: NodeStats;
-  readonly log: Logger;
   readonly nodeId: string;
   readonly mlesKey: string | undefined;
-  readonly headerTimeoutMs: number;
-  readonly maxMessage: number;
-  readonly maxBuffered: number;
-  readonly onClosed: (connection: NativeConnection) => void;
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
@@ -58,8 +49,6 @@ function messageFrame(m: StoredMessage): Buffer {
     encodeNodeFrame({ t: 'msg', ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload }),
   );
 }
-
-let nextConnectionId = 1;
 
 /**
  * A channel subscription. It joins the hub's fan-out at once but ignores deliveries
@@ -87,60 +76,25 @@ class Subscription implements Member {
 }
 
 export class NativeConnection {
-  readonly id = nextConnectionId++;
   uid = '';
+  readonly session: ClientSession;
   readonly #ctx: NativeContext;
-  readonly #ws: WsConnection;
-  readonly #remote: string;
   readonly #subscriptions = new Map<string, Subscription>();
   /** Channels this connection has shown auth for. */
   readonly #authorized = new Set<string>();
-  #headerTimer: NodeJS.Timeout | undefined;
-  #closing = false;
 
   constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
     this.#ctx = ctx;
-    this.#remote = remote;
-    this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
-    this.#ws = new WsConnection(
-      socket,
-      { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats },
-      {
-        message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
-        protocolError: (code, reason) => {
-          this.#closing = true;
-          this.#ctx.stats.reject(code === 1009 ? 'TOO_BIG' : code === 1007 ? 'BAD_UTF8' : code === 1011 ? 'INTERNAL_ERROR' : 'PROTOCOL_ERROR');
-          this.#log('protocol error', { close: code, detail: reason });
-        },
-        internalError: (error) => ctx.log.error({ conn: this.id, remote, err: error }, 'internal error handling a frame'),
-        overflow: () => {
-          this.#ctx.stats.slowConsumersDropped++;
-          this.refuse('TOO_SLOW');
-        },
-        closed: () => this.#onClosed(),
-      },
-    );
-    this.#ws.start(head);
-  }
-
-  refuse(code: RefusalCode, detail?: string): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    if (code !== 'SHUTDOWN' && code !== 'IDLE') this.#ctx.stats.reject(code);
-    this.#log('connection refused', { code, detail });
-    this.#leaveAll();
-    const refusal = REFUSALS[code];
-    const reason = detail === undefined ? refusal.reason : `${refusal.reason}: ${detail}`;
-    if (code === 'TOO_SLOW') this.#ws.abandon(refusal.close, reason);
-    else this.#ws.close(refusal.close, reason);
-  }
-
-  ping(maxMissed: number): void {
-    if (!this.#closing && !this.#ws.keepalive(maxMissed)) this.refuse('IDLE');
+    this.session = new ClientSession(socket, remote, ctx, {
+      message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
+      leave: () => this.#leaveAll(),
+      describe: () => ({ uid: this.uid || undefined, protocol: 'native' }),
+    });
+    this.session.start(head);
   }
 
   #send(frame: NodeFrame): void {
-    this.#ws.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
+    this.session.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
   }
 
   #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number }, detail?: string): void {
@@ -149,18 +103,15 @@ export class NativeConnection {
   }
 
   #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
-    if (this.#closing) return;
-    this.#ctx.stats.framesIn++;
-    this.#ctx.stats.bytesIn += end - start;
-    if (!binary) return this.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
+    if (!binary) return this.session.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
     const decoded = decodeClientFrame(buf.subarray(start, end));
     if (this.uid === '') {
-      if (!decoded.ok) return this.refuse('BAD_HELLO', decoded.error);
+      if (!decoded.ok) return this.session.refuse('BAD_HELLO', decoded.error);
       if (decoded.frame.t !== 'hello') {
         this.#error('NOT_HELLO', {});
-        return this.refuse('BAD_HELLO', 'the first frame must be hello');
+        return this.session.refuse('BAD_HELLO', 'the first frame must be hello');
       }
-      clearTimeout(this.#headerTimer);
+      this.session.accepted();
       this.uid = decoded.frame.uid;
       this.#send({ t: 'welcome', v: PROTOCOL_VERSION, node: this.#ctx.nodeId, max: this.#ctx.maxMessage });
       return;
@@ -207,7 +158,7 @@ export class NativeConnection {
       if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
       if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
     }
-    const subscription = new Subscription(frame.ch, (wire) => this.#ws.send(wire));
+    const subscription = new Subscription(frame.ch, (wire) => this.session.send(wire));
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
     if (frame.after === undefined) {
@@ -224,7 +175,7 @@ export class NativeConnection {
     for (;;) {
       if (subscription.cancelled) return;
       const page = store.read(subscription.channel, { after: cursor, limit: REPLAY_PAGE });
-      for (const message of page) this.#ws.send(messageFrame(message));
+      for (const message of page) this.session.send(messageFrame(message));
       if (page.length > 0) cursor = page[page.length - 1]!.seq;
       if (page.length < REPLAY_PAGE) {
         // Caught up, in the same synchronous step as the read: go live now.
@@ -235,7 +186,7 @@ export class NativeConnection {
       // Yield to everyone else between pages (a 100k replay must not hold the loop),
       // and wait while the client is behind.
       await new Promise((resolve) => setImmediate(resolve));
-      if (!(await this.#ws.waitForRoom(REPLAY_HIGH_WATER))) return;
+      if (!(await this.session.waitForRoom(REPLAY_HIGH_WATER))) return;
     }
   }
 
@@ -254,7 +205,7 @@ export class NativeConnection {
       { channel: frame.ch, uid: this.uid, binary: frame.bin, payload, cid: frame.cid, retry: frame.retry },
       undefined, // the publisher's own subscription gets the message too: its cursor covers it
       (result) => {
-        if (this.#closing) return;
+        if (this.session.closing) return;
         if (result instanceof Error) return this.#error('STORE_FAILED', about);
         const { message } = result;
         this.#send({ t: 'ack', ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate });
@@ -298,17 +249,5 @@ export class NativeConnection {
 
   #leaveAll(): void {
     for (const subscription of [...this.#subscriptions.values()]) this.#unsubscribe(subscription);
-  }
-
-  #onClosed(): void {
-    this.#closing = true;
-    clearTimeout(this.#headerTimer);
-    this.#leaveAll();
-    this.#ctx.stats.connections--;
-    this.#ctx.onClosed(this);
-  }
-
-  #log(msg: string, fields: Record<string, unknown>): void {
-    this.#ctx.log.info({ conn: this.id, remote: this.#remote, uid: this.uid || undefined, protocol: 'native', ...fields }, msg);
   }
 }

@@ -27,7 +27,7 @@ import { serveMessages } from './http-api.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
 import { NativeConnection, type NativeContext } from './native-connection.ts';
-import type { RefusalCode } from '../protocol/errors.ts';
+import type { ClientSession } from './client-session.ts';
 import { checkUpgrade } from '../protocol/ws-handshake.ts';
 import type { ManagedTls } from './acme-listener.ts';
 
@@ -72,14 +72,9 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
   });
   const metrics = createMetrics({ stats, hub });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
-  /** What the node needs of any open connection, whatever its protocol. */
-  interface OpenConnection {
-    refuse(code: RefusalCode): void;
-    ping(maxMissed: number): void;
-  }
-  const connections = new Set<OpenConnection>();
+  const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;
-  const onClosed = (connection: OpenConnection): void => {
+  const onClosed = (connection: ClientSession): void => {
     connections.delete(connection);
     if (connections.size === 0) allClosed?.();
   };
@@ -164,8 +159,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     stats.connectionsTotal++;
     connections.add(
       subprotocol.protocol === MLES_SUBPROTOCOL
-        ? new MlesConnection(socket, head, remote, context)
-        : new NativeConnection(socket, head, remote, nativeContext),
+        ? new MlesConnection(socket, head, remote, context).session
+        : new NativeConnection(socket, head, remote, nativeContext).session,
     );
   };
 

@@ -4,86 +4,11 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { runChat } from '../src/cli/chat.ts';
-import { CLI, REPO_ROOT, startNode } from './helpers/node-process.ts';
+import { ChatProcess } from './helpers/chat-process.ts';
+import { startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
-
-const WAIT_MS = 10_000;
-
-/** A running `parley chat` with its output collected line by line. */
-class ChatProcess {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<number | null>;
-  #wake: Array<() => void> = [];
-
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, 'chat', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, MLES_KEY: undefined, ...env },
-    });
-    const collect = (lines: string[]) => (line: string) => {
-      lines.push(line);
-      for (const wake of this.#wake.splice(0)) wake();
-    };
-    createInterface({ input: this.child.stdout }).on('line', collect(this.stdout));
-    createInterface({ input: this.child.stderr }).on('line', collect(this.stderr));
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code) => {
-        resolve(code);
-        for (const wake of this.#wake.splice(0)) wake();
-      }),
-    );
-  }
-
-  static join(url: string, uid: string, channel: string, extra: readonly string[] = [], env?: NodeJS.ProcessEnv): ChatProcess {
-    return new ChatProcess(['--url', url, '--uid', uid, '--channel', channel, ...extra], env);
-  }
-
-  /** Waits until a line of stdout or stderr satisfies `match`. */
-  async waitForLine(stream: 'stdout' | 'stderr', match: (line: string) => boolean): Promise<string> {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const found = this[stream].find(match);
-      if (found !== undefined) return found;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || this.child.exitCode !== null) {
-        throw new Error(`no matching ${stream} line\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.#wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Waits for the connection to open (the header has then been sent). */
-  connected(): Promise<string> {
-    return this.waitForLine('stderr', (line) => line.startsWith('connected to '));
-  }
-
-  type(line: string): void {
-    this.child.stdin.write(`${line}\n`);
-  }
-
-  /** Ends stdin, as Ctrl-D does, and resolves with the exit code. */
-  endInput(): Promise<number | null> {
-    this.child.stdin.end();
-    return this.exited;
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
-  }
-}
 
 describe('parley chat against a node', () => {
   let node: NodeProcess;

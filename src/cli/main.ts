@@ -8,6 +8,7 @@ const USAGE = `Usage: parley <command> [options]
 Commands:
   serve     Run a node (Mles v2 compatible relay with a chat page).
   chat      Interactive terminal client for a channel.
+  keys      Show this node's identity (keys show).
   help      Show this help.
 
 Run 'parley <command> --help' for a command's options.
@@ -23,6 +24,10 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return runServe(rest);
+    case 'keys': {
+      const { runKeys } = await import('./keys.ts');
+      return runKeys(rest);
+    }
     case 'chat': {
       const { runChat } = await import('./chat.ts');
       return runChat(rest);

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runKeys } from './keys.ts';
+
+function run(argv: string[]): { code: number; out: string; err: string } {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const code = runKeys(argv, out, err);
+  return { code, out: String(out.read() ?? ''), err: String(err.read() ?? '') };
+}
+
+test('shows the same node id every time for one data directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-keys-'));
+  const first = run(['show', '--data', dir]);
+  assert.equal(first.code, 0);
+  assert.match(first.out, /^node id: {4}[0-9a-f]{32}\npublic key: [A-Za-z0-9_-]{43} \(Ed25519\)\n/);
+  assert.equal(run(['show', '--data', dir]).out, first.out);
+});
+
+test('usage errors exit 2', () => {
+  assert.equal(run([]).code, 2);
+  assert.equal(run(['rotate']).code, 2);
+  assert.equal(run(['show', '--nope']).code, 2);
+  assert.equal(run(['--help']).code, 0);
+});

@@ -1,0 +1,44 @@
+// `parley keys show`: prints this node's identity (created on first use), so an
+// operator can hand the node id to the operators of its peers.
+
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../server/config.ts';
+import { KEY_FILE, loadOrCreateIdentity } from '../server/identity.ts';
+
+export const KEYS_USAGE = `Usage: parley keys show [--data DIR]
+
+Prints the node id and public key of the node whose data directory is DIR
+(default: ${DEFAULTS.dataDir}). The key pair lives in DIR/${KEY_FILE}; it is created on
+first use, as 'parley serve' does.
+`;
+
+export function runKeys(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    err.write(`parley keys: ${(error as Error).message}\n${KEYS_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    out.write(KEYS_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'show') {
+    err.write(`parley keys: expected 'show'\n${KEYS_USAGE}`);
+    return 2;
+  }
+  const dataDir = values.data ?? DEFAULTS.dataDir;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const identity = loadOrCreateIdentity(dataDir);
+    const raw = identity.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    out.write(`node id:    ${identity.nodeId}\npublic key: ${raw.toString('base64url')} (Ed25519)\nkey file:   ${dataDir}/${KEY_FILE}\n`);
+    return 0;
+  } catch (error) {
+    err.write(`parley keys: cannot read or create the key in ${dataDir}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

@@ -365,7 +365,7 @@ export function markdown(report: Report, systems: readonly SystemName[]): string
       `${m.pinned}. Loopback, 64-byte messages, ${report.settings.warmupMs / 1000} s warm-up + ` +
       `${report.settings.measureMs / 1000} s measured. Latency is send-to-receipt at the generator, ` +
       'so with many messages in flight it is mostly queueing (in flight / throughput).' +
-      (m.storage === undefined ? "" : ` Stores on ${m.storage}.`),
+      (m.storage === undefined ? '' : ` Stores on ${m.storage}.`),
     '',
   ];
   const scenarios = [...new Set(report.runs.map((r) => r.scenario))];

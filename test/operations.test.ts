@@ -59,6 +59,7 @@ describe('http endpoints and static files', () => {
       /^parley_history_bytes \d+$/m,
       /^parley_slow_consumers_dropped_total 0$/m,
       /^process_resident_memory_bytes \d+$/m,
+      /^parley_store_commit_seconds_count [1-9]\d*$/m,
     ]) {
       assert.match(text, pattern);
     }

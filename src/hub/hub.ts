@@ -48,6 +48,8 @@ export interface HubOptions {
   readonly maxBatch?: number;
   /** Called after each batch has been committed and fanned out. */
   readonly afterBatch?: () => void;
+  /** Called with each successful commit's duration in seconds and its size. */
+  readonly onCommit?: (seconds: number, messages: number) => void;
   /** A batch the store refused (disk full, I/O error); its publishers get the error. */
   readonly onStoreError?: (error: unknown) => void;
 }
@@ -179,8 +181,10 @@ export class Hub {
     this.#pendingExcept = [];
     this.#pendingDone = [];
     let results: AppendResult[];
+    const started = performance.now();
     try {
       results = this.store.append(requests);
+      this.#options.onCommit?.((performance.now() - started) / 1000, requests.length);
     } catch (error) {
       this.#options.onStoreError?.(error);
       const failure = error instanceof Error ? error : new Error(String(error));

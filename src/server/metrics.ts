@@ -1,7 +1,7 @@
 // Prometheus metrics, read from the node's plain counters at scrape time so the hot
 // paths never touch prom-client.
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
 import type { NodeStats } from './stats.ts';
 
@@ -34,8 +34,20 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   });
 }
 
-export function createMetrics(sources: MetricsSources): Registry {
+export interface NodeMetrics {
+  readonly registry: Registry;
+  /** Observes one store commit (a batch, not a message: cheap enough for every one). */
+  readonly observeCommit: (seconds: number) => void;
+}
+
+export function createMetrics(sources: MetricsSources): NodeMetrics {
   const registry = new Registry();
+  const commits = new Histogram({
+    name: 'parley_store_commit_seconds',
+    help: 'Time to append one batch of messages to the store and commit it (fsync included)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
   collectDefaultMetrics({ register: registry }); // standard process_* and nodejs_* names
   const { stats, hub } = sources;
   gauge(registry, 'parley_connections', 'Open WebSocket connections', () => stats.connections);
@@ -85,5 +97,5 @@ export function createMetrics(sources: MetricsSources): Registry {
       for (const [reason, count] of stats.rejected) this.inc({ reason }, count);
     },
   });
-  return registry;
+  return { registry, observeCommit: (seconds) => commits.observe(seconds) };
 }

@@ -62,6 +62,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     // Frames the batch fanned out leave in this same turn, not one turn later.
     afterBatch: flushOutbound,
     onStoreError: (error) => log.error({ err: error }, 'store refused a batch; its messages were not delivered'),
+    onCommit: (seconds) => metrics.observeCommit(seconds),
   });
   const retention = new RetentionJob({
     store,
@@ -116,8 +117,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       return;
     }
     if (path === '/metrics') {
-      metrics.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (error: unknown) => {
           log.error({ err: error }, 'metrics failed');
           res.writeHead(500).end('metrics failed\n');

@@ -36,7 +36,7 @@ export class Emitter<Events extends object> {
     return this.#listeners.get(event)?.size ?? 0;
   }
 
-  /** Calls each listener; returns whether there was any. */
+  /** Calls each listener; returns whether there was at least one. */
   protected emit<K extends keyof Events>(event: K, value: Events[K]): boolean {
     const set = this.#listeners.get(event);
     if (set === undefined || set.size === 0) return false;

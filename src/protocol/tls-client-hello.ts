@@ -1,5 +1,5 @@
 // Reads the server name (SNI) and the offered ALPN protocols from the first bytes a
-// TLS client sends. Pure and total: any byte string gives a result, never an exception.
+// TLS client sends. Pure and total: every byte string gives a result, never an exception.
 // The TLS listener uses it to tell an ACME TLS-ALPN-01 validation (ALPN `acme-tls/1`,
 // RFC 8737) apart from ordinary https clients before any TLS code sees the connection.
 

@@ -18,6 +18,7 @@ import { mqtt } from './mqtt.ts';
 import { nats } from './nats.ts';
 import { native } from './native.ts';
 import { payloadSender, payloadSeq, payloadTime } from './payload.ts';
+import { CreditWindow } from './credit-window.ts';
 import { CpuMeter, rssKiB } from './proc.ts';
 import { rxClock } from './ws-client.ts';
 
@@ -387,47 +388,11 @@ export async function pairs(job: Job): Promise<ThroughputResult> {
   const w = job.window;
   const threshold = Math.max(1, w >> 2);
   const meter = new Meter();
-  const sent = new Float64Array(n); // per sender: messages sent
-  const acked = new Float64Array(n); // per sender: highest sequence its peer saw + 1
-  const dirty = new Uint8Array(n);
-  const dirtyList = new Uint32Array(n);
-  let dirtyCount = 0;
   let misrouted = 0;
-  let scheduled = false;
-  let stopped = false;
   const clients: (BenchClient | undefined)[] = new Array<BenchClient | undefined>(n);
-
-  const pump = (): void => {
-    scheduled = false;
-    const count = dirtyCount;
-    dirtyCount = 0;
-    const now = performance.now();
-    for (let k = 0; k < count; k++) {
-      const j = dirtyList[k] ?? 0;
-      dirty[j] = 0;
-      const c = clients[j];
-      if (stopped || c?.batcher === undefined) continue;
-      const s = sent[j] ?? 0;
-      const inflight = s - (acked[j] ?? 0);
-      const credit = w - inflight;
-      if (credit >= threshold || (inflight === 0 && credit > 0)) {
-        if (c.conn.bufferedBytes > 1 << 20) continue;
-        c.conn.write(c.batcher.build(credit, now, s));
-        sent[j] = s + credit;
-        meter.sent += credit;
-      }
-    }
-  };
-  const markDirty = (j: number): void => {
-    if (dirty[j] === 0) {
-      dirty[j] = 1;
-      dirtyList[dirtyCount++] = j;
-    }
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(pump);
-    }
-  };
+  const credit = new CreditWindow(clients, w, threshold, (_j, _first, count) => (meter.sent += count));
+  const acked = credit.acked;
+  const markDirty = (j: number): void => credit.markDirty(j);
   const onMessageFor = (j: number): MessageHandler => {
     const peer = j ^ 1;
     return (buf, at) => {
@@ -474,27 +439,14 @@ export async function pairs(job: Job): Promise<ThroughputResult> {
   return measure(
     job,
     meter,
-    () => {
-      for (let j = 0; j < n; j++) markDirty(j);
-    },
-    () => {
-      let forgave = false;
-      for (let j = 0; j < n; j++) {
-        if ((acked[j] ?? 0) < (sent[j] ?? 0)) {
-          acked[j] = sent[j] ?? 0;
-          forgave = true;
-        }
-      }
-      return forgave;
-    },
+    () => credit.markAllDirty(),
+    () => credit.forgive(),
     () => {
       const problems = collectProblems(clients);
       closeAll(clients);
       return { problems, misrouted };
     },
-    () => {
-      stopped = true;
-    },
+    () => credit.stop(),
   );
 }
 

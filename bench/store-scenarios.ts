@@ -8,6 +8,7 @@
 //            delivering all, timed to the last message), R times in a row
 
 import { performance } from 'node:perf_hooks';
+import { CreditWindow } from './credit-window.ts';
 import type { BenchClient } from './adapter.ts';
 import { LatencyHistogram } from './hist.ts';
 import { apiReply, ensureStream, NatsConn, STREAM, subjectOf } from './jetstream.ts';
@@ -43,48 +44,14 @@ export async function ingest(job: Job): Promise<ThroughputResult> {
   const mask = ring - 1;
   const meter = new Meter();
   const times = new Float64Array(n * ring); // per publisher: send time by sequence
-  const sent = new Float64Array(n);
-  const acked = new Float64Array(n);
-  const dirty = new Uint8Array(n);
-  const dirtyList = new Uint32Array(n);
-  let dirtyCount = 0;
-  let scheduled = false;
-  let stopped = false;
   const clients: (BenchClient | undefined)[] = new Array<BenchClient | undefined>(n);
-
-  const pump = (): void => {
-    scheduled = false;
-    const count = dirtyCount;
-    dirtyCount = 0;
-    const now = performance.now();
-    for (let k = 0; k < count; k++) {
-      const j = dirtyList[k] ?? 0;
-      dirty[j] = 0;
-      const c = clients[j];
-      if (stopped || c?.batcher === undefined) continue;
-      const s = sent[j] ?? 0;
-      const inflight = s - (acked[j] ?? 0);
-      const credit = w - inflight;
-      if (credit >= threshold || (inflight === 0 && credit > 0)) {
-        if (c.conn.bufferedBytes > 1 << 20) continue;
-        c.conn.write(c.batcher.build(credit, now, s));
-        const base = j * ring;
-        for (let i = 0; i < credit; i++) times[base + ((s + i) & mask)] = now;
-        sent[j] = s + credit;
-        meter.sent += credit;
-      }
-    }
-  };
-  const markDirty = (j: number): void => {
-    if (dirty[j] === 0) {
-      dirty[j] = 1;
-      dirtyList[dirtyCount++] = j;
-    }
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(pump);
-    }
-  };
+  const credit = new CreditWindow(clients, w, threshold, (j, first, count, now) => {
+    const base = j * ring;
+    for (let i = 0; i < count; i++) times[base + ((first + i) & mask)] = now;
+    meter.sent += count;
+  });
+  const acked = credit.acked;
+  const markDirty = (j: number): void => credit.markDirty(j);
   const onAckFor = (j: number): ((seq: number) => void) => {
     const base = j * ring;
     return (seq) => {
@@ -117,27 +84,14 @@ export async function ingest(job: Job): Promise<ThroughputResult> {
   const result = await measure(
     job,
     meter,
-    () => {
-      for (let j = 0; j < n; j++) markDirty(j);
-    },
-    () => {
-      let forgave = false;
-      for (let j = 0; j < n; j++) {
-        if ((acked[j] ?? 0) < (sent[j] ?? 0)) {
-          acked[j] = sent[j] ?? 0;
-          forgave = true;
-        }
-      }
-      return forgave;
-    },
+    () => credit.markAllDirty(),
+    () => credit.forgive(),
     () => {
       const problems = collectProblems(clients);
       closeAll(clients);
       return { problems, misrouted: 0 };
     },
-    () => {
-      stopped = true;
-    },
+    () => credit.stop(),
   );
   return { ...result, channels };
 }

@@ -2,6 +2,7 @@
 // Nothing survives a restart.
 
 import { messageId } from './message-id.ts';
+import { firstMissing, replicaAsGiven } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import { mergeMlesHistory } from './sqlite-store.ts';
 import type {
@@ -10,6 +11,7 @@ import type {
   ChannelBounds,
   MlesHeaderRecord,
   MlesHistoryEntry,
+  OriginVector,
   ReadRange,
   RetentionLimits,
   Store,
@@ -33,7 +35,17 @@ class MemoryMessage implements StoredMessage {
   readonly payload: Uint8Array;
   #id: Uint8Array | undefined;
 
-  constructor(channel: string, seq: number, ts: number, origin: string, originSeq: number, uid: string, binary: boolean, payload: Uint8Array) {
+  constructor(
+    channel: string,
+    seq: number,
+    ts: number,
+    origin: string,
+    originSeq: number,
+    uid: string,
+    binary: boolean,
+    payload: Uint8Array,
+    id?: Uint8Array,
+  ) {
     this.channel = channel;
     this.seq = seq;
     this.ts = ts;
@@ -42,6 +54,7 @@ class MemoryMessage implements StoredMessage {
     this.uid = uid;
     this.binary = binary;
     this.payload = payload;
+    this.#id = id;
   }
 
   get id(): Uint8Array {
@@ -55,6 +68,7 @@ interface MemoryChannel {
   lastSeq: number;
   originSeq: number;
   bytes: number;
+  vector: Map<string, number>;
   headers: Array<{ position: number; frame: Uint8Array }>;
 }
 
@@ -84,7 +98,7 @@ export class MemoryStore implements Store {
   #channel(name: string): MemoryChannel {
     let channel = this.#channels.get(name);
     if (channel === undefined) {
-      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, headers: [] };
+      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, vector: new Map(), headers: [] };
       this.#channels.set(name, channel);
     }
     return channel;
@@ -99,7 +113,11 @@ export class MemoryStore implements Store {
     const now = this.#now();
     return requests.map((request) => {
       const channel = this.#channel(request.channel);
-      const key = request.cid === undefined ? undefined : `${request.channel}\0${request.uid}\0${request.cid}`;
+      const replica = request.replica;
+      if (replica !== undefined && (channel.vector.get(replica.origin) ?? 0) >= replica.originSeq) {
+        return { message: replicaAsGiven(request, replica), duplicate: true };
+      }
+      const key = request.cid === undefined || replica !== undefined ? undefined : `${request.channel}\0${request.uid}\0${request.cid}`;
       if (key !== undefined) {
         const earlier = this.#recent.get(key);
         const message = earlier === undefined ? undefined : this.#at(channel, earlier);
@@ -108,16 +126,18 @@ export class MemoryStore implements Store {
       const message = new MemoryMessage(
         request.channel,
         channel.lastSeq + 1,
-        now,
-        this.nodeId,
-        channel.originSeq + 1,
+        replica?.ts ?? now,
+        replica?.origin ?? this.nodeId,
+        replica?.originSeq ?? channel.originSeq + 1,
         request.uid,
         request.binary,
         request.payload,
+        replica?.id,
       );
       channel.messages.push(message);
       channel.lastSeq++;
-      channel.originSeq++;
+      if (replica === undefined) channel.originSeq++;
+      channel.vector.set(message.origin, message.originSeq);
       channel.bytes += message.payload.length;
       if (key !== undefined) this.#recent.set(key, message.seq);
       while (
@@ -162,6 +182,20 @@ export class MemoryStore implements Store {
     const channel = this.#channels.get(name);
     if (channel === undefined) return { first: 1, last: 0 };
     return { first: channel.messages[0]?.seq ?? channel.lastSeq + 1, last: channel.lastSeq };
+  }
+
+  vector(name: string): Map<string, number> {
+    return new Map(this.#channels.get(name)?.vector);
+  }
+
+  firstMissing(name: string, have: OriginVector): number | undefined {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return undefined;
+    const messages = channel.messages;
+    function* newestFirst(): Generator<[number, string, number]> {
+      for (let i = messages.length - 1; i >= 0; i--) yield [messages[i]!.seq, messages[i]!.origin, messages[i]!.originSeq];
+    }
+    return firstMissing(channel.vector, have, newestFirst());
   }
 
   appendHeaders(headers: readonly MlesHeaderRecord[]): void {

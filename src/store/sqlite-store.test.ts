@@ -63,3 +63,20 @@ test('client ids past the remembered window are found when the publish says it i
   assert.equal(publish('c3').message.seq, 3);
   store.close();
 });
+
+test('a schema 1 store is migrated: its origin vectors come from the stored messages', () => {
+  const path = tempFile();
+  const old = new SqliteStore({ path, nodeId: 'n' });
+  old.append([1, 2, 3].map((i) => ({ channel: 'a', uid: 'u', binary: true, payload: Buffer.from(String(i)) })));
+  old.close();
+  const db = new DatabaseSync(path);
+  db.exec("DROP TABLE origins; UPDATE meta SET value = '1' WHERE key = 'schema'");
+  db.close();
+  const migrated = new SqliteStore({ path, nodeId: 'n' });
+  assert.deepEqual(migrated.vector('a'), new Map([['n', 3]]));
+  assert.equal(migrated.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('4') }])[0]!.message.originSeq, 4);
+  migrated.close();
+  const reopened = new SqliteStore({ path, nodeId: 'n' });
+  assert.deepEqual(reopened.vector('a'), new Map([['n', 4]]));
+  reopened.close();
+});

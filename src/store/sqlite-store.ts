@@ -11,6 +11,7 @@
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageId } from './message-id.ts';
+import { firstMissing, replicaAsGiven } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import type {
   AppendRequest,
@@ -18,6 +19,7 @@ import type {
   ChannelBounds,
   MlesHeaderRecord,
   MlesHistoryEntry,
+  OriginVector,
   ReadRange,
   RetentionLimits,
   Store,
@@ -25,7 +27,7 @@ import type {
   StoreStats,
 } from './store.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -57,6 +59,20 @@ CREATE TABLE IF NOT EXISTS mles_headers (
   frame BLOB NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS mles_headers_by_channel ON mles_headers (channel, n);
+CREATE TABLE IF NOT EXISTS origins (  -- each channel's origin vector (see OriginVector)
+  channel TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  highest INTEGER NOT NULL,
+  PRIMARY KEY (channel, origin)
+) STRICT, WITHOUT ROWID;
+`;
+
+/** Schema 1 had no origins table: every vector entry is the newest origin seq stored. */
+const MIGRATE_1_TO_2 = `
+INSERT INTO origins (channel, origin, highest)
+  SELECT channel, origin, max(origin_seq) FROM messages GROUP BY channel, origin
+  ON CONFLICT (channel, origin) DO UPDATE SET highest = max(highest, excluded.highest);
+UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
 interface ChannelRow {
@@ -106,6 +122,8 @@ export class SqliteStore implements Store {
   readonly #now: () => number;
   readonly #headersPerChannel: number;
   readonly #channels = new Map<string, ChannelRow>();
+  /** Origin vectors of the channels touched since start, loaded on first use. */
+  readonly #vectors = new Map<string, Map<string, number>>();
   /** channel \0 uid \0 cid -> seq, bounded. */
   readonly #recent: RecentIds;
   readonly #recentLimit: number;
@@ -122,6 +140,8 @@ export class SqliteStore implements Store {
     const version = this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
     if (version === undefined) {
       this.#db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    } else if (Number(version.value) === 1) {
+      this.#db.exec(`BEGIN; ${MIGRATE_1_TO_2} COMMIT;`);
     } else if (Number(version.value) !== SCHEMA_VERSION) {
       throw new Error(`store ${options.path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
     }
@@ -151,6 +171,11 @@ export class SqliteStore implements Store {
       lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
       lastMessages: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT ?`),
       channels: p('SELECT channel, count, bytes FROM channels'),
+      vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
+      saveOrigin: p(
+        'INSERT INTO origins (channel, origin, highest) VALUES (?, ?, ?) ON CONFLICT (channel, origin) DO UPDATE SET highest = excluded.highest',
+      ),
+      newestFirst: arrays('SELECT seq, origin, origin_seq FROM messages WHERE channel = ? ORDER BY seq DESC'),
       totals: p('SELECT count(*) AS channels, coalesce(sum(count), 0) AS messages, coalesce(sum(bytes), 0) AS bytes FROM channels'),
       overCount: p('SELECT channel, count FROM channels WHERE count > ?'),
       overBytes: p('SELECT channel, bytes FROM channels WHERE bytes > ?'),
@@ -184,16 +209,33 @@ export class SqliteStore implements Store {
     return row;
   }
 
+  #vector(channel: string): Map<string, number> {
+    let vector = this.#vectors.get(channel);
+    if (vector === undefined) {
+      vector = new Map();
+      for (const row of this.#sql.vector!.all(channel) as Array<{ origin: string; highest: number }>) vector.set(row.origin, row.highest);
+      this.#vectors.set(channel, vector);
+    }
+    return vector;
+  }
+
   append(requests: readonly AppendRequest[]): AppendResult[] {
     if (requests.length === 0) return [];
     const results: AppendResult[] = [];
     const touched = new Map<string, ChannelRow>();
     const before = new Map<string, ChannelRow>();
+    const vectorsBefore = new Map<string, Map<string, number>>();
     this.#db.exec('BEGIN');
     try {
       const now = this.#now();
       for (const request of requests) {
-        const earlier = this.#earlier(request);
+        const replica = request.replica;
+        const vector = this.#vector(request.channel);
+        if (replica !== undefined && (vector.get(replica.origin) ?? 0) >= replica.originSeq) {
+          results.push({ message: replicaAsGiven(request, replica), duplicate: true });
+          continue;
+        }
+        const earlier = replica === undefined ? this.#earlier(request) : undefined;
         if (earlier !== undefined) {
           const row = this.#sql.bySeq!.get(request.channel, earlier) as MessageRow | undefined;
           if (row !== undefined) {
@@ -202,18 +244,21 @@ export class SqliteStore implements Store {
           }
         }
         const channel = this.#channel(request.channel);
-        if (!before.has(request.channel)) before.set(request.channel, { ...channel });
+        if (!before.has(request.channel)) {
+          before.set(request.channel, { ...channel });
+          vectorsBefore.set(request.channel, new Map(vector));
+        }
         const fields = {
           channel: request.channel,
           seq: channel.lastSeq + 1,
-          ts: now,
-          origin: this.nodeId,
-          originSeq: channel.originSeq + 1,
+          ts: replica?.ts ?? now,
+          origin: replica?.origin ?? this.nodeId,
+          originSeq: replica?.originSeq ?? channel.originSeq + 1,
           uid: request.uid,
           binary: request.binary,
           payload: request.payload,
         };
-        const message: StoredMessage = { ...fields, id: messageId(fields) };
+        const message: StoredMessage = { ...fields, id: replica?.id ?? messageId(fields) };
         this.#sql.insert!.run(
           message.channel,
           message.seq,
@@ -228,18 +273,26 @@ export class SqliteStore implements Store {
         );
         if (request.cid !== undefined) this.#remember(request.channel, request.uid, request.cid, message.seq);
         channel.lastSeq++;
-        channel.originSeq++;
+        if (replica === undefined) channel.originSeq++;
+        vector.set(message.origin, message.originSeq);
         channel.count++;
         channel.bytes += message.payload.length;
         touched.set(request.channel, channel);
         results.push({ message, duplicate: false });
       }
-      for (const [name, row] of touched) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+      for (const [name, row] of touched) {
+        this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+        const was = vectorsBefore.get(name)!;
+        for (const [origin, highest] of this.#vectors.get(name)!) {
+          if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest);
+        }
+      }
       this.#db.exec('COMMIT');
     } catch (error) {
       this.#db.exec('ROLLBACK');
-      // The cached counters and client ids ran ahead of what was rolled back.
+      // The cached counters, vectors and client ids ran ahead of what was rolled back.
       for (const [name, row] of before) this.#channels.set(name, row);
+      for (const [name, vector] of vectorsBefore) this.#vectors.set(name, vector);
       for (const request of requests) if (request.cid !== undefined) this.#recent.delete(`${request.channel}\0${request.uid}\0${request.cid}`);
       throw error;
     }
@@ -297,6 +350,14 @@ export class SqliteStore implements Store {
     if (row.count === 0) return { first: row.lastSeq + 1, last: row.lastSeq };
     const first = (this.#sql.first!.get(channel) as { first: number | null }).first;
     return { first: first ?? row.lastSeq + 1, last: row.lastSeq };
+  }
+
+  vector(channel: string): Map<string, number> {
+    return new Map(this.#vector(channel));
+  }
+
+  firstMissing(channel: string, have: OriginVector): number | undefined {
+    return firstMissing(this.#vector(channel), have, this.#sql.newestFirst!.iterate(channel) as Iterable<[number, string, number]>);
   }
 
   appendHeaders(headers: readonly MlesHeaderRecord[]): void {
@@ -397,3 +458,4 @@ export function mergeMlesHistory(
   while (h < headers.length) merged.push({ kind: 'header', frame: headers[h++]!.frame });
   return merged.slice(Math.max(0, merged.length - limit));
 }
+

@@ -148,5 +148,44 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       assert.equal(store.append([req('a', '3')])[0]!.message.seq, 3);
       store.close();
     });
+
+    test('replicas keep their origin, get a local seq, and come once', () => {
+      const store = fresh();
+      const [own] = store.append([req('a', 'mine')]);
+      const replica = (origin: string, originSeq: number, payload: string): AppendRequest => ({
+        ...req('a', payload, { uid: 'remote' }),
+        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq) },
+      });
+      const results = store.append([replica('x', 1, 'x1'), replica('x', 2, 'x2'), replica('x', 1, 'x1 again'), replica('y', 5, 'y5')]);
+      assert.deepEqual(results.map((r) => [r.message.seq, r.duplicate]), [[2, false], [3, false], [0, true], [4, false]]);
+      const stored = store.read('a', { after: 1, limit: 10 });
+      assert.deepEqual(stored.map((m) => [m.origin, m.originSeq, m.ts, m.id[0]]), [['x', 1, 42, 1], ['x', 2, 42, 2], ['y', 5, 42, 5]]);
+      assert.deepEqual([...store.vector('a')].sort(), [['x', 2], ['y', 5], [store.nodeId, 1]].sort());
+      // A local publish after replicas continues this node's own origin seqs.
+      const [next] = store.append([req('a', 'mine again')]);
+      assert.deepEqual([next!.message.seq, next!.message.originSeq, next!.message.origin], [5, 2, store.nodeId]);
+      assert.equal(own!.message.originSeq, 1);
+      assert.deepEqual(store.vector('none'), new Map());
+      store.close();
+    });
+
+    test('firstMissing finds the oldest message a peer lacks', () => {
+      const store = fresh();
+      const replica = (origin: string, originSeq: number): AppendRequest => ({
+        ...req('a', `${origin}${originSeq}`),
+        replica: { origin, originSeq, ts: 1, id: new Uint8Array(32) },
+      });
+      // seqs: 1 x1, 2 own1, 3 x2, 4 y1, 5 own2, 6 x3
+      store.append([replica('x', 1), req('a', 'own1'), replica('x', 2), replica('y', 1), req('a', 'own2'), replica('x', 3)]);
+      const me = store.nodeId;
+      assert.equal(store.firstMissing('a', new Map()), 1);
+      assert.equal(store.firstMissing('a', new Map([['x', 3], ['y', 1], [me, 2]])), undefined);
+      assert.equal(store.firstMissing('a', new Map([['x', 3], ['y', 1], [me, 1]])), 5);
+      assert.equal(store.firstMissing('a', new Map([['x', 1], ['y', 1], [me, 2]])), 3);
+      assert.equal(store.firstMissing('a', new Map([['x', 3], [me, 2]])), 4);
+      assert.equal(store.firstMissing('a', new Map([['x', 9], ['y', 9], [me, 9]])), undefined, 'a peer ahead lacks nothing');
+      assert.equal(store.firstMissing('none', new Map()), undefined);
+      store.close();
+    });
   });
 }

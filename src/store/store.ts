@@ -23,6 +23,15 @@ export interface StoredMessage {
   readonly payload: Uint8Array;
 }
 
+/** What a message copied from a peer keeps from its origin node. */
+export interface Replica {
+  readonly origin: string;
+  readonly originSeq: number;
+  readonly ts: number;
+  /** Checked against the other fields by whoever accepted it from the wire. */
+  readonly id: Uint8Array;
+}
+
 export interface AppendRequest {
   readonly channel: string;
   readonly uid: string;
@@ -35,9 +44,16 @@ export interface AppendRequest {
    * ids are always checked; a retry is also looked for further back, which costs more.
    */
   readonly retry?: boolean | undefined;
+  /**
+   * Set for a message that another node accepted: it keeps that node's origin, origin
+   * seq, time and id, and gets a local seq here. One this store already holds (its
+   * origin seq is not above the channel's vector entry for the origin) is a duplicate.
+   */
+  readonly replica?: Replica | undefined;
 }
 
 export interface AppendResult {
+  /** For a duplicate replica: the replica as given, with seq 0 (its local seq is not looked up). */
   readonly message: StoredMessage;
   /** True when this was a retry of an earlier publish: nothing new was stored. */
   readonly duplicate: boolean;
@@ -56,6 +72,14 @@ export interface ReadRange {
   /** Newest first instead of oldest first (the limit then keeps the newest). */
   readonly descending?: boolean;
 }
+
+/**
+ * What a store holds of a channel, per origin: origin node id -> the highest origin
+ * seq stored. A node stores each origin's messages in origin-seq order without holes
+ * (peers send them that way), so the entry covers everything up to it. Entries never
+ * go down, not even when retention removes the messages.
+ */
+export type OriginVector = ReadonlyMap<string, number>;
 
 export interface ChannelBounds {
   /** Oldest seq still stored; last + 1 when nothing is stored. */
@@ -102,6 +126,13 @@ export interface Store {
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];
   bounds(channel: string): ChannelBounds;
+  /** The channel's origin vector (a copy). */
+  vector(channel: string): Map<string, number>;
+  /**
+   * The seq of the oldest stored message that a holder of `have` lacks (its origin seq
+   * is above `have`'s entry for its origin); undefined when it lacks nothing stored.
+   */
+  firstMissing(channel: string, have: OriginVector): number | undefined;
   /**
    * Records Mles join headers for the replay, in one transaction. `position` is the
    * channel's last seq when the member joined: the header comes after that message.

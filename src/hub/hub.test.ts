@@ -20,9 +20,10 @@ class Recorder implements MlesMember {
   }
 }
 
-function makeHub(options: { limit?: number; bytes?: number; store?: Store } = {}) {
+function makeHub(options: { limit?: number; bytes?: number; store?: Store; onInterest?: (channel: string, used: boolean) => void } = {}) {
   const scheduled: Array<() => void> = [];
   const hub = new Hub({
+    ...(options.onInterest === undefined ? {} : { onInterest: options.onInterest }),
     store: options.store ?? new MemoryStore({ nodeId: 'n' }),
     mlesHistoryLimit: options.limit ?? 200,
     mlesHistoryBytes: options.bytes ?? 1e9,
@@ -150,4 +151,42 @@ test('counts members and active channels', () => {
   hub.leave(a);
   hub.leave(a);
   assert.deepEqual(hub.stats(), { members: 1, activeChannels: 1 });
+});
+
+test('reports when a channel becomes used and unused here; relay members do not count', () => {
+  const events: string[] = [];
+  const { hub } = makeHub({ onInterest: (channel, used) => events.push(`${channel}:${used}`) });
+  const relay = { channel: 'x', relay: true, deliver: () => {} };
+  hub.subscribe(relay);
+  assert.deepEqual(events, []);
+  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  hub.joinMles(a, Buffer.from('a'));
+  hub.joinMles(b, Buffer.from('b'));
+  assert.deepEqual([...hub.usedChannels()], ['x']);
+  hub.leave(a);
+  hub.leave(relay);
+  assert.deepEqual(events, ['x:true']);
+  hub.leave(b);
+  hub.leave(b);
+  assert.deepEqual(events, ['x:true', 'x:false']);
+  assert.deepEqual([...hub.usedChannels()], []);
+});
+
+test('a replica from a peer is delivered to everyone but the link it came on, and only once', () => {
+  const { hub, endTurn } = makeHub();
+  const local = new Recorder('a', 'x');
+  hub.joinMles(local, Buffer.from('a'));
+  const fromLink: string[] = [];
+  const otherLink: string[] = [];
+  const link = { channel: 'x', relay: true, deliver: (d: Delivery) => fromLink.push(Buffer.from(d.message.payload).toString()) };
+  const other = { channel: 'x', relay: true, deliver: (d: Delivery) => otherLink.push(Buffer.from(d.message.payload).toString()) };
+  hub.subscribe(link);
+  hub.subscribe(other);
+  const replica = { origin: 'far', originSeq: 1, ts: 5, id: new Uint8Array(32) };
+  hub.publish({ channel: 'x', uid: 'remote', binary: true, payload: Buffer.from('r1'), replica }, link);
+  hub.publish({ channel: 'x', uid: 'remote', binary: true, payload: Buffer.from('r1'), replica }, other);
+  endTurn();
+  assert.deepEqual(local.received, ['r1']);
+  assert.deepEqual(fromLink, [], 'not back to the link it came on');
+  assert.deepEqual(otherLink, ['r1'], 'once to the other link, though it also came from there');
 });

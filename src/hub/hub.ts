@@ -22,6 +22,11 @@ export interface Delivery {
 
 export interface Member {
   readonly channel: string;
+  /**
+   * A link to another node rather than a client here. Links do not make a channel
+   * locally used: peering asks for a channel only where someone uses it.
+   */
+  readonly relay?: boolean;
   /** Queues a delivery. Must not throw and must not block. */
   deliver(delivery: Delivery): void;
 }
@@ -50,6 +55,8 @@ export interface HubOptions {
   readonly afterBatch?: () => void;
   /** Called with each successful commit's duration in seconds and its size. */
   readonly onCommit?: (seconds: number, messages: number) => void;
+  /** A channel gained its first or lost its last member that is not a relay. */
+  readonly onInterest?: (channel: string, used: boolean) => void;
   /** A batch the store refused (disk full, I/O error); its publishers get the error. */
   readonly onStoreError?: (error: unknown) => void;
 }
@@ -64,6 +71,8 @@ export class Hub {
    */
   readonly #channels = new Map<string, readonly Member[]>();
   readonly #mlesUids = new Map<string, Map<string, MlesMember>>();
+  /** Members that are not relays, per channel: the channels used here. */
+  readonly #used = new Map<string, number>();
   // Queued publishes in three parallel arrays: no object per publish on the hot path.
   #pendingRequests: AppendRequest[] = [];
   #pendingExcept: Array<Member | undefined> = [];
@@ -120,6 +129,16 @@ export class Hub {
     if (members.includes(member)) return;
     this.#channels.set(member.channel, [...members, member]);
     this.#members++;
+    if (member.relay !== true) {
+      const used = (this.#used.get(member.channel) ?? 0) + 1;
+      this.#used.set(member.channel, used);
+      if (used === 1) this.#options.onInterest?.(member.channel, true);
+    }
+  }
+
+  /** Channels with members that are not relays. */
+  usedChannels(): IterableIterator<string> {
+    return this.#used.keys();
   }
 
   /** Removes a member; a no-op for one that is not there. */
@@ -129,6 +148,14 @@ export class Hub {
       this.#members--;
       if (members.length === 1) this.#channels.delete(member.channel);
       else this.#channels.set(member.channel, members.filter((m) => m !== member));
+      if (member.relay !== true) {
+        const used = this.#used.get(member.channel)! - 1;
+        if (used > 0) this.#used.set(member.channel, used);
+        else {
+          this.#used.delete(member.channel);
+          this.#options.onInterest?.(member.channel, false);
+        }
+      }
     }
     const uids = this.#mlesUids.get(member.channel);
     if (uids !== undefined && 'uid' in member && uids.get(member.uid as string) === member) {

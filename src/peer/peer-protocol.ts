@@ -1,0 +1,188 @@
+// The peer link protocol (`parley.peer.v1`): what two nodes say to each other over one
+// WebSocket that carries every channel they share. One CBOR map per binary frame.
+// This module turns bytes into validated typed frames and back; no I/O. The protocol is
+// described in docs/peering.md.
+//
+//   hello  {t, v, node, key, nonce}   both sides, first: who I am, and a fresh challenge
+//   proof  {t, sig, mac?}             both sides, second: the other's challenge, signed
+//   sub    {t, ch, want, have?}       "send me this channel": who wants it behind me, and
+//                                     (first time) what I already have, per origin
+//   unsub  {t, ch}                    nobody behind me wants it any more
+//   msgs   {t, ch, m}                 messages, each [origin, originSeq, ts, uid, bin, payload, id]
+
+import { Decoder, Encoder } from 'cbor-x';
+import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
+
+export const PEER_SUBPROTOCOL = 'parley.peer.v1';
+export const PEER_PROTOCOL_VERSION = 1;
+/** Longest interest path (hops from here to an interested node) accepted. */
+export const MAX_PATH_LENGTH = 32;
+/** Interested nodes one `sub` may name. */
+export const MAX_WANT = 4096;
+/** Origins one `have` may name. */
+export const MAX_HAVE = 65536;
+/** Messages in one `msgs` frame. */
+export const MAX_BATCH = 4096;
+
+/** Why a link was closed: the close code, and the reason sent and logged. */
+export const PEER_CLOSES = {
+  BAD_FRAME: { close: 4400, reason: 'malformed peer frame' },
+  BAD_PROOF: { close: 4401, reason: 'handshake proof failed' },
+  UNTRUSTED: { close: 4403, reason: 'node not trusted' },
+  HANDSHAKE_TIMEOUT: { close: 4408, reason: 'no handshake in time' },
+  SELF: { close: 4409, reason: 'connected to itself' },
+  FORGED: { close: 4422, reason: 'forged message' },
+  FLOOD: { close: 4429, reason: 'peer sends too fast' },
+  TOO_SLOW: { close: 4430, reason: 'peer reads too slowly' },
+  REMOVED: { close: 1000, reason: 'peer removed from configuration' },
+  SHUTDOWN: { close: 1001, reason: 'node shutting down' },
+} as const;
+export type PeerCloseCode = keyof typeof PEER_CLOSES;
+
+const NODE_ID = /^[0-9a-f]{32}$/;
+
+export interface HelloFrame {
+  readonly t: 'hello';
+  readonly v: number;
+  readonly node: string;
+  /** Raw Ed25519 public key, 32 bytes. */
+  readonly key: Uint8Array;
+  /** 32 random bytes the other side must sign. */
+  readonly nonce: Uint8Array;
+}
+export interface ProofFrame {
+  readonly t: 'proof';
+  readonly sig: Uint8Array;
+  /** HMAC-SHA256 of the transcript with the shared PEER_KEY, when one is set. */
+  readonly mac?: Uint8Array;
+}
+/** Interest paths: each from the sender to a node that uses the channel, sender first. */
+export type Path = readonly string[];
+export interface SubFrame {
+  readonly t: 'sub';
+  readonly ch: string;
+  readonly want: readonly Path[];
+  /** Origin vector: present on the first sub of a channel on this link. */
+  readonly have?: ReadonlyMap<string, number>;
+}
+export interface UnsubFrame {
+  readonly t: 'unsub';
+  readonly ch: string;
+}
+export interface PeerMessage {
+  readonly origin: string;
+  readonly originSeq: number;
+  readonly ts: number;
+  readonly uid: string;
+  readonly binary: boolean;
+  readonly payload: Uint8Array;
+  readonly id: Uint8Array;
+}
+export interface MsgsFrame {
+  readonly t: 'msgs';
+  readonly ch: string;
+  readonly m: readonly PeerMessage[];
+}
+export type PeerFrame = HelloFrame | ProofFrame | SubFrame | UnsubFrame | MsgsFrame;
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+export function encodePeerFrame(frame: PeerFrame): Buffer {
+  switch (frame.t) {
+    case 'sub':
+      return encoder.encode({
+        t: 'sub',
+        ch: frame.ch,
+        want: frame.want,
+        ...(frame.have === undefined ? {} : { have: Object.fromEntries(frame.have) }),
+      });
+    case 'msgs':
+      return encoder.encode({ t: 'msgs', ch: frame.ch, m: frame.m.map((m) => [m.origin, m.originSeq, m.ts, m.uid, m.binary, m.payload, m.id]) });
+    default:
+      return encoder.encode(frame);
+  }
+}
+
+export type Decoded = { readonly ok: true; readonly frame: PeerFrame } | { readonly ok: false; readonly error: string };
+
+class Invalid extends Error {}
+function fail(message: string): never {
+  throw new Invalid(message);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const count = (v: unknown, what: string): number =>
+  Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : fail(`${what} must be an integer >= 0`);
+const bytes = (v: unknown, what: string, length?: number): Uint8Array => {
+  if (!(v instanceof Uint8Array)) fail(`${what} must be bytes`);
+  if (length !== undefined && v.length !== length) fail(`${what} must be ${length} bytes`);
+  return v;
+};
+const nodeId = (v: unknown, what: string): string => (typeof v === 'string' && NODE_ID.test(v) ? v : fail(`${what} must be a node id (32 hex digits)`));
+const channelName = (v: unknown): string =>
+  typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME_LENGTH ? v : fail(`ch must be a channel name of 1-${MAX_NAME_LENGTH} characters`);
+
+function path(v: unknown): Path {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PATH_LENGTH) fail(`each want path must list 1-${MAX_PATH_LENGTH} node ids`);
+  return v.map((n) => nodeId(n, 'want path entry'));
+}
+
+function message(v: unknown, maxPayload: number): PeerMessage {
+  if (!Array.isArray(v) || v.length !== 7) fail('each message must be [origin, originSeq, ts, uid, bin, payload, id]');
+  const [origin, originSeq, ts, uid, binary, payload, id] = v as unknown[];
+  if (typeof uid !== 'string' || uid.length > MAX_NAME_LENGTH) fail(`uid must be a string of at most ${MAX_NAME_LENGTH} characters`);
+  if (typeof binary !== 'boolean') fail('bin must be a boolean');
+  const body = bytes(payload, 'payload');
+  if (body.length > maxPayload) fail(`payload over ${maxPayload} bytes`);
+  const seq = count(originSeq, 'originSeq');
+  if (seq === 0) fail('originSeq starts at 1');
+  return { origin: nodeId(origin, 'origin'), originSeq: seq, ts: count(ts, 'ts'), uid, binary, payload: body, id: bytes(id, 'id', 32) };
+}
+
+/** Decodes and validates one frame; `maxPayload` bounds each message's payload. */
+export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
+  let raw: unknown;
+  try {
+    raw = decoder.decode(data);
+  } catch {
+    return { ok: false, error: 'not CBOR' };
+  }
+  try {
+    if (!isRecord(raw)) fail('a frame must be a CBOR map');
+    switch (raw.t) {
+      case 'hello':
+        return {
+          ok: true,
+          frame: { t: 'hello', v: count(raw.v, 'v'), node: nodeId(raw.node, 'node'), key: bytes(raw.key, 'key', 32), nonce: bytes(raw.nonce, 'nonce', 32) },
+        };
+      case 'proof':
+        return {
+          ok: true,
+          frame: { t: 'proof', sig: bytes(raw.sig, 'sig', 64), ...(raw.mac === undefined ? {} : { mac: bytes(raw.mac, 'mac', 32) }) },
+        };
+      case 'sub': {
+        if (!Array.isArray(raw.want) || raw.want.length > MAX_WANT) fail(`want must be a list of at most ${MAX_WANT} paths`);
+        let have: Map<string, number> | undefined;
+        if (raw.have !== undefined) {
+          if (!isRecord(raw.have)) fail('have must be a map of node id to origin seq');
+          const entries = Object.entries(raw.have);
+          if (entries.length > MAX_HAVE) fail(`have names more than ${MAX_HAVE} origins`);
+          have = new Map(entries.map(([origin, seq]) => [nodeId(origin, 'have key'), count(seq, 'have value')]));
+        }
+        return { ok: true, frame: { t: 'sub', ch: channelName(raw.ch), want: raw.want.map(path), ...(have === undefined ? {} : { have }) } };
+      }
+      case 'unsub':
+        return { ok: true, frame: { t: 'unsub', ch: channelName(raw.ch) } };
+      case 'msgs': {
+        if (!Array.isArray(raw.m) || raw.m.length === 0 || raw.m.length > MAX_BATCH) fail(`m must list 1-${MAX_BATCH} messages`);
+        return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), m: raw.m.map((m) => message(m, maxPayload)) } };
+      }
+      default:
+        return fail(`unknown frame type ${JSON.stringify(raw.t)}`);
+    }
+  } catch (error) {
+    if (error instanceof Invalid) return { ok: false, error: error.message };
+    throw error;
+  }
+}

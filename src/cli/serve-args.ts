@@ -59,12 +59,25 @@ parley options:
                             (default: ${DEFAULTS.retainBytes}).
       --retention-interval AGE
                             How often retention runs (default: ${DEFAULTS.retentionIntervalMs / 1000}s).
+
+Peering (see the README's "A network of nodes"):
+      --peer URL            Dial this node (ws:// or wss://) and keep the link up.
+                            Repeatable.
+      --peers-file FILE     Peer URLs, one a line (# comments); re-read on change.
+      --peers-url URL       Peer URLs, one a line, fetched every --peers-interval.
+      --peers-interval AGE  (default: ${DEFAULTS.peersIntervalMs / 1000}s)
+      --trust NODEID        Only link with these nodes (see 'parley keys show').
+                            Repeatable. Inbound links need --trust or PEER_KEY.
+      --peer-rate N         Messages per second a peer may send before it is cut
+                            off as a flood; 0 = no limit (default: ${DEFAULTS.peerRate}).
+
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
 
 Environment:
   MLES_KEY                  Shared key: when set (even empty) every header needs a
                             matching auth value.
+  PEER_KEY                  Shared peering secret: every peer must prove it knows it.
 `;
 
 export class UsageError extends Error {}
@@ -118,6 +131,18 @@ function readPem(flag: string, file: string): string {
   }
 }
 
+/** A peer URL: ws:// or wss://, as given (the same URL names the same peer). */
+export function peerUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${flag} must be a ws:// or wss:// URL, got "${value}"`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`${flag} must be a ws:// or wss:// URL, got "${value}"`);
+  return value;
+}
+
 export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeOptions {
   let values;
   try {
@@ -151,6 +176,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         'retain-age': { type: 'string' },
         'retain-bytes': { type: 'string' },
         'retention-interval': { type: 'string' },
+        peer: { type: 'string', multiple: true },
+        'peers-file': { type: 'string' },
+        'peers-url': { type: 'string' },
+        'peers-interval': { type: 'string' },
+        trust: { type: 'string', multiple: true },
+        'peer-rate': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -185,6 +216,15 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     throw new UsageError(`--acme-directory must be an http(s) URL, got "${acmeDirectory}"`);
   }
 
+  const peers = (values.peer ?? []).map((url) => peerUrl('--peer', url));
+  const trust = (values.trust ?? []).map((id) => {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new UsageError(`--trust takes a node id (32 hex digits, as 'parley keys show' prints), got "${id}"`);
+    return id;
+  });
+  if (values['peers-url'] !== undefined && !/^https?:\/\//.test(values['peers-url'])) {
+    throw new UsageError(`--peers-url must be an http(s) URL, got "${values['peers-url']}"`);
+  }
+
   const config = defaultConfig({
     listen,
     tlsCert: values['tls-cert'] === undefined ? undefined : readPem('--tls-cert', values['tls-cert']),
@@ -213,6 +253,14 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
     retentionIntervalMs:
       values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
+    peers,
+    peersFile: values['peers-file'],
+    peersUrl: values['peers-url'],
+    peersIntervalMs:
+      values['peers-interval'] === undefined ? DEFAULTS.peersIntervalMs : Math.max(1000, parseDuration('--peers-interval', values['peers-interval'])),
+    trust,
+    peerKey: env.PEER_KEY,
+    peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
   });
   if (config.maxBuffered < config.historyBytes) {
     throw new UsageError(

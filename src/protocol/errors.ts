@@ -28,6 +28,7 @@ export const HTTP_REFUSALS = {
   RATE_LIMITED: { status: 429, reason: 'too many connections from this address; retry later' },
   BAD_UPGRADE: { status: 400, reason: 'invalid WebSocket upgrade request' },
   BAD_VERSION: { status: 426, reason: 'unsupported WebSocket version: use 13' },
+  PEERING_DISABLED: { status: 403, reason: 'this node accepts no peer links: start it with PEER_KEY or --trust' },
 } as const;
 
 export type HttpRefusalCode = keyof typeof HTTP_REFUSALS;

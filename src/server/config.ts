@@ -59,6 +59,19 @@ export interface NodeConfig {
   readonly pingIntervalMs: number;
   /** Pings in a row without a pong before a connection is dropped. */
   readonly maxMissedPings: number;
+  /** Peer URLs to dial (`--peer`). */
+  readonly peers: readonly string[];
+  /** File listing peer URLs, one a line, re-read when it changes (`--peers-file`). */
+  readonly peersFile: string | undefined;
+  /** URL of such a list, fetched every `peersIntervalMs` (`--peers-url`). */
+  readonly peersUrl: string | undefined;
+  readonly peersIntervalMs: number;
+  /** Node ids allowed to link (`--trust`); empty = any node that knows `peerKey`. */
+  readonly trust: readonly string[];
+  /** Shared peering secret (PEER_KEY). */
+  readonly peerKey: string | undefined;
+  /** Messages per second a peer may send; 0 = no limit. */
+  readonly peerRate: number;
 }
 
 export const DEFAULTS = {
@@ -79,6 +92,8 @@ export const DEFAULTS = {
   rateLimit: 600,
   pingIntervalMs: 24_000,
   maxMissedPings: 3,
+  peersIntervalMs: 60_000,
+  peerRate: 200_000,
 } as const;
 
 export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
@@ -112,6 +127,13 @@ export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
     rateLimit: DEFAULTS.rateLimit,
     pingIntervalMs: DEFAULTS.pingIntervalMs,
     maxMissedPings: DEFAULTS.maxMissedPings,
+    peers: [],
+    peersFile: undefined,
+    peersUrl: undefined,
+    peersIntervalMs: DEFAULTS.peersIntervalMs,
+    trust: [],
+    peerKey: undefined,
+    peerRate: DEFAULTS.peerRate,
     ...overrides,
   };
 }

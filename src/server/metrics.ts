@@ -3,11 +3,14 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
+import type { PeerStatus } from '../peer/peering.ts';
 import type { NodeStats } from './stats.ts';
 
 export interface MetricsSources {
   readonly stats: NodeStats;
   readonly hub: Hub;
+  /** Each peer's state, when peering runs. */
+  readonly peers?: () => readonly PeerStatus[];
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -97,5 +100,50 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
       for (const [reason, count] of stats.rejected) this.inc({ reason }, count);
     },
   });
+  const peers = sources.peers;
+  if (peers !== undefined) peerMetrics(registry, peers);
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
+}
+
+/** Per peer: up or down, how far behind, bytes and messages each way. */
+function peerMetrics(registry: Registry, peers: () => readonly PeerStatus[]): void {
+  const labelNames = ['peer', 'node'] as const;
+  const labels = (p: PeerStatus) => ({ peer: p.url, node: p.node });
+  new Gauge({
+    name: 'parley_peer_up',
+    help: 'Whether the link to a peer is up (1) or not (0); inbound links are listed while up',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.set(labels(p), p.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'parley_peer_lag_messages',
+    help: 'Messages of the channels a peer asked for that it has not been sent yet',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.set(labels(p), p.lag);
+    },
+  });
+  for (const [name, help, key] of [
+    ['parley_peer_bytes_received_total', 'Bytes received from a peer', 'bytesIn'],
+    ['parley_peer_bytes_sent_total', 'Bytes sent to a peer', 'bytesOut'],
+    ['parley_peer_messages_received_total', 'Messages received from a peer', 'messagesIn'],
+    ['parley_peer_messages_sent_total', 'Messages sent to a peer', 'messagesOut'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of peers()) this.inc(labels(p), p.counters[key]);
+      },
+    });
+  }
 }

@@ -30,6 +30,10 @@ import { NativeConnection, type NativeContext } from './native-connection.ts';
 import type { ClientSession } from './client-session.ts';
 import { checkUpgrade } from '../protocol/ws-handshake.ts';
 import type { ManagedTls } from './acme-listener.ts';
+import { Peering } from '../peer/peering.ts';
+import { PeerSources } from '../peer/peer-sources.ts';
+import { PEER_SUBPROTOCOL } from '../peer/peer-protocol.ts';
+import { offeredSubprotocols } from './upgrade-check.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -40,6 +44,7 @@ export interface ParleyNode {
   readonly identity: NodeIdentity;
   readonly stats: NodeStats;
   readonly hub: Hub;
+  readonly peering: Peering;
   /** Closes every connection with 1001, stops the listeners and timers. */
   close(): Promise<void>;
 }
@@ -63,6 +68,25 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     afterBatch: flushOutbound,
     onStoreError: (error) => log.error({ err: error }, 'store refused a batch; its messages were not delivered'),
     onCommit: (seconds) => metrics.observeCommit(seconds),
+    onInterest: (channel, used) => peering.channelUsed(channel, used),
+  });
+  const peering = new Peering({
+    identity,
+    hub,
+    log,
+    peerKey: config.peerKey,
+    trusted: config.trust,
+    maxPayload: config.maxMessage,
+    rateLimit: config.peerRate,
+    pingIntervalMs: config.pingIntervalMs,
+  });
+  const peerSources = new PeerSources({
+    flags: config.peers,
+    file: config.peersFile,
+    url: config.peersUrl,
+    intervalMs: config.peersIntervalMs,
+    log,
+    onChange: (urls) => peering.setPeers(urls),
   });
   const retention = new RetentionJob({
     store,
@@ -71,7 +95,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
     onError: (error) => log.error({ err: error }, 'retention failed'),
   });
-  const metrics = createMetrics({ stats, hub });
+  const metrics = createMetrics({ stats, hub, peers: () => peering.status() });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;
@@ -150,6 +174,10 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       version: req.headers['sec-websocket-version'],
     });
     if (!handshake.ok) return refuse(handshake.code, handshake.detail);
+    if (offeredSubprotocols(req.headers['sec-websocket-protocol']).includes(PEER_SUBPROTOCOL)) {
+      if (!peering.acceptsLinks) return refuse('PEERING_DISABLED');
+      return peering.handleUpgrade(req, socket, head);
+    }
     const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol']);
     if (!subprotocol.ok) return refuse(subprotocol.code);
     socket.write(
@@ -202,6 +230,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     throw error;
   }
 
+  await peerSources.start();
   const pinger = setInterval(() => {
     for (const connection of connections) connection.ping(config.maxMissedPings);
   }, config.pingIntervalMs);
@@ -214,6 +243,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     closing ??= (async () => {
       clearInterval(pinger);
       clearInterval(pruner);
+      peerSources.stop();
+      await peering.close();
       for (const server of servers) server.close();
       const closed = managed?.close();
       const drained = new Promise<void>((resolve) => {
@@ -233,5 +264,5 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     return closing;
   };
 
-  return { urls, identity, stats, hub, close };
+  return { urls, identity, stats, hub, peering, close };
 }

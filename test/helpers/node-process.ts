@@ -24,6 +24,8 @@ export interface NodeProcess {
   readonly stderr: string[];
   /** Resolves with the first later stdout log line whose `msg` matches. */
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves once `count` log lines with this `msg` have been printed in all. */
+  waitForLogCount(msg: string, count: number, timeoutMs?: number): Promise<void>;
   /** Sends a signal (SIGTERM by default) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -73,6 +75,19 @@ export async function startNode(args: readonly string[] = [], env: NodeJS.Proces
       });
     });
 
+  const countOf = (msg: string): number =>
+    stdout.filter((line) => {
+      try {
+        return (JSON.parse(line) as { msg?: unknown }).msg === msg;
+      } catch {
+        return false;
+      }
+    }).length;
+  const waitForLogCount = async (msg: string, count: number, waitMs = timeoutMs): Promise<void> => {
+    const deadline = Date.now() + waitMs;
+    while (countOf(msg) < count) await waitForLog(msg, Math.max(1, deadline - Date.now()));
+  };
+
   const listening = await waitForLog('listening');
   const url = String(listening.url);
   const port = Number(new URL(url).port);
@@ -85,6 +100,7 @@ export async function startNode(args: readonly string[] = [], env: NodeJS.Proces
     stdout,
     stderr,
     waitForLog,
+    waitForLogCount,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

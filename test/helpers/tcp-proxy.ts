@@ -14,13 +14,21 @@ export interface TcpProxy {
   resume(): void;
   /** Destroys every proxied connection at once. */
   cutAll(): void;
+  /** Cuts every connection and refuses new ones until heal(): a network partition. */
+  partition(): void;
+  heal(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let dropReplies = false;
+  let partitioned = false;
   const server: Server = createServer((client) => {
+    if (partitioned) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -41,6 +49,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
+  const cutAll = (): void => {
+    for (const [client, upstream] of pairs) {
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    }
+    pairs.clear();
+  };
   return {
     port,
     url: `ws://127.0.0.1:${port}/`,
@@ -50,12 +65,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     resume: () => {
       dropReplies = false;
     },
-    cutAll: () => {
-      for (const [client, upstream] of pairs) {
-        client.resetAndDestroy();
-        upstream.destroy();
-      }
-      pairs.clear();
+    cutAll,
+    partition: () => {
+      partitioned = true;
+      cutAll();
+    },
+    heal: () => {
+      partitioned = false;
     },
     close: async () => {
       for (const [client, upstream] of pairs) {

@@ -1,0 +1,358 @@
+// One link to another node, over one WebSocket that carries every channel the two
+// share. It runs the mutual handshake, then answers the peer's asks with channel
+// streams (what the peer lacks from the store, then live), and hands the peer's
+// messages to the hub as replicas once each has been checked against its id.
+
+import type WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { Delivery, Hub, Member } from '../hub/hub.ts';
+import { messageId } from '../store/message-id.ts';
+import type { StoredMessage } from '../store/store.ts';
+import type { NodeIdentity } from '../server/identity.ts';
+import { checkHello, checkProof, makeHello, makeProof, type TrustPolicy } from './handshake.ts';
+import {
+  decodePeerFrame,
+  encodePeerFrame,
+  MAX_BATCH,
+  PEER_CLOSES,
+  type HelloFrame,
+  type MsgsFrame,
+  type Path,
+  type PeerCloseCode,
+  type PeerFrame,
+  type PeerMessage,
+  type SubFrame,
+} from './peer-protocol.ts';
+
+export interface LinkContext {
+  readonly identity: NodeIdentity;
+  readonly policy: TrustPolicy;
+  readonly hub: Hub;
+  readonly log: Logger;
+  /** Largest message payload accepted. */
+  readonly maxPayload: number;
+  /** Messages per second a peer may send on average (twice that in a burst); 0 = no limit. */
+  readonly rateLimit: number;
+  readonly handshakeTimeoutMs: number;
+  /** Bytes waiting to be sent to the peer beyond which it is dropped as too slow. */
+  readonly maxSendBuffer: number;
+  readonly ready: (link: PeerLink) => void;
+  readonly asked: (link: PeerLink, channel: string, want: readonly Path[]) => void;
+  readonly closed: (link: PeerLink) => void;
+}
+
+/** Messages read from the store per replay step. */
+const REPLAY_PAGE = 1000;
+
+let nextLinkId = 1;
+
+function peerMessage(m: StoredMessage): PeerMessage {
+  return { origin: m.origin, originSeq: m.originSeq, ts: m.ts, uid: m.uid, binary: m.binary, payload: m.payload, id: m.id };
+}
+
+/**
+ * A channel the peer asked for. It sends each message the peer lacks, judged by the
+ * peer's origin vector, which it keeps up to date as it sends (and as the peer sends
+ * us messages: those it has). Like a native subscription it replays from the store
+ * first and ignores live deliveries until the replay has caught up, switching in the
+ * same synchronous step as the last read.
+ */
+class ChannelStream implements Member {
+  readonly relay = true;
+  readonly channel: string;
+  readonly peerHas: Map<string, number>;
+  live = false;
+  cancelled = false;
+  /** The local seq of the newest message considered: how far the peer is served. */
+  position = 0;
+  readonly #link: PeerLink;
+
+  constructor(channel: string, have: ReadonlyMap<string, number>, link: PeerLink) {
+    this.channel = channel;
+    this.peerHas = new Map(have);
+    this.#link = link;
+  }
+
+  deliver(delivery: Delivery): void {
+    if (this.live) this.offer(delivery.message);
+  }
+
+  offer(message: StoredMessage): void {
+    this.position = message.seq;
+    if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
+    this.peerHas.set(message.origin, message.originSeq);
+    this.#link.queue(this.channel, peerMessage(message));
+  }
+
+  /** The peer showed it has this message (it sent it to us). */
+  peerHolds(message: PeerMessage): void {
+    if (message.originSeq > (this.peerHas.get(message.origin) ?? 0)) this.peerHas.set(message.origin, message.originSeq);
+  }
+}
+
+export interface LinkCounters {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export class PeerLink {
+  readonly id = nextLinkId++;
+  readonly direction: 'in' | 'out';
+  /** The dialed URL, or the remote address of an accepted link. */
+  readonly label: string;
+  /** The peer's node id, once its hello was read. */
+  node: string | undefined;
+  ready = false;
+  readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  readonly #ws: WebSocket;
+  readonly #ctx: LinkContext;
+  readonly #mine: HelloFrame;
+  #theirs: HelloFrame | undefined;
+  #closed = false;
+  readonly #streams = new Map<string, ChannelStream>();
+  /** Channels we asked the peer for. */
+  readonly #asking = new Set<string>();
+  #pending = new Map<string, PeerMessage[]>();
+  #flushQueued = false;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #tokens: number;
+  #refilledAt = performance.now();
+  alive = true;
+
+  constructor(ws: WebSocket, direction: 'in' | 'out', label: string, ctx: LinkContext) {
+    this.#ws = ws;
+    this.direction = direction;
+    this.label = label;
+    this.#ctx = ctx;
+    this.#tokens = ctx.rateLimit * 2;
+    this.#mine = makeHello(ctx.identity);
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
+    ws.on('error', (error) => ctx.log.info({ peer: this.label, err: error.message }, 'peer link error'));
+    this.#handshakeTimer = setTimeout(() => this.close('HANDSHAKE_TIMEOUT'), ctx.handshakeTimeoutMs);
+    const start = () => this.#send(this.#mine);
+    if (ws.readyState === ws.OPEN) start();
+    else ws.once('open', start);
+  }
+
+  /** Asks the peer for a channel (or stops asking, with no paths). */
+  ask(channel: string, want: readonly Path[], first: boolean): void {
+    if (!this.ready) return;
+    if (want.length === 0) {
+      this.#asking.delete(channel);
+      this.#send({ t: 'unsub', ch: channel });
+      return;
+    }
+    this.#asking.add(channel);
+    const frame: SubFrame = first ? { t: 'sub', ch: channel, want, have: this.#ctx.hub.store.vector(channel) } : { t: 'sub', ch: channel, want };
+    this.#send(frame);
+  }
+
+  /** Messages the peer has not been sent yet, summed over the channels it asked for. */
+  lag(): number {
+    let lag = 0;
+    for (const stream of this.#streams.values()) lag += Math.max(0, this.#ctx.hub.store.bounds(stream.channel).last - stream.position);
+    return lag;
+  }
+
+  /** Sends a keepalive ping; false when the last one went unanswered. */
+  ping(): boolean {
+    if (!this.alive) return false;
+    this.alive = false;
+    this.#ws.ping();
+    return true;
+  }
+
+  close(code: PeerCloseCode, detail?: string): void {
+    if (this.#closed) return;
+    const { close, reason } = PEER_CLOSES[code];
+    const level = code === 'SHUTDOWN' || code === 'REMOVED' ? 'info' : 'warn';
+    this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
+    this.#teardown();
+    this.#ws.close(close, reason);
+    // A peer that does not answer the close in time is cut off.
+    setTimeout(() => this.#ws.terminate(), 2000).unref();
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  queue(channel: string, message: PeerMessage): void {
+    let batch = this.#pending.get(channel);
+    if (batch === undefined) {
+      batch = [];
+      this.#pending.set(channel, batch);
+    }
+    batch.push(message);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      // After the hub's whole fan-out (it is synchronous): one frame per channel.
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Sends the queued messages; resolves once they have been handed to the socket. */
+  flush(): Promise<void> {
+    this.#flushQueued = false;
+    if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
+    const pending = this.#pending;
+    this.#pending = new Map();
+    let last: Promise<void> = Promise.resolve();
+    for (const [channel, messages] of pending) {
+      for (let i = 0; i < messages.length; i += MAX_BATCH) {
+        const m = messages.slice(i, i + MAX_BATCH);
+        this.counters.messagesOut += m.length;
+        last = this.#send({ t: 'msgs', ch: channel, m });
+      }
+    }
+    if (this.#ws.bufferedAmount > this.#ctx.maxSendBuffer) this.close('TOO_SLOW', `${this.#ws.bufferedAmount} bytes unsent`);
+    return last;
+  }
+
+  #send(frame: PeerFrame): Promise<void> {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return Promise.resolve();
+    const data = encodePeerFrame(frame);
+    this.counters.bytesOut += data.length;
+    return new Promise((resolve) => this.#ws.send(data, () => resolve()));
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    this.counters.bytesIn += data.length;
+    if (!isBinary) return this.close('BAD_FRAME', 'peer frames are binary CBOR');
+    const decoded = decodePeerFrame(data, this.#ctx.maxPayload);
+    if (!decoded.ok) return this.close('BAD_FRAME', decoded.error);
+    const frame = decoded.frame;
+    if (this.#theirs === undefined) {
+      if (frame.t !== 'hello') return this.close('BAD_FRAME', `expected hello, got ${frame.t}`);
+      const check = checkHello(frame, this.#ctx.policy);
+      if (!check.ok) return this.close(check.code, check.detail);
+      this.#theirs = frame;
+      this.node = frame.node;
+      void this.#send(makeProof(this.#ctx.identity, this.#mine, frame, this.#ctx.policy.peerKey));
+      return;
+    }
+    if (!this.ready) {
+      if (frame.t !== 'proof') return this.close('BAD_FRAME', `expected proof, got ${frame.t}`);
+      const check = checkProof(frame, this.#theirs, this.#mine, this.#ctx.policy);
+      if (!check.ok) return this.close(check.code, check.detail);
+      clearTimeout(this.#handshakeTimer);
+      this.ready = true;
+      this.#ctx.log.info({ peer: this.label, node: this.node, direction: this.direction }, 'peer link up');
+      this.#ctx.ready(this);
+      return;
+    }
+    switch (frame.t) {
+      case 'hello':
+      case 'proof':
+        return this.close('BAD_FRAME', `${frame.t} after the handshake`);
+      case 'sub':
+        return this.#onSub(frame);
+      case 'unsub': {
+        this.#stopStream(frame.ch);
+        this.#ctx.asked(this, frame.ch, []);
+        return;
+      }
+      case 'msgs':
+        return this.#onMsgs(frame);
+    }
+  }
+
+  #onSub(frame: SubFrame): void {
+    if (frame.want.some((path) => path[0] !== this.node)) return this.close('BAD_FRAME', 'each want path must start with the sender');
+    if (frame.want.length === 0) return this.close('BAD_FRAME', 'a sub must want something; send unsub instead');
+    if (frame.have !== undefined) {
+      this.#stopStream(frame.ch);
+      this.#startStream(frame.ch, frame.have);
+    } else if (!this.#streams.has(frame.ch)) {
+      return this.close('BAD_FRAME', 'the first sub of a channel must carry have');
+    }
+    this.#ctx.asked(this, frame.ch, frame.want);
+  }
+
+  #startStream(channel: string, have: ReadonlyMap<string, number>): void {
+    const stream = new ChannelStream(channel, have, this);
+    this.#streams.set(channel, stream);
+    this.#ctx.hub.subscribe(stream);
+    void this.#replay(stream);
+  }
+
+  async #replay(stream: ChannelStream): Promise<void> {
+    const store = this.#ctx.hub.store;
+    const first = store.firstMissing(stream.channel, stream.peerHas);
+    stream.position = first === undefined ? store.bounds(stream.channel).last : first - 1;
+    for (;;) {
+      if (stream.cancelled || this.#closed) return;
+      const page = store.read(stream.channel, { after: stream.position, limit: REPLAY_PAGE });
+      for (const message of page) stream.offer(message);
+      if (page.length < REPLAY_PAGE) {
+        stream.live = true; // in the same synchronous step as the last read
+        return;
+      }
+      // Wait until this page is on its way: a long replay must not pile up in memory.
+      await this.flush();
+    }
+  }
+
+  #stopStream(channel: string): void {
+    const stream = this.#streams.get(channel);
+    if (stream === undefined) return;
+    stream.cancelled = true;
+    this.#streams.delete(channel);
+    this.#ctx.hub.leave(stream);
+  }
+
+  #onMsgs(frame: MsgsFrame): void {
+    // A channel just given up can still have messages on the way: they are not needed.
+    if (!this.#asking.has(frame.ch)) return;
+    if (!this.#takeTokens(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
+    const self = this.#ctx.identity.nodeId;
+    // Every message of the frame is checked before any is stored.
+    for (const m of frame.m) {
+      if (!Buffer.from(messageId({ ...m, channel: frame.ch })).equals(m.id)) {
+        return this.close('FORGED', `message ${m.origin}/${m.originSeq} in ${frame.ch} does not match its id`);
+      }
+      if (m.origin === self && m.originSeq > (this.#ctx.hub.store.vector(frame.ch).get(self) ?? 0)) {
+        return this.close('FORGED', `message ${m.originSeq} in ${frame.ch} claims to come from this node, which never sent it`);
+      }
+    }
+    this.counters.messagesIn += frame.m.length;
+    const back = this.#streams.get(frame.ch);
+    for (const m of frame.m) {
+      back?.peerHolds(m);
+      this.#ctx.hub.publish(
+        { channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id } },
+        back,
+      );
+    }
+  }
+
+  #takeTokens(n: number): boolean {
+    const rate = this.#ctx.rateLimit;
+    if (rate === 0) return true;
+    const now = performance.now();
+    this.#tokens = Math.min(rate * 2, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
+    this.#refilledAt = now;
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
+  }
+
+  #teardown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
+    for (const channel of [...this.#streams.keys()]) this.#stopStream(channel);
+    this.#ctx.closed(this);
+  }
+
+  #onClose(code: number, reason: string): void {
+    if (!this.#closed) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    this.#teardown();
+  }
+}

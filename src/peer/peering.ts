@@ -1,0 +1,201 @@
+// The node's place in a network of nodes: the links it dials (with backoff, to the
+// URLs its peer sources list) and the links it accepts, and the interest table that
+// decides which channels to ask each link for. Receives the hub and the identity;
+// the server routes peer upgrades here.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Backoff } from '../client/backoff.ts';
+import type { Hub } from '../hub/hub.ts';
+import type { NodeIdentity } from '../server/identity.ts';
+import { InterestTable, type AskChange } from './interest.ts';
+import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
+import { PEER_SUBPROTOCOL } from './peer-protocol.ts';
+
+export interface PeeringOptions {
+  readonly identity: NodeIdentity;
+  readonly hub: Hub;
+  readonly log: Logger;
+  /** Shared secret all peers must prove they know (PEER_KEY). */
+  readonly peerKey: string | undefined;
+  /** Node ids allowed to link (--trust); empty = any node that knows the key. */
+  readonly trusted: readonly string[];
+  readonly maxPayload: number;
+  readonly rateLimit: number;
+  readonly pingIntervalMs: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly maxSendBuffer?: number;
+}
+
+/** What /metrics shows of a peer. */
+export interface PeerStatus {
+  /** The dialed URL, or `inbound`. */
+  readonly url: string;
+  readonly node: string;
+  readonly up: boolean;
+  readonly lag: number;
+  readonly counters: LinkCounters;
+}
+
+interface Dial {
+  readonly url: string;
+  readonly backoff: Backoff;
+  link: PeerLink | undefined;
+  timer: NodeJS.Timeout | undefined;
+  stopped: boolean;
+  /** Totals of this URL's earlier links, so counters do not reset on reconnect. */
+  readonly past: LinkCounters;
+  lastNode: string;
+}
+
+export class Peering {
+  readonly #options: PeeringOptions;
+  readonly #table: InterestTable;
+  readonly #links = new Map<number, PeerLink>();
+  readonly #dials = new Map<string, Dial>();
+  readonly #server: WebSocketServer;
+  readonly #context: LinkContext;
+  readonly #pinger: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(options: PeeringOptions) {
+    this.#options = options;
+    this.#table = new InterestTable(options.identity.nodeId);
+    this.#server = new WebSocketServer({ noServer: true, maxPayload: this.#maxFrame(), handleProtocols: () => PEER_SUBPROTOCOL });
+    this.#context = {
+      identity: options.identity,
+      policy: {
+        selfId: options.identity.nodeId,
+        peerKey: options.peerKey,
+        trusted: options.trusted.length > 0 ? new Set(options.trusted) : undefined,
+      },
+      hub: options.hub,
+      log: options.log,
+      maxPayload: options.maxPayload,
+      rateLimit: options.rateLimit,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+      maxSendBuffer: options.maxSendBuffer ?? 64 * 1024 * 1024,
+      ready: (link) => {
+        this.#links.set(link.id, link);
+        this.#apply(this.#table.addLink(link.id, link.node!));
+      },
+      asked: (link, channel, want) => this.#apply(this.#table.asked(link.id, channel, want)),
+      closed: (link) => {
+        if (this.#links.delete(link.id)) this.#apply(this.#table.removeLink(link.id));
+      },
+    };
+    for (const channel of options.hub.usedChannels()) this.#table.setUsed(channel, true);
+    this.#pinger = setInterval(() => {
+      for (const link of this.#links.values()) if (!link.ping()) link.terminate();
+    }, options.pingIntervalMs);
+    this.#pinger.unref();
+  }
+
+  /** Inbound links need a way to tell friends from strangers: a PEER_KEY or --trust. */
+  get acceptsLinks(): boolean {
+    return this.#options.peerKey !== undefined || this.#options.trusted.length > 0;
+  }
+
+  /** A frame holds at most a full batch of the largest messages, plus framing. */
+  #maxFrame(): number {
+    return Math.max(16 * 1024 * 1024, this.#options.maxPayload * 4 + 64 * 1024);
+  }
+
+  /** Takes over an upgrade that offered the peer subprotocol. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = `${req.socket.remoteAddress ?? 'unknown'}:${req.socket.remotePort ?? 0}`;
+    this.#server.handleUpgrade(req, socket, head, (ws) => {
+      if (this.#closing) return ws.close(1001, 'node shutting down');
+      new PeerLink(ws, 'in', remote, this.#context);
+    });
+  }
+
+  /** Called by the hub when a channel becomes used or unused by clients here. */
+  channelUsed(channel: string, used: boolean): void {
+    this.#apply(this.#table.setUsed(channel, used));
+  }
+
+  /** Dials exactly these URLs from now on: new ones start, missing ones are closed. */
+  setPeers(urls: readonly string[]): void {
+    const wanted = new Set(urls);
+    for (const [url, dial] of this.#dials) {
+      if (wanted.has(url)) continue;
+      dial.stopped = true;
+      clearTimeout(dial.timer);
+      dial.link?.close('REMOVED');
+      this.#dials.delete(url);
+      this.#options.log.info({ peer: url }, 'peer removed');
+    }
+    for (const url of wanted) {
+      if (this.#dials.has(url)) continue;
+      const dial: Dial = {
+        url,
+        backoff: new Backoff({ initialMs: 200, maxMs: 10_000, stableMs: 5_000 }),
+        link: undefined,
+        timer: undefined,
+        stopped: false,
+        past: { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 },
+        lastNode: '',
+      };
+      this.#dials.set(url, dial);
+      this.#options.log.info({ peer: url }, 'peer added');
+      this.#dial(dial);
+    }
+  }
+
+  #dial(dial: Dial): void {
+    if (dial.stopped || this.#closing) return;
+    const ws = new WebSocket(dial.url, PEER_SUBPROTOCOL, { maxPayload: this.#maxFrame(), handshakeTimeout: 10_000 });
+    const link = new PeerLink(ws, 'out', dial.url, this.#context);
+    dial.link = link;
+    const started = Date.now();
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => this.#options.log.warn({ peer: dial.url, status: res.statusCode, body: body.trim() }, 'peer refused the link'));
+    });
+    ws.once('close', () => {
+      for (const key of ['bytesIn', 'bytesOut', 'messagesIn', 'messagesOut'] as const) dial.past[key] += link.counters[key];
+      if (link.node !== undefined) dial.lastNode = link.node;
+      dial.link = undefined;
+      if (dial.stopped || this.#closing) return;
+      dial.backoff.connectionEnded(link.ready ? Date.now() - started : 0);
+      const delay = dial.backoff.next();
+      this.#options.log.info({ peer: dial.url, retryInMs: delay }, 'peer link down; reconnecting');
+      dial.timer = setTimeout(() => this.#dial(dial), delay);
+    });
+  }
+
+  #apply(changes: readonly AskChange[]): void {
+    for (const change of changes) this.#links.get(change.link)?.ask(change.channel, change.want, change.first);
+  }
+
+  /** Every configured peer and every accepted link, for /metrics. */
+  status(): PeerStatus[] {
+    const out: PeerStatus[] = [];
+    for (const dial of this.#dials.values()) {
+      const link = dial.link;
+      const counters = { ...dial.past };
+      if (link !== undefined) for (const key of Object.keys(counters) as Array<keyof LinkCounters>) counters[key] += link.counters[key];
+      out.push({ url: dial.url, node: link?.node ?? dial.lastNode, up: link?.ready ?? false, lag: link?.ready ? link.lag() : 0, counters });
+    }
+    for (const link of this.#links.values()) {
+      if (link.direction === 'in') out.push({ url: 'inbound', node: link.node!, up: true, lag: link.lag(), counters: { ...link.counters } });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#pinger);
+    for (const dial of this.#dials.values()) {
+      dial.stopped = true;
+      clearTimeout(dial.timer);
+    }
+    const links = [...this.#links.values(), ...[...this.#dials.values()].flatMap((d) => (d.link === undefined ? [] : [d.link]))];
+    for (const link of new Set(links)) link.close('SHUTDOWN');
+    this.#server.close();
+  }
+}

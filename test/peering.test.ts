@@ -74,4 +74,84 @@ describe('peering', () => {
     }
     await converged([a, b, c], 'chain', 2 * N);
   });
+
+  test('a ring of 4 and a bidirectional pair: each client gets each message exactly once', async () => {
+    const ports = await Promise.all([0, 1, 2, 3].map(async (i) => startNetworkNode(`R${i}`, {})));
+    // The ring needs each node's URL before its neighbour starts: restart them with peers.
+    for (const n of ports) await n.stop();
+    const ring: NetworkNode[] = [];
+    for (let i = 0; i < 4; i++) {
+      ring.push(await node(`R${i}`, [ports[(i + 1) % 4]!.wsUrl], ['--listen', `127.0.0.1:${ports[i]!.port}`]));
+    }
+    // Each node dials its successor, so each has two links.
+    await Promise.all(ring.map((n) => n.process.waitForLogCount('peer link up', 2)));
+    const members = await Promise.all(ring.map((n, i) => join(n, `r${i}`, 'ring')));
+    const N = 100;
+    await Promise.all(members.map((m, i) => m.publishMany('ring', `r${i}-`, N)));
+    const expected = members.flatMap((_, i) => range(`r${i}-`, N));
+    for (const m of members) {
+      await m.waitUntil((got) => got.length >= expected.length, 'every ring message');
+      assert.equal(exactlyOnce(m.texts(), expected), undefined, m.uid);
+    }
+    await converged(ring, 'ring', expected.length);
+
+    const x = await node('X');
+    const y = await node('Y', [x.wsUrl]);
+    // X dials Y too, once Y's URL is known: two links between the same two nodes.
+    await x.stop();
+    const x2 = await node('X2', [y.wsUrl], ['--listen', `127.0.0.1:${x.port}`]);
+    await Promise.all([x2.process.waitForLogCount('peer link up', 2), y.process.waitForLogCount('peer link up', 2)]);
+    const [xm, ym] = await Promise.all([join(x2, 'xm', 'pair'), join(y, 'ym', 'pair')]);
+    await Promise.all([xm.publishMany('pair', 'x', N), ym.publishMany('pair', 'y', N)]);
+    const both = [...range('x', N), ...range('y', N)];
+    for (const m of [xm, ym]) {
+      await m.waitUntil((got) => got.length >= both.length, 'every pair message');
+      assert.equal(exactlyOnce(m.texts(), both), undefined, m.uid);
+    }
+  });
+
+  test('Mles clients on two nodes see each other, and native clients see them', async () => {
+    const a = await node('MA');
+    const b = await node('MB', [a.wsUrl]);
+    await b.process.waitForLogCount('peer link up', 1);
+    const anna = await MlesTestClient.join(a.wsUrl, { uid: 'anna', channel: 'mles-room' });
+    const bert = await MlesTestClient.join(b.wsUrl, { uid: 'bert', channel: 'mles-room' });
+    const nina = await join(b, 'nina', 'mles-room');
+    // Both joined: the interest has to reach the other node before live frames can.
+    anna.send('hello from A');
+    await bert.waitForText('hello from A', 10_000);
+    bert.send(Buffer.from([1, 2, 3]));
+    await anna.waitFor(1, 10_000);
+    assert.deepEqual(anna.received.map((r) => [...r.data]), [[1, 2, 3]]);
+    assert.equal(anna.received[0]!.binary, true);
+    await nina.waitUntil((m) => m.length >= 2, 'both Mles frames at the native client');
+    assert.deepEqual(nina.received.map((m) => m.from), ['anna', 'bert']);
+    anna.close();
+    bert.close();
+  });
+
+  test('a partition of a 3-node line: both sides publish, and after healing every store and client has everything once', async () => {
+    const a = await node('PA');
+    const ab = await proxyTo(a);
+    proxies.push(ab);
+    const b = await node('PB', [ab.url]);
+    const bc = await proxyTo(b);
+    proxies.push(bc);
+    const c = await node('PC', [bc.url]);
+    await Promise.all([b.process.waitForLogCount('peer link up', 2), c.process.waitForLogCount('peer link up', 1)]);
+    const [pa, pb, pc] = await Promise.all([join(a, 'pa', 'split'), join(b, 'pb', 'split'), join(c, 'pc', 'split')]);
+    await Promise.all([pa.publishMany('split', 'before-a', 20), pc.publishMany('split', 'before-c', 20)]);
+    await pc.waitUntil((m) => m.length >= 40, 'the messages before the split');
+    bc.partition();
+    await c.process.waitForLog('peer link down; reconnecting');
+    await Promise.all([pa.publishMany('split', 'during-a', 100), pb.publishMany('split', 'during-b', 100), pc.publishMany('split', 'during-c', 100)]);
+    assert.ok(pc.received.length < 340, 'C is cut off from A and B');
+    bc.heal();
+    const expected = [...range('before-a', 20), ...range('before-c', 20), ...range('during-a', 100), ...range('during-b', 100), ...range('during-c', 100)];
+    for (const p of [pa, pb, pc]) {
+      await p.waitUntil((m) => m.length >= expected.length, 'everything after healing');
+      assert.equal(exactlyOnce(p.texts(), expected), undefined, p.uid);
+    }
+    await converged([a, b, c], 'split', expected.length);
+  });
 });

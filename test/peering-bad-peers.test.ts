@@ -1,0 +1,197 @@
+// Bad peers against a real node: a hand-made peer speaks the link protocol with its
+// own key and misbehaves on purpose. Each must be cut off with its reason logged, and
+// nothing it sent may be stored.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { checkProof, makeHello, makeProof } from '../src/peer/handshake.ts';
+import { decodePeerFrame, encodePeerFrame, PEER_SUBPROTOCOL, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/peer/peer-protocol.ts';
+import { nodeIdOf, type NodeIdentity } from '../src/server/identity.ts';
+import { messageId } from '../src/store/message-id.ts';
+import { Participant } from './helpers/participant.ts';
+import { PEER_KEY, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
+
+function identity(): NodeIdentity {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { nodeId: nodeIdOf(publicKey), privateKey, publicKey };
+}
+
+/** A peer under the test's control: it records frames and the close. */
+class FakePeer {
+  readonly ws: WebSocket;
+  readonly frames: PeerFrame[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly raw: Buffer[] = [];
+  #wake: Array<() => void> = [];
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url, PEER_SUBPROTOCOL);
+    this.ws.on('message', (data) => {
+      this.raw.push(data as Buffer);
+      const decoded = decodePeerFrame(data as Buffer, 1 << 20);
+      if (decoded.ok) this.frames.push(decoded.frame);
+      for (const wake of this.#wake.splice(0)) wake();
+    });
+    this.ws.on('error', () => {});
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  send(frame: PeerFrame): void {
+    this.ws.send(encodePeerFrame(frame));
+  }
+
+  async next<T extends PeerFrame['t']>(t: T): Promise<Extract<PeerFrame, { t: T }>> {
+    for (;;) {
+      const found = this.frames.find((f) => f.t === t);
+      if (found !== undefined) return found as Extract<PeerFrame, { t: T }>;
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed before a ${t} frame`);
+      await Promise.race([new Promise<void>((resolve) => this.#wake.push(resolve)), this.closed]);
+    }
+  }
+
+  /** Runs a correct handshake as `me`, with the given shared key. */
+  static async linked(url: string, me: NodeIdentity, key: string | undefined = PEER_KEY): Promise<FakePeer> {
+    const peer = new FakePeer(url);
+    await once(peer.ws, 'open');
+    const mine = makeHello(me);
+    peer.send(mine);
+    const theirs = await peer.next('hello');
+    peer.send(makeProof(me, mine, theirs, key));
+    const proof = await peer.next('proof');
+    assert.deepEqual(checkProof(proof, theirs, mine, { selfId: me.nodeId, peerKey: key, trusted: undefined }), { ok: true });
+    return peer;
+  }
+}
+
+function message(channel: string, origin: string, originSeq: number, text: string): PeerMessage {
+  const fields = { origin, channel, originSeq, ts: Date.now(), uid: 'mallory', binary: false, payload: Buffer.from(text) };
+  return { ...fields, id: messageId(fields) };
+}
+
+describe('bad peers', () => {
+  let target: NetworkNode;
+  let watcher: Participant;
+  after(async () => {
+    await watcher?.close();
+    await target?.stop('SIGKILL');
+  });
+  before(async () => {
+    target = await startNetworkNode('target');
+    // A client here makes the node ask its peers for the channel.
+    watcher = await Participant.join(target.wsUrl, 'watcher', 'guarded');
+  });
+
+  test('a correct peer is asked for used channels and its messages are stored', async () => {
+    const me = identity();
+    const peer = await FakePeer.linked(target.wsUrl, me);
+    const sub = await peer.next('sub');
+    assert.equal(sub.ch, 'guarded');
+    assert.ok(sub.have !== undefined, 'the first ask says what the node has');
+    peer.send({ t: 'msgs', ch: 'guarded', m: [message('guarded', me.nodeId, 1, 'honest')] });
+    await watcher.waitUntil((m) => m.length === 1, 'the honest message');
+    assert.equal(watcher.received[0]!.origin, me.nodeId);
+    peer.ws.close();
+  });
+
+  test('a wrong PEER_KEY, a forged signature, and a replayed handshake are refused', async () => {
+    const wrongKey = new FakePeer(target.wsUrl);
+    await once(wrongKey.ws, 'open');
+    const me = identity();
+    const mine = makeHello(me);
+    wrongKey.send(mine);
+    wrongKey.send(makeProof(me, mine, await wrongKey.next('hello'), 'not the key'));
+    assert.deepEqual(await wrongKey.closed, { code: 4401, reason: 'handshake proof failed' });
+
+    // Recorded from one handshake, replayed on a new connection: the node's new nonce
+    // is not what the recorded proof signed.
+    const honest = new FakePeer(target.wsUrl);
+    await once(honest.ws, 'open');
+    const recordedHello = makeHello(me);
+    honest.send(recordedHello);
+    const recordedProof = makeProof(me, recordedHello, await honest.next('hello'), PEER_KEY);
+    honest.send(recordedProof);
+    await honest.next('proof');
+    honest.ws.close();
+    const replay = new FakePeer(target.wsUrl);
+    await once(replay.ws, 'open');
+    replay.send(recordedHello);
+    await replay.next('hello');
+    replay.send(recordedProof);
+    assert.deepEqual(await replay.closed, { code: 4401, reason: 'handshake proof failed' });
+
+    // Claiming another node's id with one's own key.
+    const impostor = new FakePeer(target.wsUrl);
+    await once(impostor.ws, 'open');
+    const victim = identity();
+    const stolen: HelloFrame = { ...makeHello(me), node: victim.nodeId };
+    impostor.send(stolen);
+    assert.deepEqual(await impostor.closed, { code: 4401, reason: 'handshake proof failed' });
+    await target.process.waitForLogCount('peer link closed: handshake proof failed', 3);
+  });
+
+  test('forged and malformed messages cut the link, and nothing of theirs is stored', async () => {
+    const me = identity();
+    const before = await storedIds(target, 'guarded');
+    const forger = await FakePeer.linked(target.wsUrl, me);
+    await forger.next('sub');
+    const good = message('guarded', me.nodeId, 2, 'fine');
+    const tampered = { ...message('guarded', me.nodeId, 3, 'original'), payload: Buffer.from('tampered') };
+    forger.send({ t: 'msgs', ch: 'guarded', m: [good, tampered] });
+    assert.deepEqual(await forger.closed, { code: 4422, reason: 'forged message' });
+
+    const impersonator = await FakePeer.linked(target.wsUrl, identity());
+    await impersonator.next('sub');
+    const targetId = (await impersonator.next('hello')).node;
+    impersonator.send({ t: 'msgs', ch: 'guarded', m: [message('guarded', targetId, 99, 'in your name')] });
+    assert.deepEqual(await impersonator.closed, { code: 4422, reason: 'forged message' });
+
+    const garbler = await FakePeer.linked(target.wsUrl, identity());
+    garbler.ws.send(Buffer.from([0xff, 0x00, 0x13]));
+    assert.deepEqual(await garbler.closed, { code: 4400, reason: 'malformed peer frame' });
+    assert.deepEqual(await storedIds(target, 'guarded'), before, 'nothing from the bad frames was stored');
+  });
+
+  test('a flooding peer is cut off', async () => {
+    const flooded = await startNetworkNode('flooded', { args: ['--peer-rate', '100'] });
+    const listener = await Participant.join(flooded.wsUrl, 'l', 'flood');
+    try {
+      const me = identity();
+      const flooder = await FakePeer.linked(flooded.wsUrl, me);
+      await flooder.next('sub');
+      const batch = Array.from({ length: 150 }, (_, i) => message('flood', me.nodeId, i + 1, `f${i}`));
+      flooder.send({ t: 'msgs', ch: 'flood', m: batch.slice(0, 150) });
+      flooder.send({ t: 'msgs', ch: 'flood', m: [message('flood', me.nodeId, 151, 'more')] });
+      flooder.send({ t: 'msgs', ch: 'flood', m: Array.from({ length: 100 }, (_, i) => message('flood', me.nodeId, 152 + i, `g${i}`)) });
+      assert.deepEqual(await flooder.closed, { code: 4429, reason: 'peer sends too fast' });
+      await flooded.process.waitForLogCount('peer link closed: peer sends too fast', 1);
+      assert.ok(listener.received.length <= 200, 'at most the burst was taken');
+    } finally {
+      await listener.close();
+      await flooded.stop('SIGKILL');
+    }
+  });
+
+  test('untrusted nodes and nodes without peering configured are refused', async () => {
+    const me = identity();
+    const picky = await startNetworkNode('picky', { args: ['--trust', 'a'.repeat(32)] });
+    const closed = await startNetworkNode('closed', { env: { PEER_KEY: undefined } });
+    try {
+      const stranger = new FakePeer(picky.wsUrl);
+      await once(stranger.ws, 'open');
+      stranger.send(makeHello(me));
+      assert.deepEqual(await stranger.closed, { code: 4403, reason: 'node not trusted' });
+      const refused = new FakePeer(closed.wsUrl);
+      const [, response] = (await once(refused.ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+      assert.equal(response.statusCode, 403);
+      let body = '';
+      for await (const chunk of response) body += String(chunk);
+      assert.match(body, /accepts no peer links: start it with PEER_KEY or --trust/);
+    } finally {
+      await picky.stop('SIGKILL');
+      await closed.stop('SIGKILL');
+    }
+  });
+});

@@ -6,26 +6,10 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { proxyTo, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
+import { converged, proxyTo, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-
-/** Waits until every node stores the same ids in the channel; returns how many. */
-async function converged(nodes: readonly NetworkNode[], channel: string, expected: number, timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const stores = await Promise.all(nodes.map((n) => storedIds(n, channel)));
-    const sets = stores.map((ids) => [...ids].sort().join());
-    const dup = stores.findIndex((ids) => new Set(ids).size !== ids.length);
-    assert.equal(dup, -1, `node ${nodes[dup]?.name} stores a message twice`);
-    if (sets.every((s) => s === sets[0]) && stores[0]!.length === expected) return expected;
-    if (Date.now() > deadline) {
-      assert.fail(`stores did not converge: ${nodes.map((n, i) => `${n.name}=${stores[i]!.length}`).join(' ')}, expected ${expected}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100)); // polling a store over HTTP: there is no event to await
-  }
-}
 
 describe('peering', () => {
   const nodes: NetworkNode[] = [];
@@ -72,7 +56,7 @@ describe('peering', () => {
         assert.ok(own.every((n, i) => i === 0 || n > own[i - 1]!) || prefix === p.uid[0], `${p.uid} got ${prefix} out of order`);
       }
     }
-    await converged([a, b, c], 'chain', 2 * N);
+    assert.equal((await converged([a, b, c], 'chain', 2 * N)).length, 2 * N);
   });
 
   test('a ring of 4 and a bidirectional pair: each client gets each message exactly once', async () => {
@@ -93,7 +77,7 @@ describe('peering', () => {
       await m.waitUntil((got) => got.length >= expected.length, 'every ring message');
       assert.equal(exactlyOnce(m.texts(), expected), undefined, m.uid);
     }
-    await converged(ring, 'ring', expected.length);
+    assert.equal((await converged(ring, 'ring', expected.length)).length, expected.length);
 
     const x = await node('X');
     const y = await node('Y', [x.wsUrl]);
@@ -152,6 +136,6 @@ describe('peering', () => {
       await p.waitUntil((m) => m.length >= expected.length, 'everything after healing');
       assert.equal(exactlyOnce(p.texts(), expected), undefined, p.uid);
     }
-    await converged([a, b, c], 'split', expected.length);
+    assert.equal((await converged([a, b, c], 'split', expected.length)).length, expected.length);
   });
 });

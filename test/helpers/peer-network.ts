@@ -75,15 +75,46 @@ export async function proxyTo(to: NetworkNode): Promise<TcpProxy> {
   return startTcpProxy(to.port);
 }
 
-/** Every message id stored in a channel, as the HTTP API lists them. */
-export async function storedIds(node: NetworkNode, channel: string): Promise<string[]> {
-  const ids: string[] = [];
+export interface ListedMessage {
+  readonly seq: number;
+  readonly id: string;
+  readonly uid: string;
+  readonly text: string;
+}
+
+/** Every message stored in a channel, oldest first, as the HTTP API lists them. */
+export async function storedMessages(node: NetworkNode, channel: string): Promise<ListedMessage[]> {
+  const out: ListedMessage[] = [];
   let after = 0;
   for (;;) {
     const response = await fetch(`${node.httpUrl}v1/channels/${encodeURIComponent(channel)}/messages?after=${after}&limit=1000`);
-    const body = (await response.json()) as { messages: Array<{ seq: number; id: string }>; last: boolean };
-    for (const m of body.messages) ids.push(m.id);
-    if (body.last || body.messages.length === 0) return ids;
+    const body = (await response.json()) as { messages: Array<{ seq: number; id: string; uid: string; payload: string }>; last: boolean };
+    for (const m of body.messages) out.push({ seq: m.seq, id: m.id, uid: m.uid, text: Buffer.from(m.payload, 'base64').toString() });
+    if (body.last || body.messages.length === 0) return out;
     after = body.messages[body.messages.length - 1]!.seq;
+  }
+}
+
+/** Every message id stored in a channel. */
+export async function storedIds(node: NetworkNode, channel: string): Promise<string[]> {
+  return (await storedMessages(node, channel)).map((m) => m.id);
+}
+
+/**
+ * Waits until every node stores the same message ids in the channel, none twice, and
+ * at least `atLeast` of them; returns the common list.
+ */
+export async function converged(nodes: readonly NetworkNode[], channel: string, atLeast: number, timeoutMs = 30_000): Promise<ListedMessage[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stores = await Promise.all(nodes.map((n) => storedMessages(n, channel)));
+    const keys = stores.map((messages) => messages.map((m) => m.id).sort().join());
+    const doubled = stores.findIndex((messages) => new Set(messages.map((m) => m.id)).size !== messages.length);
+    if (doubled >= 0) throw new Error(`node ${nodes[doubled]!.name} stores a message twice`);
+    if (keys.every((k) => k === keys[0]) && stores[0]!.length >= atLeast) return stores[0]!;
+    if (Date.now() > deadline) {
+      throw new Error(`stores did not converge: ${nodes.map((n, i) => `${n.name}=${stores[i]!.length}`).join(' ')}, expected at least ${atLeast}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a store read over HTTP has no event to await
   }
 }

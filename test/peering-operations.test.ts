@@ -1,0 +1,92 @@
+// Running a network: peers from a file that is edited while the node runs and from a
+// URL, failover to the remaining peer when one goes away, and the per-peer metrics.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { Participant } from './helpers/participant.ts';
+import { startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
+
+const nodes: NetworkNode[] = [];
+const participants: Participant[] = [];
+after(async () => {
+  await Promise.all(participants.map((p) => p.close()));
+  await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+});
+const node = async (name: string, options: Parameters<typeof startNetworkNode>[1] = {}) => {
+  const made = await startNetworkNode(name, options);
+  nodes.push(made);
+  return made;
+};
+const join = async (at: NetworkNode, uid: string, channel: string) => {
+  const p = await Participant.join(at.wsUrl, uid, channel);
+  participants.push(p);
+  return p;
+};
+
+/** Reads one sample of a metric from /metrics. */
+async function metric(at: NetworkNode, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const text = await (await fetch(`${at.httpUrl}metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+  }
+  return undefined;
+}
+
+test('peers from a file (re-read when edited) and from a URL', async () => {
+  const a = await node('FA');
+  const b = await node('FB');
+  const dir = mkdtempSync(joinPath(tmpdir(), 'parley-peers-'));
+  const file = joinPath(dir, 'peers.txt');
+  writeFileSync(file, `# the first peer\n${a.wsUrl}\n`);
+  const list = createServer((_req, res) => res.end(`${b.wsUrl}\n`));
+  list.listen(0, '127.0.0.1');
+  await once(list, 'listening');
+  try {
+    const c = await node('FC', { args: ['--peers-file', file] });
+    await c.process.waitForLogCount('peer link up', 1);
+    writeFileSync(file, `${a.wsUrl}\n${b.wsUrl}\n`);
+    await c.process.waitForLogCount('peer link up', 2);
+    writeFileSync(file, `${b.wsUrl}\n`);
+    await c.process.waitForLogCount('peer removed', 1);
+    assert.equal(await metric(c, 'parley_peer_up', { peer: a.wsUrl }), undefined, 'a removed peer leaves the metrics');
+
+    const d = await node('FD', { args: ['--peers-url', `http://127.0.0.1:${(list.address() as AddressInfo).port}/`] });
+    await d.process.waitForLogCount('peer link up', 1);
+    assert.equal(await metric(d, 'parley_peer_up', { peer: b.wsUrl }), 1);
+  } finally {
+    list.close();
+  }
+});
+
+test('with two peers, losing one keeps the node in the network; metrics show state, lag and traffic', async () => {
+  const a = await node('OA');
+  const b = await node('OB', { peers: [a.wsUrl] });
+  const c = await node('OC', { peers: [a.wsUrl, b.wsUrl] });
+  await c.process.waitForLogCount('peer link up', 2);
+  const bob = await join(b, 'bob', 'failover');
+  const carol = await join(c, 'carol', 'failover');
+  await carol.client.publish('failover', 'before');
+  await bob.waitUntil((m) => m.length === 1, 'the first message');
+  await a.stop();
+  await c.process.waitForLogCount('peer link down; reconnecting', 1);
+  await carol.client.publish('failover', 'after A went away');
+  await bob.waitUntil((m) => m.length === 2, 'the message sent while A is down');
+  assert.deepEqual(bob.texts(), ['before', 'after A went away']);
+  assert.equal(await metric(c, 'parley_peer_up', { peer: a.wsUrl }), 0);
+  assert.equal(await metric(c, 'parley_peer_up', { peer: b.wsUrl }), 1);
+  assert.equal(await metric(c, 'parley_peer_lag_messages', { peer: b.wsUrl }), 0);
+  assert.ok((await metric(c, 'parley_peer_bytes_sent_total', { peer: b.wsUrl }))! > 0);
+  assert.ok((await metric(c, 'parley_peer_messages_sent_total', { peer: b.wsUrl }))! >= 1);
+  assert.ok((await metric(b, 'parley_peer_messages_received_total', { peer: 'inbound' }))! >= 1);
+  // A comes back: C reconnects to it by itself (with backoff).
+  await a.start();
+  await c.process.waitForLogCount('peer link up', 3, 20_000);
+  assert.equal(await metric(c, 'parley_peer_up', { peer: a.wsUrl }), 1);
+});

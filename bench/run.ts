@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
+import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
 import type { Job, ProtocolName, ScenarioName, ScenarioResult } from './scenarios.ts';
 import type { RunningSystem, StoreMode, SystemName, SystemOptions } from './systems.ts';
@@ -26,12 +27,14 @@ const USAGE = `usage: npm run bench -- [options]
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
                         d = durable acked ingest, e = catch-up replay,
-                        f = native protocol fan-out (default: all)
+                        f = native protocol fan-out, h = peering hops and links
+                        (default: all)
   --systems LIST        parley,nats,mosquitto (default: all three)
   --warmup MS           warm-up per throughput scenario (default 2000)
   --measure MS          measured window (default 5000)
   --idle N              idle connections for (c) (default 10000)
-  --fanout N            subscribers for (a) (default 100)
+  --fanout N            subscribers for (a) and (f) (default 100)
+  --window N            messages in flight in (a) and (f) (default 256)
   --pairs N             channels of 2 for (b) (default 1000)
   --catchup N           messages preloaded and replayed in (e) (default 100000, at most
                         100000: parley's default retention)
@@ -220,6 +223,7 @@ async function main(): Promise<void> {
       measure: { type: 'string' },
       idle: { type: 'string' },
       fanout: { type: 'string' },
+      window: { type: 'string' },
       pairs: { type: 'string' },
       catchup: { type: 'string' },
       'parley-entry': { type: 'string' },
@@ -237,14 +241,19 @@ async function main(): Promise<void> {
   const measureMs = intOption(values.measure, quick ? 1000 : 5000, 'measure');
   let idleConns = intOption(values.idle, quick ? 1000 : 10_000, 'idle');
   const fanoutSubs = intOption(values.fanout, 100, 'fanout');
+  const fanoutWindow = intOption(values.window, 256, 'window');
+  if (fanoutWindow < 1) throw new Error('--window must be at least 1');
   const pairCount = intOption(values.pairs, 1000, 'pairs');
   const catchupMessages = intOption(values.catchup, quick ? 20_000 : 100_000, 'catchup');
   if (catchupMessages < 1 || catchupMessages > 100_000) throw new Error('--catchup must be 1-100000');
   const catchupRepeats = quick ? 1 : 3;
 
-  const scenarioList = (values.only ?? Object.keys(SCENARIOS).join(',')).split(',').map((s) => {
+  // (h) peering runs parley nodes only, after the others, with its own tables.
+  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h'].join(',')).split(',').map((s) => s.trim());
+  const withPeering = onlyList.includes('h') || onlyList.includes('peering');
+  const scenarioList = onlyList.filter((s) => s !== 'h' && s !== 'peering').map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
-    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}`);
+    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h`);
     return sc;
   });
   const systemList = (values.systems ?? SYSTEMS.join(',')).split(',').map((s) => {
@@ -301,12 +310,12 @@ async function main(): Promise<void> {
   if (machine.storage !== undefined) log(`stores in ${machine.storage}`);
 
   const titles: Record<ScenarioName, string> = {
-    fanout: `(a) fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, 256 in flight`,
+    fanout: `(a) fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, ${fanoutWindow} in flight`,
     pairs: `(b) ${pairCount} channels of 2 clients, each publishing to its peer, 32 in flight per client`,
     idle: `(c) ${idleConns} idle connections (2 per channel): server RSS growth per connection`,
     ingest: `(d) durable ingest: publishes acknowledged once stored, ${ACK_WINDOW} unacknowledged per publisher`,
     catchup: `(e) catch-up: a fresh client replays ${catchupMessages} stored 64-byte messages of one channel`,
-    'native-fanout': `(f) native protocol fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, 256 in flight`,
+    'native-fanout': `(f) native protocol fan-out: 1 channel, ${fanoutSubs} subscribers, 1 publisher, ${fanoutWindow} in flight`,
   };
   const tps = ticksPerSecond();
   const runs: RunEntry[] = [];
@@ -411,7 +420,7 @@ async function main(): Promise<void> {
       case 'pairs':
       case 'idle': {
         const clients = { fanout: fanoutSubs, pairs: pairCount, idle: idleConns }[scenario];
-        const window = { fanout: 256, pairs: 32, idle: 0 }[scenario];
+        const window = { fanout: fanoutWindow, pairs: 32, idle: 0 }[scenario];
         for (const system of measured) {
           await runSimple(scenario, system, '', 'relay', { scenario, protocol: protocolFor(scenario, system)!, clients, window });
         }
@@ -441,11 +450,18 @@ async function main(): Promise<void> {
         break;
       case 'native-fanout':
         for (const system of measured) {
-          await runSimple(scenario, system, '', 'relay', { scenario: 'fanout', protocol: 'native', clients: fanoutSubs, window: 256 });
+          await runSimple(scenario, system, '', 'relay', { scenario: 'fanout', protocol: 'native', clients: fanoutSubs, window: fanoutWindow });
         }
         if (!scenarioList.includes('fanout')) log('(run with --only a,f to compare with the Mles-mode fan-out)');
         break;
     }
+  }
+
+  let peeringTables = '';
+  if (withPeering && systems.includes('parley')) {
+    log(`\n== (h) peering: latency added by peer hops, and fan-out through a link`);
+    const peeringRuns = await runPeeringBench({ systemOpts, fanoutSubs, fanoutWindow, log, jobFor, generate });
+    peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow)}`;
   }
 
   const report: Report = {
@@ -459,7 +475,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   log(`\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${out}\n`);
-  process.stdout.write(markdown(report, systems));
+  process.stdout.write(markdown(report, systems) + peeringTables);
 }
 
 main().catch((e: unknown) => {

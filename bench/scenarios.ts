@@ -50,6 +50,8 @@ export interface Job {
   readonly messages?: number;
   /** catchup: catch-ups to run one after another, each on a fresh connection. */
   readonly repeats?: number;
+  /** fanout: the publisher's server port when it is another node than the subscribers' (peering). */
+  readonly publishPort?: number;
 }
 
 export interface ThroughputResult {
@@ -347,7 +349,7 @@ export async function fanout(job: Job): Promise<ThroughputResult> {
     });
     pub = await adapter.connect({
       host: job.host,
-      port: job.port,
+      port: job.publishPort ?? job.port,
       uid: 'pub',
       listen: undefined,
       publish: 'c1',

@@ -44,6 +44,9 @@ export interface StartOptions {
    * caller removes it. Without it a temporary one is made and removed on stop.
    */
   readonly dataDir?: string;
+  /** parley only: more flags (peering), and environment variables. */
+  readonly extraArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface RunningSystem {
@@ -152,6 +155,7 @@ export async function startSystem(
         'warn',
         '--data',
         dir,
+        ...(start.extraArgs ?? []),
       ];
       break;
     case 'mosquitto': {
@@ -203,7 +207,7 @@ export async function startSystem(
     }
   }
   const cmd = wrapCommand(argv, opts.core);
-  const child = spawn(cmd[0] ?? 'sh', cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd[0] ?? 'sh', cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...start.env } });
   // Keep draining the server's output (a full pipe would stall it); remember the tail.
   const tail: string[] = [];
   const keep = (chunk: Buffer): void => {

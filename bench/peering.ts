@@ -1,0 +1,139 @@
+// (h) peering: what a peer link costs. Latency at moderate load (10 subscribers, 8
+// messages in flight) on one node, through one hop (publisher on A, subscribers on B)
+// and through two (A-B-C); and fan-out throughput through one link against one node,
+// with the same subscribers and window as (a). Mles-mode clients, relay stores.
+// All servers share the server core, so a link's ratio includes the second node's work.
+
+import type { Job, ScenarioResult } from './scenarios.ts';
+import type { RunningSystem, SystemOptions } from './systems.ts';
+import { startSystem } from './systems.ts';
+
+export interface PeeringRun {
+  readonly setup: string;
+  readonly kind: 'latency' | 'throughput';
+  readonly hops: number;
+  readonly result?: ScenarioResult;
+  readonly error?: string;
+}
+
+export interface PeeringBenchDeps {
+  readonly systemOpts: SystemOptions;
+  readonly fanoutSubs: number;
+  readonly fanoutWindow: number;
+  readonly log: (text: string) => void;
+  readonly jobFor: (running: RunningSystem, label: string, fields: Pick<Job, 'scenario' | 'protocol' | 'clients' | 'window'> & Partial<Job>) => Job;
+  readonly generate: (job: Job, running: RunningSystem) => Promise<ScenarioResult>;
+}
+
+const PEER_ENV = { PEER_KEY: 'bench-peer-key' };
+const LATENCY_CLIENTS = 10;
+const LATENCY_WINDOW = 8;
+
+/** Waits until a node's /metrics shows as many peer links up as expected. */
+async function linksUp(node: RunningSystem, count: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const text = await (await fetch(`http://${node.host}:${node.port}/metrics`)).text();
+    const up = text.split('\n').filter((l) => l.startsWith('parley_peer_up{') && l.endsWith(' 1')).length;
+    if (up >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${up}/${count} peer links up on port ${node.port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a metrics poll has no event to await
+  }
+}
+
+/** Starts a chain of `length` nodes, each dialing the one before. */
+async function startChain(deps: PeeringBenchDeps, length: number): Promise<RunningSystem[]> {
+  const chain: RunningSystem[] = [];
+  try {
+    for (let i = 0; i < length; i++) {
+      const before = chain[i - 1];
+      chain.push(
+        await startSystem('parley', deps.systemOpts, {
+          mode: 'relay',
+          env: PEER_ENV,
+          extraArgs: before === undefined ? [] : ['--peer', `ws://${before.host}:${before.port}/`],
+        }),
+      );
+    }
+    for (let i = 1; i < length; i++) await linksUp(chain[i]!, 1);
+    return chain;
+  } catch (e) {
+    for (const node of chain) await node.stop();
+    throw e;
+  }
+}
+
+export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRun[]> {
+  const runs: PeeringRun[] = [];
+  const shapes = [
+    { kind: 'latency' as const, hops: 0, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { kind: 'latency' as const, hops: 1, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { kind: 'latency' as const, hops: 2, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { kind: 'throughput' as const, hops: 0, clients: deps.fanoutSubs, window: deps.fanoutWindow },
+    { kind: 'throughput' as const, hops: 1, clients: deps.fanoutSubs, window: deps.fanoutWindow },
+  ];
+  for (const shape of shapes) {
+    const setup = shape.hops === 0 ? 'one node' : shape.hops === 1 ? 'one hop (A-B)' : 'two hops (A-B-C)';
+    const label = `peering/${shape.kind}/${shape.hops}-hop`;
+    let chain: RunningSystem[] = [];
+    try {
+      deps.log(`[${label}] starting ${shape.hops + 1} parley node(s)`);
+      chain = await startChain(deps, shape.hops + 1);
+      const first = chain[0]!;
+      const last = chain[chain.length - 1]!;
+      const job = deps.jobFor(last, label, {
+        scenario: 'fanout',
+        protocol: 'mles',
+        clients: shape.clients,
+        window: shape.window,
+        publishPort: first.port,
+      });
+      runs.push({ setup, kind: shape.kind, hops: shape.hops, result: await deps.generate(job, last) });
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      deps.log(`[${label}] FAILED: ${error}`);
+      runs.push({ setup, kind: shape.kind, hops: shape.hops, error });
+    } finally {
+      for (const node of chain) await node.stop();
+    }
+  }
+  return runs;
+}
+
+const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+const rate = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0));
+
+export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number, fanoutWindow: number): string {
+  const lines: string[] = [];
+  const latency = runs.filter((r) => r.kind === 'latency');
+  const base = latency.find((r) => r.hops === 0)?.result;
+  const p50 = (r: ScenarioResult | undefined) => (r?.kind === 'throughput' ? r.latency.p50Us : undefined);
+  lines.push(`### (h) peering: latency, ${LATENCY_CLIENTS} subscribers, ${LATENCY_WINDOW} in flight`, '');
+  lines.push('| setup | msgs/s | p50 | p99 | p50 added by the hops | target |', '|---|---|---|---|---|---|');
+  for (const run of latency) {
+    const r = run.result;
+    if (r?.kind !== 'throughput') {
+      lines.push(`| ${run.setup} | failed: ${run.error ?? '?'} | | | | |`);
+      continue;
+    }
+    const added = run.hops === 0 || p50(base) === undefined ? undefined : r.latency.p50Us - p50(base)!;
+    const perHop = added === undefined ? undefined : added / run.hops;
+    const target = perHop === undefined ? '' : `< 1 ms a hop: ${perHop < 1000 ? 'met' : '**missed**'} (${ms(perHop)} a hop)`;
+    lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${added === undefined ? '' : ms(added)} | ${target} |`);
+  }
+  const throughput = runs.filter((r) => r.kind === 'throughput');
+  const single = throughput.find((r) => r.hops === 0)?.result;
+  lines.push('', `### (h) peering: fan-out through a link, ${fanoutSubs} subscribers, ${fanoutWindow} in flight`, '');
+  lines.push('| setup | delivered msgs/s | p99 | against one node | target |', '|---|---|---|---|---|');
+  for (const run of throughput) {
+    const r = run.result;
+    if (r?.kind !== 'throughput') {
+      lines.push(`| ${run.setup} | failed: ${run.error ?? '?'} | | | |`);
+      continue;
+    }
+    const ratio = single?.kind === 'throughput' && run.hops > 0 ? r.msgsPerSec / single.msgsPerSec : undefined;
+    const target = ratio === undefined ? '' : `>= 50%: ${ratio >= 0.5 ? 'met' : '**missed**'}`;
+    lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p99Us)} | ${ratio === undefined ? '' : `${(ratio * 100).toFixed(0)}%`} | ${target} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

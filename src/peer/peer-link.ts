@@ -352,7 +352,8 @@ export class PeerLink {
   }
 
   #onClose(code: number, reason: string): void {
-    if (!this.#closed) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    // A link that never came up was already reported by its error (refused, unreachable).
+    if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
     this.#teardown();
   }
 }

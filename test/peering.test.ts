@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { converged, proxyTo, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
+import { converged, proxyTo, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -137,5 +137,21 @@ describe('peering', () => {
       assert.equal(exactlyOnce(p.texts(), expected), undefined, p.uid);
     }
     assert.equal((await converged([a, b, c], 'split', expected.length)).length, expected.length);
+  });
+
+  test('a node receives only the channels someone behind it uses', async () => {
+    const a = await node('IA');
+    const b = await node('IB', [a.wsUrl]);
+    await b.process.waitForLogCount('peer link up', 1);
+    const local = await join(a, 'local', 'only-at-a');
+    const shared = await join(a, 'sharer', 'shared');
+    const remote = await join(b, 'remote', 'shared');
+    await local.publishMany('only-at-a', 'x', 20);
+    await shared.client.publish('shared', 'for both');
+    await remote.waitUntil((m) => m.length === 1, 'the shared message');
+    assert.deepEqual(await storedIds(b, 'only-at-a'), [], 'B was never sent a channel nobody uses there');
+    // Once someone on B joins it, B asks for it and gets its history.
+    const late = await join(b, 'late', 'only-at-a');
+    await late.waitUntil((m) => m.length === 20, 'the history of the channel');
   });
 });

@@ -27,7 +27,7 @@ function writeU64(out: Buffer, value: number, at: number): number {
 /** Writes a length-prefixed UTF-8 string. */
 function writeText(out: Buffer, text: string, length: number, at: number): number {
   at = writeU64(out, length, at);
-  return at + out.utf8Write(text, at, length);
+  return at + out.write(text, at, length, 'utf8');
 }
 
 /**

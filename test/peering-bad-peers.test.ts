@@ -12,6 +12,7 @@ import { decodePeerFrame, encodePeerFrame, PEER_SUBPROTOCOL, type HelloFrame, ty
 import { nodeIdOf, type NodeIdentity } from '../src/server/identity.ts';
 import { messageId } from '../src/store/message-id.ts';
 import { Participant } from './helpers/participant.ts';
+import { Random } from './helpers/random.ts';
 import { PEER_KEY, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
 
 function identity(): NodeIdentity {
@@ -193,5 +194,32 @@ describe('bad peers', () => {
       await picky.stop('SIGKILL');
       await closed.stop('SIGKILL');
     }
+  });
+
+  test('fuzz: random first frames and mutated message frames never take the node down', async () => {
+    const random = new Random(Number(process.env.PARLEY_FUZZ_SEED ?? 4242));
+    const closes = new Map<number, number>();
+    for (let i = 0; i < 200; i++) {
+      const peer = new FakePeer(target.wsUrl);
+      await once(peer.ws, 'open');
+      peer.ws.send(random.bytes(1 + random.int(200)));
+      const { code } = await peer.closed;
+      closes.set(code, (closes.get(code) ?? 0) + 1);
+    }
+    const me = identity();
+    const valid = encodePeerFrame({ t: 'msgs', ch: 'guarded', m: [message('guarded', me.nodeId, 1, 'fuzz')] });
+    for (let i = 0; i < 30; i++) {
+      const peer = await FakePeer.linked(target.wsUrl, me);
+      await peer.next('sub');
+      const mutated = Buffer.from(valid);
+      for (let f = 0; f < 1 + random.int(3); f++) mutated[random.int(mutated.length)] = random.int(256);
+      peer.ws.send(mutated);
+      peer.ws.send(Buffer.from([0xff]));
+      const { code } = await peer.closed;
+      closes.set(code, (closes.get(code) ?? 0) + 1);
+    }
+    assert.deepEqual([...closes.keys()].filter((code) => ![4400, 4401, 4422].includes(code)), [], `close codes: ${JSON.stringify([...closes])}`);
+    assert.equal(target.process.child.exitCode, null, 'the node is still running');
+    assert.ok((await fetch(`${target.httpUrl}healthz`)).ok);
   });
 });

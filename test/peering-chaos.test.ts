@@ -7,23 +7,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from './helpers/random.ts';
-import { Participant } from './helpers/participant.ts';
-import { converged, proxyTo, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
+import { converged, TestNetwork } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
 const NODES = 5;
 const EVENTS = 36;
 const CHANNEL = 'chaos';
 
-const nodes: NetworkNode[] = [];
-const proxies: TcpProxy[] = [];
-const participants: Participant[] = [];
-
-after(async () => {
-  await Promise.all(participants.map((p) => p.close()));
-  await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-  await Promise.all(proxies.map((p) => p.close()));
-});
+const net = new TestNetwork();
+const { nodes, participants } = net;
+after(() => net.close());
 
 test(`chaos: ${NODES} nodes in a mesh, ${EVENTS} random link cuts and restarts, publishers running`, async () => {
   const seed = Number(process.env.PARLEY_CHAOS_SEED ?? Date.now() % 1_000_000);
@@ -34,15 +27,14 @@ test(`chaos: ${NODES} nodes in a mesh, ${EVENTS} random link cuts and restarts, 
   for (let i = 0; i < NODES; i++) {
     const peers: string[] = [];
     for (let j = 0; j < i; j++) {
-      const proxy = await proxyTo(nodes[j]!);
-      proxies.push(proxy);
+      const proxy = await net.proxyTo(nodes[j]!);
       links.push({ from: i, to: j, proxy });
       peers.push(proxy.url);
     }
-    nodes.push(await startNetworkNode(`N${i}`, { peers }));
+    await net.node(`N${i}`, { peers });
   }
   await Promise.all(nodes.map((n) => n.process.waitForLogCount('peer link up', NODES - 1)));
-  for (const [i, n] of nodes.entries()) participants.push(await Participant.join(n.wsUrl, `p${i}`, CHANNEL));
+  for (const [i, n] of nodes.entries()) await net.join(n, `p${i}`, CHANNEL);
 
   // Every publisher sends until the chaos is over, remembering what was acked.
   const acked: string[] = [];

@@ -9,25 +9,12 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { Participant } from './helpers/participant.ts';
-import { startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
+import { TestNetwork, type NetworkNode, type NodeOptions } from './helpers/peer-network.ts';
 
-const nodes: NetworkNode[] = [];
-const participants: Participant[] = [];
-after(async () => {
-  await Promise.all(participants.map((p) => p.close()));
-  await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-});
-const node = async (name: string, options: Parameters<typeof startNetworkNode>[1] = {}) => {
-  const made = await startNetworkNode(name, options);
-  nodes.push(made);
-  return made;
-};
-const join = async (at: NetworkNode, uid: string, channel: string) => {
-  const p = await Participant.join(at.wsUrl, uid, channel);
-  participants.push(p);
-  return p;
-};
+const net = new TestNetwork();
+after(() => net.close());
+const node = (name: string, options: NodeOptions = {}) => net.node(name, options);
+const join = (at: NetworkNode, uid: string, channel: string) => net.join(at, uid, channel);
 
 /** Reads one sample of a metric from /metrics. */
 async function metric(at: NetworkNode, name: string, labels: Record<string, string>): Promise<number | undefined> {

@@ -5,32 +5,16 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MlesTestClient } from './helpers/mles-client.ts';
-import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { converged, proxyTo, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
-import type { TcpProxy } from './helpers/tcp-proxy.ts';
+import { exactlyOnce } from './helpers/participant.ts';
+import { converged, startNetworkNode, storedIds, TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('peering', () => {
-  const nodes: NetworkNode[] = [];
-  const participants: Participant[] = [];
-  const proxies: TcpProxy[] = [];
-  const node = async (name: string, peers: string[] = [], args: string[] = []) => {
-    const made = await startNetworkNode(name, { peers, args });
-    nodes.push(made);
-    return made;
-  };
-  const join = async (at: NetworkNode, uid: string, channel: string) => {
-    const p = await Participant.join(at.wsUrl, uid, channel);
-    participants.push(p);
-    return p;
-  };
-
-  after(async () => {
-    await Promise.all(participants.map((p) => p.close()));
-    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-    await Promise.all(proxies.map((p) => p.close()));
-  });
+  const net = new TestNetwork();
+  const node = (name: string, peers: string[] = [], args: string[] = []) => net.node(name, { peers, args });
+  const join = (at: NetworkNode, uid: string, channel: string) => net.join(at, uid, channel);
+  after(() => net.close());
 
   test('chain A-B-C: clients on A and C talk, and B restarts mid-stream without loss or duplicates', async () => {
     const a = await node('A');
@@ -116,11 +100,9 @@ describe('peering', () => {
 
   test('a partition of a 3-node line: both sides publish, and after healing every store and client has everything once', async () => {
     const a = await node('PA');
-    const ab = await proxyTo(a);
-    proxies.push(ab);
+    const ab = await net.proxyTo(a);
     const b = await node('PB', [ab.url]);
-    const bc = await proxyTo(b);
-    proxies.push(bc);
+    const bc = await net.proxyTo(b);
     const c = await node('PC', [bc.url]);
     await Promise.all([b.process.waitForLogCount('peer link up', 2), c.process.waitForLogCount('peer link up', 1)]);
     const [pa, pb, pc] = await Promise.all([join(a, 'pa', 'split'), join(b, 'pb', 'split'), join(c, 'pc', 'split')]);

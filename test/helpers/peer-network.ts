@@ -2,22 +2,12 @@
 // (so that it comes back at the same address after a restart) and its own data
 // directory, with links through TCP proxies that a test can cut and heal.
 
-import { createServer, type AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import { startNode, type NodeProcess } from './node-process.ts';
+import { Participant } from './participant.ts';
+import { freePort } from './pebble.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 export const PEER_KEY = 'peering-test-key';
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 export interface NetworkNode {
   readonly name: string;
@@ -70,11 +60,6 @@ export async function startNetworkNode(name: string, options: NodeOptions = {}):
   return node;
 }
 
-/** A cuttable link: a proxy in front of `to`, for `from` to dial. */
-export async function proxyTo(to: NetworkNode): Promise<TcpProxy> {
-  return startTcpProxy(to.port);
-}
-
 export interface ListedMessage {
   readonly seq: number;
   readonly id: string;
@@ -116,5 +101,36 @@ export async function converged(nodes: readonly NetworkNode[], channel: string, 
       throw new Error(`stores did not converge: ${nodes.map((n, i) => `${n.name}=${stores[i]!.length}`).join(' ')}, expected at least ${atLeast}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100)); // a store read over HTTP has no event to await
+  }
+}
+
+/** What a peering test starts, kept so that it can all be stopped at the end. */
+export class TestNetwork {
+  readonly nodes: NetworkNode[] = [];
+  readonly participants: Participant[] = [];
+  readonly proxies: TcpProxy[] = [];
+
+  async node(name: string, options: NodeOptions = {}): Promise<NetworkNode> {
+    const made = await startNetworkNode(name, options);
+    this.nodes.push(made);
+    return made;
+  }
+
+  async join(at: NetworkNode, uid: string, channel: string): Promise<Participant> {
+    const participant = await Participant.join(at.wsUrl, uid, channel);
+    this.participants.push(participant);
+    return participant;
+  }
+
+  async proxyTo(to: NetworkNode): Promise<TcpProxy> {
+    const proxy = await startTcpProxy(to.port);
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.participants.map((p) => p.close()));
+    await Promise.all(this.nodes.map((n) => n.stop('SIGKILL')));
+    await Promise.all(this.proxies.map((p) => p.close()));
   }
 }

@@ -66,6 +66,20 @@ describe('native protocol', () => {
     await Promise.all([...publishers, early, late].map((c) => c.close()));
   });
 
+  test('a replay of large messages arrives whole and in order', async () => {
+    const a = await NativeTestClient.connect(node.wsUrl, 'big');
+    // 40 KiB each: several messages per replay buffer, and a page spans many buffers.
+    for (let i = 0; i < 12; i++) a.send({ t: 'pub', ch: 'large', cid: `l${i}`, p: Buffer.alloc(40 * 1024, i) });
+    await a.next((f) => f.t === 'ack' && f.cid === 'l11');
+    const b = await NativeTestClient.connect(node.wsUrl, 'reader');
+    b.send({ t: 'sub', ch: 'large', after: 0 });
+    assert.equal((await b.next((f) => f.t === 'live')).last, 12);
+    const got = b.messages('large');
+    assert.deepEqual(seqs(got), Array.from({ length: 12 }, (_, i) => i + 1));
+    for (const [i, m] of got.entries()) assert.ok(Buffer.from(m.p as Uint8Array).equals(Buffer.alloc(40 * 1024, i)), `message ${i + 1}`);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test('a cursor replays exactly what came after it, then live messages follow', async () => {
     const a = await NativeTestClient.connect(node.wsUrl, 'a');
     await publishMany(a, 'cursor', 10, 'm');

@@ -20,7 +20,8 @@ import {
   type SubscribeFrame,
   type WireMessage,
 } from '../protocol/native.ts';
-import { encodeFrame, OP_BINARY } from '../protocol/ws-frame.ts';
+import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from '../protocol/native-writer.ts';
+import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../protocol/ws-frame.ts';
 import type { StoredMessage } from '../store/store.ts';
 import { ClientSession, type SessionContext } from './client-session.ts';
 
@@ -35,6 +36,8 @@ const MAX_SUBSCRIPTIONS = 1000;
 const REPLAY_PAGE = 500;
 /** Bytes a replay lets wait in the send buffer before it pauses for the client to read. */
 const REPLAY_HIGH_WATER = 1024 * 1024;
+/** Replayed frames are written into buffers of about this size, then sent. */
+const REPLAY_CHUNK_BYTES = 256 * 1024;
 /** Payload bytes one query page carries at most; the page is cut short (last: false) past it. */
 const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -42,12 +45,51 @@ export function wireMessage(m: StoredMessage): WireMessage {
   return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
 }
 
+/** The WebSocket frame of the `msg` frame of `m`. */
 function messageFrame(m: StoredMessage): Buffer {
-  // One literal, not a spread of wireMessage(): this runs once per message replayed.
-  return encodeFrame(
-    OP_BINARY,
-    encodeNodeFrame({ t: 'msg', ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload }),
-  );
+  const length = messageLength(m);
+  const head = headerLength(length, false);
+  const out = Buffer.allocUnsafe(head + length);
+  writeHeader(out, 0, OP_BINARY, length, undefined);
+  writeMessage(out, head, m);
+  return out;
+}
+
+/** The WebSocket frame of an `ack`. */
+function ackFrame(a: AckFields): Buffer {
+  const length = ackLength(a);
+  const head = headerLength(length, false);
+  const out = Buffer.allocUnsafe(head + length);
+  writeHeader(out, 0, OP_BINARY, length, undefined);
+  writeAck(out, head, a);
+  return out;
+}
+
+/**
+ * Sends the `msg` frames of `messages` written back to back into buffers of about
+ * REPLAY_CHUNK_BYTES (a whole page of small messages is one): a buffer and a send per
+ * message cost more than encoding it.
+ */
+function sendMessageFrames(messages: readonly StoredMessage[], send: (wire: Buffer) => void): void {
+  const lengths = new Array<number>(messages.length);
+  let from = 0;
+  while (from < messages.length) {
+    let to = from;
+    let total = 0;
+    do {
+      const length = messageLength(messages[to]!);
+      lengths[to++] = length;
+      total += headerLength(length, false) + length;
+    } while (to < messages.length && total < REPLAY_CHUNK_BYTES);
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = from; i < to; i++) {
+      at += writeHeader(out, at, OP_BINARY, lengths[i]!, undefined);
+      at = writeMessage(out, at, messages[i]!);
+    }
+    send(out);
+    from = to;
+  }
 }
 
 /**
@@ -175,7 +217,7 @@ export class NativeConnection {
     for (;;) {
       if (subscription.cancelled) return;
       const page = store.read(subscription.channel, { after: cursor, limit: REPLAY_PAGE });
-      for (const message of page) this.session.send(messageFrame(message));
+      sendMessageFrames(page, (wire) => this.session.send(wire));
       if (page.length > 0) cursor = page[page.length - 1]!.seq;
       if (page.length < REPLAY_PAGE) {
         // Caught up, in the same synchronous step as the read: go live now.
@@ -208,7 +250,7 @@ export class NativeConnection {
         if (this.session.closing) return;
         if (result instanceof Error) return this.#error('STORE_FAILED', about);
         const { message } = result;
-        this.#send({ t: 'ack', ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate });
+        this.session.send(ackFrame({ ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate }));
       },
     );
   }

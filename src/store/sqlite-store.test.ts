@@ -80,3 +80,27 @@ test('a schema 1 store is migrated: its origin vectors come from the stored mess
   assert.deepEqual(reopened.vector('a'), new Map([['n', 4]]));
   reopened.close();
 });
+
+test('range reads give back every byte of ids and payloads, and each message its origin', () => {
+  const path = tempFile();
+  const payloads = [Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.alloc(0), Buffer.from([0xc3, 0x00, 0xff, 0xfe])];
+  const first = new SqliteStore({ path, nodeId: 'node-a' });
+  const stored = first.append(payloads.map((payload) => ({ channel: 'c', uid: 'u', binary: true, payload })));
+  first.close();
+  // Reopened as another node: the messages keep the origin that accepted them.
+  const second = new SqliteStore({ path, nodeId: 'node-b' });
+  second.append([{ channel: 'c', uid: 'v', binary: false, payload: Buffer.from('text') }]);
+  for (const descending of [false, true]) {
+    const read = second.read('c', { after: 0, limit: 10, descending });
+    if (descending) read.reverse();
+    assert.deepEqual(
+      read.map((m) => [m.seq, m.origin, m.uid, m.binary, Buffer.from(m.id).toString('hex'), Buffer.from(m.payload).toString('hex')]),
+      [
+        ...stored.map(({ message: m }) => [m.seq, 'node-a', 'u', true, Buffer.from(m.id).toString('hex'), Buffer.from(m.payload).toString('hex')]),
+        [4, 'node-b', 'v', false, Buffer.from(read[3]!.id).toString('hex'), Buffer.from('text').toString('hex')],
+      ],
+    );
+    assert.equal(read[3]!.id.length, 32);
+  }
+  second.close();
+});

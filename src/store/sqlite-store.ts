@@ -103,6 +103,31 @@ function toMessage(row: MessageRow): StoredMessage {
   };
 }
 
+/**
+ * Range reads (replay, queries) take id and payload as one blob and split it into two
+ * views, and get the origin as NULL when it is this node: node:sqlite makes a new
+ * ArrayBuffer for every blob and a string for every text value, and those were most of
+ * a catch-up's read time. (`||` joins blobs byte for byte; the cast keeps it a blob.)
+ */
+const RANGE_COLUMNS = 'seq, ts, NULLIF(origin, ?), origin_seq, uid, binary, length(id), CAST(id || payload AS BLOB)';
+type RangeRow = [number, number, string | null, number, string, number, number, Uint8Array];
+
+function fromRangeRow(channel: string, nodeId: string, row: RangeRow): StoredMessage {
+  const idLength = row[6];
+  const bytes = row[7];
+  return {
+    channel,
+    seq: row[0],
+    id: bytes.subarray(0, idLength),
+    ts: row[1],
+    origin: row[2] ?? nodeId,
+    originSeq: row[3],
+    uid: row[4],
+    binary: row[5] === 1,
+    payload: bytes.subarray(idLength),
+  };
+}
+
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a throwaway one. */
   readonly path: string;
@@ -301,7 +326,7 @@ export class SqliteStore implements Store {
 
   read(channel: string, range: ReadRange): StoredMessage[] {
     const where = ['channel = ?'];
-    const args: Array<string | number> = [channel];
+    const args: Array<string | number> = [this.nodeId, channel];
     if (range.after !== undefined) {
       where.push('seq > ?');
       args.push(range.after);
@@ -320,15 +345,17 @@ export class SqliteStore implements Store {
     }
     const order = range.descending ? 'DESC' : 'ASC';
     args.push(range.limit);
-    const sql = `SELECT ${COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
+    const sql = `SELECT ${RANGE_COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
     let statement = this.#reads.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
       statement.setReturnArrays(true);
       this.#reads.set(sql, statement);
     }
-    const rows = statement.all(...args) as unknown as MessageRow[];
-    return rows.map(toMessage);
+    const rows = statement.all(...args) as unknown as RangeRow[];
+    const messages = new Array<StoredMessage>(rows.length);
+    for (let i = 0; i < rows.length; i++) messages[i] = fromRangeRow(channel, this.nodeId, rows[i]!);
+    return messages;
   }
 
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {

@@ -4,7 +4,7 @@
 // into bench/results/latest.json and a markdown table on stdout. Progress goes to stderr.
 //
 //   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
-//                    [--warmup MS] [--measure MS] [--idle N] [--catchup N]
+//                    [--warmup MS] [--measure MS] [--idle N] [--window N] [--catchup N]
 //                    [--parley-entry FILE] [--no-pin] [--out FILE]
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';

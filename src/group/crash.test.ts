@@ -1,0 +1,88 @@
+// Crash points: the client is stopped by a throwing hook at each point where a crash
+// can leave work half done, then opened again on the same state directory.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { GroupClient } from './group-client.ts';
+import { MemoryRelay } from './memory-relay.ts';
+import type { CrashPoint } from './services.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Opens a client that throws once at `point` while `armed` says so. */
+async function open(relay: MemoryRelay, uid: string, dataDir: string, crashAt?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
+  const client = await GroupClient.open({
+    uid,
+    dataDir,
+    relay: relay.as(uid),
+    hooks: {
+      reached(point) {
+        if (crashAt?.armed === true && crashAt.point === point) {
+          crashAt.armed = false;
+          throw new Error(`crash at ${point}`);
+        }
+      },
+    },
+  });
+  await client.init();
+  return client;
+}
+
+const groupChannel = 'mls/group/g';
+
+for (const point of ['stored-not-sent', 'sent-not-read', 'committed-no-welcome'] as const) {
+  test(`an add that crashes at ${point} completes after a restart, once`, async () => {
+    const relay = new MemoryRelay();
+    const aliceDir = tempDir();
+    const crash = { point, armed: false };
+    const alice = await open(relay, 'alice', aliceDir, crash);
+    const bob = await open(relay, 'bob', tempDir());
+    await alice.create('g');
+    crash.armed = true;
+    await assert.rejects(alice.add('g', ['bob']), /crash at/);
+    await alice.close();
+
+    const restarted = await open(relay, 'alice', aliceDir);
+    await restarted.sync();
+    const commits = relay.messages(groupChannel).filter((m) => m.payload[0] === 0);
+    assert.equal(commits.length, 1, 'one commit in the channel');
+    assert.equal(relay.messages(`mls/inbox/bob/${bob.installation}`).length, 1, 'one Welcome');
+    await bob.sync();
+    assert.deepEqual(bob.members('g').map((m) => m.uid), ['alice', 'bob']);
+    assert.equal(bob.epoch('g'), restarted.epoch('g'));
+    await Promise.all([restarted.close(), bob.close()]);
+  });
+}
+
+for (const point of ['stored-not-sent', 'sent-not-read'] as const) {
+  test(`a message that crashes at ${point} is delivered once after a restart`, async () => {
+    const relay = new MemoryRelay();
+    const aliceDir = tempDir();
+    const crash = { point, armed: false };
+    const alice = await open(relay, 'alice', aliceDir, crash);
+    const bob = await open(relay, 'bob', tempDir());
+    await alice.create('g');
+    await alice.add('g', ['bob']);
+    const before = relay.messages(groupChannel).length;
+    crash.armed = true;
+    await assert.rejects(alice.send('g', 'survives'), /crash at/);
+    await alice.close();
+
+    const restarted = await open(relay, 'alice', aliceDir);
+    await restarted.sync('g');
+    assert.equal(relay.messages(groupChannel).length, before + 1, 'sent exactly once');
+    await bob.sync();
+    for (const c of [restarted, bob]) assert.deepEqual(c.messages('g').map((m) => `${m.sender.uid}: ${m.text}`), ['alice: survives']);
+    await Promise.all([restarted.close(), bob.close()]);
+  });
+}

@@ -1,0 +1,137 @@
+// The byte formats the group layer puts on the relay, other than MLS messages themselves:
+// group genesis records, the plaintext inside application messages, Welcome deliveries,
+// directory records and key-package channel records. CBOR arrays with a type tag, so a
+// decoder can tell them apart and reject anything else without guessing.
+
+import { Decoder, Encoder } from 'cbor-x';
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+/** Group channel payloads start with one of these bytes. */
+const GROUP_MLS = 0x00;
+const GROUP_GENESIS = 0x01;
+
+export type GroupEnvelope = { readonly kind: 'mls'; readonly bytes: Uint8Array } | { readonly kind: 'genesis'; readonly groupId: Uint8Array };
+
+export function encodeGroupMls(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = GROUP_MLS;
+  out.set(bytes, 1);
+  return out;
+}
+
+export function encodeGenesis(groupId: Uint8Array): Uint8Array {
+  const body = cbor.encode(['genesis', 1, groupId]);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = GROUP_GENESIS;
+  out.set(body, 1);
+  return out;
+}
+
+function decodeCbor(bytes: Uint8Array): unknown {
+  try {
+    return cborDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function asBytes(value: unknown): Uint8Array | undefined {
+  return value instanceof Uint8Array ? new Uint8Array(value) : undefined;
+}
+
+export function decodeGroupEnvelope(payload: Uint8Array): GroupEnvelope | undefined {
+  if (payload.length < 2) return undefined;
+  if (payload[0] === GROUP_MLS) return { kind: 'mls', bytes: payload.subarray(1) };
+  if (payload[0] === GROUP_GENESIS) {
+    const value = decodeCbor(payload.subarray(1));
+    if (!Array.isArray(value) || value[0] !== 'genesis' || value[1] !== 1) return undefined;
+    const groupId = asBytes(value[2]);
+    return groupId === undefined ? undefined : { kind: 'genesis', groupId };
+  }
+  return undefined;
+}
+
+/** What an application message carries: an id that makes re-sends idempotent. */
+export interface ApplicationContent {
+  readonly id: string;
+  readonly text: string;
+  /** The author's clock when the message was written, ms. */
+  readonly sentAt: number;
+}
+
+export function encodeApplication(content: ApplicationContent): Uint8Array {
+  return new Uint8Array(cbor.encode(['text', content.id, content.text, content.sentAt]));
+}
+
+export function decodeApplication(bytes: Uint8Array): ApplicationContent | undefined {
+  const value = decodeCbor(bytes);
+  if (!Array.isArray(value) || value[0] !== 'text') return undefined;
+  const [, id, text, sentAt] = value as unknown[];
+  if (typeof id !== 'string' || typeof text !== 'string' || typeof sentAt !== 'number') return undefined;
+  return { id, text, sentAt };
+}
+
+/** A Welcome delivered to an installation's inbox, with where the group starts for it. */
+export interface WelcomeDelivery {
+  readonly group: string;
+  /** The seq of the commit that added the installation: it reads the group after it. */
+  readonly commitSeq: number;
+  readonly welcome: Uint8Array;
+}
+
+export function encodeWelcomeDelivery(delivery: WelcomeDelivery): Uint8Array {
+  return new Uint8Array(cbor.encode(['welcome', 1, delivery.group, delivery.commitSeq, delivery.welcome]));
+}
+
+export function decodeWelcomeDelivery(bytes: Uint8Array): WelcomeDelivery | undefined {
+  const value = decodeCbor(bytes);
+  if (!Array.isArray(value) || value[0] !== 'welcome' || value[1] !== 1) return undefined;
+  const [, , group, commitSeq, welcome] = value as unknown[];
+  const w = asBytes(welcome);
+  if (typeof group !== 'string' || typeof commitSeq !== 'number' || !Number.isSafeInteger(commitSeq) || w === undefined) return undefined;
+  return { group, commitSeq, welcome: w };
+}
+
+/** An installation announcing itself in its uid's directory, signed by its identity key. */
+export interface DirectoryRecord {
+  readonly installation: string;
+  readonly identityKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export function directorySignedBytes(uid: string, installation: string, identityKey: Uint8Array): Uint8Array {
+  return new Uint8Array(cbor.encode(['parley-mls-directory-v1', uid, installation, identityKey]));
+}
+
+export function encodeDirectoryRecord(record: DirectoryRecord): Uint8Array {
+  return new Uint8Array(cbor.encode(['installation', 1, record.installation, record.identityKey, record.signature]));
+}
+
+export function decodeDirectoryRecord(bytes: Uint8Array): DirectoryRecord | undefined {
+  const value = decodeCbor(bytes);
+  if (!Array.isArray(value) || value[0] !== 'installation' || value[1] !== 1) return undefined;
+  const [, , installation, identityKey, signature] = value as unknown[];
+  const key = asBytes(identityKey);
+  const sig = asBytes(signature);
+  if (typeof installation !== 'string' || key === undefined || sig === undefined) return undefined;
+  return { installation, identityKey: key, signature: sig };
+}
+
+/** Records of a key-package channel: a new key package, or one that has been used. */
+export type KeyPackageRecord = { readonly kind: 'offer'; readonly keyPackage: Uint8Array } | { readonly kind: 'retire'; readonly ref: Uint8Array };
+
+export function encodeKeyPackageRecord(record: KeyPackageRecord): Uint8Array {
+  return new Uint8Array(cbor.encode(record.kind === 'offer' ? ['kp-offer', 1, record.keyPackage] : ['kp-retire', 1, record.ref]));
+}
+
+export function decodeKeyPackageRecord(bytes: Uint8Array): KeyPackageRecord | undefined {
+  const value = decodeCbor(bytes);
+  if (!Array.isArray(value) || value[1] !== 1) return undefined;
+  const body = asBytes(value[2]);
+  if (body === undefined) return undefined;
+  if (value[0] === 'kp-offer') return { kind: 'offer', keyPackage: body };
+  if (value[0] === 'kp-retire') return { kind: 'retire', ref: body };
+  return undefined;
+}

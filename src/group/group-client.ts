@@ -1,0 +1,314 @@
+// GroupClient: end-to-end encrypted groups (MLS) for one installation, on top of the
+// client SDK. Every user action is an intent row that is built for the current epoch,
+// published, and settled when sync reads it back from the group's channel; a lost race
+// rebuilds it for the next epoch. State lives in SQLite in the client's data directory.
+
+import { randomBytes } from 'node:crypto';
+import { Emitter } from '../client/events.ts';
+import { channels, checkGroupName, checkUid } from './channels.ts';
+import { PinnedAuthenticationService } from './credential.ts';
+import { KeyPackageDirectory } from './directory.ts';
+import { GroupError } from './errors.ts';
+import type { GroupEvents } from './events.ts';
+import { GroupRecords, type GroupRow, type GroupStatus, type IntentData, type IntentKind, type IntentRow, type Member, type SkippedEnvelope, type StoredMessage } from './group-records.ts';
+import { createInstallationIdentity } from './identity.ts';
+import { Inbox } from './inbox.ts';
+import { intentError, IntentPublisher, MAX_ATTEMPTS, sendIntentData } from './intents.ts';
+import { LocalState } from './local-state.ts';
+import { clientConfig, createGroupState, createKeyPackage, decodeState, encodeState, epochOf, loadSuite } from './mls.ts';
+import { ParleyRelay, type Relay } from './relay.ts';
+import type { GroupHooks, Services } from './services.ts';
+import { GroupSync, membersOf, payloadHash } from './sync.ts';
+
+export interface GroupClientOptions {
+  /** Your uid on the node. */
+  readonly uid: string;
+  /** The client's own state directory (identity, groups, messages). */
+  readonly dataDir: string;
+  /** The node, when no relay is given. */
+  readonly url?: string | undefined;
+  /** The node's MLES_KEY, if it needs one. */
+  readonly key?: string | undefined;
+  /** A relay to use instead of connecting to url (tests). */
+  readonly relay?: Relay | undefined;
+  readonly hooks?: GroupHooks | undefined;
+}
+
+export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable {
+  readonly #s: Services;
+  readonly #sync: GroupSync;
+  readonly #intents: IntentPublisher;
+  readonly #inbox: Inbox;
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #watches: Array<() => void> = [];
+  #initialised = false;
+  #closed = false;
+
+  private constructor(services: Omit<Services, 'emit'>) {
+    super();
+    this.#s = { ...services, emit: (event, value) => this.emit(event, value) };
+    this.#sync = new GroupSync(this.#s);
+    this.#intents = new IntentPublisher(this.#s);
+    this.#inbox = new Inbox(this.#s);
+  }
+
+  /** Opens (or creates) the installation's state; connects unless a relay is given. */
+  static async open(options: GroupClientOptions): Promise<GroupClient> {
+    checkUid(options.uid);
+    const cs = await loadSuite();
+    const local = new LocalState(options.dataDir);
+    try {
+      let identity = local.identity();
+      if (identity === undefined) {
+        identity = await createInstallationIdentity(cs, options.uid);
+        local.saveIdentity(identity);
+      } else if (identity.uid !== options.uid) {
+        throw new GroupError('STATE', `${options.dataDir} belongs to uid "${identity.uid}", not "${options.uid}"`);
+      }
+      const config = clientConfig(new PinnedAuthenticationService(cs.signature, local));
+      let relay = options.relay;
+      if (relay === undefined) {
+        if (options.url === undefined) throw new GroupError('STATE', 'a url or a relay is needed');
+        relay = await ParleyRelay.connect(options.url, options.uid, options.key);
+      }
+      const directory = new KeyPackageDirectory(relay, local, cs);
+      return new GroupClient({ local, records: new GroupRecords(local), relay, cs, config, identity, directory, hooks: options.hooks ?? {} });
+    } catch (error) {
+      local.close();
+      throw error;
+    }
+  }
+
+  get uid(): string {
+    return this.#s.identity.uid;
+  }
+
+  get installation(): string {
+    return this.#s.identity.installation;
+  }
+
+  /** Publishes this installation's directory record and key packages (idempotent). */
+  async init(): Promise<void> {
+    this.#open();
+    if (this.#initialised) return;
+    await this.#exclusive('\0directory', () => this.#s.directory.publishOwn(this.#s.identity));
+    this.#initialised = true;
+  }
+
+  async create(name: string): Promise<void> {
+    checkGroupName(name);
+    await this.init();
+    await this.#exclusive(name, async () => {
+      if (this.#s.records.group(name) !== undefined) throw new GroupError('GROUP_EXISTS', `group "${name}" already exists here`, { group: name });
+      const own = await createKeyPackage(this.#s.cs, this.#s.identity.credential, this.#s.identity.signatureKey);
+      const state = await createGroupState(this.#s.cs, new Uint8Array(randomBytes(16)), own, this.#s.config);
+      this.#s.records.insertGroup({
+        name,
+        channel: channels.group(name),
+        groupId: state.groupContext.groupId,
+        state: encodeState(state),
+        epoch: 0,
+        cursor: 0,
+        status: 'creating',
+      });
+      await this.#sync.sync(name);
+    });
+  }
+
+  /** Adds every installation of each uid; resolves once the commit is in the group. */
+  async add(name: string, uids: readonly string[]): Promise<void> {
+    for (const uid of uids) checkUid(uid);
+    await this.#run(name, 'add', { uids: [...uids] });
+  }
+
+  async remove(name: string, uids: readonly string[]): Promise<void> {
+    const present = new Set(this.members(name).map((m) => m.uid));
+    const missing = uids.filter((u) => !present.has(u));
+    if (missing.length > 0) throw new GroupError('UNKNOWN_MEMBER', `not in group "${name}": ${missing.join(', ')}`, { group: name });
+    await this.#run(name, 'remove', { uids: [...uids] });
+  }
+
+  /** A commit with a fresh path: new keys for this member, post-compromise security. */
+  async updateKeys(name: string): Promise<void> {
+    await this.#run(name, 'update', {});
+  }
+
+  /** Sends a message; resolves with it as stored once it is in the group's order. */
+  async send(name: string, text: string): Promise<StoredMessage> {
+    const intent = await this.#run(name, 'send', sendIntentData(text));
+    const stored = this.#s.records.messages(name, intent.committedSeq! - 1)[0];
+    if (stored === undefined) throw new GroupError('INTENT_FAILED', 'the message was not stored', { group: name });
+    return stored;
+  }
+
+  /**
+   * Asks the group to remove this installation. Resolves when the request is in the
+   * channel; another member commits it (see `removed` with left = true).
+   */
+  async leave(name: string): Promise<void> {
+    await this.#run(name, 'leave', {});
+  }
+
+  /** Joins groups from new Welcomes, then brings one group (or all) up to date. */
+  async sync(name?: string): Promise<void> {
+    await this.init();
+    await this.#exclusive('\0inbox', () => this.#inbox.check());
+    const names = name === undefined ? this.#s.records.groups().map((g) => g.name) : [name];
+    for (const group of names) {
+      if (this.#s.records.group(group) === undefined) throw new GroupError('UNKNOWN_GROUP', `no group "${group}" here (no Welcome for it yet)`, { group });
+      await this.#exclusive(group, () => this.#cycle(group));
+    }
+  }
+
+  /** Keeps a group (or, without a name, the inbox and every group) synced as news comes. */
+  watch(name?: string): () => void {
+    this.#open();
+    let running: Promise<void> | undefined;
+    let again = false;
+    const kick = (): void => {
+      if (running !== undefined) {
+        again = true;
+        return;
+      }
+      running = this.sync(name)
+        .catch((error: unknown) => {
+          if (!this.#closed) this.emit('error', error instanceof GroupError ? error : new GroupError('STATE', (error as Error).message, { cause: error }));
+        })
+        .finally(() => {
+          running = undefined;
+          if (again && !this.#closed) {
+            again = false;
+            kick();
+          }
+        });
+    };
+    const stops: Array<() => void> = [];
+    const { uid, installation } = this.#s.identity;
+    stops.push(this.#s.relay.watch(channels.inbox(uid, installation), Number(this.#s.local.getMeta('inbox-cursor') ?? '0'), kick));
+    for (const group of this.#s.records.groups()) {
+      if (name === undefined || group.name === name) stops.push(this.#s.relay.watch(group.channel, group.cursor, kick));
+    }
+    kick();
+    const stop = (): void => stops.forEach((s) => s());
+    this.#watches.push(stop);
+    return stop;
+  }
+
+  // ---- reading local state ----
+
+  groups(): Array<{ name: string; status: GroupStatus; epoch: number }> {
+    return this.#s.records.groups().map((g) => ({ name: g.name, status: g.status, epoch: g.epoch }));
+  }
+
+  messages(name: string, after = 0): StoredMessage[] {
+    this.#group(name);
+    return this.#s.records.messages(name, after);
+  }
+
+  members(name: string): Member[] {
+    const row = this.#group(name);
+    if (row.status === 'removed' || row.status === 'left') return [];
+    return membersOf(decodeState(row.state, this.#s.config));
+  }
+
+  epoch(name: string): number {
+    return Number(epochOf(decodeState(this.#group(name).state, this.#s.config)));
+  }
+
+  status(name: string): GroupStatus {
+    return this.#group(name).status;
+  }
+
+  skipped(name: string): SkippedEnvelope[] {
+    return this.#s.records.skipped(name);
+  }
+
+  intent(id: number): IntentRow | undefined {
+    return this.#s.records.intent(id);
+  }
+
+  // ---- lower level: for tests and tools that drive the steps themselves ----
+
+  /** Records an intent without publishing it. */
+  queue(name: string, kind: IntentKind, data: IntentData = {}): number {
+    this.#group(name);
+    return this.#s.records.addIntent(name, kind, kind === 'send' && data.msgId === undefined ? sendIntentData(data.text ?? '') : data);
+  }
+
+  /** Builds and publishes queued intents for the current local epoch, without syncing first. */
+  async publishQueued(name: string): Promise<void> {
+    await this.#exclusive(name, () => this.#intents.publishPending(name));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stop of this.#watches.splice(0)) stop();
+    await Promise.allSettled([...this.#locks.values()]);
+    await this.#s.relay.close();
+    this.#s.local.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals ----
+
+  #open(): void {
+    if (this.#closed) throw new GroupError('CLOSED');
+  }
+
+  #group(name: string): GroupRow {
+    const row = this.#s.records.group(name);
+    if (row === undefined) throw new GroupError('UNKNOWN_GROUP', `no group "${name}" here`, { group: name });
+    return row;
+  }
+
+  /** One sync-publish-sync round: everything that can move, moves. */
+  async #cycle(name: string): Promise<void> {
+    await this.#sync.sync(name);
+    await this.#intents.resendUnlanded(name);
+    await this.#intents.publishPending(name);
+    await this.#sync.sync(name);
+    const after = this.#s.records.group(name);
+    if (after !== undefined && after.status === 'active') await this.#sendWelcomes(name);
+  }
+
+  async #sendWelcomes(name: string): Promise<void> {
+    if (this.#s.records.pendingWelcomes(name).length === 0) return;
+    const first = this.#s.records.pendingWelcomes(name)[0]!;
+    this.#s.hooks.reached?.('committed-no-welcome', { group: name, intent: first.id });
+    await this.#intents.sendWelcomes(name);
+  }
+
+  async #run(name: string, kind: IntentKind, data: IntentData): Promise<IntentRow> {
+    await this.init();
+    if (this.#s.records.group(name) === undefined) await this.#exclusive('\0inbox', () => this.#inbox.check());
+    const row = this.#group(name);
+    if (row.status !== 'active' && row.status !== 'creating') throw new GroupError('NOT_MEMBER', `not a member of "${name}" any more`, { group: name });
+    const id = this.#s.records.addIntent(name, kind, data);
+    for (let round = 0; round < MAX_ATTEMPTS + 2; round++) {
+      await this.#exclusive(name, () => this.#cycle(name));
+      const intent = this.#s.records.intent(id)!;
+      if (intent.state === 'COMMITTED') return intent;
+      if (intent.state === 'ERROR') throw intentError(intent);
+      if (intent.kind === 'leave' && intent.state === 'PUBLISHED' && intent.payload !== undefined && this.#s.records.firstSeen(name, payloadHash(intent.payload)) !== undefined) return intent;
+    }
+    throw new GroupError('INTENT_FAILED', `intent ${id} did not settle`, { group: name });
+  }
+
+  /** Runs fn after every earlier operation on the same key has finished. */
+  #exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    this.#open();
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.#locks.set(key, settled);
+    void settled.then(() => {
+      if (this.#locks.get(key) === settled) this.#locks.delete(key);
+    });
+    return next;
+  }
+}
+

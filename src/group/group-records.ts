@@ -1,0 +1,280 @@
+// Rows about groups in the local database: each group's MLS state and cursor, the intent
+// rows (user actions that outlive epochs), the messages read and the envelopes skipped.
+// Every intent transition is a guarded UPDATE ... WHERE state = <expected>, so a step
+// replayed after a crash cannot move an intent twice.
+
+import type { LocalState } from './local-state.ts';
+
+export type GroupStatus = 'creating' | 'active' | 'removed' | 'left';
+export type IntentKind = 'send' | 'add' | 'remove' | 'update' | 'leave';
+export type IntentState = 'TO_PUBLISH' | 'PUBLISHED' | 'COMMITTED' | 'ERROR';
+/** Intents that publish a commit: at most one of them is PUBLISHED per group at a time. */
+export const COMMIT_KINDS: readonly IntentKind[] = ['add', 'remove', 'update'];
+
+export interface GroupRow {
+  readonly name: string;
+  readonly channel: string;
+  readonly groupId: Uint8Array;
+  readonly state: Uint8Array;
+  readonly epoch: number;
+  readonly cursor: number;
+  readonly status: GroupStatus;
+}
+
+export interface Member {
+  readonly uid: string;
+  readonly installation: string;
+}
+
+export interface IntentRow {
+  readonly id: number;
+  readonly group: string;
+  readonly kind: IntentKind;
+  readonly data: IntentData;
+  readonly state: IntentState;
+  readonly attempts: number;
+  readonly cid: string | undefined;
+  readonly payload: Uint8Array | undefined;
+  readonly publishedEpoch: number | undefined;
+  readonly pendingState: Uint8Array | undefined;
+  readonly welcome: Uint8Array | undefined;
+  readonly welcomeTo: readonly Member[];
+  readonly welcomeState: 'none' | 'pending' | 'sent';
+  readonly committedSeq: number | undefined;
+  readonly error: string | undefined;
+}
+
+export interface IntentData {
+  readonly text?: string;
+  readonly msgId?: string;
+  readonly sentAt?: number;
+  readonly uids?: readonly string[];
+}
+
+export interface StoredMessage {
+  readonly group: string;
+  readonly seq: number;
+  readonly epoch: number;
+  readonly sender: Member;
+  readonly msgId: string;
+  readonly text: string;
+  readonly sentAt: number;
+}
+
+export interface SkippedEnvelope {
+  readonly group: string;
+  readonly seq: number;
+  readonly problem: string;
+  readonly detail: string;
+}
+
+export interface Publication {
+  readonly cid: string;
+  readonly payload: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly epoch: number;
+  readonly pendingState?: Uint8Array | undefined;
+  readonly welcome?: Uint8Array | undefined;
+  readonly welcomeTo?: readonly Member[] | undefined;
+}
+
+function blob(value: unknown): Uint8Array | undefined {
+  return value === null || value === undefined ? undefined : new Uint8Array(value as Uint8Array);
+}
+
+function toGroup(row: Record<string, unknown>): GroupRow {
+  return {
+    name: String(row.name),
+    channel: String(row.channel),
+    groupId: blob(row.group_id)!,
+    state: blob(row.state)!,
+    epoch: Number(row.epoch),
+    cursor: Number(row.cursor),
+    status: row.status as GroupStatus,
+  };
+}
+
+function toIntent(row: Record<string, unknown>): IntentRow {
+  return {
+    id: Number(row.id),
+    group: String(row.group_name),
+    kind: row.kind as IntentKind,
+    data: JSON.parse(String(row.data)) as IntentData,
+    state: row.state as IntentState,
+    attempts: Number(row.attempts),
+    cid: row.cid === null ? undefined : String(row.cid),
+    payload: blob(row.payload),
+    publishedEpoch: row.published_epoch === null ? undefined : Number(row.published_epoch),
+    pendingState: blob(row.pending_state),
+    welcome: blob(row.welcome),
+    welcomeTo: row.welcome_to === null ? [] : (JSON.parse(String(row.welcome_to)) as Member[]),
+    welcomeState: row.welcome_state as IntentRow['welcomeState'],
+    committedSeq: row.committed_seq === null ? undefined : Number(row.committed_seq),
+    error: row.error === null ? undefined : String(row.error),
+  };
+}
+
+export class GroupRecords {
+  readonly #local: LocalState;
+
+  constructor(local: LocalState) {
+    this.#local = local;
+  }
+
+  get #db() {
+    return this.#local.db;
+  }
+
+  group(name: string): GroupRow | undefined {
+    const row = this.#db.prepare('SELECT * FROM groups WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toGroup(row);
+  }
+
+  groups(): GroupRow[] {
+    return (this.#db.prepare('SELECT * FROM groups ORDER BY name').all() as Array<Record<string, unknown>>).map(toGroup);
+  }
+
+  insertGroup(row: GroupRow): void {
+    this.#db
+      .prepare('INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(row.name, row.channel, row.groupId, row.state, row.epoch, row.cursor, row.status);
+  }
+
+  deleteGroup(name: string): void {
+    this.#db.prepare('DELETE FROM groups WHERE name = ?').run(name);
+  }
+
+  saveGroupState(name: string, state: Uint8Array, epoch: number): void {
+    this.#db.prepare('UPDATE groups SET state = ?, epoch = ? WHERE name = ?').run(state, epoch, name);
+  }
+
+  setCursor(name: string, cursor: number): void {
+    this.#db.prepare('UPDATE groups SET cursor = ? WHERE name = ? AND cursor < ?').run(cursor, name, cursor);
+  }
+
+  setStatus(name: string, status: GroupStatus): void {
+    this.#db.prepare('UPDATE groups SET status = ? WHERE name = ?').run(status, name);
+  }
+
+  addIntent(group: string, kind: IntentKind, data: IntentData): number {
+    const result = this.#db
+      .prepare("INSERT INTO intents (group_name, kind, data, state, created_at) VALUES (?, ?, ?, 'TO_PUBLISH', ?)")
+      .run(group, kind, JSON.stringify(data), Date.now());
+    return Number(result.lastInsertRowid);
+  }
+
+  intent(id: number): IntentRow | undefined {
+    const row = this.#db.prepare('SELECT * FROM intents WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  intents(group: string, state: IntentState): IntentRow[] {
+    return (this.#db.prepare('SELECT * FROM intents WHERE group_name = ? AND state = ? ORDER BY id').all(group, state) as Array<Record<string, unknown>>).map(toIntent);
+  }
+
+  intentByHash(group: string, hash: Uint8Array): IntentRow | undefined {
+    const row = this.#db.prepare('SELECT * FROM intents WHERE group_name = ? AND payload_hash = ?').get(group, hash) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toIntent(row);
+  }
+
+  /** TO_PUBLISH -> PUBLISHED with what was built for this epoch. */
+  markPublished(id: number, publication: Publication): boolean {
+    const result = this.#db
+      .prepare(
+        `UPDATE intents SET state = 'PUBLISHED', attempts = attempts + 1, cid = ?, payload = ?, payload_hash = ?, published_epoch = ?,
+           pending_state = ?, welcome = ?, welcome_to = ? WHERE id = ? AND state = 'TO_PUBLISH'`,
+      )
+      .run(
+        publication.cid,
+        publication.payload,
+        publication.hash,
+        publication.epoch,
+        publication.pendingState ?? null,
+        publication.welcome ?? null,
+        publication.welcomeTo === undefined ? null : JSON.stringify(publication.welcomeTo),
+        id,
+      );
+    return result.changes === 1;
+  }
+
+  /** PUBLISHED -> TO_PUBLISH: the epoch it was built for is over; build it again. */
+  markStale(id: number): boolean {
+    const result = this.#db
+      .prepare(
+        `UPDATE intents SET state = 'TO_PUBLISH', payload = NULL, payload_hash = NULL, pending_state = NULL, welcome = NULL, welcome_to = NULL
+           WHERE id = ? AND state = 'PUBLISHED'`,
+      )
+      .run(id);
+    return result.changes === 1;
+  }
+
+  /** PUBLISHED (or TO_PUBLISH for a no-op) -> COMMITTED. */
+  markCommitted(id: number, seq: number | undefined, from: IntentState = 'PUBLISHED'): boolean {
+    const result = this.#db
+      .prepare(
+        `UPDATE intents SET state = 'COMMITTED', committed_seq = ?, pending_state = NULL,
+           welcome_state = CASE WHEN welcome IS NULL THEN 'none' ELSE 'pending' END WHERE id = ? AND state = ?`,
+      )
+      .run(seq ?? null, id, from);
+    return result.changes === 1;
+  }
+
+  markError(id: number, error: string): boolean {
+    const result = this.#db
+      .prepare("UPDATE intents SET state = 'ERROR', error = ?, pending_state = NULL WHERE id = ? AND state IN ('TO_PUBLISH', 'PUBLISHED')")
+      .run(error, id);
+    return result.changes === 1;
+  }
+
+  pendingWelcomes(group: string): IntentRow[] {
+    return (
+      this.#db.prepare("SELECT * FROM intents WHERE group_name = ? AND welcome_state = 'pending' ORDER BY id").all(group) as Array<Record<string, unknown>>
+    ).map(toIntent);
+  }
+
+  markWelcomesSent(id: number): void {
+    this.#db.prepare("UPDATE intents SET welcome_state = 'sent', welcome = NULL WHERE id = ? AND welcome_state = 'pending'").run(id);
+  }
+
+  /** Stores a message; false when (sender, msgId) was already stored: a re-send. */
+  addMessage(message: StoredMessage): boolean {
+    const result = this.#db
+      .prepare(
+        'INSERT OR IGNORE INTO messages (group_name, seq, epoch, sender_uid, sender_installation, msg_id, text, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(message.group, message.seq, message.epoch, message.sender.uid, message.sender.installation, message.msgId, message.text, message.sentAt);
+    return result.changes === 1;
+  }
+
+  messages(group: string, after = 0): StoredMessage[] {
+    const rows = this.#db.prepare('SELECT * FROM messages WHERE group_name = ? AND seq > ? ORDER BY seq').all(group, after) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      group,
+      seq: Number(row.seq),
+      epoch: Number(row.epoch),
+      sender: { uid: String(row.sender_uid), installation: String(row.sender_installation) },
+      msgId: String(row.msg_id),
+      text: String(row.text),
+      sentAt: Number(row.sent_at),
+    }));
+  }
+
+  addSkipped(entry: SkippedEnvelope): void {
+    this.#db.prepare('INSERT OR IGNORE INTO skipped (group_name, seq, problem, detail) VALUES (?, ?, ?, ?)').run(entry.group, entry.seq, entry.problem, entry.detail);
+  }
+
+  skipped(group: string): SkippedEnvelope[] {
+    const rows = this.#db.prepare('SELECT * FROM skipped WHERE group_name = ? ORDER BY seq').all(group) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({ group, seq: Number(row.seq), problem: String(row.problem), detail: String(row.detail) }));
+  }
+
+  /** The seq an envelope with this hash was first applied at, if any. */
+  firstSeen(group: string, hash: Uint8Array): number | undefined {
+    const row = this.#db.prepare('SELECT seq FROM seen WHERE group_name = ? AND hash = ?').get(group, hash) as { seq: number } | undefined;
+    return row === undefined ? undefined : Number(row.seq);
+  }
+
+  markSeen(group: string, hash: Uint8Array, seq: number): void {
+    this.#db.prepare('INSERT OR IGNORE INTO seen (group_name, hash, seq) VALUES (?, ?, ?)').run(group, hash, seq);
+  }
+}

@@ -1,0 +1,213 @@
+// The client's local database (node:sqlite, one file in the client's state directory):
+// schema, transactions, this installation's identity, pinned identity keys of others,
+// our key packages and small settings. Group rows, intents and messages are in
+// group-records.ts over the same connection.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { IdentityPins } from './credential.ts';
+import { GroupError } from './errors.ts';
+import type { InstallationIdentity } from './identity.ts';
+
+const SCHEMA_VERSION = '1';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  uid TEXT NOT NULL,
+  installation TEXT NOT NULL,
+  identity_key BLOB NOT NULL,
+  identity_private BLOB NOT NULL,
+  signature_public BLOB NOT NULL,
+  signature_private BLOB NOT NULL,
+  credential BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS pins (
+  uid TEXT NOT NULL, installation TEXT NOT NULL, identity_key BLOB NOT NULL,
+  PRIMARY KEY (uid, installation)
+) STRICT;
+CREATE TABLE IF NOT EXISTS key_packages (
+  ref BLOB PRIMARY KEY,
+  public BLOB NOT NULL,
+  private BLOB NOT NULL,
+  state TEXT NOT NULL,              -- new | published | used | retired
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS groups (
+  name TEXT PRIMARY KEY,
+  channel TEXT NOT NULL,
+  group_id BLOB NOT NULL,
+  state BLOB NOT NULL,              -- encoded MLS group state
+  epoch INTEGER NOT NULL,
+  cursor INTEGER NOT NULL,          -- last channel seq applied
+  status TEXT NOT NULL              -- creating | active | removed | left
+) STRICT;
+CREATE TABLE IF NOT EXISTS intents (
+  id INTEGER PRIMARY KEY,
+  group_name TEXT NOT NULL,
+  kind TEXT NOT NULL,               -- send | add | remove | update | leave
+  data TEXT NOT NULL,               -- JSON: what the user asked for
+  state TEXT NOT NULL,              -- TO_PUBLISH | PUBLISHED | COMMITTED | ERROR
+  attempts INTEGER NOT NULL DEFAULT 0,
+  cid TEXT,
+  payload BLOB,
+  payload_hash BLOB,
+  published_epoch INTEGER,
+  pending_state BLOB,               -- the group state if our commit wins
+  welcome BLOB,
+  welcome_to TEXT,                  -- JSON [{uid, installation}]
+  welcome_state TEXT NOT NULL DEFAULT 'none',  -- none | pending | sent
+  committed_seq INTEGER,
+  error TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS intents_open ON intents (group_name, state);
+CREATE INDEX IF NOT EXISTS intents_by_hash ON intents (payload_hash);
+CREATE TABLE IF NOT EXISTS messages (
+  group_name TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  sender_uid TEXT NOT NULL,
+  sender_installation TEXT NOT NULL,
+  msg_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  PRIMARY KEY (group_name, seq),
+  UNIQUE (group_name, sender_uid, sender_installation, msg_id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS skipped (
+  group_name TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  problem TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  PRIMARY KEY (group_name, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS seen (
+  group_name TEXT NOT NULL, hash BLOB NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (group_name, hash)
+) STRICT;
+`;
+
+export interface StoredKeyPackage {
+  readonly ref: Uint8Array;
+  readonly publicBytes: Uint8Array;
+  readonly privateBytes: Uint8Array;
+  readonly state: 'new' | 'published' | 'used' | 'retired';
+}
+
+function blob(value: unknown): Uint8Array {
+  return new Uint8Array(value as Uint8Array);
+}
+
+export class LocalState implements IdentityPins {
+  readonly db: DatabaseSync;
+  #depth = 0;
+
+  constructor(dataDir: string) {
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      this.db = new DatabaseSync(join(dataDir, 'groups.sqlite'));
+      this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new GroupError('STATE', `cannot open the group state in ${dataDir}: ${(error as Error).message}`, { cause: error });
+    }
+    const version = this.getMeta('schema');
+    if (version === undefined) this.setMeta('schema', SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) throw new GroupError('STATE', `group state schema ${version} is not supported`);
+  }
+
+  /** Runs fn in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.#depth++;
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  identity(): InstallationIdentity | undefined {
+    const row = this.db.prepare('SELECT * FROM identity WHERE id = 1').get() as Record<string, unknown> | undefined;
+    if (row === undefined) return undefined;
+    return {
+      uid: String(row.uid),
+      installation: String(row.installation),
+      identityKey: blob(row.identity_key),
+      identityPrivateKey: blob(row.identity_private),
+      signatureKey: { publicKey: blob(row.signature_public), signKey: blob(row.signature_private) },
+      credential: { credentialType: 'basic', identity: blob(row.credential) },
+    };
+  }
+
+  saveIdentity(identity: InstallationIdentity): void {
+    if (identity.credential.credentialType !== 'basic') throw new TypeError('basic credentials only');
+    this.db
+      .prepare(
+        'INSERT INTO identity (id, uid, installation, identity_key, identity_private, signature_public, signature_private, credential) VALUES (1, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        identity.uid,
+        identity.installation,
+        identity.identityKey,
+        identity.identityPrivateKey,
+        identity.signatureKey.publicKey,
+        identity.signatureKey.signKey,
+        identity.credential.identity,
+      );
+    this.pin(identity.uid, identity.installation, identity.identityKey);
+  }
+
+  pinned(uid: string, installation: string): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT identity_key FROM pins WHERE uid = ? AND installation = ?').get(uid, installation) as { identity_key: Uint8Array } | undefined;
+    return row === undefined ? undefined : blob(row.identity_key);
+  }
+
+  pin(uid: string, installation: string, identityKey: Uint8Array): void {
+    this.db.prepare('INSERT OR IGNORE INTO pins (uid, installation, identity_key) VALUES (?, ?, ?)').run(uid, installation, identityKey);
+  }
+
+  addKeyPackage(ref: Uint8Array, publicBytes: Uint8Array, privateBytes: Uint8Array): void {
+    this.db.prepare("INSERT INTO key_packages (ref, public, private, state, created_at) VALUES (?, ?, ?, 'new', ?)").run(ref, publicBytes, privateBytes, Date.now());
+  }
+
+  keyPackages(state?: StoredKeyPackage['state']): StoredKeyPackage[] {
+    const rows = (
+      state === undefined
+        ? this.db.prepare('SELECT * FROM key_packages ORDER BY created_at, rowid').all()
+        : this.db.prepare('SELECT * FROM key_packages WHERE state = ? ORDER BY created_at, rowid').all(state)
+    ) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({ ref: blob(row.ref), publicBytes: blob(row.public), privateBytes: blob(row.private), state: row.state as StoredKeyPackage['state'] }));
+  }
+
+  keyPackage(ref: Uint8Array): StoredKeyPackage | undefined {
+    const row = this.db.prepare('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : { ref: blob(row.ref), publicBytes: blob(row.public), privateBytes: blob(row.private), state: row.state as StoredKeyPackage['state'] };
+  }
+
+  setKeyPackageState(ref: Uint8Array, state: StoredKeyPackage['state']): void {
+    this.db.prepare('UPDATE key_packages SET state = ? WHERE ref = ?').run(state, ref);
+  }
+}

@@ -1,0 +1,78 @@
+// What the group layer needs from the node, as a small interface: publish with a client
+// message id (a retry with the same cid stores nothing twice), read a channel in order
+// after a cursor, and be told when a channel has news. ParleyRelay implements it over the
+// client SDK; MemoryRelay (tests) in memory.
+
+import { ParleyClient } from '../client/index.ts';
+import type { Subscription } from '../client/index.ts';
+
+export interface RelayMessage {
+  readonly seq: number;
+  /** The publisher's uid as the node saw it: a hint, never trusted for authorship. */
+  readonly from: string;
+  readonly payload: Uint8Array;
+}
+
+export interface Relay {
+  publish(channel: string, payload: Uint8Array, cid: string): Promise<{ seq: number }>;
+  /** Messages with seq > after, oldest first, at most `limit`. */
+  read(channel: string, after: number, limit: number): Promise<RelayMessage[]>;
+  /** Calls onNews whenever a message after `after` arrives; returns a stop function. */
+  watch(channel: string, after: number, onNews: () => void): () => void;
+  close(): Promise<void>;
+}
+
+export const READ_PAGE = 1000;
+
+/** Reads everything after a cursor, page by page. */
+export async function* readAll(relay: Relay, channel: string, after: number): AsyncGenerator<RelayMessage[]> {
+  let cursor = after;
+  for (;;) {
+    const page = await relay.read(channel, cursor, READ_PAGE);
+    if (page.length === 0) return;
+    yield page;
+    cursor = page[page.length - 1]!.seq;
+    if (page.length < READ_PAGE) return;
+  }
+}
+
+export class ParleyRelay implements Relay {
+  readonly #client: ParleyClient;
+  readonly #watches = new Set<Subscription>();
+
+  constructor(client: ParleyClient) {
+    this.#client = client;
+  }
+
+  static async connect(url: string, uid: string, key?: string): Promise<ParleyRelay> {
+    const client = new ParleyClient({ url, uid, key });
+    await client.connect();
+    return new ParleyRelay(client);
+  }
+
+  async publish(channel: string, payload: Uint8Array, cid: string): Promise<{ seq: number }> {
+    const ack = await this.#client.publish(channel, payload, { cid });
+    return { seq: ack.seq };
+  }
+
+  async read(channel: string, after: number, limit: number): Promise<RelayMessage[]> {
+    const page = await this.#client.query(channel, { after, limit });
+    return page.messages.map((m) => ({ seq: m.seq, from: m.from, payload: m.payload }));
+  }
+
+  watch(channel: string, after: number, onNews: () => void): () => void {
+    const subscription = this.#client.subscribe(channel, { from: { after } });
+    this.#watches.add(subscription);
+    subscription.on('message', () => onNews());
+    return () => {
+      this.#watches.delete(subscription);
+      subscription.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const subscription of this.#watches) subscription.close();
+    this.#watches.clear();
+    await this.#client.close();
+  }
+}

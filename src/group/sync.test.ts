@@ -1,0 +1,173 @@
+// Sync and intents against an in-memory relay: races, past epochs, catching up, removed
+// members and bad envelopes. The end-to-end tests under test/ repeat the main paths
+// against a real node.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls';
+import { encodeGroupMls } from './envelope.ts';
+import { GroupClient } from './group-client.ts';
+import { MemoryRelay } from './memory-relay.ts';
+import type { GroupHooks } from './services.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function user(relay: MemoryRelay, uid: string, dataDir = tempDir(), hooks?: GroupHooks): Promise<GroupClient> {
+  const client = await GroupClient.open({ uid, dataDir, relay: relay.as(uid), hooks });
+  await client.init();
+  return client;
+}
+
+const lines = (c: GroupClient, g: string): string[] => c.messages(g).map((m) => `${m.sender.uid}: ${m.text}`);
+
+async function trio(relay: MemoryRelay, group: string): Promise<GroupClient[]> {
+  const users = [await user(relay, 'alice'), await user(relay, 'bob'), await user(relay, 'carol')];
+  await users[0]!.create(group);
+  await users[0]!.add(group, ['bob', 'carol']);
+  for (const u of users) await u.sync();
+  return users;
+}
+
+test('concurrent add and remove both take effect; the losing add sends no Welcome, the winning one sends one', async () => {
+  const relay = new MemoryRelay();
+  const [alice, bob, carol] = await trio(relay, 'g');
+  const dave = await user(relay, 'dave');
+  const epoch = alice!.epoch('g');
+  bob!.queue('g', 'remove', { uids: ['carol'] });
+  const add = alice!.queue('g', 'add', { uids: ['dave'] });
+  await bob!.publishQueued('g'); // first in channel order: the remove wins
+  await alice!.publishQueued('g'); // the add was built for the same epoch: it loses
+  await alice!.sync('g'); // the add is rebuilt for the next epoch and lands
+  assert.equal(alice!.intent(add)?.state, 'COMMITTED');
+  assert.equal(relay.messages(`mls/inbox/dave/${dave.installation}`).length, 1);
+  for (const u of [bob!, carol!, dave]) await u.sync();
+  for (const u of [alice!, bob!, dave]) {
+    assert.deepEqual(u.members('g').map((m) => m.uid).sort(), ['alice', 'bob', 'dave']);
+    assert.equal(u.epoch('g'), epoch + 2);
+  }
+  assert.equal(carol!.status('g'), 'removed');
+  await alice!.send('g', 'welcome dave');
+  await dave.sync('g');
+  assert.deepEqual(lines(dave, 'g'), ['alice: welcome dave']);
+  await Promise.all([alice!, bob!, carol!, dave].map((u) => u.close()));
+});
+
+test('a message encrypted just before a commit is read after it', async () => {
+  const relay = new MemoryRelay();
+  const [alice, bob, carol] = await trio(relay, 'g');
+  bob!.queue('g', 'update');
+  alice!.queue('g', 'send', { text: 'written in the old epoch' });
+  await bob!.publishQueued('g');
+  await alice!.publishQueued('g'); // lands after bob's commit
+  for (const u of [alice!, bob!, carol!]) await u.sync();
+  for (const u of [alice!, bob!, carol!]) assert.deepEqual(lines(u, 'g'), ['alice: written in the old epoch']);
+  assert.deepEqual(bob!.skipped('g'), []);
+  await Promise.all([alice!, bob!, carol!].map((u) => u.close()));
+});
+
+test('a message too old to read is re-sent by its author and delivered once', async () => {
+  const relay = new MemoryRelay();
+  const aliceDir = tempDir();
+  let crash = false;
+  const hooks: GroupHooks = {
+    reached(point) {
+      if (crash && point === 'stored-not-sent') throw new Error('crash');
+    },
+  };
+  const alice = await user(relay, 'alice', aliceDir, hooks);
+  const bob = await user(relay, 'bob');
+  await alice.create('g');
+  await alice.add('g', ['bob']);
+  await bob.sync();
+  alice.queue('g', 'send', { text: 'late' });
+  crash = true;
+  await assert.rejects(alice.publishQueued('g'), /crash/); // stored for this epoch, not sent
+  await alice.close();
+  for (let i = 0; i < 5; i++) await bob.updateKeys('g');
+  crash = false;
+  const again = await user(relay, 'alice', aliceDir, hooks);
+  await again.sync('g'); // sends the stored bytes; they are too old for anyone
+  await again.sync('g'); // the intent builds the message again for the current epoch
+  await bob.sync('g');
+  assert.deepEqual(lines(bob, 'g'), ['alice: late']);
+  assert.deepEqual(lines(again, 'g'), ['alice: late']);
+  assert.deepEqual(bob.skipped('g').map((s) => s.problem), ['too-old']);
+  await Promise.all([again.close(), bob.close()]);
+});
+
+test('an offline member catches up over many commits and messages, in order', async () => {
+  const relay = new MemoryRelay();
+  const [alice, bob, carol] = await trio(relay, 'g');
+  const expected: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    await (i % 2 === 0 ? alice! : bob!).updateKeys('g');
+    for (const [who, c] of [['alice', alice!], ['bob', bob!]] as const) {
+      await c.send('g', `m${i}-${who}`);
+      expected.push(`${who}: m${i}-${who}`);
+    }
+  }
+  await alice!.sync('g');
+  await carol!.sync();
+  assert.equal(carol!.epoch('g'), alice!.epoch('g'));
+  assert.deepEqual(lines(carol!, 'g'), expected);
+  assert.deepEqual(lines(alice!, 'g'), expected);
+  await Promise.all([alice!, bob!, carol!].map((u) => u.close()));
+});
+
+test('a removed member cannot read or send, and its late commit is rejected by all', async () => {
+  const relay = new MemoryRelay();
+  const [alice, bob, carol] = await trio(relay, 'g');
+  carol!.queue('g', 'update');
+  carol!.queue('g', 'send', { text: 'from carol, too late' });
+  await alice!.remove('g', ['carol']);
+  await alice!.send('g', 'after carol');
+  await carol!.publishQueued('g'); // built before carol saw her removal
+  await bob!.sync('g');
+  await alice!.sync('g');
+  await carol!.sync('g');
+  assert.equal(carol!.status('g'), 'removed');
+  assert.deepEqual(lines(carol!, 'g'), []);
+  for (const u of [alice!, bob!]) {
+    assert.deepEqual(lines(u, 'g'), ['alice: after carol']);
+    assert.deepEqual(u.skipped('g').map((s) => s.problem).sort(), ['not-member', 'stale-commit']);
+    assert.deepEqual(u.members('g').map((m) => m.uid), ['alice', 'bob']);
+  }
+  await assert.rejects(carol!.send('g', 'hello?'), { code: 'NOT_MEMBER' });
+  await Promise.all([alice!, bob!, carol!].map((u) => u.close()));
+});
+
+test('garbage, duplicated, replayed and future-epoch envelopes are recorded and skipped', async () => {
+  const relay = new MemoryRelay();
+  const [alice, bob] = await trio(relay, 'g');
+  const channel = 'mls/group/g';
+  await alice!.send('g', 'one');
+  const sent = relay.messages(channel).at(-1)!.payload;
+  relay.inject(channel, 'mallory', new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+  relay.inject(channel, 'mallory', sent); // the same bytes again
+  const commit = relay.messages(channel).find((m, i) => i > 0 && m.payload[0] === 0)!.payload; // the add commit
+  relay.inject(channel, 'mallory', commit); // replayed
+  const message = decodeMlsMessage(sent.subarray(1), 0)![0];
+  assert.equal(message.wireformat, 'mls_private_message');
+  if (message.wireformat !== 'mls_private_message') return;
+  const future = { ...message, privateMessage: { ...message.privateMessage, epoch: message.privateMessage.epoch + 5n } };
+  relay.inject(channel, 'mallory', encodeGroupMls(encodeMlsMessage(future)));
+  await alice!.send('g', 'two');
+  await bob!.sync('g');
+  assert.deepEqual(lines(bob!, 'g'), ['alice: one', 'alice: two']);
+  await alice!.sync('g');
+  // Bob joined after the add commit, so for him its replay is merely stale.
+  assert.deepEqual(bob!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'stale-commit', 'future-epoch']);
+  assert.deepEqual(alice!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'duplicate', 'future-epoch']);
+  assert.deepEqual(lines(alice!, 'g'), ['alice: one', 'alice: two']);
+  await Promise.all([alice!, bob!].map((u) => u.close()));
+});

@@ -8,6 +8,7 @@ const USAGE = `Usage: parley <command> [options]
 Commands:
   serve     Run a node (Mles v2 compatible relay with a chat page).
   chat      Interactive terminal client for a channel.
+  group     End-to-end encrypted groups (MLS): init, create, add, remove, send, read, ...
   keys      Show this node's identity (keys show).
   help      Show this help.
 
@@ -31,6 +32,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'chat': {
       const { runChat } = await import('./chat.ts');
       return runChat(rest);
+    }
+    case 'group': {
+      const { runGroup } = await import('./group.ts');
+      return runGroup(rest);
     }
     case undefined:
     case 'help':

@@ -1,0 +1,204 @@
+// `parley group <verb>`: end-to-end encrypted groups from the terminal, one process per
+// verb, through GroupClient (src/group). Owns flag parsing, output lines and exit codes;
+// the client's state (identity, groups, messages) lives in --data DIR.
+
+import { parseArgs } from 'node:util';
+import { GroupClient, GroupError } from '../group/index.ts';
+import type { StoredMessage } from '../group/index.ts';
+
+export const GROUP_USAGE = `Usage: parley group <verb> --url URL --uid UID --data DIR [--key MLES_KEY] [args]
+
+End-to-end encrypted groups (MLS). The node relays and stores only ciphertext.
+
+Verbs:
+  init                  create this installation's identity and publish key packages
+                        (every other verb does it on first use)
+  create GROUP          create a group with you as its only member
+  add GROUP UID...      add every installation of each UID (they must have run a
+                        group command once, so their key packages are published)
+  remove GROUP UID...   remove every installation of each UID
+  send GROUP TEXT       send a message
+  read GROUP            sync, print each message as "UID: TEXT" in group order, exit
+  members GROUP         sync, print one member per line: "UID INSTALLATION"
+  update GROUP          rotate your keys in the group (a commit with a fresh path)
+  leave GROUP           ask the group to remove you (a member commits it)
+  watch GROUP           print messages and membership changes as they come (Ctrl-C ends)
+
+Options:
+  --url URL         the node, ws://host:port/ (http:// also accepted)
+  --uid UID         your uid
+  --data DIR        this client's own state directory (identity, groups, messages)
+  --key MLES_KEY    the node's shared key, when it requires auth (default: env MLES_KEY)
+  -h, --help        show this help
+
+Exit status: 0 on success, 1 when the operation failed (the error code is printed on
+stderr, e.g. NO_KEY_PACKAGES, UNKNOWN_GROUP), 2 for bad flags.
+`;
+
+const VERB_ARGS: Record<string, { min: number; max: number }> = {
+  init: { min: 0, max: 0 },
+  create: { min: 1, max: 1 },
+  add: { min: 2, max: Infinity },
+  remove: { min: 2, max: Infinity },
+  send: { min: 2, max: 2 },
+  read: { min: 1, max: 1 },
+  members: { min: 1, max: 1 },
+  update: { min: 1, max: 1 },
+  leave: { min: 1, max: 1 },
+  watch: { min: 1, max: 1 },
+};
+
+export interface GroupIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Resolves when watch should stop; default: SIGINT or SIGTERM. */
+  readonly stopSignal?: Promise<void>;
+}
+
+interface Parsed {
+  readonly verb: string;
+  readonly args: readonly string[];
+  readonly url: string;
+  readonly uid: string;
+  readonly dataDir: string;
+  readonly key: string | undefined;
+}
+
+export function parseGroupArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Parsed | 'help' | string {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { url: { type: 'string' }, uid: { type: 'string' }, data: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (values.help) return 'help';
+  const [verb, ...args] = positionals;
+  if (verb === undefined) return 'a verb is needed';
+  const shape = VERB_ARGS[verb];
+  if (shape === undefined) return `unknown verb "${verb}"`;
+  if (args.length < shape.min || args.length > shape.max) return `wrong number of arguments for "${verb}"`;
+  if (values.url === undefined || values.uid === undefined || values.data === undefined) return '--url, --uid and --data are required';
+  return { verb, args, url: values.url, uid: values.uid, dataDir: values.data, key: values.key ?? env.MLES_KEY };
+}
+
+const line = (m: StoredMessage): string => `${m.sender.uid}: ${m.text}\n`;
+
+function defaultStop(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+export async function runGroup(argv: readonly string[], io: GroupIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const parsed = parseGroupArgs(argv, io.env ?? process.env);
+  if (parsed === 'help') {
+    io.stdout.write(GROUP_USAGE);
+    return 0;
+  }
+  if (typeof parsed === 'string') {
+    io.stderr.write(`parley group: ${parsed}\n${GROUP_USAGE}`);
+    return 2;
+  }
+  let client: GroupClient | undefined;
+  try {
+    client = await GroupClient.open({ url: parsed.url, uid: parsed.uid, dataDir: parsed.dataDir, key: parsed.key });
+    await runVerb(client, parsed, io);
+    return 0;
+  } catch (error) {
+    const code = error instanceof GroupError || (error as { code?: unknown }).code !== undefined ? `${String((error as { code: unknown }).code)}: ` : '';
+    io.stderr.write(`parley group: ${code}${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await client?.close();
+  }
+}
+
+async function runVerb(client: GroupClient, parsed: Parsed, io: GroupIo): Promise<void> {
+  const [group = '', ...rest] = parsed.args;
+  const out = (text: string): void => void io.stdout.write(text);
+  switch (parsed.verb) {
+    case 'init':
+      await client.init();
+      out(`${client.uid} ${client.installation}\n`);
+      return;
+    case 'create':
+      await client.create(group);
+      out(`created ${group}\n`);
+      return;
+    case 'add':
+      await client.add(group, rest);
+      out(`added ${rest.join(' ')} to ${group}\n`);
+      return;
+    case 'remove':
+      await client.remove(group, rest);
+      out(`removed ${rest.join(' ')} from ${group}\n`);
+      return;
+    case 'send':
+      await client.send(group, rest[0]!);
+      return;
+    case 'read':
+      await client.sync(group);
+      for (const m of client.messages(group)) out(line(m));
+      return;
+    case 'members':
+      await client.sync(group);
+      for (const m of client.members(group)) out(`${m.uid} ${m.installation}\n`);
+      return;
+    case 'update':
+      await client.updateKeys(group);
+      return;
+    case 'leave':
+      await client.leave(group);
+      out(`asked to leave ${group}\n`);
+      return;
+    case 'watch':
+      await watch(client, group, io);
+      return;
+  }
+}
+
+async function watch(client: GroupClient, group: string, io: GroupIo): Promise<void> {
+  await client.sync().catch((error: unknown) => {
+    // Not joined yet is fine for watch: the Welcome may still come.
+    if (!(error instanceof GroupError && error.code === 'UNKNOWN_GROUP')) throw error;
+  });
+  let printed = 0;
+  const known = client.groups().some((g) => g.name === group);
+  if (known) {
+    for (const m of client.messages(group)) {
+      io.stdout.write(line(m));
+      printed = m.seq;
+    }
+  }
+  client.on('message', (m) => {
+    if (m.group === group && m.seq > printed) {
+      printed = m.seq;
+      io.stdout.write(line(m));
+    }
+  });
+  client.on('membership', (e) => {
+    if (e.group !== group) return;
+    for (const m of e.added) io.stdout.write(`* ${m.uid} joined\n`);
+    for (const m of e.removed) io.stdout.write(`* ${m.uid} left\n`);
+  });
+  client.on('removed', (e) => {
+    if (e.group === group) io.stdout.write(`* you are no longer in ${group}\n`);
+  });
+  client.on('error', (e) => io.stderr.write(`parley group: ${e.code}: ${e.message}\n`));
+  let stopWatch = client.watch();
+  // A group joined while watching needs its channel watched too.
+  client.on('joined', (e) => {
+    if (e.group !== group) return;
+    stopWatch();
+    stopWatch = client.watch();
+  });
+  await (io.stopSignal ?? defaultStop());
+  stopWatch();
+}

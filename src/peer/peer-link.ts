@@ -323,11 +323,15 @@ export class PeerLink {
     }
     this.counters.messagesIn += frame.m.length;
     const back = this.#streams.get(frame.ch);
+    const last = frame.m[frame.m.length - 1];
     for (const m of frame.m) {
       back?.peerHolds(m);
       this.#ctx.hub.publish(
         { channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id } },
         back,
+        // A batch the store refused is lost here, but the peer counts it as sent: start
+        // over, and the vectors exchanged on the next link say again what is missing.
+        m === last ? (result) => result instanceof Error && this.close('STORE_FAILED', result.message) : undefined,
       );
     }
   }

@@ -34,6 +34,7 @@ export const PEER_CLOSES = {
   FORGED: { close: 4422, reason: 'forged message' },
   FLOOD: { close: 4429, reason: 'peer sends too fast' },
   TOO_SLOW: { close: 4430, reason: 'peer reads too slowly' },
+  STORE_FAILED: { close: 1011, reason: 'store failed; resyncing' },
   REMOVED: { close: 1000, reason: 'peer removed from configuration' },
   SHUTDOWN: { close: 1001, reason: 'node shutting down' },
 } as const;

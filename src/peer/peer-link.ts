@@ -100,11 +100,18 @@ export interface LinkCounters {
 export class PeerLink {
   readonly id = nextLinkId++;
   readonly direction: 'in' | 'out';
+  /** The node that dialed this link. */
+  get dialer(): string | undefined {
+    return this.direction === 'out' ? this.#ctx.identity.nodeId : this.node;
+  }
+
   /** The dialed URL, or the remote address of an accepted link. */
   readonly label: string;
   /** The peer's node id, once its hello was read. */
   node: string | undefined;
   ready = false;
+  /** The close code, sent or received, once the link has closed. */
+  closeCode: number | undefined;
   readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   readonly #ws: WebSocket;
   readonly #ctx: LinkContext;
@@ -170,7 +177,8 @@ export class PeerLink {
   close(code: PeerCloseCode, detail?: string): void {
     if (this.#closed) return;
     const { close, reason } = PEER_CLOSES[code];
-    const level = code === 'SHUTDOWN' || code === 'REMOVED' ? 'info' : 'warn';
+    this.closeCode = close;
+    const level = code === 'SHUTDOWN' || code === 'REMOVED' || code === 'DUPLICATE' ? 'info' : 'warn';
     this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
     this.#teardown();
     this.#ws.close(close, reason);
@@ -356,6 +364,7 @@ export class PeerLink {
   }
 
   #onClose(code: number, reason: string): void {
+    this.closeCode ??= code;
     // A link that never came up was already reported by its error (refused, unreachable).
     if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
     this.#teardown();

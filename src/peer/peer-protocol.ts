@@ -31,6 +31,7 @@ export const PEER_CLOSES = {
   UNTRUSTED: { close: 4403, reason: 'node not trusted' },
   HANDSHAKE_TIMEOUT: { close: 4408, reason: 'no handshake in time' },
   SELF: { close: 4409, reason: 'connected to itself' },
+  DUPLICATE: { close: 4410, reason: 'duplicate link: the nodes are linked already' },
   FORGED: { close: 4422, reason: 'forged message' },
   FLOOD: { close: 4429, reason: 'peer sends too fast' },
   TOO_SLOW: { close: 4430, reason: 'peer reads too slowly' },

@@ -12,7 +12,7 @@ import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
-import { PEER_SUBPROTOCOL } from './peer-protocol.ts';
+import { PEER_CLOSES, PEER_SUBPROTOCOL } from './peer-protocol.ts';
 
 export interface PeeringOptions {
   readonly identity: NodeIdentity;
@@ -48,6 +48,8 @@ interface Dial {
   /** Totals of this URL's earlier links, so counters do not reset on reconnect. */
   readonly past: LinkCounters;
   lastNode: string;
+  /** Not dialing while the node's own link to us is up (see #keepOneLink). */
+  parkedFor: string | undefined;
 }
 
 export class Peering {
@@ -78,12 +80,16 @@ export class Peering {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       maxSendBuffer: options.maxSendBuffer ?? 64 * 1024 * 1024,
       ready: (link) => {
+        if (!this.#keepOneLink(link)) return;
         this.#links.set(link.id, link);
         this.#apply(this.#table.addLink(link.id, link.node!));
       },
       asked: (link, channel, want) => this.#apply(this.#table.asked(link.id, channel, want)),
       closed: (link) => {
-        if (this.#links.delete(link.id)) this.#apply(this.#table.removeLink(link.id));
+        if (this.#links.delete(link.id)) {
+          this.#apply(this.#table.removeLink(link.id));
+          this.#unpark(link.node!);
+        }
       },
     };
     for (const channel of options.hub.usedChannels()) this.#table.setUsed(channel, true);
@@ -138,6 +144,7 @@ export class Peering {
         stopped: false,
         past: { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 },
         lastNode: '',
+        parkedFor: undefined,
       };
       this.#dials.set(url, dial);
       this.#options.log.info({ peer: url }, 'peer added');
@@ -161,6 +168,11 @@ export class Peering {
       if (link.node !== undefined) dial.lastNode = link.node;
       dial.link = undefined;
       if (dial.stopped || this.#closing) return;
+      if (link.closeCode === PEER_CLOSES.DUPLICATE.close && link.node !== undefined && this.#hasLinkTo(link.node)) {
+        dial.parkedFor = link.node;
+        this.#options.log.info({ peer: dial.url, node: link.node }, 'peer already linked from its side; dialing again when that link ends');
+        return;
+      }
       dial.backoff.connectionEnded(link.ready ? Date.now() - started : 0);
       const delay = dial.backoff.next();
       this.#options.log.info({ peer: dial.url, retryInMs: delay }, 'peer link down; reconnecting');
@@ -168,8 +180,47 @@ export class Peering {
     });
   }
 
+  /**
+   * Two nodes that both dial each other end up with two links. Both keep the one dialed
+   * by the node with the smaller id, by the same rule on both sides, and the other is
+   * closed: one link carries everything, and no traffic goes twice. Returns whether
+   * `link` is kept.
+   */
+  #keepOneLink(link: PeerLink): boolean {
+    for (const other of this.#links.values()) {
+      if (other.node !== link.node) continue;
+      const keepNew = link.dialer! < other.dialer! || (link.dialer === other.dialer && link.id > other.id);
+      const loser = keepNew ? other : link;
+      loser.close('DUPLICATE');
+      return keepNew;
+    }
+    return true;
+  }
+
+  /** A dial whose link lost to the other node's dial waits while that link is up. */
+  #unpark(node: string): void {
+    for (const dial of this.#dials.values()) {
+      if (dial.parkedFor !== node) continue;
+      dial.parkedFor = undefined;
+      dial.timer = setTimeout(() => {
+        // The node may have linked again meanwhile, or the link that closed was replaced.
+        if (this.#hasLinkTo(node)) dial.parkedFor = node;
+        else this.#dial(dial);
+      }, dial.backoff.next());
+    }
+  }
+
   #apply(changes: readonly AskChange[]): void {
     for (const change of changes) this.#links.get(change.link)?.ask(change.channel, change.want, change.first);
+  }
+
+  #linkTo(node: string): PeerLink | undefined {
+    for (const link of this.#links.values()) if (link.node === node) return link;
+    return undefined;
+  }
+
+  #hasLinkTo(node: string): boolean {
+    return this.#linkTo(node) !== undefined;
   }
 
   /** Every configured peer and every accepted link, for /metrics. */
@@ -179,7 +230,9 @@ export class Peering {
       const link = dial.link;
       const counters = { ...dial.past };
       if (link !== undefined) for (const key of Object.keys(counters) as Array<keyof LinkCounters>) counters[key] += link.counters[key];
-      out.push({ url: dial.url, node: link?.node ?? dial.lastNode, up: link?.ready ?? false, lag: link?.ready ? link.lag() : 0, counters });
+      // A parked dial's node is linked through the link it dialed to us.
+      const via = link ?? (dial.parkedFor === undefined ? undefined : this.#linkTo(dial.parkedFor));
+      out.push({ url: dial.url, node: via?.node ?? dial.lastNode, up: via?.ready ?? false, lag: via?.ready ? via.lag() : 0, counters });
     }
     for (const link of this.#links.values()) {
       if (link.direction === 'in') out.push({ url: 'inbound', node: link.node!, up: true, lag: link.lag(), counters: { ...link.counters } });

@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from './helpers/random.ts';
-import { converged, TestNetwork } from './helpers/peer-network.ts';
+import { converged, storedMessages, TestNetwork } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
 const NODES = 5;
@@ -21,6 +21,7 @@ after(() => net.close());
 test(`chaos: ${NODES} nodes in a mesh, ${EVENTS} random link cuts and restarts, publishers running`, async () => {
   const seed = Number(process.env.PARLEY_CHAOS_SEED ?? Date.now() % 1_000_000);
   const random = new Random(seed);
+  console.log(`chaos seed ${seed} (replay with PARLEY_CHAOS_SEED=${seed})`);
   const started = Date.now();
   // Node i dials every earlier node j through a proxy of its own: one cuttable link per pair.
   const links: Array<{ from: number; to: number; proxy: TcpProxy }> = [];
@@ -69,7 +70,18 @@ test(`chaos: ${NODES} nodes in a mesh, ${EVENTS} random link cuts and restarts, 
   await Promise.all(publishing);
   const chaosMs = Date.now() - started;
 
-  const stored = await converged(nodes, CHANNEL, acked.length, 60_000);
+  const stored = await converged(nodes, CHANNEL, acked.length, 60_000).catch(async (error: unknown) => {
+    // What each node lacks, and what its log says went wrong: enough to replay the seed.
+    const all = await Promise.all(nodes.map((n) => storedMessages(n, CHANNEL)));
+    const union = new Map(all.flat().map((m) => [m.id, m]));
+    for (const [i, n] of nodes.entries()) {
+      const have = new Set(all[i]!.map((m) => m.id));
+      const lacking = [...union.values()].filter((m) => !have.has(m.id)).map((m) => `${m.uid}:${m.text}`);
+      const warnings = n.process.stdout.filter((line) => /"level":[4-6]0/.test(line)).slice(-10);
+      console.log(`${n.name} lacks ${lacking.length}: ${lacking.slice(0, 20).join(' ')}\n  ${warnings.join('\n  ')}`);
+    }
+    throw error;
+  });
   const storedTexts = new Set(stored.map((m) => m.text));
   const missing = acked.filter((t) => !storedTexts.has(t));
   assert.deepEqual(missing, [], 'every acked message is stored everywhere');

@@ -91,9 +91,22 @@ describe('bad peers', () => {
     const sub = await peer.next('sub');
     assert.equal(sub.ch, 'guarded');
     assert.ok(sub.have !== undefined, 'the first ask says what the node has');
-    peer.send({ t: 'msgs', ch: 'guarded', m: [message('guarded', me.nodeId, 1, 'honest')] });
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'honest')] });
     await watcher.waitUntil((m) => m.length === 1, 'the honest message');
     assert.equal(watcher.received[0]!.origin, me.nodeId);
+    peer.ws.close();
+  });
+
+  test('messages of a stream the node no longer listens to are not taken', async () => {
+    const me = identity();
+    const peer = await FakePeer.linked(target.wsUrl, me);
+    const sub = await peer.next('sub');
+    const before = (await storedIds(target, 'guarded')).length;
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s! + 1, m: [message('guarded', me.nodeId, 1, 'stale stream')] });
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'current stream')] });
+    await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'current stream'), 'the current stream');
+    assert.equal((await storedIds(target, 'guarded')).length, before + 1);
+    assert.ok(!watcher.texts().includes('stale stream'));
     peer.ws.close();
   });
 
@@ -137,16 +150,16 @@ describe('bad peers', () => {
     const me = identity();
     const before = await storedIds(target, 'guarded');
     const forger = await FakePeer.linked(target.wsUrl, me);
-    await forger.next('sub');
+    const forgerSub = await forger.next('sub');
     const good = message('guarded', me.nodeId, 2, 'fine');
     const tampered = { ...message('guarded', me.nodeId, 3, 'original'), payload: Buffer.from('tampered') };
-    forger.send({ t: 'msgs', ch: 'guarded', m: [good, tampered] });
+    forger.send({ t: 'msgs', ch: 'guarded', s: forgerSub.s!, m: [good, tampered] });
     assert.deepEqual(await forger.closed, { code: 4422, reason: 'forged message' });
 
     const impersonator = await FakePeer.linked(target.wsUrl, identity());
-    await impersonator.next('sub');
+    const impersonatorSub = await impersonator.next('sub');
     const targetId = (await impersonator.next('hello')).node;
-    impersonator.send({ t: 'msgs', ch: 'guarded', m: [message('guarded', targetId, 99, 'in your name')] });
+    impersonator.send({ t: 'msgs', ch: 'guarded', s: impersonatorSub.s!, m: [message('guarded', targetId, 99, 'in your name')] });
     assert.deepEqual(await impersonator.closed, { code: 4422, reason: 'forged message' });
 
     const garbler = await FakePeer.linked(target.wsUrl, identity());
@@ -161,11 +174,11 @@ describe('bad peers', () => {
     try {
       const me = identity();
       const flooder = await FakePeer.linked(flooded.wsUrl, me);
-      await flooder.next('sub');
+      const { s: stream } = await flooder.next('sub');
       const batch = Array.from({ length: 150 }, (_, i) => message('flood', me.nodeId, i + 1, `f${i}`));
-      flooder.send({ t: 'msgs', ch: 'flood', m: batch.slice(0, 150) });
-      flooder.send({ t: 'msgs', ch: 'flood', m: [message('flood', me.nodeId, 151, 'more')] });
-      flooder.send({ t: 'msgs', ch: 'flood', m: Array.from({ length: 100 }, (_, i) => message('flood', me.nodeId, 152 + i, `g${i}`)) });
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: batch.slice(0, 150) });
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: [message('flood', me.nodeId, 151, 'more')] });
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: Array.from({ length: 100 }, (_, i) => message('flood', me.nodeId, 152 + i, `g${i}`)) });
       assert.deepEqual(await flooder.closed, { code: 4429, reason: 'peer sends too fast' });
       await flooded.process.waitForLogCount('peer link closed: peer sends too fast', 1);
       assert.ok(listener.received.length <= 200, 'at most the burst was taken');
@@ -207,7 +220,8 @@ describe('bad peers', () => {
       closes.set(code, (closes.get(code) ?? 0) + 1);
     }
     const me = identity();
-    const valid = encodePeerFrame({ t: 'msgs', ch: 'guarded', m: [message('guarded', me.nodeId, 1, 'fuzz')] });
+    // A fresh link's first ask is stream 1.
+    const valid = encodePeerFrame({ t: 'msgs', ch: 'guarded', s: 1, m: [message('guarded', me.nodeId, 1, 'fuzz')] });
     for (let i = 0; i < 30; i++) {
       const peer = await FakePeer.linked(target.wsUrl, me);
       await peer.next('sub');

@@ -60,6 +60,8 @@ function peerMessage(m: StoredMessage): PeerMessage {
 class ChannelStream implements Member {
   readonly relay = true;
   readonly channel: string;
+  /** The number the peer gave this stream: its `msgs` frames carry it. */
+  readonly number: number;
   readonly peerHas: Map<string, number>;
   live = false;
   cancelled = false;
@@ -67,8 +69,9 @@ class ChannelStream implements Member {
   position = 0;
   readonly #link: PeerLink;
 
-  constructor(channel: string, have: ReadonlyMap<string, number>, link: PeerLink) {
+  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, link: PeerLink) {
     this.channel = channel;
+    this.number = number;
     this.peerHas = new Map(have);
     this.#link = link;
   }
@@ -81,7 +84,7 @@ class ChannelStream implements Member {
     this.position = message.seq;
     if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
     this.peerHas.set(message.origin, message.originSeq);
-    this.#link.queue(this.channel, peerMessage(message));
+    this.#link.queue(this, peerMessage(message));
   }
 
   /** The peer showed it has this message (it sent it to us). */
@@ -119,9 +122,11 @@ export class PeerLink {
   #theirs: HelloFrame | undefined;
   #closed = false;
   readonly #streams = new Map<string, ChannelStream>();
-  /** Channels we asked the peer for. */
-  readonly #asking = new Set<string>();
-  #pending = new Map<string, PeerMessage[]>();
+  /** Channels we asked the peer for, and the number of the stream that answers. */
+  readonly #asking = new Map<string, number>();
+  #nextStream = 1;
+  /** Messages to send, per stream (a replaced stream's leftovers keep their number). */
+  #pending = new Map<ChannelStream, PeerMessage[]>();
   #flushQueued = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #tokens: number;
@@ -154,8 +159,12 @@ export class PeerLink {
       this.#send({ t: 'unsub', ch: channel });
       return;
     }
-    this.#asking.add(channel);
-    const frame: SubFrame = first ? { t: 'sub', ch: channel, want, have: this.#ctx.hub.store.vector(channel) } : { t: 'sub', ch: channel, want };
+    let frame: SubFrame = { t: 'sub', ch: channel, want };
+    if (first || !this.#asking.has(channel)) {
+      const s = this.#nextStream++;
+      this.#asking.set(channel, s);
+      frame = { ...frame, have: this.#ctx.hub.store.vector(channel), s };
+    }
     this.#send(frame);
   }
 
@@ -190,11 +199,11 @@ export class PeerLink {
     this.#ws.terminate();
   }
 
-  queue(channel: string, message: PeerMessage): void {
-    let batch = this.#pending.get(channel);
+  queue(stream: ChannelStream, message: PeerMessage): void {
+    let batch = this.#pending.get(stream);
     if (batch === undefined) {
       batch = [];
-      this.#pending.set(channel, batch);
+      this.#pending.set(stream, batch);
     }
     batch.push(message);
     if (!this.#flushQueued) {
@@ -211,11 +220,11 @@ export class PeerLink {
     const pending = this.#pending;
     this.#pending = new Map();
     let last: Promise<void> = Promise.resolve();
-    for (const [channel, messages] of pending) {
+    for (const [stream, messages] of pending) {
       for (let i = 0; i < messages.length; i += MAX_BATCH) {
         const m = messages.slice(i, i + MAX_BATCH);
         this.counters.messagesOut += m.length;
-        last = this.#send({ t: 'msgs', ch: channel, m });
+        last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
       }
     }
     if (this.#ws.bufferedAmount > this.#ctx.maxSendBuffer) this.close('TOO_SLOW', `${this.#ws.bufferedAmount} bytes unsent`);
@@ -276,15 +285,15 @@ export class PeerLink {
     if (frame.want.length === 0) return this.close('BAD_FRAME', 'a sub must want something; send unsub instead');
     if (frame.have !== undefined) {
       this.#stopStream(frame.ch);
-      this.#startStream(frame.ch, frame.have);
+      this.#startStream(frame.ch, frame.s!, frame.have);
     } else if (!this.#streams.has(frame.ch)) {
       return this.close('BAD_FRAME', 'the first sub of a channel must carry have');
     }
     this.#ctx.asked(this, frame.ch, frame.want);
   }
 
-  #startStream(channel: string, have: ReadonlyMap<string, number>): void {
-    const stream = new ChannelStream(channel, have, this);
+  #startStream(channel: string, number: number, have: ReadonlyMap<string, number>): void {
+    const stream = new ChannelStream(channel, number, have, this);
     this.#streams.set(channel, stream);
     this.#ctx.hub.subscribe(stream);
     void this.#replay(stream);
@@ -316,8 +325,9 @@ export class PeerLink {
   }
 
   #onMsgs(frame: MsgsFrame): void {
-    // A channel just given up can still have messages on the way: they are not needed.
-    if (!this.#asking.has(frame.ch)) return;
+    // A channel given up, or asked for again, can still have messages of the earlier
+    // stream on the way: they are not needed, and taking them could leave a hole.
+    if (this.#asking.get(frame.ch) !== frame.s) return;
     if (!this.#takeTokens(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
     const self = this.#ctx.identity.nodeId;
     // Every message of the frame is checked before any is stored.

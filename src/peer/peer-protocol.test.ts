@@ -22,10 +22,10 @@ test('every frame survives encoding and decoding', () => {
     { t: 'hello', v: 1, node: NODE, key: new Uint8Array(32).fill(1), nonce: new Uint8Array(32).fill(2) },
     { t: 'proof', sig: new Uint8Array(64).fill(3) },
     { t: 'proof', sig: new Uint8Array(64).fill(3), mac: new Uint8Array(32).fill(4) },
-    { t: 'sub', ch: 'lobby', want: [[NODE, OTHER]], have: new Map([[OTHER, 12]]) },
+    { t: 'sub', ch: 'lobby', want: [[NODE, OTHER]], have: new Map([[OTHER, 12]]), s: 3 },
     { t: 'sub', ch: 'lobby', want: [[NODE]] },
     { t: 'unsub', ch: 'lobby' },
-    { t: 'msgs', ch: 'lobby', m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] },
+    { t: 'msgs', ch: 'lobby', s: 3, m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] },
   ];
   for (const frame of frames) {
     const decoded = decodePeerFrame(encodePeerFrame(frame), 1024);
@@ -43,12 +43,14 @@ test('malformed frames are refused with a reason', () => {
     [{ t: 'proof', sig: 'text' }, /sig must be bytes/],
     [{ t: 'sub', ch: '', want: [] }, /ch must be a channel name/],
     [{ t: 'sub', ch: 'c', want: [Array(MAX_PATH_LENGTH + 1).fill(NODE)] }, /want path/],
-    [{ t: 'sub', ch: 'c', want: [[NODE]], have: { [NODE]: -1 } }, /have value must be an integer/],
-    [{ t: 'msgs', ch: 'c', m: [] }, /m must list/],
-    [{ t: 'msgs', ch: 'c', m: [message.slice(0, 6)] }, /each message must be/],
-    [{ t: 'msgs', ch: 'c', m: [[NODE, 0, ...message.slice(2)]] }, /originSeq starts at 1/],
-    [{ t: 'msgs', ch: 'c', m: [[...message.slice(0, 5), new Uint8Array(2000), message[6]]] }, /payload over 1024 bytes/],
-    [{ t: 'msgs', ch: 'c', m: [[...message.slice(0, 6), new Uint8Array(31)]] }, /id must be 32 bytes/],
+    [{ t: 'sub', ch: 'c', want: [[NODE]], have: { [NODE]: -1 }, s: 1 }, /have value must be an integer/],
+    [{ t: 'sub', ch: 'c', want: [[NODE]], have: {} }, /s must be an integer/],
+    [{ t: 'msgs', ch: 'c', m: [message] }, /s must be an integer/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [] }, /m must list/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [message.slice(0, 6)] }, /each message must be/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 0, ...message.slice(2)]] }, /originSeq starts at 1/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[...message.slice(0, 5), new Uint8Array(2000), message[6]]] }, /payload over 1024 bytes/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[...message.slice(0, 6), new Uint8Array(31)]] }, /id must be 32 bytes/],
   ];
   for (const [value, reason] of cases) {
     const decoded = decodePeerFrame(raw(value), 1024);
@@ -61,7 +63,7 @@ test('malformed frames are refused with a reason', () => {
 test('fuzz: random and mutated frames never throw', () => {
   let seed = 12345;
   const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-  const valid = encodePeerFrame({ t: 'msgs', ch: 'lobby', m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] });
+  const valid = encodePeerFrame({ t: 'msgs', ch: 'lobby', s: 1, m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] });
   for (let i = 0; i < 20_000; i++) {
     const bytes = i % 2 === 0 ? Buffer.from(valid) : Buffer.alloc(1 + Math.floor(next() * 64));
     const flips = 1 + Math.floor(next() * 4);

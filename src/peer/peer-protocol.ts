@@ -5,10 +5,12 @@
 //
 //   hello  {t, v, node, key, nonce}   both sides, first: who I am, and a fresh challenge
 //   proof  {t, sig, mac?}             both sides, second: the other's challenge, signed
-//   sub    {t, ch, want, have?}       "send me this channel": who wants it behind me, and
-//                                     (first time) what I already have, per origin
+//   sub    {t, ch, want, have?, s?}   "send me this channel": who wants it behind me, and
+//                                     (first time) what I already have, per origin, and
+//                                     the number of the stream that answers it
 //   unsub  {t, ch}                    nobody behind me wants it any more
-//   msgs   {t, ch, m}                 messages, each [origin, originSeq, ts, uid, bin, payload, id]
+//   msgs   {t, ch, s, m}              messages of stream s, each
+//                                     [origin, originSeq, ts, uid, bin, payload, id]
 
 import { Decoder, Encoder } from 'cbor-x';
 import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
@@ -66,6 +68,8 @@ export interface SubFrame {
   readonly want: readonly Path[];
   /** Origin vector: present on the first sub of a channel on this link. */
   readonly have?: ReadonlyMap<string, number>;
+  /** With `have`: the number the answering stream tags its `msgs` frames with. */
+  readonly s?: number;
 }
 export interface UnsubFrame {
   readonly t: 'unsub';
@@ -83,6 +87,12 @@ export interface PeerMessage {
 export interface MsgsFrame {
   readonly t: 'msgs';
   readonly ch: string;
+  /**
+   * The stream these belong to. A node that stopped asking for a channel and asked
+   * again must not take what the first stream still had on the wire: those messages
+   * can run ahead of what it told the second stream it has.
+   */
+  readonly s: number;
   readonly m: readonly PeerMessage[];
 }
 export type PeerFrame = HelloFrame | ProofFrame | SubFrame | UnsubFrame | MsgsFrame;
@@ -97,10 +107,10 @@ export function encodePeerFrame(frame: PeerFrame): Buffer {
         t: 'sub',
         ch: frame.ch,
         want: frame.want,
-        ...(frame.have === undefined ? {} : { have: Object.fromEntries(frame.have) }),
+        ...(frame.have === undefined ? {} : { have: Object.fromEntries(frame.have), s: frame.s }),
       });
     case 'msgs':
-      return encoder.encode({ t: 'msgs', ch: frame.ch, m: frame.m.map((m) => [m.origin, m.originSeq, m.ts, m.uid, m.binary, m.payload, m.id]) });
+      return encoder.encode({ t: 'msgs', ch: frame.ch, s: frame.s, m: frame.m.map((m) => [m.origin, m.originSeq, m.ts, m.uid, m.binary, m.payload, m.id]) });
     default:
       return encoder.encode(frame);
   }
@@ -166,19 +176,24 @@ export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
       case 'sub': {
         if (!Array.isArray(raw.want) || raw.want.length > MAX_WANT) fail(`want must be a list of at most ${MAX_WANT} paths`);
         let have: Map<string, number> | undefined;
+        let stream: number | undefined;
         if (raw.have !== undefined) {
+          stream = count(raw.s, 's');
           if (!isRecord(raw.have)) fail('have must be a map of node id to origin seq');
           const entries = Object.entries(raw.have);
           if (entries.length > MAX_HAVE) fail(`have names more than ${MAX_HAVE} origins`);
           have = new Map(entries.map(([origin, seq]) => [nodeId(origin, 'have key'), count(seq, 'have value')]));
         }
-        return { ok: true, frame: { t: 'sub', ch: channelName(raw.ch), want: raw.want.map(path), ...(have === undefined ? {} : { have }) } };
+        return {
+          ok: true,
+          frame: { t: 'sub', ch: channelName(raw.ch), want: raw.want.map(path), ...(have === undefined ? {} : { have, s: stream! }) },
+        };
       }
       case 'unsub':
         return { ok: true, frame: { t: 'unsub', ch: channelName(raw.ch) } };
       case 'msgs': {
         if (!Array.isArray(raw.m) || raw.m.length === 0 || raw.m.length > MAX_BATCH) fail(`m must list 1-${MAX_BATCH} messages`);
-        return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), m: raw.m.map((m) => message(m, maxPayload)) } };
+        return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), s: count(raw.s, 's'), m: raw.m.map((m) => message(m, maxPayload)) } };
       }
       default:
         return fail(`unknown frame type ${JSON.stringify(raw.t)}`);

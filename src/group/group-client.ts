@@ -11,11 +11,12 @@ import { KeyPackageDirectory } from './directory.ts';
 import { GroupError } from './errors.ts';
 import type { GroupEvents } from './events.ts';
 import { GroupRecords, type GroupRow, type GroupStatus, type IntentData, type IntentKind, type IntentRow, type Member, type SkippedEnvelope, type StoredMessage } from './group-records.ts';
+import { GroupStates } from './group-states.ts';
 import { createInstallationIdentity } from './identity.ts';
 import { Inbox } from './inbox.ts';
 import { intentError, IntentPublisher, MAX_ATTEMPTS, sendIntentData } from './intents.ts';
 import { LocalState } from './local-state.ts';
-import { clientConfig, createGroupState, createKeyPackage, decodeState, encodeState, epochOf, loadSuite } from './mls.ts';
+import { clientConfig, createGroupState, createKeyPackage, encodeState, epochOf, loadSuite } from './mls.ts';
 import { ParleyRelay, type Relay } from './relay.ts';
 import type { GroupHooks, Services } from './services.ts';
 import { GroupSync, membersOf, payloadHash } from './sync.ts';
@@ -72,7 +73,9 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
         relay = await ParleyRelay.connect(options.url, options.uid, options.key);
       }
       const directory = new KeyPackageDirectory(relay, local, cs);
-      return new GroupClient({ local, records: new GroupRecords(local), relay, cs, config, identity, directory, hooks: options.hooks ?? {} });
+      const records = new GroupRecords(local);
+      const states = new GroupStates(local, records, config);
+      return new GroupClient({ local, records, states, relay, cs, config, identity, directory, hooks: options.hooks ?? {} });
     } catch (error) {
       local.close();
       throw error;
@@ -102,15 +105,7 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
       if (this.#s.records.group(name) !== undefined) throw new GroupError('GROUP_EXISTS', `group "${name}" already exists here`, { group: name });
       const own = await createKeyPackage(this.#s.cs, this.#s.identity.credential, this.#s.identity.signatureKey);
       const state = await createGroupState(this.#s.cs, new Uint8Array(randomBytes(16)), own, this.#s.config);
-      this.#s.records.insertGroup({
-        name,
-        channel: channels.group(name),
-        groupId: state.groupContext.groupId,
-        state: encodeState(state),
-        epoch: 0,
-        cursor: 0,
-        status: 'creating',
-      });
+      this.#s.records.insertGroup({ name, channel: channels.group(name), groupId: state.groupContext.groupId, epoch: 0, cursor: 0, status: 'creating' }, encodeState(state));
       await this.#sync.sync(name);
     });
   }
@@ -208,11 +203,12 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
   members(name: string): Member[] {
     const row = this.#group(name);
     if (row.status === 'removed' || row.status === 'left') return [];
-    return membersOf(decodeState(row.state, this.#s.config));
+    return membersOf(this.#s.states.load(name).state);
   }
 
   epoch(name: string): number {
-    return Number(epochOf(decodeState(this.#group(name).state, this.#s.config)));
+    this.#group(name);
+    return Number(epochOf(this.#s.states.load(name).state));
   }
 
   status(name: string): GroupStatus {

@@ -3,7 +3,9 @@
 // Every intent transition is a guarded UPDATE ... WHERE state = <expected>, so a step
 // replayed after a crash cannot move an intent twice.
 
+import { randomUUID } from 'node:crypto';
 import type { LocalState } from './local-state.ts';
+import type { RatchetNode } from './mls.ts';
 
 export type GroupStatus = 'creating' | 'active' | 'removed' | 'left';
 export type IntentKind = 'send' | 'add' | 'remove' | 'update' | 'leave';
@@ -15,10 +17,16 @@ export interface GroupRow {
   readonly name: string;
   readonly channel: string;
   readonly groupId: Uint8Array;
-  readonly state: Uint8Array;
   readonly epoch: number;
   readonly cursor: number;
   readonly status: GroupStatus;
+}
+
+/** A group's MLS state as stored: the whole state, and the ratchets changed since. */
+export interface SavedState {
+  readonly token: string;
+  readonly state: Uint8Array;
+  readonly nodes: readonly RatchetNode[];
 }
 
 export interface Member {
@@ -87,7 +95,6 @@ function toGroup(row: Record<string, unknown>): GroupRow {
     name: String(row.name),
     channel: String(row.channel),
     groupId: blob(row.group_id)!,
-    state: blob(row.state)!,
     epoch: Number(row.epoch),
     cursor: Number(row.cursor),
     status: row.status as GroupStatus,
@@ -121,65 +128,98 @@ export class GroupRecords {
     this.#local = local;
   }
 
-  get #db() {
-    return this.#local.db;
-  }
-
+  // The state blob is left out of group rows: it is large, and read only through
+  // savedState when the copy in memory is out of date (group-states.ts).
   group(name: string): GroupRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM groups WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    const row = this.#local.prepare('SELECT name, channel, group_id, epoch, cursor, status FROM groups WHERE name = ?').get(name) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toGroup(row);
   }
 
   groups(): GroupRow[] {
-    return (this.#db.prepare('SELECT * FROM groups ORDER BY name').all() as Array<Record<string, unknown>>).map(toGroup);
+    return (this.#local.prepare('SELECT name, channel, group_id, epoch, cursor, status FROM groups ORDER BY name').all() as Array<Record<string, unknown>>).map(toGroup);
   }
 
-  insertGroup(row: GroupRow): void {
-    this.#db
-      .prepare('INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(row.name, row.channel, row.groupId, row.state, row.epoch, row.cursor, row.status);
+  insertGroup(row: GroupRow, state: Uint8Array): void {
+    this.#local.prepare('DELETE FROM ratchet_nodes WHERE group_name = ?').run(row.name);
+    this.#local
+      .prepare('INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status, state_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(row.name, row.channel, row.groupId, state, row.epoch, row.cursor, row.status, randomUUID());
   }
 
   deleteGroup(name: string): void {
-    this.#db.prepare('DELETE FROM groups WHERE name = ?').run(name);
+    this.#local.prepare('DELETE FROM groups WHERE name = ?').run(name);
+    this.#local.prepare('DELETE FROM ratchet_nodes WHERE group_name = ?').run(name);
   }
 
-  saveGroupState(name: string, state: Uint8Array, epoch: number): void {
-    this.#db.prepare('UPDATE groups SET state = ?, epoch = ? WHERE name = ?').run(state, epoch, name);
+  /** The token that changes with every write of the group's state. */
+  stateToken(name: string): string | undefined {
+    const row = this.#local.prepare('SELECT state_token FROM groups WHERE name = ?').get(name) as { state_token: string } | undefined;
+    return row?.state_token;
+  }
+
+  savedState(name: string): SavedState | undefined {
+    const row = this.#local.prepare('SELECT state, state_token FROM groups WHERE name = ?').get(name) as { state: Uint8Array; state_token: string } | undefined;
+    if (row === undefined) return undefined;
+    const nodes = (this.#local.prepare('SELECT epoch, node, value FROM ratchet_nodes WHERE group_name = ? ORDER BY epoch, node').all(name) as Array<Record<string, unknown>>).map(
+      (n) => ({ epoch: BigInt(Number(n.epoch)), node: Number(n.node), bytes: blob(n.value)! }),
+    );
+    return { token: row.state_token, state: blob(row.state)!, nodes };
+  }
+
+  /**
+   * Replaces the whole state (and drops the ratchets saved since) if it is still the one
+   * with `token`; returns the new token, or undefined when another writer came first.
+   */
+  writeState(name: string, token: string, state: Uint8Array, epoch: number): string | undefined {
+    const next = randomUUID();
+    const result = this.#local.prepare('UPDATE groups SET state = ?, epoch = ?, state_token = ? WHERE name = ? AND state_token = ?').run(state, epoch, next, name, token);
+    if (result.changes !== 1) return undefined;
+    this.#local.prepare('DELETE FROM ratchet_nodes WHERE group_name = ?').run(name);
+    return next;
+  }
+
+  /** Saves changed ratchets over the stored state, if it is still the one with `token`. */
+  writeRatchetNodes(name: string, token: string, nodes: readonly RatchetNode[]): string | undefined {
+    const next = randomUUID();
+    const result = this.#local.prepare('UPDATE groups SET state_token = ? WHERE name = ? AND state_token = ?').run(next, name, token);
+    if (result.changes !== 1) return undefined;
+    const upsert = this.#local.prepare('INSERT INTO ratchet_nodes (group_name, epoch, node, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value');
+    for (const n of nodes) upsert.run(name, n.epoch, n.node, n.bytes);
+    return next;
   }
 
   setCursor(name: string, cursor: number): void {
-    this.#db.prepare('UPDATE groups SET cursor = ? WHERE name = ? AND cursor < ?').run(cursor, name, cursor);
+    this.#local.prepare('UPDATE groups SET cursor = ? WHERE name = ? AND cursor < ?').run(cursor, name, cursor);
   }
 
   setStatus(name: string, status: GroupStatus): void {
-    this.#db.prepare('UPDATE groups SET status = ? WHERE name = ?').run(status, name);
+    this.#local.prepare('UPDATE groups SET status = ? WHERE name = ?').run(status, name);
   }
 
   addIntent(group: string, kind: IntentKind, data: IntentData): number {
-    const result = this.#db
+    const result = this.#local
       .prepare("INSERT INTO intents (group_name, kind, data, state, created_at) VALUES (?, ?, ?, 'TO_PUBLISH', ?)")
       .run(group, kind, JSON.stringify(data), Date.now());
     return Number(result.lastInsertRowid);
   }
 
   intent(id: number): IntentRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM intents WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const row = this.#local.prepare('SELECT * FROM intents WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toIntent(row);
   }
 
   intents(group: string, state: IntentState): IntentRow[] {
-    return (this.#db.prepare('SELECT * FROM intents WHERE group_name = ? AND state = ? ORDER BY id').all(group, state) as Array<Record<string, unknown>>).map(toIntent);
+    return (this.#local.prepare('SELECT * FROM intents WHERE group_name = ? AND state = ? ORDER BY id').all(group, state) as Array<Record<string, unknown>>).map(toIntent);
   }
 
   intentByHash(group: string, hash: Uint8Array): IntentRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM intents WHERE group_name = ? AND payload_hash = ?').get(group, hash) as Record<string, unknown> | undefined;
+    const row = this.#local.prepare('SELECT * FROM intents WHERE group_name = ? AND payload_hash = ?').get(group, hash) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toIntent(row);
   }
 
   /** TO_PUBLISH -> PUBLISHED with what was built for this epoch. */
   markPublished(id: number, publication: Publication): boolean {
-    const result = this.#db
+    const result = this.#local
       .prepare(
         `UPDATE intents SET state = 'PUBLISHED', attempts = attempts + 1, cid = ?, payload = ?, payload_hash = ?, published_epoch = ?,
            pending_state = ?, welcome = ?, welcome_to = ? WHERE id = ? AND state = 'TO_PUBLISH'`,
@@ -199,7 +239,7 @@ export class GroupRecords {
 
   /** PUBLISHED -> TO_PUBLISH: the epoch it was built for is over; build it again. */
   markStale(id: number): boolean {
-    const result = this.#db
+    const result = this.#local
       .prepare(
         `UPDATE intents SET state = 'TO_PUBLISH', payload = NULL, payload_hash = NULL, pending_state = NULL, welcome = NULL, welcome_to = NULL
            WHERE id = ? AND state = 'PUBLISHED'`,
@@ -210,7 +250,7 @@ export class GroupRecords {
 
   /** PUBLISHED (or TO_PUBLISH for a no-op) -> COMMITTED. */
   markCommitted(id: number, seq: number | undefined, from: IntentState = 'PUBLISHED'): boolean {
-    const result = this.#db
+    const result = this.#local
       .prepare(
         `UPDATE intents SET state = 'COMMITTED', committed_seq = ?, pending_state = NULL,
            welcome_state = CASE WHEN welcome IS NULL THEN 'none' ELSE 'pending' END WHERE id = ? AND state = ?`,
@@ -220,7 +260,7 @@ export class GroupRecords {
   }
 
   markError(id: number, error: string): boolean {
-    const result = this.#db
+    const result = this.#local
       .prepare("UPDATE intents SET state = 'ERROR', error = ?, pending_state = NULL WHERE id = ? AND state IN ('TO_PUBLISH', 'PUBLISHED')")
       .run(error, id);
     return result.changes === 1;
@@ -228,17 +268,17 @@ export class GroupRecords {
 
   pendingWelcomes(group: string): IntentRow[] {
     return (
-      this.#db.prepare("SELECT * FROM intents WHERE group_name = ? AND welcome_state = 'pending' ORDER BY id").all(group) as Array<Record<string, unknown>>
+      this.#local.prepare("SELECT * FROM intents WHERE group_name = ? AND welcome_state = 'pending' ORDER BY id").all(group) as Array<Record<string, unknown>>
     ).map(toIntent);
   }
 
   markWelcomesSent(id: number): void {
-    this.#db.prepare("UPDATE intents SET welcome_state = 'sent', welcome = NULL WHERE id = ? AND welcome_state = 'pending'").run(id);
+    this.#local.prepare("UPDATE intents SET welcome_state = 'sent', welcome = NULL WHERE id = ? AND welcome_state = 'pending'").run(id);
   }
 
   /** Stores a message; false when (sender, msgId) was already stored: a re-send. */
   addMessage(message: StoredMessage): boolean {
-    const result = this.#db
+    const result = this.#local
       .prepare(
         'INSERT OR IGNORE INTO messages (group_name, seq, epoch, sender_uid, sender_installation, msg_id, text, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
@@ -247,7 +287,7 @@ export class GroupRecords {
   }
 
   messages(group: string, after = 0): StoredMessage[] {
-    const rows = this.#db.prepare('SELECT * FROM messages WHERE group_name = ? AND seq > ? ORDER BY seq').all(group, after) as Array<Record<string, unknown>>;
+    const rows = this.#local.prepare('SELECT * FROM messages WHERE group_name = ? AND seq > ? ORDER BY seq').all(group, after) as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       group,
       seq: Number(row.seq),
@@ -260,21 +300,21 @@ export class GroupRecords {
   }
 
   addSkipped(entry: SkippedEnvelope): void {
-    this.#db.prepare('INSERT OR IGNORE INTO skipped (group_name, seq, problem, detail) VALUES (?, ?, ?, ?)').run(entry.group, entry.seq, entry.problem, entry.detail);
+    this.#local.prepare('INSERT OR IGNORE INTO skipped (group_name, seq, problem, detail) VALUES (?, ?, ?, ?)').run(entry.group, entry.seq, entry.problem, entry.detail);
   }
 
   skipped(group: string): SkippedEnvelope[] {
-    const rows = this.#db.prepare('SELECT * FROM skipped WHERE group_name = ? ORDER BY seq').all(group) as Array<Record<string, unknown>>;
+    const rows = this.#local.prepare('SELECT * FROM skipped WHERE group_name = ? ORDER BY seq').all(group) as Array<Record<string, unknown>>;
     return rows.map((row) => ({ group, seq: Number(row.seq), problem: String(row.problem), detail: String(row.detail) }));
   }
 
   /** The seq an envelope with this hash was first applied at, if any. */
   firstSeen(group: string, hash: Uint8Array): number | undefined {
-    const row = this.#db.prepare('SELECT seq FROM seen WHERE group_name = ? AND hash = ?').get(group, hash) as { seq: number } | undefined;
+    const row = this.#local.prepare('SELECT seq FROM seen WHERE group_name = ? AND hash = ?').get(group, hash) as { seq: number } | undefined;
     return row === undefined ? undefined : Number(row.seq);
   }
 
   markSeen(group: string, hash: Uint8Array, seq: number): void {
-    this.#db.prepare('INSERT OR IGNORE INTO seen (group_name, hash, seq) VALUES (?, ?, ?)').run(group, hash, seq);
+    this.#local.prepare('INSERT OR IGNORE INTO seen (group_name, hash, seq) VALUES (?, ?, ?)').run(group, hash, seq);
   }
 }

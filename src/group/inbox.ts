@@ -56,15 +56,10 @@ export class Inbox {
     local.transaction(() => {
       // Re-added after a removal or leave: the new membership replaces the old state.
       if (existing !== undefined) records.deleteGroup(delivery.group);
-      records.insertGroup({
-        name: delivery.group,
-        channel: channels.group(delivery.group),
-        groupId: groupIdOf(state),
-        state: encodeState(state),
-        epoch,
-        cursor: delivery.commitSeq,
-        status: 'active',
-      });
+      records.insertGroup(
+        { name: delivery.group, channel: channels.group(delivery.group), groupId: groupIdOf(state), epoch, cursor: delivery.commitSeq, status: 'active' },
+        encodeState(state),
+      );
       this.#s.directory.markUsed(own.ref);
     });
     this.#s.emit('joined', { group: delivery.group, epoch, after: delivery.commitSeq });

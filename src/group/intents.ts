@@ -11,8 +11,9 @@ import { identityOf } from './credential.ts';
 import type { InstallationOffer } from './directory.ts';
 import { encodeApplication, encodeGroupMls, encodeWelcomeDelivery } from './envelope.ts';
 import { GroupError, type GroupErrorCode } from './errors.ts';
-import { COMMIT_KINDS, type GroupRow, type IntentData, type IntentKind, type IntentRow, type Member, type Publication } from './group-records.ts';
-import { buildCommit, decodeState, encodeState, encryptApplication, epochOf, leaves, proposeSelfRemoval, type MlsGroupState } from './mls.ts';
+import { COMMIT_KINDS, type IntentData, type IntentKind, type IntentRow, type Member, type Publication } from './group-records.ts';
+import { StateConflict } from './group-states.ts';
+import { buildCommit, encodeState, encryptApplication, epochOf, leaves, proposeSelfRemoval, type MlsGroupState } from './mls.ts';
 import type { Services } from './services.ts';
 import { payloadHash } from './sync.ts';
 
@@ -56,9 +57,10 @@ export class IntentPublisher {
         this.#fail(intent, 'INTENT_FAILED', `gave up after ${intent.attempts} attempts`);
         continue;
       }
+      const from = this.#s.states.load(name);
       let built: Built | undefined;
       try {
-        built = await this.#build(row, intent);
+        built = await this.#build(from.state, intent);
       } catch (error) {
         // The relay failing is transient: the intent stays and is tried again. Anything
         // else (no key packages, a key package MLS refuses) will not get better.
@@ -77,16 +79,25 @@ export class IntentPublisher {
         cid: `${this.#s.identity.installation}-i${intent.id}-${intent.attempts + 1}`,
         payload,
         hash: payloadHash(payload),
-        epoch: Number(epochOf(decodeState(row.state, this.#s.config))),
+        epoch: Number(epochOf(from.state)),
         pendingState: built.pendingState === undefined ? undefined : encodeState(built.pendingState),
         welcome: built.welcome,
         welcomeTo: built.welcomeTo,
       };
-      const stored = this.#s.local.transaction(() => {
-        if (!records.markPublished(intent.id, publication)) return false;
-        if (built.stateNow !== undefined) records.saveGroupState(name, encodeState(built.stateNow), publication.epoch);
-        return true;
-      });
+      // The state a message or proposal leaves behind (its ratchet moved on) is saved with
+      // the payload, before the payload can be sent: see group-states.ts.
+      let stored: boolean;
+      try {
+        stored = this.#s.local.transaction(() => {
+          if (!records.markPublished(intent.id, publication)) return false;
+          if (built.stateNow !== undefined) this.#s.states.save(name, from, built.stateNow);
+          return true;
+        });
+      } catch (error) {
+        // Another process wrote the state meanwhile: nothing was stored; build again.
+        if (error instanceof StateConflict) continue;
+        throw error;
+      }
       if (!stored) continue;
       this.#s.emit('intent', { group: name, id: intent.id, kind: intent.kind, state: 'PUBLISHED' });
       this.#s.hooks.reached?.('stored-not-sent', { group: name, intent: intent.id });
@@ -128,9 +139,8 @@ export class IntentPublisher {
     if (this.#s.records.markError(intent.id, error)) this.#s.emit('intent', { group: intent.group, id: intent.id, kind: intent.kind, state: 'ERROR', error });
   }
 
-  async #build(row: GroupRow, intent: IntentRow): Promise<Built | undefined> {
-    const { cs, config } = this.#s;
-    const state = decodeState(row.state, config);
+  async #build(state: MlsGroupState, intent: IntentRow): Promise<Built | undefined> {
+    const { cs } = this.#s;
     const kind: IntentKind = intent.kind;
     switch (kind) {
       case 'send': {

@@ -5,12 +5,12 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { IdentityPins } from './credential.ts';
 import { GroupError } from './errors.ts';
 import type { InstallationIdentity } from './identity.ts';
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -42,7 +42,17 @@ CREATE TABLE IF NOT EXISTS groups (
   state BLOB NOT NULL,              -- encoded MLS group state
   epoch INTEGER NOT NULL,
   cursor INTEGER NOT NULL,          -- last channel seq applied
-  status TEXT NOT NULL              -- creating | active | removed | left
+  status TEXT NOT NULL,             -- creating | active | removed | left
+  state_token TEXT NOT NULL DEFAULT ''  -- new random value on every write of the state
+) STRICT;
+-- Secret-tree nodes changed by messages since the whole state was last written (see
+-- group-states.ts); deleted whenever it is written again.
+CREATE TABLE IF NOT EXISTS ratchet_nodes (
+  group_name TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  node INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (group_name, epoch, node)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS intents (
   id INTEGER PRIMARY KEY,
@@ -104,6 +114,8 @@ function blob(value: unknown): Uint8Array {
 export class LocalState implements IdentityPins {
   readonly db: DatabaseSync;
   #depth = 0;
+  #afterCommit: Array<() => void> = [];
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(dataDir: string) {
     try {
@@ -116,7 +128,16 @@ export class LocalState implements IdentityPins {
     }
     const version = this.getMeta('schema');
     if (version === undefined) this.setMeta('schema', SCHEMA_VERSION);
+    else if (version === '1') this.#migrateFrom1();
     else if (version !== SCHEMA_VERSION) throw new GroupError('STATE', `group state schema ${version} is not supported`);
+  }
+
+  /** Schema 1 had no state token (ratchet_nodes is created by SCHEMA). */
+  #migrateFrom1(): void {
+    this.transaction(() => {
+      this.db.exec("ALTER TABLE groups ADD COLUMN state_token TEXT NOT NULL DEFAULT ''");
+      this.setMeta('schema', SCHEMA_VERSION);
+    });
   }
 
   /** Runs fn in one transaction (nested calls join the outer one). */
@@ -124,16 +145,37 @@ export class LocalState implements IdentityPins {
     if (this.#depth > 0) return fn();
     this.db.exec('BEGIN IMMEDIATE');
     this.#depth++;
+    let committed = false;
     try {
       const result = fn();
       this.db.exec('COMMIT');
+      committed = true;
       return result;
     } catch (error) {
       this.db.exec('ROLLBACK');
       throw error;
     } finally {
       this.#depth--;
+      const after = this.#afterCommit;
+      this.#afterCommit = [];
+      if (committed) for (const fn of after) fn();
     }
+  }
+
+  /**
+   * Runs fn once the current transaction has committed (now, outside one); never when it
+   * rolls back. For memory that must only reflect what is in the database.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.#depth > 0) this.#afterCommit.push(fn);
+    else fn();
+  }
+
+  /** A prepared statement, compiled once per connection (a send runs dozens). */
+  prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) this.#statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   close(): void {
@@ -141,16 +183,16 @@ export class LocalState implements IdentityPins {
   }
 
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   identity(): InstallationIdentity | undefined {
-    const row = this.db.prepare('SELECT * FROM identity WHERE id = 1').get() as Record<string, unknown> | undefined;
+    const row = this.prepare('SELECT * FROM identity WHERE id = 1').get() as Record<string, unknown> | undefined;
     if (row === undefined) return undefined;
     return {
       uid: String(row.uid),
@@ -181,33 +223,33 @@ export class LocalState implements IdentityPins {
   }
 
   pinned(uid: string, installation: string): Uint8Array | undefined {
-    const row = this.db.prepare('SELECT identity_key FROM pins WHERE uid = ? AND installation = ?').get(uid, installation) as { identity_key: Uint8Array } | undefined;
+    const row = this.prepare('SELECT identity_key FROM pins WHERE uid = ? AND installation = ?').get(uid, installation) as { identity_key: Uint8Array } | undefined;
     return row === undefined ? undefined : blob(row.identity_key);
   }
 
   pin(uid: string, installation: string, identityKey: Uint8Array): void {
-    this.db.prepare('INSERT OR IGNORE INTO pins (uid, installation, identity_key) VALUES (?, ?, ?)').run(uid, installation, identityKey);
+    this.prepare('INSERT OR IGNORE INTO pins (uid, installation, identity_key) VALUES (?, ?, ?)').run(uid, installation, identityKey);
   }
 
   addKeyPackage(ref: Uint8Array, publicBytes: Uint8Array, privateBytes: Uint8Array): void {
-    this.db.prepare("INSERT INTO key_packages (ref, public, private, state, created_at) VALUES (?, ?, ?, 'new', ?)").run(ref, publicBytes, privateBytes, Date.now());
+    this.prepare("INSERT INTO key_packages (ref, public, private, state, created_at) VALUES (?, ?, ?, 'new', ?)").run(ref, publicBytes, privateBytes, Date.now());
   }
 
   keyPackages(state?: StoredKeyPackage['state']): StoredKeyPackage[] {
     const rows = (
       state === undefined
-        ? this.db.prepare('SELECT * FROM key_packages ORDER BY created_at, rowid').all()
-        : this.db.prepare('SELECT * FROM key_packages WHERE state = ? ORDER BY created_at, rowid').all(state)
+        ? this.prepare('SELECT * FROM key_packages ORDER BY created_at, rowid').all()
+        : this.prepare('SELECT * FROM key_packages WHERE state = ? ORDER BY created_at, rowid').all(state)
     ) as Array<Record<string, unknown>>;
     return rows.map((row) => ({ ref: blob(row.ref), publicBytes: blob(row.public), privateBytes: blob(row.private), state: row.state as StoredKeyPackage['state'] }));
   }
 
   keyPackage(ref: Uint8Array): StoredKeyPackage | undefined {
-    const row = this.db.prepare('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Record<string, unknown> | undefined;
+    const row = this.prepare('SELECT * FROM key_packages WHERE ref = ?').get(ref) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : { ref: blob(row.ref), publicBytes: blob(row.public), privateBytes: blob(row.private), state: row.state as StoredKeyPackage['state'] };
   }
 
   setKeyPackageState(ref: Uint8Array, state: StoredKeyPackage['state']): void {
-    this.db.prepare('UPDATE key_packages SET state = ? WHERE ref = ?').run(state, ref);
+    this.prepare('UPDATE key_packages SET state = ? WHERE ref = ?').run(state, ref);
   }
 }

@@ -39,8 +39,10 @@ import type {
   PrivateMessage,
   Proposal,
 } from 'ts-mls';
+import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
 import { decryptSenderData } from 'ts-mls/privateMessage.js';
+import { decodeSecretTreeNode, secretTreeNodeEncoder, type SecretTree } from 'ts-mls/secretTree.js';
 
 export type { CiphersuiteImpl, Credential };
 
@@ -129,6 +131,82 @@ export function decodeState(bytes: Uint8Array, config: ClientConfig): MlsGroupSt
   const decoded = decodeGroupState(bytes, 0)?.[0];
   if (decoded === undefined) throw new TypeError('unreadable group state');
   return { ...decoded, clientConfig: config };
+}
+
+// ---- ratchet changes: the small part of a state that messages change ----------------
+//
+// Sending or reading an application message changes nothing in a group state but one node
+// of a secret tree (the sender's ratchet: its secret and generation), either the current
+// epoch's or a kept past epoch's. ts-mls 1.6.4 never changes a state in place (it copies
+// the tree with slice() and replaces the one node), so comparing object identities finds
+// the changed nodes exactly; any other difference means the whole state must be saved.
+
+/** One secret-tree node that differs from the saved state, encoded. */
+export interface RatchetNode {
+  readonly epoch: bigint;
+  readonly node: number;
+  readonly bytes: Uint8Array;
+}
+
+const encodeTreeNode = encode(secretTreeNodeEncoder);
+
+function treeChanges(epoch: bigint, before: SecretTree, after: SecretTree, out: RatchetNode[]): boolean {
+  if (before === after) return true;
+  if (before.length !== after.length) return false;
+  after.forEach((node, index) => {
+    if (node !== before[index]) out.push({ epoch, node: index, bytes: encodeTreeNode(node) });
+  });
+  return true;
+}
+
+/**
+ * The secret-tree nodes `after` changed relative to `before`, or undefined when anything
+ * else changed too (a commit, a proposal, a new epoch): then only a whole save will do.
+ */
+export function ratchetChanges(before: MlsGroupState, after: MlsGroupState): RatchetNode[] | undefined {
+  if (before === after) return [];
+  for (const key of Object.keys(after) as Array<keyof MlsGroupState>) {
+    if (key !== 'secretTree' && key !== 'historicalReceiverData' && before[key] !== after[key]) return undefined;
+  }
+  const out: RatchetNode[] = [];
+  if (!treeChanges(after.groupContext.epoch, before.secretTree, after.secretTree, out)) return undefined;
+  const was = before.historicalReceiverData;
+  const now = after.historicalReceiverData;
+  if (was === now) return out;
+  if (was.size !== now.size) return undefined;
+  for (const [epoch, data] of now) {
+    const old = was.get(epoch);
+    if (old === undefined) return undefined;
+    if (old === data) continue;
+    for (const key of Object.keys(data) as Array<keyof typeof data>) if (key !== 'secretTree' && old[key] !== data[key]) return undefined;
+    if (!treeChanges(epoch, old.secretTree, data.secretTree, out)) return undefined;
+  }
+  return out;
+}
+
+/**
+ * A saved state with the nodes saved since laid over it. Every node must belong to the
+ * state's epoch or a past epoch it keeps: they are written after the whole state and
+ * dropped whenever it is written again.
+ */
+export function withRatchetNodes(state: MlsGroupState, nodes: readonly RatchetNode[]): MlsGroupState {
+  if (nodes.length === 0) return state;
+  const trees = new Map<bigint, SecretTree>();
+  for (const { epoch, node, bytes } of nodes) {
+    const source = epoch === state.groupContext.epoch ? state.secretTree : state.historicalReceiverData.get(epoch)?.secretTree;
+    if (source === undefined || node >= source.length) throw new TypeError(`saved ratchet for epoch ${epoch} node ${node} does not fit the group state`);
+    const decoded = decodeSecretTreeNode(bytes, 0)?.[0];
+    if (decoded === undefined) throw new TypeError('unreadable saved ratchet');
+    let tree = trees.get(epoch);
+    if (tree === undefined) trees.set(epoch, (tree = source.slice()));
+    tree[node] = decoded;
+  }
+  const historicalReceiverData = new Map(state.historicalReceiverData);
+  for (const [epoch, tree] of trees) {
+    const past = historicalReceiverData.get(epoch);
+    if (past !== undefined && epoch !== state.groupContext.epoch) historicalReceiverData.set(epoch, { ...past, secretTree: tree });
+  }
+  return { ...state, secretTree: trees.get(state.groupContext.epoch) ?? state.secretTree, historicalReceiverData };
 }
 
 export function epochOf(state: MlsGroupState): bigint {

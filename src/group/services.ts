@@ -1,11 +1,12 @@
 // What the group layer's parts share, passed in rather than reached for: the local
-// database, the relay, the cipher suite and MLS config, this installation's identity,
+// database and the group states kept over it, the relay, the cipher suite and MLS config, this installation's identity,
 // the key-package directory, test hooks and the event sink.
 
 import type { ClientConfig } from 'ts-mls';
 import type { KeyPackageDirectory } from './directory.ts';
 import type { GroupEvents } from './events.ts';
 import type { GroupRecords } from './group-records.ts';
+import type { GroupStates } from './group-states.ts';
 import type { InstallationIdentity } from './identity.ts';
 import type { LocalState } from './local-state.ts';
 import type { CiphersuiteImpl } from './mls.ts';
@@ -25,6 +26,7 @@ export interface GroupHooks {
 export interface Services {
   readonly local: LocalState;
   readonly records: GroupRecords;
+  readonly states: GroupStates;
   readonly relay: Relay;
   readonly cs: CiphersuiteImpl;
   readonly config: ClientConfig;

@@ -12,11 +12,11 @@ import { decodeApplication, decodeGroupEnvelope, encodeGenesis } from './envelop
 import { GroupError } from './errors.ts';
 import type { GroupEvents } from './events.ts';
 import { COMMIT_KINDS, type GroupRow, type IntentRow, type Member } from './group-records.ts';
+import { StateConflict } from './group-states.ts';
 import {
   adoptPendingCommit,
   canRead,
   decodeState,
-  encodeState,
   envelopeInfo,
   epochOf,
   isActive,
@@ -84,10 +84,27 @@ export class GroupSync {
     if (row === undefined) throw new GroupError('UNKNOWN_GROUP', `no group "${name}" here`, { group: name });
     if (row.status === 'creating') row = await this.#claimChannel(row);
     if (row.status !== 'active') return;
-    for await (const page of readAll(this.#s.relay, row.channel, row.cursor)) {
-      const current = this.#s.records.group(name)!;
-      if (current.status !== 'active') return;
-      await this.#applyPage(current, page);
+    // Another process writing the same group's state makes a page's save fail (nothing
+    // of it is stored); reading again from the stored cursor then picks up its work.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#applyFrom(name, row.channel, row.cursor);
+        return;
+      } catch (error) {
+        if (!(error instanceof StateConflict) || attempt >= 5) throw error;
+        const fresh = this.#s.records.group(name);
+        if (fresh?.status !== 'active') return;
+        row = fresh;
+      }
+    }
+  }
+
+  async #applyFrom(name: string, channel: string, cursor: number): Promise<void> {
+    for await (const page of readAll(this.#s.relay, channel, cursor)) {
+      const current = this.#s.records.group(name);
+      if (current?.status !== 'active') return;
+      const fresh = page.filter((m) => m.seq > current.cursor);
+      if (fresh.length > 0) await this.#applyPage(current, fresh);
     }
   }
 
@@ -110,8 +127,8 @@ export class GroupSync {
   async #applyPage(row: GroupRow, page: RelayMessage[]): Promise<void> {
     const { records } = this.#s;
     const batch = new Batch(records.intents(row.name, 'PUBLISHED'));
-    let state = decodeState(row.state, this.#s.config);
-    const startEpoch = epochOf(state);
+    const from = this.#s.states.load(row.name);
+    let state = from.state;
     let cursor = row.cursor;
     let status = row.status;
     for (const message of page) {
@@ -121,11 +138,11 @@ export class GroupSync {
       if (!isActive(state)) status = [...batch.published.values()].some((i) => i.kind === 'leave') ? 'left' : 'removed';
     }
     const group = row.name;
-    const stateBytes = encodeState(state);
-    const epoch = Number(epochOf(state));
     this.#s.local.transaction(() => {
       for (const write of batch.writes) write();
-      if (epoch !== Number(startEpoch) || batch.writes.length > 0) records.saveGroupState(group, stateBytes, epoch);
+      // Only what changed: nothing for a page of our own messages, the ratchets moved
+      // for others' messages, the whole state for a commit (see group-states.ts).
+      this.#s.states.save(group, from, state);
       records.setCursor(group, cursor);
       if (status !== 'active') {
         records.setStatus(group, status);

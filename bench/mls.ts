@@ -5,9 +5,18 @@
 // decrypt), and the size of a member's saved state (with
 // the past epochs' keys it keeps) and the time to save and load it. Everything runs in this process
 // through src/group/mls.ts, the adapter the client uses; no node is involved.
+// The last two columns go through the real GroupClient with its SQLite state (each member
+// its own database in a temp directory) over an in-memory relay: `send` until it is in the
+// group's order (sync, encrypt, store, publish, read back), and one member's `sync` that
+// reads one new message. Network time is left out; everything else a user pays is in.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MemoryIdentityPins, PinnedAuthenticationService } from '../src/group/credential.ts';
+import { GroupClient } from '../src/group/group-client.ts';
+import { MemoryRelay } from '../src/group/memory-relay.ts';
 import { decodeGroupEnvelope, encodeApplication, encodeGroupMls } from '../src/group/envelope.ts';
 import { createInstallationIdentity, type InstallationIdentity } from '../src/group/identity.ts';
 import {
@@ -28,8 +37,14 @@ import {
 import { groupPolicy } from '../src/group/policy.ts';
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string', default: '10,50,100' }, reps: { type: 'string', default: '5' }, messages: { type: 'string', default: '200' } },
+  options: {
+    sizes: { type: 'string', default: '10,50,100' },
+    reps: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '200' },
+    'client-messages': { type: 'string', default: '50' },
+  },
 });
+const clientMessageCount = Number(values['client-messages']);
 const sizes = values.sizes.split(',').map(Number);
 const reps = Number(values.reps);
 const messageCount = Number(values.messages);
@@ -64,6 +79,52 @@ async function groupOf(size: number): Promise<{ creator: MlsGroupState; member: 
   return { creator, member };
 }
 
+/**
+ * Mean ms per message for a send through GroupClient (as the creator of a group of `size`)
+ * and for another member's sync that reads it, after a few epochs so that both keep
+ * past-epoch keys as real members do.
+ */
+async function clientCosts(size: number): Promise<{ send: number; receive: number }> {
+  const relay = new MemoryRelay();
+  const root = mkdtempSync(join(tmpdir(), 'parley-bench-mls-'));
+  const open = async (uid: string): Promise<GroupClient> => {
+    const client = await GroupClient.open({ uid, dataDir: join(root, uid), relay: relay.as(uid) });
+    await client.init();
+    return client;
+  };
+  const clients: GroupClient[] = [];
+  try {
+    const creator = await open('u0');
+    clients.push(creator);
+    for (let i = 1; i < size; i++) clients.push(await open(`u${i}`));
+    const reader = clients.at(-1)!;
+    await creator.create('bench');
+    await creator.add('bench', clients.slice(1).map((c) => c.uid));
+    await reader.sync();
+    for (let i = 0; i < RETAINED_EPOCHS; i++) {
+      await creator.updateKeys('bench');
+      await reader.sync('bench');
+    }
+    let sendMs = 0;
+    let receiveMs = 0;
+    for (let i = -3; i < clientMessageCount; i++) {
+      const t0 = performance.now();
+      await creator.send('bench', `message number ${i} of the benchmark`);
+      const t1 = performance.now();
+      await reader.sync('bench');
+      const t2 = performance.now();
+      if (i < 0) continue; // warm-up
+      sendMs += t1 - t0;
+      receiveMs += t2 - t1;
+    }
+    if (reader.messages('bench').length !== clientMessageCount + 3) throw new Error('the reader missed messages');
+    return { send: sendMs / clientMessageCount, receive: receiveMs / clientMessageCount };
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 interface Row {
   size: number;
   addCommit: number;
@@ -76,6 +137,8 @@ interface Row {
   stateKb: number;
   stateSave: number;
   stateLoad: number;
+  clientSend: number;
+  clientReceive: number;
 }
 
 const rows: Row[] = [];
@@ -134,6 +197,7 @@ for (const size of sizes) {
 
   const [bytes, tSave] = await timed(async () => encodeState(reader));
   const [, tLoad] = await timed(async () => decodeState(bytes, config));
+  const client = await clientCosts(size);
   rows.push({
     size,
     addCommit: median(addCommit),
@@ -146,16 +210,22 @@ for (const size of sizes) {
     stateKb: bytes.length / 1024,
     stateSave: tSave,
     stateLoad: tLoad,
+    clientSend: client.send,
+    clientReceive: client.receive,
   });
   process.stderr.write(`size ${size} done\n`);
 }
 
 const f = (n: number, digits = 1): string => n.toFixed(digits);
-console.log(`MLS client costs (ts-mls 1.6.4, ${cs.name}; medians of ${reps} commits, means of ${messageCount} messages)\n`);
-console.log('| members | add commit ms | process add ms | update commit ms | process update ms | encrypt ms/msg | decrypt ms/msg | message end to end ms | state KiB | state save / load ms |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(
+  `MLS client costs (ts-mls 1.6.4, ${cs.name}; medians of ${reps} commits, means of ${messageCount} messages, ${clientMessageCount} through GroupClient)\n`,
+);
+console.log(
+  '| members | add commit ms | process add ms | update commit ms | process update ms | encrypt ms/msg | decrypt ms/msg | message end to end ms | state KiB | state save / load ms | GroupClient send / receive ms |',
+);
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(
-    `| ${r.size} | ${f(r.addCommit)} | ${f(r.addProcess)} | ${f(r.updateCommit)} | ${f(r.updateProcess)} | ${f(r.encrypt, 2)} | ${f(r.decrypt, 2)} | ${f(r.endToEnd, 2)} | ${f(r.stateKb)} | ${f(r.stateSave)} / ${f(r.stateLoad)} |`,
+    `| ${r.size} | ${f(r.addCommit)} | ${f(r.addProcess)} | ${f(r.updateCommit)} | ${f(r.updateProcess)} | ${f(r.encrypt, 2)} | ${f(r.decrypt, 2)} | ${f(r.endToEnd, 2)} | ${f(r.stateKb)} | ${f(r.stateSave)} / ${f(r.stateLoad)} | ${f(r.clientSend, 2)} / ${f(r.clientReceive, 2)} |`,
   );
 }

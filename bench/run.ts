@@ -475,7 +475,12 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   log(`\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${out}\n`);
-  process.stdout.write(markdown(report, systems) + peeringTables);
+  // The peering tables go with the other scenarios' tables, before the list of targets.
+  const tables = markdown(report, systems);
+  const targetsAt = tables.indexOf('\nTargets:\n');
+  process.stdout.write(
+    targetsAt < 0 ? tables + peeringTables : `${tables.slice(0, targetsAt)}${peeringTables}${tables.slice(targetsAt)}`,
+  );
 }
 
 main().catch((e: unknown) => {

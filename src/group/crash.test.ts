@@ -2,40 +2,14 @@
 // can leave work half done, then opened again on the same state directory.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { GroupClient } from './group-client.ts';
 import { MemoryRelay } from './memory-relay.ts';
 import type { CrashPoint } from './services.ts';
+import { crashAt, tempDir, user } from './test-clients.ts';
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
-  dirs.push(dir);
-  return dir;
-}
-
-/** Opens a client that throws once at `point` while `armed` says so. */
-async function open(relay: MemoryRelay, uid: string, dataDir: string, crashAt?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
-  const client = await GroupClient.open({
-    uid,
-    dataDir,
-    relay: relay.as(uid),
-    hooks: {
-      reached(point) {
-        if (crashAt?.armed === true && crashAt.point === point) {
-          crashAt.armed = false;
-          throw new Error(`crash at ${point}`);
-        }
-      },
-    },
-  });
-  await client.init();
-  return client;
+function open(relay: MemoryRelay, uid: string, dataDir: string, crash?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
+  return user(relay, uid, dataDir, crashAt(crash));
 }
 
 const groupChannel = 'mls/group/g';

@@ -1,27 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { GroupClient } from './group-client.ts';
+import { test } from 'node:test';
 import { MemoryRelay } from './memory-relay.ts';
-
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function user(relay: MemoryRelay, uid: string, dataDir = tempDir()): Promise<GroupClient> {
-  const client = await GroupClient.open({ uid, dataDir, relay: relay.as(uid) });
-  await client.init();
-  return client;
-}
-
-const lines = (c: GroupClient, g: string): string[] => c.messages(g).map((m) => `${m.sender.uid}: ${m.text}`);
+import { lines, user } from './test-clients.ts';
 
 test('create, add, send, read, remove: members agree and authors are verified', async () => {
   const relay = new MemoryRelay();

@@ -4,11 +4,9 @@
 // gets a generation again cannot decrypt it: such a message would show up as skipped.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { MemoryIdentityPins, PinnedAuthenticationService } from './credential.ts';
 import { GroupClient } from './group-client.ts';
 import { GroupRecords } from './group-records.ts';
@@ -32,32 +30,10 @@ import {
   withRatchetNodes,
 } from './mls.ts';
 import type { CrashPoint } from './services.ts';
+import { crashAt, tempDir, user } from './test-clients.ts';
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function open(relay: MemoryRelay, uid: string, dataDir: string, crashAt?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
-  const client = await GroupClient.open({
-    uid,
-    dataDir,
-    relay: relay.as(uid),
-    hooks: {
-      reached(point) {
-        if (crashAt?.armed === true && crashAt.point === point) {
-          crashAt.armed = false;
-          throw new Error(`crash at ${point}`);
-        }
-      },
-    },
-  });
-  await client.init();
-  return client;
+function open(relay: MemoryRelay, uid: string, dataDir: string, crash?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
+  return user(relay, uid, dataDir, crashAt(crash));
 }
 
 /** Alice (in aliceDir) and bob in group g; bob has read up to the add. */

@@ -3,32 +3,13 @@
 // against a real node.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls';
 import { encodeGroupMls } from './envelope.ts';
 import { GroupClient } from './group-client.ts';
 import { MemoryRelay } from './memory-relay.ts';
 import type { GroupHooks } from './services.ts';
-
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-group-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function user(relay: MemoryRelay, uid: string, dataDir = tempDir(), hooks?: GroupHooks): Promise<GroupClient> {
-  const client = await GroupClient.open({ uid, dataDir, relay: relay.as(uid), hooks });
-  await client.init();
-  return client;
-}
-
-const lines = (c: GroupClient, g: string): string[] => c.messages(g).map((m) => `${m.sender.uid}: ${m.text}`);
+import { lines, tempDir, user } from './test-clients.ts';
 
 async function trio(relay: MemoryRelay, group: string): Promise<GroupClient[]> {
   const users = [await user(relay, 'alice'), await user(relay, 'bob'), await user(relay, 'carol')];

@@ -45,24 +45,23 @@ export function wireMessage(m: StoredMessage): WireMessage {
   return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
 }
 
-/** The WebSocket frame of the `msg` frame of `m`. */
-function messageFrame(m: StoredMessage): Buffer {
-  const length = messageLength(m);
+/** A binary WebSocket frame of `length` payload bytes that `write` puts at `out[at]`. */
+function binaryFrame(length: number, write: (out: Buffer, at: number) => unknown): Buffer {
   const head = headerLength(length, false);
   const out = Buffer.allocUnsafe(head + length);
   writeHeader(out, 0, OP_BINARY, length, undefined);
-  writeMessage(out, head, m);
+  write(out, head);
   return out;
+}
+
+/** The WebSocket frame of the `msg` frame of `m`. */
+function messageFrame(m: StoredMessage): Buffer {
+  return binaryFrame(messageLength(m), (out, at) => writeMessage(out, at, m));
 }
 
 /** The WebSocket frame of an `ack`. */
 function ackFrame(a: AckFields): Buffer {
-  const length = ackLength(a);
-  const head = headerLength(length, false);
-  const out = Buffer.allocUnsafe(head + length);
-  writeHeader(out, 0, OP_BINARY, length, undefined);
-  writeAck(out, head, a);
-  return out;
+  return binaryFrame(ackLength(a), (out, at) => writeAck(out, at, a));
 }
 
 /**

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { makeLocalCertificate } from './helpers/pebble.ts';
 import { TestNetwork, type NetworkNode, type NodeOptions } from './helpers/peer-network.ts';
 
 const net = new TestNetwork();
@@ -76,4 +77,14 @@ test('with two peers, losing one keeps the node in the network; metrics show sta
   await a.start();
   await c.process.waitForLogCount('peer link up', 3, 20_000);
   assert.equal(await metric(c, 'parley_peer_up', { peer: a.wsUrl }), 1);
+});
+
+test('a link over wss:// to a node with its own TLS certificate', async () => {
+  const { cert, key } = makeLocalCertificate(mkdtempSync(joinPath(tmpdir(), 'parley-tls-')), 'node');
+  const secure = await node('TLS', { args: ['--tls-cert', cert, '--tls-key', key] });
+  assert.match(secure.process.url, /^https:/);
+  const dialer = await node('DIALER', { peers: [`wss://localhost:${secure.port}/`], env: { NODE_EXTRA_CA_CERTS: cert } });
+  await dialer.process.waitForLogCount('peer link up', 1);
+  await secure.process.waitForLogCount('peer link up', 1);
+  assert.equal(await metric(dialer, 'parley_peer_up', { peer: `wss://localhost:${secure.port}/` }), 1);
 });

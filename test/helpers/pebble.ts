@@ -114,9 +114,10 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): 
   };
 }
 
-function makeHttpsCertificate(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'pebble-https.cert.pem');
-  const key = join(dir, 'pebble-https.key.pem');
+/** A self-signed certificate for 127.0.0.1 and localhost, as PEM files in `dir`. */
+export function makeLocalCertificate(dir: string, name = 'pebble-https'): { cert: string; key: string } {
+  const cert = join(dir, `${name}.cert.pem`);
+  const key = join(dir, `${name}.key.pem`);
   const result = spawnSync(
     'openssl',
     [
@@ -127,7 +128,7 @@ function makeHttpsCertificate(dir: string): { cert: string; key: string } {
     { encoding: 'utf8' },
   );
   if (result.error !== undefined || result.status !== 0) {
-    throw new Error(`openssl could not make pebble's HTTPS certificate (install Debian's openssl): ${result.error?.message ?? result.stderr}`);
+    throw new Error(`openssl could not make a certificate (install Debian's openssl): ${result.error?.message ?? result.stderr}`);
   }
   return { cert, key };
 }
@@ -137,7 +138,7 @@ export async function startPebble(timeoutMs = 15_000): Promise<Pebble> {
     throw new Error(`${PEBBLE} or ${CHALLTESTSRV} is missing: apt-get install pebble (Debian ships both in it)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'parley-pebble-'));
-  const https = makeHttpsCertificate(dir);
+  const https = makeLocalCertificate(dir);
   const [dnsPort, challMgmtPort, acmePort, mgmtPort, httpPort, tlsAlpnPort] = [
     await freePort(true), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(),
   ];

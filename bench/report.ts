@@ -245,9 +245,9 @@ function catchupTable(title: string, entries: readonly RunEntry[], systems: read
     'The channel is filled by one acknowledged publisher, then a fresh client subscribes from the start ' +
       '(parley: `sub` with `after: 0`, timed from sending it to the `live` frame; nats-server: an ephemeral ' +
       'push consumer with `deliver_policy: all`, no acks, timed from its creation request to the last message). ' +
-      '"restarted": the server was stopped and started again on the same store before the catch-up (a cold ' +
-      'process; the OS page cache stays warm). Catch-ups on a warm server are repeated on fresh connections; ' +
-      'the table shows the median.',
+      '"restarted": the server was stopped and started again on the same store before each catch-up (a cold ' +
+      'process; the OS page cache stays warm). Catch-ups on a warm server are repeated on fresh connections, ' +
+      'restarted ones each after a restart of their own; the table shows the median.',
   );
   return lines;
 }

@@ -88,3 +88,15 @@ test('a link over wss:// to a node with its own TLS certificate', async () => {
   await secure.process.waitForLogCount('peer link up', 1);
   assert.equal(await metric(dialer, 'parley_peer_up', { peer: `wss://localhost:${secure.port}/` }), 1);
 });
+
+test('a peer URL that leads back to the node itself is dialed once, not forever', async () => {
+  const lonely = await node('SELF');
+  // The node's own address, given as a peer through the peers file.
+  const dir = mkdtempSync(joinPath(tmpdir(), 'parley-self-'));
+  writeFileSync(joinPath(dir, 'peers.txt'), `${lonely.wsUrl}\n`);
+  await lonely.stop();
+  const again = await node('SELF2', { args: ['--listen', `127.0.0.1:${lonely.port}`, '--peers-file', joinPath(dir, 'peers.txt')] });
+  await again.process.waitForLogCount('this peer URL leads back to this node; not dialing it again', 1);
+  // The same close handler would have scheduled a reconnect instead.
+  assert.equal(again.process.stdout.filter((l) => l.includes('peer link down; reconnecting')).length, 0);
+});

@@ -168,6 +168,10 @@ export class Peering {
       if (link.node !== undefined) dial.lastNode = link.node;
       dial.link = undefined;
       if (dial.stopped || this.#closing) return;
+      if (link.closeCode === PEER_CLOSES.SELF.close) {
+        this.#options.log.error({ peer: dial.url }, 'this peer URL leads back to this node; not dialing it again');
+        return;
+      }
       if (link.closeCode === PEER_CLOSES.DUPLICATE.close && link.node !== undefined && this.#hasLinkTo(link.node)) {
         dial.parkedFor = link.node;
         this.#options.log.info({ peer: dial.url, node: link.node }, 'peer already linked from its side; dialing again when that link ends');

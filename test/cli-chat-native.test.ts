@@ -2,31 +2,16 @@
 // real node, with each other, with Mles chats on the same channel, and across a node
 // restart. Printing and flags are the Mles mode's (test/cli-chat.test.ts).
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runChat } from '../src/cli/chat.ts';
-import { ChatProcess } from './helpers/chat-process.ts';
+import { ChatProcess, chatsAgainstANode } from './helpers/chat-process.ts';
 import { startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 
 describe('parley chat --native against a node', () => {
-  let node: NodeProcess;
-  const chats: ChatProcess[] = [];
-  const chat = (uid: string, channel: string, extra: readonly string[] = ['--native']): ChatProcess => {
-    const process = ChatProcess.join(node.wsUrl, uid, channel, extra);
-    chats.push(process);
-    return process;
-  };
-
-  before(async () => {
-    node = await startNode();
-  });
-
-  after(async () => {
-    for (const process of chats) process.kill();
-    await node.stop();
-  });
+  const { chat } = chatsAgainstANode(['--native']);
 
   test('two native chats talk both ways; no echo of your own lines', async () => {
     const alice = chat('alice', 'native-talk');

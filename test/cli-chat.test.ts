@@ -6,27 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runChat } from '../src/cli/chat.ts';
-import { ChatProcess } from './helpers/chat-process.ts';
+import { ChatProcess, chatsAgainstANode } from './helpers/chat-process.ts';
 import { startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 
 describe('parley chat against a node', () => {
-  let node: NodeProcess;
-  const chats: ChatProcess[] = [];
-  const chat = (uid: string, channel: string, extra?: readonly string[], env?: NodeJS.ProcessEnv): ChatProcess => {
-    const process = ChatProcess.join(node.wsUrl, uid, channel, extra, env);
-    chats.push(process);
-    return process;
-  };
-
-  before(async () => {
-    node = await startNode();
-  });
-
-  after(async () => {
-    for (const process of chats) process.kill();
-    await node.stop();
-  });
+  const { node, chat, keep } = chatsAgainstANode();
 
   test('lines typed into one client are printed by the other, both ways', async () => {
     const alice = chat('alice', 'cli-talk');
@@ -96,15 +81,13 @@ describe('parley chat against a node', () => {
   });
 
   test('http:// URLs as the node logs them are accepted', async () => {
-    const client = ChatProcess.join(node.url, 'ivan', 'cli-http');
-    chats.push(client);
+    const client = keep(ChatProcess.join(node().url, 'ivan', 'cli-http'));
     await client.connected();
     assert.equal(await client.endInput(), 0);
   });
 
   test('a closed port fails with the connection error and exit 1', async () => {
-    const client = ChatProcess.join('ws://127.0.0.1:1/', 'judy', 'cli-none');
-    chats.push(client);
+    const client = keep(ChatProcess.join('ws://127.0.0.1:1/', 'judy', 'cli-none'));
     assert.equal(await client.endInput(), 1);
     assert.match(client.stderr.join('\n'), /ECONNREFUSED/);
   });

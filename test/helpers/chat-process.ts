@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { CLI, REPO_ROOT } from './node-process.ts';
+import { after, before } from 'node:test';
+import { CLI, REPO_ROOT, startNode, type NodeProcess } from './node-process.ts';
 
 export class ChatProcess {
   readonly child: ChildProcessWithoutNullStreams;
@@ -76,4 +77,37 @@ export class ChatProcess {
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
   }
+}
+
+/**
+ * For a describe block: a node started before its tests and the chat processes they
+ * start, all stopped after them. `chat` joins with `defaultExtra` unless given flags.
+ */
+export function chatsAgainstANode(defaultExtra: readonly string[] = []): {
+  node(): NodeProcess;
+  chat(uid: string, channel: string, extra?: readonly string[], env?: NodeJS.ProcessEnv): ChatProcess;
+  /** Stops this chat with the others (one started against another URL). */
+  keep(chat: ChatProcess): ChatProcess;
+} {
+  let node: NodeProcess | undefined;
+  const chats: ChatProcess[] = [];
+  before(async () => {
+    node = await startNode();
+  });
+  after(async () => {
+    for (const chat of chats) chat.kill();
+    await node?.stop();
+  });
+  return {
+    node: () => node!,
+    chat(uid, channel, extra = defaultExtra, env) {
+      const chat = ChatProcess.join(node!.wsUrl, uid, channel, extra, env);
+      chats.push(chat);
+      return chat;
+    },
+    keep(chat) {
+      chats.push(chat);
+      return chat;
+    },
+  };
 }

@@ -39,7 +39,7 @@ describe('http endpoints and static files', () => {
   test('/healthz answers ok with counts', async () => {
     const response = await fetch(new URL('/healthz', node.url));
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { status: 'ok', connections: 0, channels: 0 });
+    assert.deepEqual(await response.json(), { status: 'ok', connections: 0, channels: 0, peers: 0 });
   });
 
   test('/metrics exposes the node counters in Prometheus text', async () => {

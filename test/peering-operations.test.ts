@@ -68,6 +68,7 @@ test('with two peers, losing one keeps the node in the network; metrics show sta
   await bob.waitUntil((m) => m.length === 2, 'the message sent while A is down');
   assert.deepEqual(bob.texts(), ['before', 'after A went away']);
   assert.equal(await metric(c, 'parley_peer_up', { peer: a.wsUrl }), 0);
+  assert.equal(((await (await fetch(`${c.httpUrl}healthz`)).json()) as { peers: number }).peers, 1);
   assert.equal(await metric(c, 'parley_peer_up', { peer: b.wsUrl }), 1);
   assert.equal(await metric(c, 'parley_peer_lag_messages', { peer: b.wsUrl }), 0);
   assert.ok((await metric(c, 'parley_peer_bytes_sent_total', { peer: b.wsUrl }))! > 0);

@@ -127,7 +127,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       return;
     }
     if (path === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels });
+      const peers = peering.status().filter((p) => p.up).length;
+      const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels, peers });
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
       return;
     }

@@ -230,6 +230,7 @@ export class Peering {
   /** Every configured peer and every accepted link, for /metrics. */
   status(): PeerStatus[] {
     const out: PeerStatus[] = [];
+    const shown = new Set<PeerLink>();
     for (const dial of this.#dials.values()) {
       const link = dial.link;
       const counters = { ...dial.past };
@@ -237,9 +238,10 @@ export class Peering {
       // A parked dial's node is linked through the link it dialed to us.
       const via = link ?? (dial.parkedFor === undefined ? undefined : this.#linkTo(dial.parkedFor));
       out.push({ url: dial.url, node: via?.node ?? dial.lastNode, up: via?.ready ?? false, lag: via?.ready ? via.lag() : 0, counters });
+      if (via !== undefined) shown.add(via);
     }
     for (const link of this.#links.values()) {
-      if (link.direction === 'in') out.push({ url: 'inbound', node: link.node!, up: true, lag: link.lag(), counters: { ...link.counters } });
+      if (link.direction === 'in' && !shown.has(link)) out.push({ url: 'inbound', node: link.node!, up: true, lag: link.lag(), counters: { ...link.counters } });
     }
     return out;
   }

@@ -232,11 +232,10 @@ export class Peering {
     const out: PeerStatus[] = [];
     const shown = new Set<PeerLink>();
     for (const dial of this.#dials.values()) {
-      const link = dial.link;
-      const counters = { ...dial.past };
-      if (link !== undefined) for (const key of Object.keys(counters) as Array<keyof LinkCounters>) counters[key] += link.counters[key];
       // A parked dial's node is linked through the link it dialed to us.
-      const via = link ?? (dial.parkedFor === undefined ? undefined : this.#linkTo(dial.parkedFor));
+      const via = dial.link ?? (dial.parkedFor === undefined ? undefined : this.#linkTo(dial.parkedFor));
+      const counters = { ...dial.past };
+      if (via !== undefined) for (const key of Object.keys(counters) as Array<keyof LinkCounters>) counters[key] += via.counters[key];
       out.push({ url: dial.url, node: via?.node ?? dial.lastNode, up: via?.ready ?? false, lag: via?.ready ? via.lag() : 0, counters });
       if (via !== undefined) shown.add(via);
     }

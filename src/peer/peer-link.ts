@@ -296,7 +296,9 @@ export class PeerLink {
     const stream = new ChannelStream(channel, number, have, this);
     this.#streams.set(channel, stream);
     this.#ctx.hub.subscribe(stream);
-    void this.#replay(stream);
+    // A store that fails mid-replay ends the link (the next one starts over from the
+    // vectors); it must not become an unhandled rejection that takes the node down.
+    this.#replay(stream).catch((error: unknown) => this.close('STORE_FAILED', error instanceof Error ? error.message : String(error)));
   }
 
   async #replay(stream: ChannelStream): Promise<void> {

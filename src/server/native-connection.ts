@@ -207,7 +207,14 @@ export class NativeConnection {
       this.#send({ t: 'live', ch: frame.ch, last: bounds.last });
       return;
     }
-    void this.#replay(subscription, frame.after);
+    this.#replay(subscription, frame.after).catch((error: unknown) => {
+      // The store failed mid-replay: the subscription ends with an error the client can
+      // retry on, and the node goes on (an unhandled rejection would end the process).
+      this.#ctx.log.error({ err: error, channel: subscription.channel }, 'replay failed');
+      if (subscription.cancelled || this.session.closing) return;
+      this.#unsubscribe(subscription);
+      this.#error('STORE_FAILED', about, 'the replay could not be read; subscribe again');
+    });
   }
 
   async #replay(subscription: Subscription, after: number): Promise<void> {

@@ -101,3 +101,16 @@ test('a peer URL that leads back to the node itself is dialed once, not forever'
   // The same close handler would have scheduled a reconnect instead.
   assert.equal(again.process.stdout.filter((l) => l.includes('peer link down; reconnecting')).length, 0);
 });
+
+test('large messages cross a link in frames the peer accepts, also in a replay', async () => {
+  const a = await node('BIG-A');
+  const b = await node('BIG-B', { peers: [a.wsUrl] });
+  await b.process.waitForLogCount('peer link up', 1);
+  const sender = await join(a, 'sender', 'big');
+  const big = (i: number) => `${i}:`.padEnd(900_000, 'x');
+  // Stored before anyone on B asks for the channel: B gets them in one replay.
+  for (let i = 0; i < 30; i++) await sender.client.publish('big', big(i));
+  const receiver = await join(b, 'receiver', 'big');
+  await receiver.waitUntil((m) => m.length === 30, 'all 30 large messages');
+  assert.deepEqual(receiver.texts(), Array.from({ length: 30 }, (_, i) => big(i)));
+});

@@ -14,6 +14,7 @@ import {
   decodePeerFrame,
   encodePeerFrame,
   MAX_BATCH,
+  MAX_FRAME_PAYLOAD,
   PEER_CLOSES,
   type HelloFrame,
   type MsgsFrame,
@@ -221,10 +222,19 @@ export class PeerLink {
     this.#pending = new Map();
     let last: Promise<void> = Promise.resolve();
     for (const [stream, messages] of pending) {
-      for (let i = 0; i < messages.length; i += MAX_BATCH) {
-        const m = messages.slice(i, i + MAX_BATCH);
+      // Frames of at most MAX_BATCH messages and about MAX_FRAME_PAYLOAD bytes (one
+      // large message may go over it alone): the peer refuses frames past its limit.
+      let from = 0;
+      while (from < messages.length) {
+        let to = from;
+        let bytes = 0;
+        while (to < messages.length && to - from < MAX_BATCH && (to === from || bytes + messages[to]!.payload.length <= MAX_FRAME_PAYLOAD)) {
+          bytes += messages[to++]!.payload.length;
+        }
+        const m = messages.slice(from, to);
         this.counters.messagesOut += m.length;
         last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
+        from = to;
       }
     }
     if (this.#ws.bufferedAmount > this.#ctx.maxSendBuffer) this.close('TOO_SLOW', `${this.#ws.bufferedAmount} bytes unsent`);

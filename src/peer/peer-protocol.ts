@@ -25,6 +25,16 @@ export const MAX_WANT = 4096;
 export const MAX_HAVE = 65536;
 /** Messages in one `msgs` frame. */
 export const MAX_BATCH = 4096;
+/**
+ * Payload bytes a sender puts in one `msgs` frame (more only for a single message):
+ * a receiver takes frames up to this plus two of its largest messages.
+ */
+export const MAX_FRAME_PAYLOAD = 4 * 1024 * 1024;
+
+/** The largest peer frame a node with this --max-message accepts. */
+export function maxPeerFrame(maxPayload: number): number {
+  return 2 * MAX_FRAME_PAYLOAD + 2 * maxPayload + 64 * 1024;
+}
 
 /** Why a link was closed: the close code, and the reason sent and logged. */
 export const PEER_CLOSES = {

@@ -12,7 +12,7 @@ import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
-import { PEER_CLOSES, PEER_SUBPROTOCOL } from './peer-protocol.ts';
+import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL } from './peer-protocol.ts';
 
 export interface PeeringOptions {
   readonly identity: NodeIdentity;
@@ -104,9 +104,8 @@ export class Peering {
     return this.#options.peerKey !== undefined || this.#options.trusted.length > 0;
   }
 
-  /** A frame holds at most a full batch of the largest messages, plus framing. */
   #maxFrame(): number {
-    return Math.max(16 * 1024 * 1024, this.#options.maxPayload * 4 + 64 * 1024);
+    return maxPeerFrame(this.#options.maxPayload);
   }
 
   /** Takes over an upgrade that offered the peer subprotocol. */

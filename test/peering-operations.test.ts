@@ -114,3 +114,16 @@ test('large messages cross a link in frames the peer accepts, also in a replay',
   await receiver.waitUntil((m) => m.length === 30, 'all 30 large messages');
   assert.deepEqual(receiver.texts(), Array.from({ length: 30 }, (_, i) => big(i)));
 });
+
+test("a node sends a catch-up at the pace the peer allows, instead of being cut off as a flood", async () => {
+  const source = await node('PACE-A');
+  const sink = await node('PACE-B', { peers: [source.wsUrl], args: ['--peer-rate', '5000'] });
+  await sink.process.waitForLogCount('peer link up', 1);
+  const sender = await join(source, 'sender', 'paced');
+  await sender.publishMany('paced', 'p', 12_000, 100);
+  // 12,000 stored messages, then someone on the slow side asks for them all at once.
+  const receiver = await join(sink, 'receiver', 'paced');
+  await receiver.waitUntil((m) => m.length === 12_000, 'the whole catch-up', 30_000);
+  assert.equal(sink.process.stdout.filter((line) => line.includes('peer sends too fast')).length, 0);
+  assert.equal(source.process.stdout.filter((line) => line.includes('peer link closed')).length, 0);
+});

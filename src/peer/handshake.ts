@@ -21,8 +21,8 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
-export function makeHello(identity: NodeIdentity): HelloFrame {
-  return { t: 'hello', v: PEER_PROTOCOL_VERSION, node: identity.nodeId, key: rawPublicKey(identity.publicKey), nonce: randomBytes(32) };
+export function makeHello(identity: NodeIdentity, rate = 0): HelloFrame {
+  return { t: 'hello', v: PEER_PROTOCOL_VERSION, node: identity.nodeId, key: rawPublicKey(identity.publicKey), nonce: randomBytes(32), rate };
 }
 
 /** What a proof covers: who signs, for whom, the challenge it answers, and its own. */

@@ -10,6 +10,7 @@ import { messageId } from '../store/message-id.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { checkHello, checkProof, makeHello, makeProof, type TrustPolicy } from './handshake.ts';
+import { TokenBucket } from './token-bucket.ts';
 import {
   decodePeerFrame,
   encodePeerFrame,
@@ -44,6 +45,10 @@ export interface LinkContext {
 
 /** Messages read from the store per replay step. */
 const REPLAY_PAGE = 1000;
+/** Messages a paced link waits to be allowed before it sends again. */
+const PACED_CHUNK = 256;
+/** Messages held back by pacing before the peer is dropped as too slow. */
+const MAX_PENDING = 1_000_000;
 
 let nextLinkId = 1;
 
@@ -130,8 +135,12 @@ export class PeerLink {
   #pending = new Map<ChannelStream, PeerMessage[]>();
   #flushQueued = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  #tokens: number;
-  #refilledAt = performance.now();
+  /** What this peer may send us (--peer-rate, twice that in a burst). */
+  readonly #received: TokenBucket;
+  /** What we send, paced under the rate the peer's hello allows (set by that hello). */
+  #sending = new TokenBucket(0, 0);
+  #pendingCount = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
   alive = true;
 
   constructor(ws: WebSocket, direction: 'in' | 'out', label: string, ctx: LinkContext) {
@@ -139,8 +148,8 @@ export class PeerLink {
     this.direction = direction;
     this.label = label;
     this.#ctx = ctx;
-    this.#tokens = ctx.rateLimit * 2;
-    this.#mine = makeHello(ctx.identity);
+    this.#received = new TokenBucket(ctx.rateLimit * 2, ctx.rateLimit);
+    this.#mine = makeHello(ctx.identity, ctx.rateLimit);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -207,6 +216,10 @@ export class PeerLink {
       this.#pending.set(stream, batch);
     }
     batch.push(message);
+    if (++this.#pendingCount > MAX_PENDING) {
+      this.close('TOO_SLOW', `over ${MAX_PENDING} messages wait for the peer's rate of ${this.#theirs?.rate} a second`);
+      return;
+    }
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       // After the hub's whole fan-out (it is synchronous): one frame per channel.
@@ -214,21 +227,25 @@ export class PeerLink {
     }
   }
 
-  /** Sends the queued messages; resolves once they have been handed to the socket. */
+  /**
+   * Sends the queued messages the pace allows; resolves once those have been handed to
+   * the socket. What the pace holds back goes when it allows (a timer flushes again).
+   */
   flush(): Promise<void> {
     this.#flushQueued = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
-    const pending = this.#pending;
-    this.#pending = new Map();
     let last: Promise<void> = Promise.resolve();
-    for (const [stream, messages] of pending) {
+    for (const [stream, messages] of this.#pending) {
+      const allowed = this.#sending.takeUpTo(messages.length);
       // Frames of at most MAX_BATCH messages and about MAX_FRAME_PAYLOAD bytes (one
       // large message may go over it alone): the peer refuses frames past its limit.
       let from = 0;
-      while (from < messages.length) {
+      while (from < allowed) {
         let to = from;
         let bytes = 0;
-        while (to < messages.length && to - from < MAX_BATCH && (to === from || bytes + messages[to]!.payload.length <= MAX_FRAME_PAYLOAD)) {
+        while (to < allowed && to - from < MAX_BATCH && (to === from || bytes + messages[to]!.payload.length <= MAX_FRAME_PAYLOAD)) {
           bytes += messages[to++]!.payload.length;
         }
         const m = messages.slice(from, to);
@@ -236,9 +253,22 @@ export class PeerLink {
         last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
         from = to;
       }
+      this.#pendingCount -= allowed;
+      if (allowed === messages.length) this.#pending.delete(stream);
+      else messages.splice(0, allowed);
     }
     if (this.#ws.bufferedAmount > this.#ctx.maxSendBuffer) this.close('TOO_SLOW', `${this.#ws.bufferedAmount} bytes unsent`);
+    else if (this.#pending.size > 0) this.#flushTimer = setTimeout(() => void this.flush(), Math.max(1, this.#sending.msUntil(PACED_CHUNK)));
     return last;
+  }
+
+  /** Flushes until nothing is queued (pacing permitting), then resolves once it is sent. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      const sent = this.flush();
+      if (this.#pending.size === 0 || this.#closed) return sent;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, this.#sending.msUntil(PACED_CHUNK))));
+    }
   }
 
   #send(frame: PeerFrame): Promise<void> {
@@ -261,6 +291,10 @@ export class PeerLink {
       if (!check.ok) return this.close(check.code, check.detail);
       this.#theirs = frame;
       this.node = frame.node;
+      // Under what the peer takes: a bucket of one second at 90% of its rate, where the
+      // peer allows two seconds' worth at its full rate.
+      const rate = frame.rate ?? 0;
+      this.#sending = new TokenBucket(rate, rate * 0.9);
       void this.#send(makeProof(this.#ctx.identity, this.#mine, frame, this.#ctx.policy.peerKey));
       return;
     }
@@ -323,8 +357,9 @@ export class PeerLink {
         stream.live = true; // in the same synchronous step as the last read
         return;
       }
-      // Wait until this page is on its way: a long replay must not pile up in memory.
-      await this.flush();
+      // Wait until this page is on its way (at the peer's pace): a long replay must not
+      // pile up in memory.
+      await this.#drain();
     }
   }
 
@@ -340,7 +375,7 @@ export class PeerLink {
     // A channel given up, or asked for again, can still have messages of the earlier
     // stream on the way: they are not needed, and taking them could leave a hole.
     if (this.#asking.get(frame.ch) !== frame.s) return;
-    if (!this.#takeTokens(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
+    if (!this.#received.tryTake(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
     const self = this.#ctx.identity.nodeId;
     // Every message of the frame is checked before any is stored.
     for (const m of frame.m) {
@@ -366,21 +401,11 @@ export class PeerLink {
     }
   }
 
-  #takeTokens(n: number): boolean {
-    const rate = this.#ctx.rateLimit;
-    if (rate === 0) return true;
-    const now = performance.now();
-    this.#tokens = Math.min(rate * 2, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
-    this.#refilledAt = now;
-    if (this.#tokens < n) return false;
-    this.#tokens -= n;
-    return true;
-  }
-
   #teardown(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#flushTimer);
     for (const channel of [...this.#streams.keys()]) this.#stopStream(channel);
     this.#ctx.closed(this);
   }

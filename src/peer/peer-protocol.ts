@@ -3,7 +3,9 @@
 // This module turns bytes into validated typed frames and back; no I/O. The protocol is
 // described in docs/peering.md.
 //
-//   hello  {t, v, node, key, nonce}   both sides, first: who I am, and a fresh challenge
+//   hello  {t, v, node, key, nonce, rate?}
+//                                     both sides, first: who I am, a fresh challenge, and
+//                                     how many messages a second I take from a peer
 //   proof  {t, sig, mac?}             both sides, second: the other's challenge, signed
 //   sub    {t, ch, want, have?, s?}   "send me this channel": who wants it behind me, and
 //                                     (first time) what I already have, per origin, and
@@ -63,6 +65,11 @@ export interface HelloFrame {
   readonly key: Uint8Array;
   /** 32 random bytes the other side must sign. */
   readonly nonce: Uint8Array;
+  /**
+   * Messages per second the sender takes from a peer (its --peer-rate; twice that in a
+   * burst); absent or 0: no limit. The other side paces what it sends to stay under it.
+   */
+  readonly rate?: number;
 }
 export interface ProofFrame {
   readonly t: 'proof';
@@ -176,7 +183,14 @@ export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
       case 'hello':
         return {
           ok: true,
-          frame: { t: 'hello', v: count(raw.v, 'v'), node: nodeId(raw.node, 'node'), key: bytes(raw.key, 'key', 32), nonce: bytes(raw.nonce, 'nonce', 32) },
+          frame: {
+            t: 'hello',
+            v: count(raw.v, 'v'),
+            node: nodeId(raw.node, 'node'),
+            key: bytes(raw.key, 'key', 32),
+            nonce: bytes(raw.nonce, 'nonce', 32),
+            ...(raw.rate === undefined ? {} : { rate: count(raw.rate, 'rate') }),
+          },
         };
       case 'proof':
         return {

@@ -126,3 +126,14 @@ test('the first ask of a channel on a link is marked, so the asker sends what it
     { link: 2, channel: 'x', want: [], first: false },
   ]);
 });
+
+test('interest is not passed on past the longest path a peer accepts', () => {
+  const net = new Network();
+  const names = Array.from({ length: 40 }, (_, i) => `n${i}`);
+  for (let i = 1; i < names.length; i++) net.link(names[i - 1]!, names[i]!);
+  net.use('n0', 'x', true);
+  const sends = net.sends('x');
+  assert.ok(sends.includes('n1->n0'));
+  assert.ok(sends.includes('n31->n30'), 'paths of up to 32 nodes are passed on');
+  assert.ok(!sends.includes('n33->n32'), 'longer ones are not');
+});

@@ -6,7 +6,7 @@
 // alive after the last client has gone; with them, interest always traces back to a
 // real user and disappears with it. Pure: links are ids, nothing is sent from here.
 
-import type { Path } from './peer-protocol.ts';
+import { MAX_PATH_LENGTH, MAX_WANT, type Path } from './peer-protocol.ts';
 
 export interface AskChange {
   readonly link: number;
@@ -78,11 +78,15 @@ export class InterestTable {
       for (const path of state.asked.get(channel) ?? []) {
         const interested = path[path.length - 1]!;
         if (interested === this.#self || path.includes(this.#self) || path.includes(target.node)) continue;
+        // Past the longest path a peer accepts, interest is not passed on (a line of more
+        // than MAX_PATH_LENGTH nodes needs users closer to each end).
+        if (path.length + 1 > MAX_PATH_LENGTH) continue;
         const known = best.get(interested);
         if (known === undefined || known.length > path.length + 1) best.set(interested, [this.#self, ...path]);
       }
     }
-    return [...best.values()].sort((a, b) => (a.join() < b.join() ? -1 : 1));
+    // The nearest MAX_WANT of them: one is enough to make the peer send the channel.
+    return [...best.values()].sort((a, b) => a.length - b.length || (a.join() < b.join() ? -1 : 1)).slice(0, MAX_WANT);
   }
 
   #channels(): string[] {

@@ -10,22 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { makeLocalCertificate } from './helpers/pebble.ts';
-import { TestNetwork, type NetworkNode, type NodeOptions } from './helpers/peer-network.ts';
+import { metric, TestNetwork, type NetworkNode, type NodeOptions } from './helpers/peer-network.ts';
 
 const net = new TestNetwork();
 after(() => net.close());
 const node = (name: string, options: NodeOptions = {}) => net.node(name, options);
 const join = (at: NetworkNode, uid: string, channel: string) => net.join(at, uid, channel);
-
-/** Reads one sample of a metric from /metrics. */
-async function metric(at: NetworkNode, name: string, labels: Record<string, string>): Promise<number | undefined> {
-  const text = await (await fetch(`${at.httpUrl}metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
 
 test('peers from a file (re-read when edited) and from a URL', async () => {
   const a = await node('FA');

@@ -5,8 +5,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MlesTestClient } from './helpers/mles-client.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { GroupClient } from '../src/group/index.ts';
 import { exactlyOnce } from './helpers/participant.ts';
-import { converged, startNetworkNode, storedIds, TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
+import { converged, metric, startNetworkNode, TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -133,9 +137,50 @@ describe('peering', () => {
     await local.publishMany('only-at-a', 'x', 20);
     await shared.client.publish('shared', 'for both');
     await remote.waitUntil((m) => m.length === 1, 'the shared message');
-    assert.deepEqual(await storedIds(b, 'only-at-a'), [], 'B was never sent a channel nobody uses there');
+    // (Asked through the metrics: a query for the channel would make B fetch it.)
+    assert.equal(await metric(b, 'parley_peer_messages_received_total', { peer: a.wsUrl }), 1, 'B was sent only the shared channel');
     // Once someone on B joins it, B asks for it and gets its history.
     const late = await join(b, 'late', 'only-at-a');
     await late.waitUntil((m) => m.length === 20, 'the history of the channel');
+    assert.equal(await metric(b, 'parley_peer_messages_received_total', { peer: a.wsUrl }), 21);
+  });
+
+  test('a query on one node sees what was published on another, also with nobody subscribed there', async () => {
+    const a = await node('QA');
+    const b = await node('QB', [a.wsUrl]);
+    const c = await node('QC', [b.wsUrl]);
+    await Promise.all([b.process.waitForLogCount('peer link up', 2), c.process.waitForLogCount('peer link up', 1)]);
+    const writer = await join(a, 'writer', 'asked-later');
+    await writer.publishMany('asked-later', 'm', 50);
+    // Nobody on B or C has ever used the channel: C's query makes C ask B, and B ask A.
+    const reader = await join(c, 'reader', 'other');
+    const page = await reader.client.query('asked-later', { limit: 100 });
+    assert.deepEqual(page.messages.map((m) => new TextDecoder().decode(m.payload)), Array.from({ length: 50 }, (_, i) => `m${i}`));
+    const listed = await (await fetch(`${b.httpUrl}v1/channels/asked-later/messages?limit=100`)).json() as { messages: unknown[] };
+    assert.equal(listed.messages.length, 50, 'the HTTP API too');
+  });
+
+  test('an encrypted group across two nodes: members on each see each other', async () => {
+    const a = await node('GA');
+    const b = await node('GB', [a.wsUrl]);
+    await b.process.waitForLogCount('peer link up', 1);
+    const dir = mkdtempSync(joinPath(tmpdir(), 'parley-group-net-'));
+    const alice = await GroupClient.open({ url: a.wsUrl, uid: 'alice', dataDir: joinPath(dir, 'alice') });
+    const bob = await GroupClient.open({ url: b.wsUrl, uid: 'bob', dataDir: joinPath(dir, 'bob') });
+    try {
+      await bob.init(); // bob's key packages are stored on B only
+      await alice.create('across');
+      await alice.add('across', ['bob']);
+      await alice.send('across', 'hello from A');
+      await bob.sync();
+      await bob.send('across', 'hello from B');
+      await alice.sync();
+      const lines = (c: GroupClient) => c.messages('across').map((m) => `${m.sender.uid}: ${m.text}`);
+      assert.deepEqual(lines(alice), ['alice: hello from A', 'bob: hello from B']);
+      assert.deepEqual(lines(bob), ['alice: hello from A', 'bob: hello from B']);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
   });
 });

@@ -40,6 +40,10 @@ export interface LinkContext {
   readonly maxSendBuffer: number;
   readonly ready: (link: PeerLink) => void;
   readonly asked: (link: PeerLink, channel: string, want: readonly Path[]) => void;
+  /** The peer's stream of a channel we asked for has caught up (its `live`). */
+  readonly caughtUp: (link: PeerLink, channel: string) => void;
+  /** Resolves once this node's other links asked for the channel have caught up, or a while has passed. */
+  readonly upstreamCaughtUp: (link: PeerLink, channel: string) => Promise<void>;
   readonly closed: (link: PeerLink) => void;
 }
 
@@ -131,6 +135,8 @@ export class PeerLink {
   /** Channels we asked the peer for, and the number of the stream that answers. */
   readonly #asking = new Map<string, number>();
   #nextStream = 1;
+  /** Channels whose current stream from the peer has caught up. */
+  readonly #caughtUp = new Set<string>();
   /** Messages to send, per stream (a replaced stream's leftovers keep their number). */
   #pending = new Map<ChannelStream, PeerMessage[]>();
   #flushQueued = false;
@@ -166,6 +172,7 @@ export class PeerLink {
     if (!this.ready) return;
     if (want.length === 0) {
       this.#asking.delete(channel);
+      this.#caughtUp.delete(channel);
       this.#send({ t: 'unsub', ch: channel });
       return;
     }
@@ -173,9 +180,16 @@ export class PeerLink {
     if (first || !this.#asking.has(channel)) {
       const s = this.#nextStream++;
       this.#asking.set(channel, s);
+      this.#caughtUp.delete(channel);
       frame = { ...frame, have: this.#ctx.hub.store.vector(channel), s };
     }
     this.#send(frame);
+  }
+
+  /** Whether we ask the peer for the channel, and whether its stream has caught up. */
+  askState(channel: string): 'not-asked' | 'catching-up' | 'caught-up' {
+    if (!this.#asking.has(channel)) return 'not-asked';
+    return this.#caughtUp.has(channel) ? 'caught-up' : 'catching-up';
   }
 
   /** Messages the peer has not been sent yet, summed over the channels it asked for. */
@@ -321,19 +335,28 @@ export class PeerLink {
       }
       case 'msgs':
         return this.#onMsgs(frame);
+      case 'live':
+        if (this.#asking.get(frame.ch) !== frame.s) return; // an earlier stream's
+        // What came before the marker is still in the hub's batch: commit it now, so
+        // that a query woken by the marker reads it.
+        this.#ctx.hub.flush();
+        this.#caughtUp.add(frame.ch);
+        this.#ctx.caughtUp(this, frame.ch);
+        return;
     }
   }
 
   #onSub(frame: SubFrame): void {
     if (frame.want.some((path) => path[0] !== this.node)) return this.close('BAD_FRAME', 'each want path must start with the sender');
     if (frame.want.length === 0) return this.close('BAD_FRAME', 'a sub must want something; send unsub instead');
+    if (frame.have === undefined && !this.#streams.has(frame.ch)) return this.close('BAD_FRAME', 'the first sub of a channel must carry have');
+    // Asked on first: this node's own asks to its other peers go out before the stream
+    // starts, so the stream's `live` can wait for them.
+    this.#ctx.asked(this, frame.ch, frame.want);
     if (frame.have !== undefined) {
       this.#stopStream(frame.ch);
       this.#startStream(frame.ch, frame.s!, frame.have);
-    } else if (!this.#streams.has(frame.ch)) {
-      return this.close('BAD_FRAME', 'the first sub of a channel must carry have');
     }
-    this.#ctx.asked(this, frame.ch, frame.want);
   }
 
   #startStream(channel: string, number: number, have: ReadonlyMap<string, number>): void {
@@ -355,12 +378,26 @@ export class PeerLink {
       for (const message of page) stream.offer(message);
       if (page.length < REPLAY_PAGE) {
         stream.live = true; // in the same synchronous step as the last read
+        await this.#announceLive(stream);
         return;
       }
       // Wait until this page is on its way (at the peer's pace): a long replay must not
       // pile up in memory.
       await this.#drain();
     }
+  }
+
+  /**
+   * Tells the peer its stream has caught up, once the replay has gone out and this
+   * node's other peers have caught it up too: then a query at the peer sees the
+   * channel as it is across the network, not only what this node happened to have.
+   */
+  async #announceLive(stream: ChannelStream): Promise<void> {
+    await this.#drain();
+    await this.#ctx.upstreamCaughtUp(this, stream.channel);
+    await this.#drain();
+    if (this.#streams.get(stream.channel) !== stream || this.#closed) return;
+    await this.#send({ t: 'live', ch: stream.channel, s: stream.number });
   }
 
   #stopStream(channel: string): void {

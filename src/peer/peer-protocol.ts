@@ -11,6 +11,8 @@
 //                                     (first time) what I already have, per origin, and
 //                                     the number of the stream that answers it
 //   unsub  {t, ch}                    nobody behind me wants it any more
+//   live   {t, ch, s}                 stream s has sent all I had of ch, and all my other
+//                                     peers had when I asked them (or I stopped waiting)
 //   msgs   {t, ch, s, m}              messages of stream s, each
 //                                     [origin, originSeq, ts, uid, bin, payload, id]
 
@@ -112,7 +114,12 @@ export interface MsgsFrame {
   readonly s: number;
   readonly m: readonly PeerMessage[];
 }
-export type PeerFrame = HelloFrame | ProofFrame | SubFrame | UnsubFrame | MsgsFrame;
+export interface LiveFrame {
+  readonly t: 'live';
+  readonly ch: string;
+  readonly s: number;
+}
+export type PeerFrame = HelloFrame | ProofFrame | SubFrame | UnsubFrame | MsgsFrame | LiveFrame;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
@@ -215,6 +222,8 @@ export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
       }
       case 'unsub':
         return { ok: true, frame: { t: 'unsub', ch: channelName(raw.ch) } };
+      case 'live':
+        return { ok: true, frame: { t: 'live', ch: channelName(raw.ch), s: count(raw.s, 's') } };
       case 'msgs': {
         if (!Array.isArray(raw.m) || raw.m.length === 0 || raw.m.length > MAX_BATCH) fail(`m must list 1-${MAX_BATCH} messages`);
         return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), s: count(raw.s, 's'), m: raw.m.map((m) => message(m, maxPayload)) } };

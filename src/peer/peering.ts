@@ -14,6 +14,13 @@ import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
 import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL } from './peer-protocol.ts';
 
+/** How long a query waits for the peers' streams of its channel to catch up. */
+const FRESH_WAIT_MS = 3000;
+/** How long a node waits for its other peers before telling a peer it has caught up. */
+const UPSTREAM_WAIT_MS = 2000;
+/** How long a queried channel stays asked for after the last query. */
+const QUERY_INTEREST_MS = 60_000;
+
 export interface PeeringOptions {
   readonly identity: NodeIdentity;
   readonly hub: Hub;
@@ -61,6 +68,12 @@ export class Peering {
   readonly #context: LinkContext;
   readonly #pinger: NodeJS.Timeout;
   #closing = false;
+  /** Channels clients here use (from the hub). */
+  readonly #hubUsed = new Set<string>();
+  /** Channels queried here lately: asked for a while, so queries see the network's messages. */
+  readonly #queried = new Map<string, NodeJS.Timeout>();
+  /** Who waits for a channel's streams from peers to catch up. */
+  readonly #waiters = new Set<{ readonly channel: string; readonly except: PeerLink | undefined; readonly done: () => void }>();
 
   constructor(options: PeeringOptions) {
     this.#options = options;
@@ -85,14 +98,20 @@ export class Peering {
         this.#apply(this.#table.addLink(link.id, link.node!));
       },
       asked: (link, channel, want) => this.#apply(this.#table.asked(link.id, channel, want)),
+      caughtUp: (_link, channel) => this.#wake(channel),
+      upstreamCaughtUp: (link, channel) => this.#caughtUpExcept(channel, link, UPSTREAM_WAIT_MS),
       closed: (link) => {
         if (this.#links.delete(link.id)) {
           this.#apply(this.#table.removeLink(link.id));
           this.#unpark(link.node!);
+          this.#wake(undefined);
         }
       },
     };
-    for (const channel of options.hub.usedChannels()) this.#table.setUsed(channel, true);
+    for (const channel of options.hub.usedChannels()) {
+      this.#hubUsed.add(channel);
+      this.#table.setUsed(channel, true);
+    }
     this.#pinger = setInterval(() => {
       for (const link of this.#links.values()) if (!link.ping()) link.terminate();
     }, options.pingIntervalMs);
@@ -119,7 +138,66 @@ export class Peering {
 
   /** Called by the hub when a channel becomes used or unused by clients here. */
   channelUsed(channel: string, used: boolean): void {
-    this.#apply(this.#table.setUsed(channel, used));
+    if (used) this.#hubUsed.add(channel);
+    else this.#hubUsed.delete(channel);
+    this.#applyUse(channel);
+  }
+
+  #applyUse(channel: string): void {
+    this.#apply(this.#table.setUsed(channel, this.#hubUsed.has(channel) || this.#queried.has(channel)));
+  }
+
+  /**
+   * Before a query reads a channel: asks the peers for it (for QUERY_INTEREST_MS from
+   * the last query, so a client paging through it pays once) and resolves when their
+   * streams have caught up, or after `timeoutMs`. Without this a node would answer only
+   * from what its own clients happened to make it fetch.
+   */
+  fresh(channel: string, timeoutMs = FRESH_WAIT_MS): Promise<void> {
+    if (this.#links.size === 0 || this.#closing) return Promise.resolve();
+    clearTimeout(this.#queried.get(channel));
+    const timer = setTimeout(() => {
+      this.#queried.delete(channel);
+      this.#applyUse(channel);
+    }, QUERY_INTEREST_MS);
+    timer.unref();
+    this.#queried.set(channel, timer);
+    this.#applyUse(channel);
+    return this.#caughtUpExcept(channel, undefined, timeoutMs);
+  }
+
+  /** Whether every link we ask for the channel (but `except`'s node) has caught up. */
+  #allCaughtUp(channel: string, except: PeerLink | undefined): boolean {
+    for (const link of this.#links.values()) {
+      if (except !== undefined && link.node === except.node) continue;
+      if (link.askState(channel) === 'catching-up') return false;
+    }
+    return true;
+  }
+
+  #caughtUpExcept(channel: string, except: PeerLink | undefined, timeoutMs: number): Promise<void> {
+    if (this.#allCaughtUp(channel, except)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        channel,
+        except,
+        done: () => {
+          clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve();
+        },
+      };
+      // In a ring, two nodes can each wait for the other: the wait is bounded.
+      const timer = setTimeout(waiter.done, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Re-checks the waiters of a channel (or of all channels). */
+  #wake(channel: string | undefined): void {
+    for (const waiter of [...this.#waiters]) {
+      if (this.#closing || ((channel === undefined || waiter.channel === channel) && this.#allCaughtUp(waiter.channel, waiter.except))) waiter.done();
+    }
   }
 
   /** Dials exactly these URLs from now on: new ones start, missing ones are closed. */
@@ -247,6 +325,8 @@ export class Peering {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#pinger);
+    for (const timer of this.#queried.values()) clearTimeout(timer);
+    this.#wake(undefined);
     for (const dial of this.#dials.values()) {
       dial.stopped = true;
       clearTimeout(dial.timer);

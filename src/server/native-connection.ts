@@ -29,6 +29,8 @@ export interface NativeContext extends SessionContext {
   readonly hub: Hub;
   readonly nodeId: string;
   readonly mlesKey: string | undefined;
+  /** Resolves when the channel is as current here as the node's peers can make it. */
+  readonly fresh?: (channel: string) => Promise<void>;
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
@@ -267,6 +269,18 @@ export class NativeConnection {
     if (frame.limit > MAX_QUERY_LIMIT || (frame.ids?.length ?? 0) > MAX_QUERY_IDS) return this.#error('LIMIT_TOO_LARGE', about);
     const ranged = frame.after !== undefined || frame.before !== undefined || frame.since !== undefined || frame.until !== undefined;
     if (frame.ids !== undefined && ranged) return this.#error('BAD_QUERY', about, 'ids cannot be combined with a range');
+    const fresh = this.#ctx.fresh;
+    if (fresh === undefined) return this.#answer(frame, about);
+    fresh(frame.ch).then(
+      () => {
+        if (!this.session.closing) this.#answer(frame, about);
+      },
+      (error: unknown) => this.#ctx.log.error({ err: error, channel: frame.ch }, 'query failed'),
+    );
+  }
+
+  /** Reads and sends the page of a checked query. */
+  #answer(frame: QueryFrame, about: FrameAbout): void {
     const store = this.#ctx.hub.store;
     const first = store.bounds(frame.ch).first;
     if (frame.ids !== undefined) {

@@ -134,3 +134,13 @@ export class TestNetwork {
     await Promise.all(this.proxies.map((p) => p.close()));
   }
 }
+
+/** Reads one sample of a metric from /metrics. */
+export async function metric(at: NetworkNode, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const text = await (await fetch(`${at.httpUrl}metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+  }
+  return undefined;
+}

@@ -108,7 +108,7 @@ export const ERROR_CODES = {
   TOO_MANY_SUBSCRIPTIONS: 'too many channels subscribed on this connection',
   LIMIT_TOO_LARGE: `a query may ask for at most ${MAX_QUERY_LIMIT} messages (and ${MAX_QUERY_IDS} ids)`,
   BAD_QUERY: 'the query fields contradict each other',
-  STORE_FAILED: 'the node could not store the message; retry',
+  STORE_FAILED: 'the node\'s store failed; retry',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -210,7 +210,7 @@ describe('bad peers', () => {
   });
 
   test('fuzz: random first frames and mutated message frames never take the node down', async () => {
-    const random = new Random(Number(process.env.PARLEY_FUZZ_SEED ?? 4242));
+    const random = new Random(Number(process.env.FUZZ_SEED ?? 4242));
     const closes = new Map<number, number>();
     for (let i = 0; i < 200; i++) {
       const peer = new FakePeer(target.wsUrl);

@@ -5,11 +5,11 @@
 
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { Delivery, Hub, Member } from '../hub/hub.ts';
+import type { Hub } from '../hub/hub.ts';
 import { messageId } from '../store/message-id.ts';
-import type { StoredMessage } from '../store/store.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { checkHello, checkProof, makeHello, makeProof, type TrustPolicy } from './handshake.ts';
+import { ChannelStream } from './channel-stream.ts';
 import { TokenBucket } from './token-bucket.ts';
 import {
   decodePeerFrame,
@@ -55,53 +55,6 @@ const PACED_CHUNK = 256;
 const MAX_PENDING = 1_000_000;
 
 let nextLinkId = 1;
-
-function peerMessage(m: StoredMessage): PeerMessage {
-  return { origin: m.origin, originSeq: m.originSeq, ts: m.ts, uid: m.uid, binary: m.binary, payload: m.payload, id: m.id };
-}
-
-/**
- * A channel the peer asked for. It sends each message the peer lacks, judged by the
- * peer's origin vector, which it keeps up to date as it sends (and as the peer sends
- * us messages: those it has). Like a native subscription it replays from the store
- * first and ignores live deliveries until the replay has caught up, switching in the
- * same synchronous step as the last read.
- */
-class ChannelStream implements Member {
-  readonly relay = true;
-  readonly channel: string;
-  /** The number the peer gave this stream: its `msgs` frames carry it. */
-  readonly number: number;
-  readonly peerHas: Map<string, number>;
-  live = false;
-  cancelled = false;
-  /** The local seq of the newest message considered: how far the peer is served. */
-  position = 0;
-  readonly #link: PeerLink;
-
-  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, link: PeerLink) {
-    this.channel = channel;
-    this.number = number;
-    this.peerHas = new Map(have);
-    this.#link = link;
-  }
-
-  deliver(delivery: Delivery): void {
-    if (this.live) this.offer(delivery.message);
-  }
-
-  offer(message: StoredMessage): void {
-    this.position = message.seq;
-    if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
-    this.peerHas.set(message.origin, message.originSeq);
-    this.#link.queue(this, peerMessage(message));
-  }
-
-  /** The peer showed it has this message (it sent it to us). */
-  peerHolds(message: PeerMessage): void {
-    if (message.originSeq > (this.peerHas.get(message.origin) ?? 0)) this.peerHas.set(message.origin, message.originSeq);
-  }
-}
 
 export interface LinkCounters {
   bytesIn: number;
@@ -360,7 +313,7 @@ export class PeerLink {
   }
 
   #startStream(channel: string, number: number, have: ReadonlyMap<string, number>): void {
-    const stream = new ChannelStream(channel, number, have, this);
+    const stream = new ChannelStream(channel, number, have, (from, message) => this.queue(from, message));
     this.#streams.set(channel, stream);
     this.#ctx.hub.subscribe(stream);
     // A store that fails mid-replay ends the link (the next one starts over from the

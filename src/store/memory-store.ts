@@ -4,7 +4,7 @@
 import { messageId } from './message-id.ts';
 import { firstMissing, replicaAsGiven } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
-import { mergeMlesHistory } from './sqlite-store.ts';
+import { mergeMlesHistory } from './mles-history.ts';
 import type {
   AppendRequest,
   AppendResult,

@@ -11,6 +11,7 @@
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageId } from './message-id.ts';
+import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaAsGiven } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import type {
@@ -466,23 +467,3 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
   }
 }
-
-/**
- * Interleaves messages and join headers in the order they happened (a header stored
- * at position p came after message p and before p + 1) and keeps the last `limit`.
- */
-export function mergeMlesHistory(
-  messages: readonly StoredMessage[],
-  headers: ReadonlyArray<{ position: number; frame: Uint8Array }>,
-  limit: number,
-): MlesHistoryEntry[] {
-  const merged: MlesHistoryEntry[] = [];
-  let h = 0;
-  for (const message of messages) {
-    while (h < headers.length && headers[h]!.position < message.seq) merged.push({ kind: 'header', frame: headers[h++]!.frame });
-    merged.push({ kind: 'message', message });
-  }
-  while (h < headers.length) merged.push({ kind: 'header', frame: headers[h++]!.frame });
-  return merged.slice(Math.max(0, merged.length - limit));
-}
-

@@ -2,18 +2,10 @@
 // been saved, so a listener that reads the database sees it.
 
 import type { GroupError } from './errors.ts';
-import type { IntentKind, IntentState, Member } from './group-records.ts';
+import type { IntentKind, IntentState, Member, StoredMessage } from './group-records.ts';
 
-export interface GroupMessageEvent {
-  readonly group: string;
-  readonly seq: number;
-  readonly epoch: number;
-  /** Verified through MLS: the leaf that signed the message, not the relay's word. */
-  readonly sender: Member;
-  readonly msgId: string;
-  readonly text: string;
-  readonly sentAt: number;
-}
+/** A message of a group, as stored: its sender verified through MLS. */
+export type GroupMessageEvent = StoredMessage;
 
 export interface GroupEvents {
   message: GroupMessageEvent;

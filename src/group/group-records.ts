@@ -63,6 +63,7 @@ export interface StoredMessage {
   readonly group: string;
   readonly seq: number;
   readonly epoch: number;
+  /** Verified through MLS: the leaf that signed the message, not the relay's word. */
   readonly sender: Member;
   readonly msgId: string;
   readonly text: string;

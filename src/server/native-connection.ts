@@ -104,17 +104,17 @@ class Subscription implements Member {
   readonly channel: string;
   live = false;
   cancelled = false;
-  readonly #send: (wire: Buffer) => void;
+  readonly #session: ClientSession;
 
-  constructor(channel: string, send: (wire: Buffer) => void) {
+  constructor(channel: string, session: ClientSession) {
     this.channel = channel;
-    this.#send = send;
+    this.#session = session;
   }
 
   deliver(delivery: Delivery): void {
     if (!this.live) return;
     delivery.nativeWire ??= messageFrame(delivery.message);
-    this.#send(delivery.nativeWire);
+    this.#session.send(delivery.nativeWire);
   }
 }
 
@@ -201,7 +201,7 @@ export class NativeConnection {
       if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
       if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
     }
-    const subscription = new Subscription(frame.ch, (wire) => this.session.send(wire));
+    const subscription = new Subscription(frame.ch, this.session);
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
     if (frame.after === undefined) {

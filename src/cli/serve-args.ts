@@ -65,11 +65,12 @@ Peering (see the README's "A network of nodes"):
                             Repeatable.
       --peers-file FILE     Peer URLs, one a line (# comments); re-read on change.
       --peers-url URL       Peer URLs, one a line, fetched every --peers-interval.
-      --peers-interval AGE  (default: ${DEFAULTS.peersIntervalMs / 1000}s)
+      --peers-interval AGE  How often --peers-url is fetched (default: ${DEFAULTS.peersIntervalMs / 1000}s).
       --trust NODEID        Only link with these nodes (see 'parley keys show').
                             Repeatable. Inbound links need --trust or PEER_KEY.
-      --peer-rate N         Messages per second a peer may send before it is cut
-                            off as a flood; 0 = no limit (default: ${DEFAULTS.peerRate}).
+      --peer-rate N         Messages per second a peer may send (it is told, and
+                            paces itself); more is cut off as a flood; 0 = no limit
+                            (default: ${DEFAULTS.peerRate}).
 
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.

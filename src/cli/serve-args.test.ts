@@ -94,3 +94,28 @@ test('bad flags give a specific usage error', () => {
   ];
   for (const [argv, message] of cases) assert.throws(() => parseServeArgs(argv, {}), message, argv.join(' '));
 });
+
+test('peering flags', () => {
+  const id = 'ab'.repeat(16);
+  const { config } = parseServeArgs(
+    ['--peer', 'ws://a.example:8080/', '--peer', 'wss://b.example/', '--peers-file', 'peers.txt', '--peers-url', 'https://c.example/peers', '--peers-interval', '5m', '--trust', id, '--peer-rate', '1000'],
+    { PEER_KEY: 'secret' },
+  );
+  assert.deepEqual(config.peers, ['ws://a.example:8080/', 'wss://b.example/']);
+  assert.equal(config.peersFile, 'peers.txt');
+  assert.equal(config.peersUrl, 'https://c.example/peers');
+  assert.equal(config.peersIntervalMs, 300_000);
+  assert.deepEqual(config.trust, [id]);
+  assert.equal(config.peerKey, 'secret');
+  assert.equal(config.peerRate, 1000);
+  const defaults = parseServeArgs([], {}).config;
+  assert.deepEqual([defaults.peers, defaults.trust, defaults.peerKey, defaults.peerRate], [[], [], undefined, 200_000]);
+  for (const [args, message] of [
+    [['--peer', 'http://a.example/'], /--peer must be a ws:\/\/ or wss:\/\/ URL/],
+    [['--peer', 'nonsense'], /--peer must be a ws:\/\/ or wss:\/\/ URL/],
+    [['--trust', 'alice'], /--trust takes a node id \(32 hex digits/],
+    [['--peers-url', 'ftp://x/'], /--peers-url must be an http\(s\) URL/],
+  ] as const) {
+    assert.throws(() => parseServeArgs(args, {}), (e: unknown) => e instanceof UsageError && message.test(e.message));
+  }
+});

@@ -98,11 +98,13 @@ test('large messages cross a link in frames the peer accepts, also in a replay',
   await b.process.waitForLogCount('peer link up', 1);
   const sender = await join(a, 'sender', 'big');
   const big = (i: number) => `${i}:`.padEnd(900_000, 'x');
-  // Stored before anyone on B asks for the channel: B gets them in one replay.
-  for (let i = 0; i < 30; i++) await sender.client.publish('big', big(i));
+  // Stored before anyone on B asks for the channel: B gets them in one replay, 72 MB in
+  // all, more than a link may hold back (64 MiB).
+  for (let i = 0; i < 80; i++) await sender.client.publish('big', big(i));
   const receiver = await join(b, 'receiver', 'big');
-  await receiver.waitUntil((m) => m.length === 30, 'all 30 large messages');
-  assert.deepEqual(receiver.texts(), Array.from({ length: 30 }, (_, i) => big(i)));
+  await receiver.waitUntil((m) => m.length === 80, 'all 80 large messages', 60_000);
+  assert.deepEqual(receiver.texts(), Array.from({ length: 80 }, (_, i) => big(i)));
+  assert.equal(a.process.stdout.filter((line) => line.includes('peer link closed')).length, 0);
 });
 
 test("a node sends a catch-up at the pace the peer allows, instead of being cut off as a flood", async () => {

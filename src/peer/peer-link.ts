@@ -49,10 +49,10 @@ export interface LinkContext {
 
 /** Messages read from the store per replay step. */
 const REPLAY_PAGE = 1000;
+/** Payload bytes a replay step sends at most (more only for a single message). */
+const REPLAY_BYTES = 4 * 1024 * 1024;
 /** Messages a paced link waits to be allowed before it sends again. */
 const PACED_CHUNK = 256;
-/** Messages held back by pacing before the peer is dropped as too slow. */
-const MAX_PENDING = 1_000_000;
 
 let nextLinkId = 1;
 
@@ -98,7 +98,8 @@ export class PeerLink {
   readonly #received: TokenBucket;
   /** What we send, paced under the rate the peer's hello allows (set by that hello). */
   #sending = new TokenBucket(0, 0);
-  #pendingCount = 0;
+  /** Payload bytes held back by pacing. */
+  #pendingBytes = 0;
   #flushTimer: NodeJS.Timeout | undefined;
   alive = true;
 
@@ -183,8 +184,9 @@ export class PeerLink {
       this.#pending.set(stream, batch);
     }
     batch.push(message);
-    if (++this.#pendingCount > MAX_PENDING) {
-      this.close('TOO_SLOW', `over ${MAX_PENDING} messages wait for the peer's rate of ${this.#theirs?.rate} a second`);
+    this.#pendingBytes += message.payload.length;
+    if (this.#pendingBytes > this.#ctx.maxSendBuffer) {
+      this.close('TOO_SLOW', `over ${this.#ctx.maxSendBuffer} bytes wait for the peer's rate of ${this.#theirs?.rate} messages a second`);
       return;
     }
     if (!this.#flushQueued) {
@@ -220,7 +222,7 @@ export class PeerLink {
         last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
         from = to;
       }
-      this.#pendingCount -= allowed;
+      for (let i = 0; i < allowed; i++) this.#pendingBytes -= messages[i]!.payload.length;
       if (allowed === messages.length) this.#pending.delete(stream);
       else messages.splice(0, allowed);
     }
@@ -328,8 +330,16 @@ export class PeerLink {
     for (;;) {
       if (stream.cancelled || this.#closed) return;
       const page = store.read(stream.channel, { after: stream.position, limit: REPLAY_PAGE });
-      for (const message of page) stream.offer(message);
-      if (page.length < REPLAY_PAGE) {
+      // At most about REPLAY_BYTES of payloads at a time; the next read starts after the
+      // last message offered.
+      let offered = 0;
+      let bytes = 0;
+      while (offered < page.length && bytes < REPLAY_BYTES) {
+        const message = page[offered++]!;
+        stream.offer(message);
+        bytes += message.payload.length;
+      }
+      if (offered === page.length && page.length < REPLAY_PAGE) {
         stream.live = true; // in the same synchronous step as the last read
         await this.#announceLive(stream);
         return;

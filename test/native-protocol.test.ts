@@ -80,6 +80,29 @@ describe('native protocol', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('a replay bigger than the send buffer waits for the client instead of dropping it', async () => {
+    const small = await startNode(['--max-buffered', String(4 * 1024 * 1024), '--history-bytes', String(1024 * 1024)]);
+    try {
+      const a = await NativeTestClient.connect(small.wsUrl, 'big');
+      for (let i = 0; i < 12; i++) a.send({ t: 'pub', ch: 'huge', cid: `h${i}`, p: Buffer.alloc(900 * 1024, i) });
+      await a.next((f) => f.t === 'ack' && f.cid === 'h11', 20_000);
+      const b = await NativeTestClient.connect(small.wsUrl, 'reader');
+      // b stops reading while the node replays 10.8 MB to it, more than its send buffer.
+      const socket = (b.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      socket.pause();
+      b.send({ t: 'sub', ch: 'huge', after: 0 });
+      // A round trip on another connection: the node has taken b's sub by then.
+      a.send({ t: 'query', qid: 'q', ch: 'huge', limit: 1 });
+      await a.next((f) => f.t === 'page' && f.qid === 'q');
+      socket.resume();
+      assert.equal((await b.next((f) => f.t === 'live', 20_000)).last, 12);
+      assert.deepEqual(seqs(b.messages('huge')), Array.from({ length: 12 }, (_, i) => i + 1));
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   test('a cursor replays exactly what came after it, then live messages follow', async () => {
     const a = await NativeTestClient.connect(node.wsUrl, 'a');
     await publishMany(a, 'cursor', 10, 'm');

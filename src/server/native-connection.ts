@@ -225,9 +225,15 @@ export class NativeConnection {
     for (;;) {
       if (subscription.cancelled) return;
       const page = store.read(subscription.channel, { after: cursor, limit: REPLAY_PAGE });
-      sendMessageFrames(page, (wire) => this.session.send(wire));
-      if (page.length > 0) cursor = page[page.length - 1]!.seq;
-      if (page.length < REPLAY_PAGE) {
+      // At most about REPLAY_HIGH_WATER of payloads per step (at least one message), so
+      // a replay of large messages waits for the client instead of overflowing its
+      // send buffer (which would drop it as too slow).
+      let take = 0;
+      for (let bytes = 0; take < page.length && (take === 0 || bytes < REPLAY_HIGH_WATER); take++) bytes += page[take]!.payload.length;
+      const step = take === page.length ? page : page.slice(0, take);
+      sendMessageFrames(step, (wire) => this.session.send(wire));
+      if (step.length > 0) cursor = step[step.length - 1]!.seq;
+      if (step === page && page.length < REPLAY_PAGE) {
         // Caught up, in the same synchronous step as the read: go live now.
         subscription.live = true;
         this.#send({ t: 'live', ch: subscription.channel, last: cursor });

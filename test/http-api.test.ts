@@ -73,6 +73,23 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.equal(page.last, true);
   });
 
+  test('a page is cut at 4 MiB of payloads, and paging on gets the rest', async () => {
+    const writer = await NativeTestClient.connect(node.wsUrl, 'w');
+    for (let i = 0; i < 10; i++) writer.send({ t: 'pub', ch: 'bulky', cid: `b${i}`, p: Buffer.alloc(900 * 1024, i) });
+    await writer.next((f) => f.t === 'ack' && f.cid === 'b9');
+    await writer.close();
+    const first = (await get('/v1/channels/bulky/messages?limit=1000')).body as ApiPage;
+    assert.deepEqual(first.messages.map((m) => m.seq), [1, 2, 3, 4]);
+    assert.deepEqual([first.last, first.next], [false, 4]);
+    const seen = [...first.messages];
+    for (let page = first; !page.last; ) {
+      page = (await get(`/v1/channels/bulky/messages?limit=1000&after=${page.next}`)).body as ApiPage;
+      seen.push(...page.messages);
+    }
+    assert.deepEqual(seen.map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.ok(seen.every((m, i) => Buffer.from(m.payload, 'base64').equals(Buffer.alloc(900 * 1024, i))));
+  });
+
   test('a channel with nothing stored gives an empty list', async () => {
     assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, last: true } });
   });

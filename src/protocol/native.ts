@@ -11,6 +11,8 @@ export const PROTOCOL_VERSION = 1;
 /** Largest page a query may ask for. */
 export const MAX_QUERY_LIMIT = 1000;
 export const DEFAULT_QUERY_LIMIT = 100;
+/** Payload bytes one page of messages carries at most (more only for a single message); a fuller page is cut short. */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 /** Ids a query may look up at once. */
 export const MAX_QUERY_IDS = 1000;
 /** Longest client message id, query id or auth, in characters. */

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
-import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../protocol/native.ts';
+import { DEFAULT_QUERY_LIMIT, MAX_PAGE_BYTES, MAX_QUERY_LIMIT } from '../protocol/native.ts';
 import type { Store } from '../store/store.ts';
 
 export interface MessagesQuery {
@@ -75,10 +75,17 @@ export function serveMessages(req: IncomingMessage, res: ServerResponse, store: 
       return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
     }
   }
-  // One more than asked tells whether anything matches past this page.
+  // One more than asked tells whether anything matches past this page. A page is also
+  // cut at MAX_PAGE_BYTES of payloads: a thousand large messages would not fit in one
+  // JSON string.
   const rows = store.read(query.channel, { after: query.after, before: query.before, limit: query.limit + 1 });
-  const page = rows.slice(0, query.limit);
-  const last = rows.length <= query.limit;
+  let taken = 0;
+  for (let bytes = 0; taken < Math.min(rows.length, query.limit); taken++) {
+    bytes += rows[taken]!.payload.length;
+    if (taken > 0 && bytes > MAX_PAGE_BYTES) break;
+  }
+  const page = rows.slice(0, taken);
+  const last = taken === rows.length;
   sendJson(res, 200, {
     messages: page.map((m) => ({
       seq: m.seq,

@@ -9,6 +9,7 @@ import {
   decodeClientFrame,
   encodeNodeFrame,
   errorFrame,
+  MAX_PAGE_BYTES,
   MAX_QUERY_IDS,
   MAX_QUERY_LIMIT,
   PROTOCOL_VERSION,
@@ -40,8 +41,6 @@ const REPLAY_PAGE = 500;
 const REPLAY_HIGH_WATER = 1024 * 1024;
 /** Replayed frames are written into buffers of about this size, then sent. */
 const REPLAY_CHUNK_BYTES = 256 * 1024;
-/** Payload bytes one query page carries at most; the page is cut short (last: false) past it. */
-const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 
 export function wireMessage(m: StoredMessage): WireMessage {
   return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };

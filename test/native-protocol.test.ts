@@ -97,6 +97,10 @@ describe('native protocol', () => {
       socket.resume();
       assert.equal((await b.next((f) => f.t === 'live', 20_000)).last, 12);
       assert.deepEqual(seqs(b.messages('huge')), Array.from({ length: 12 }, (_, i) => i + 1));
+      // Looked up by id, the same 10.8 MB come in pages of at most 4 MiB.
+      b.send({ t: 'query', qid: 'by-id', ch: 'huge', ids: b.messages('huge').map((m) => m.id) });
+      const page = await b.next((f) => f.qid === 'by-id');
+      assert.deepEqual([seqs(page.msgs as Frame[]), page.last], [[1, 2, 3, 4], false]);
       await Promise.all([a.close(), b.close()]);
     } finally {
       await small.stop();

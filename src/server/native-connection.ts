@@ -289,8 +289,17 @@ export class NativeConnection {
     const store = this.#ctx.hub.store;
     const first = store.bounds(frame.ch).first;
     if (frame.ids !== undefined) {
+      // Cut at MAX_PAGE_BYTES like a range page; `last: false` says some found ones are
+      // left out: ask again for the ids not returned.
       const found = store.readByIds(frame.ch, frame.ids);
-      return this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs: found.map(wireMessage), first, last: true });
+      const msgs: WireMessage[] = [];
+      let bytes = 0;
+      for (const message of found) {
+        if (msgs.length > 0 && bytes + message.payload.length > MAX_PAGE_BYTES) break;
+        bytes += message.payload.length;
+        msgs.push(wireMessage(message));
+      }
+      return this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last: msgs.length === found.length });
     }
     const rows = store.read(frame.ch, {
       after: frame.after,

@@ -10,8 +10,9 @@ import { Random } from './helpers/random.ts';
 import { converged, storedMessages, TestNetwork } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
-const NODES = 5;
-const EVENTS = 36;
+// PARLEY_CHAOS_NODES and PARLEY_CHAOS_EVENTS make a longer run for a soak test.
+const NODES = Number(process.env.PARLEY_CHAOS_NODES ?? 5);
+const EVENTS = Number(process.env.PARLEY_CHAOS_EVENTS ?? 36);
 const CHANNEL = 'chaos';
 
 const net = new TestNetwork();

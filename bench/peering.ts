@@ -9,6 +9,7 @@
 // second process made the window, not the nodes, set the rate (measured: 50% of one
 // node at 256, 86% at 1024 in the same run), and the question is what a link carries.
 
+import { rate } from './report.ts';
 import type { Job, ScenarioResult } from './scenarios.ts';
 import type { RunningSystem, SystemOptions } from './systems.ts';
 import { startSystem } from './systems.ts';
@@ -111,7 +112,6 @@ export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRu
 }
 
 const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
-const rate = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0));
 
 export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number, fanoutWindow: number): string {
   const lines: string[] = [];

@@ -66,7 +66,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function serveMessages(req: IncomingMessage, res: ServerResponse, store: Store, mlesKey: string | undefined): void {
+/**
+ * Answers a query. `fresh`, called once the request has passed its checks, resolves when
+ * the channel is as current on this node as its peers can make it.
+ */
+export async function serveMessages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: Store,
+  mlesKey: string | undefined,
+  fresh: (channel: string) => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
   const parsed = parseMessagesRequest(req.url ?? '/');
   if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error });
   const { query } = parsed;
@@ -75,6 +85,7 @@ export function serveMessages(req: IncomingMessage, res: ServerResponse, store: 
       return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
     }
   }
+  await fresh(query.channel);
   // One more than asked tells whether anything matches past this page. A page is also
   // cut at MAX_PAGE_BYTES of payloads: a thousand large messages would not fit in one
   // JSON string.

@@ -23,8 +23,7 @@ import { ConnectionRateLimiter } from './rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts';
 import { flushOutbound } from './outbound.ts';
 import { serveStatic } from './static-files.ts';
-import { parseMessagesRequest, serveMessages } from './http-api.ts';
-import { authAccepted } from '../protocol/mles-auth.ts';
+import { serveMessages } from './http-api.ts';
 import { NodeStats } from './stats.ts';
 import { checkSubprotocol, MLES_SUBPROTOCOL } from './upgrade-check.ts';
 import { NativeConnection, type NativeContext } from './native-connection.ts';
@@ -134,17 +133,10 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
       return;
     }
     if (path?.startsWith('/v1/')) {
-      const parsed = parseMessagesRequest(req.url ?? '/');
       // A valid query first lets the peers catch this node up on the channel.
-      const asks = parsed.ok && authAccepted(parsed.query.uid ?? '', parsed.query.channel, parsed.query.auth, config.mlesKey);
-      const ready = asks ? peering.fresh(parsed.query.channel) : Promise.resolve();
-      void ready.then(() => {
-        try {
-          serveMessages(req, res, store, config.mlesKey);
-        } catch (error) {
-          log.error({ err: error, url: req.url }, 'query failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
-        }
+      serveMessages(req, res, store, config.mlesKey, (channel) => peering.fresh(channel)).catch((error: unknown) => {
+        log.error({ err: error, url: req.url }, 'query failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
       });
       return;
     }

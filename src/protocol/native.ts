@@ -149,6 +149,27 @@ export function decodeMap(bytes: Uint8Array): Record<string, unknown> | undefine
   }
 }
 
+/**
+ * Decodes the node frames of one WebSocket message: a CBOR sequence (RFC 8742) of maps,
+ * one frame or several (the node sends a channel's new messages together). Undefined
+ * when the message is empty, or when any item is not a CBOR map.
+ */
+export function decodeMaps(bytes: Uint8Array): Record<string, unknown>[] | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    const values = decoder.decodeMultiple(bytes) as unknown;
+    if (!Array.isArray(values) || values.length === 0) return undefined;
+    const maps: Record<string, unknown>[] = [];
+    for (const value of values as unknown[]) {
+      if (!isPlainObject(value)) return undefined;
+      maps.push(value);
+    }
+    return maps;
+  } catch {
+    return undefined;
+  }
+}
+
 // ---- validation -----------------------------------------------------------------
 
 export interface FrameAbout {

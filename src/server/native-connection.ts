@@ -3,7 +3,7 @@
 // subscribe seam (replay from the store, then live) is here: see Subscription.
 
 import type { Duplex } from 'node:stream';
-import type { Delivery, Hub, Member } from '../hub/hub.ts';
+import type { Delivery, DeliveryRun, Hub, Member } from '../hub/hub.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import {
   decodeClientFrame,
@@ -39,8 +39,8 @@ const MAX_SUBSCRIPTIONS = 1000;
 const REPLAY_PAGE = 500;
 /** Bytes a replay lets wait in the send buffer before it pauses for the client to read. */
 const REPLAY_HIGH_WATER = 1024 * 1024;
-/** Replayed frames are written into buffers of about this size, then sent. */
-const REPLAY_CHUNK_BYTES = 256 * 1024;
+/** `msg` frames are sent in WebSocket messages of at most this many bytes (or one larger message). */
+const MESSAGES_PER_FRAME_BYTES = 256 * 1024;
 
 export function wireMessage(m: StoredMessage): WireMessage {
   return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
@@ -55,41 +55,34 @@ function binaryFrame(length: number, write: (out: Buffer, at: number) => unknown
   return out;
 }
 
-/** The WebSocket frame of the `msg` frame of `m`. */
-function messageFrame(m: StoredMessage): Buffer {
-  return binaryFrame(messageLength(m), (out, at) => writeMessage(out, at, m));
-}
-
 /** The WebSocket frame of an `ack`. */
 function ackFrame(a: AckFields): Buffer {
   return binaryFrame(ackLength(a), (out, at) => writeAck(out, at, a));
 }
 
 /**
- * Sends the `msg` frames of `messages` written back to back into buffers of about
- * REPLAY_CHUNK_BYTES (a whole page of small messages is one): a buffer and a send per
- * message cost more than encoding it.
+ * The WebSocket messages carrying the `msg` frames of `messages`: each a CBOR sequence
+ * (the frames back to back) of about MESSAGES_PER_FRAME_BYTES, or one larger message.
+ * One WebSocket message per message cost more than encoding it, at both ends: a send
+ * per subscriber per message here, a frame event per message at the client.
  */
-function sendMessageFrames(messages: readonly StoredMessage[], send: (wire: Buffer) => void): void {
-  const lengths = new Array<number>(messages.length);
+export function messageFrames(messages: readonly StoredMessage[]): Buffer[] {
+  const frames: Buffer[] = [];
+  const lengths = messages.map(messageLength);
   let from = 0;
   while (from < messages.length) {
-    let to = from;
-    let total = 0;
-    do {
-      const length = messageLength(messages[to]!);
-      lengths[to++] = length;
-      total += headerLength(length, false) + length;
-    } while (to < messages.length && total < REPLAY_CHUNK_BYTES);
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (let i = from; i < to; i++) {
-      at += writeHeader(out, at, OP_BINARY, lengths[i]!, undefined);
-      at = writeMessage(out, at, messages[i]!);
-    }
-    send(out);
+    let to = from + 1;
+    let total = lengths[from]!;
+    while (to < messages.length && total + lengths[to]! <= MESSAGES_PER_FRAME_BYTES) total += lengths[to++]!;
+    const first = from;
+    frames.push(
+      binaryFrame(total, (out, at) => {
+        for (let i = first; i < to; i++) at = writeMessage(out, at, messages[i]!);
+      }),
+    );
     from = to;
   }
+  return frames;
 }
 
 /**
@@ -111,9 +104,13 @@ class Subscription implements Member {
   }
 
   deliver(delivery: Delivery): void {
+    this.deliverRun({ messages: [delivery.message] });
+  }
+
+  deliverRun(run: DeliveryRun): void {
     if (!this.live) return;
-    delivery.nativeWire ??= messageFrame(delivery.message);
-    this.#session.send(delivery.nativeWire);
+    run.nativeWires ??= messageFrames(run.messages);
+    for (const wire of run.nativeWires) this.#session.send(wire);
   }
 }
 
@@ -230,7 +227,7 @@ export class NativeConnection {
       let take = 0;
       for (let bytes = 0; take < page.length && (take === 0 || bytes < REPLAY_HIGH_WATER); take++) bytes += page[take]!.payload.length;
       const step = take === page.length ? page : page.slice(0, take);
-      sendMessageFrames(step, (wire) => this.session.send(wire));
+      for (const wire of messageFrames(step)) this.session.send(wire);
       if (step.length > 0) cursor = step[step.length - 1]!.seq;
       if (step === page && page.length < REPLAY_PAGE) {
         // Caught up, in the same synchronous step as the read: go live now.

@@ -3,20 +3,25 @@
 
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { decodeMap, encodeClientFrame } from '../../src/protocol/native.ts';
+import { decodeMaps, encodeClientFrame } from '../../src/protocol/native.ts';
 
 export type Frame = Record<string, unknown>;
 
 export class NativeTestClient {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
+  /** Per WebSocket message received: its size in bytes and how many frames it held. */
+  readonly wsMessages: Array<{ bytes: number; frames: number }> = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: Array<() => void> = [];
 
   constructor(url: string) {
     this.ws = new WebSocket(url, 'parley.v1');
     this.ws.on('message', (data) => {
-      this.frames.push(decodeMap(data as Buffer) ?? { t: 'undecodable' });
+      // One WebSocket message holds one node frame or several (a CBOR sequence).
+      const frames = decodeMaps(data as Buffer) ?? [{ t: 'undecodable' }];
+      this.frames.push(...frames);
+      this.wsMessages.push({ bytes: (data as Buffer).length, frames: frames.length });
       for (const wake of this.#waiters.splice(0)) wake();
     });
     this.ws.on('error', () => {});

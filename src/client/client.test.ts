@@ -232,6 +232,15 @@ test('unacked publishes are re-sent after a reconnect with the same cid and retr
   await client.close();
 });
 
+test('a publish marked retry (a cid from before a restart) says retry: true from its first send', async () => {
+  const { node, client } = setup();
+  await client.connect();
+  const ack = await client.publish('room', 'again', { cid: 'from-last-run', retry: true });
+  assert.equal(ack.cid, 'from-last-run');
+  assert.equal(framesOf(node.last, 'pub')[0]?.retry, true);
+  await client.close();
+});
+
 test('publishes made while disconnected wait in the outbox and go out first-sent: retry false', async () => {
   const node = new FakeNode({ autoAccept: false });
   const { client } = setup({ retryFirstConnect: true }, node);

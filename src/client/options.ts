@@ -38,6 +38,13 @@ export interface PublishOptions {
   readonly binary?: boolean | undefined;
   /** Your own client message id; reuse it to retry a publish whose outcome you do not know. */
   readonly cid?: string | undefined;
+  /**
+   * Set when a publish with this `cid` may have reached a node before, e.g. one you
+   * publish again after your process restarted. The node then also looks past the
+   * recent client ids it keeps in memory, so even an old publish is not stored twice.
+   * (Re-sends by this client after a reconnect say so by themselves.)
+   */
+  readonly retry?: boolean | undefined;
   readonly timeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
 }

@@ -52,10 +52,13 @@ export class Outbox {
     return this.#entries.get(cid);
   }
 
-  /** Adds an entry; the caller checks fits() first and keeps cids unique. */
-  add(entry: Omit<OutboxEntry, 'sent'>): OutboxEntry {
+  /**
+   * Adds an entry; the caller checks fits() first and keeps cids unique. `sent` is true
+   * for a publish that may have reached the node before this outbox existed.
+   */
+  add(entry: Omit<OutboxEntry, 'sent'>, sent = false): OutboxEntry {
     if (this.#entries.has(entry.cid)) throw new Error(`cid ${entry.cid} is already in the outbox`);
-    const stored: OutboxEntry = { ...entry, sent: false };
+    const stored: OutboxEntry = { ...entry, sent };
     this.#entries.set(entry.cid, stored);
     this.#bytes += entry.payload.byteLength;
     return stored;

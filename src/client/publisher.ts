@@ -55,7 +55,7 @@ export class Publisher {
     if (!this.#outbox.fits(bytes.byteLength)) {
       return Promise.reject(new ParleyError('OUTBOX_FULL', undefined, { channel, cid }));
     }
-    const entry = this.#outbox.add({ cid, channel, payload: bytes, binary: options.binary ?? true });
+    const entry = this.#outbox.add({ cid, channel, payload: bytes, binary: options.binary ?? true }, options.retry === true);
     const result = this.#pending.add(
       cid,
       { timeoutMs: options.timeoutMs ?? this.#timeoutMs, signal: options.signal, onSettled: () => this.#outbox.remove(cid) },

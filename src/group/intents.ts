@@ -117,7 +117,7 @@ export class IntentPublisher {
     for (const intent of records.intents(name, 'PUBLISHED')) {
       if (intent.payload === undefined || intent.cid === undefined) continue;
       if (records.firstSeen(name, payloadHash(intent.payload)) !== undefined) continue;
-      await this.#s.relay.publish(row.channel, intent.payload, intent.cid);
+      await this.#s.relay.publish(row.channel, intent.payload, intent.cid, true);
     }
   }
 
@@ -128,7 +128,8 @@ export class IntentPublisher {
       if (intent.welcome === undefined || intent.committedSeq === undefined) continue;
       const delivery = encodeWelcomeDelivery({ group: name, commitSeq: intent.committedSeq, welcome: intent.welcome });
       for (const member of intent.welcomeTo) {
-        await this.#s.relay.publish(channels.inbox(member.uid, member.installation), delivery, `${this.#s.identity.installation}-w${intent.id}-${name}`);
+        // `retry`: a crash after some of these went out sends them again on the next run.
+        await this.#s.relay.publish(channels.inbox(member.uid, member.installation), delivery, `${this.#s.identity.installation}-w${intent.id}-${name}`, true);
       }
       records.markWelcomesSent(intent.id);
     }

@@ -14,7 +14,8 @@ export interface RelayMessage {
 }
 
 export interface Relay {
-  publish(channel: string, payload: Uint8Array, cid: string): Promise<{ seq: number }>;
+  /** `retry`: this cid may have been published before (after a crash): the node looks further back. */
+  publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }>;
   /** Messages with seq > after, oldest first, at most `limit`. */
   read(channel: string, after: number, limit: number): Promise<RelayMessage[]>;
   /** Calls onNews whenever a message after `after` arrives; returns a stop function. */
@@ -50,8 +51,8 @@ export class ParleyRelay implements Relay {
     return new ParleyRelay(client);
   }
 
-  async publish(channel: string, payload: Uint8Array, cid: string): Promise<{ seq: number }> {
-    const ack = await this.#client.publish(channel, payload, { cid });
+  async publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }> {
+    const ack = await this.#client.publish(channel, payload, { cid, retry });
     return { seq: ack.seq };
   }
 

@@ -80,7 +80,7 @@ export class MemoryStore implements Store {
 
   readonly #retainCount: number;
   readonly #retainBytes: number;
-  /** channel \0 uid \0 cid -> seq of recent publishes (a retry of an older one is new). */
+  /** (channel, uid, cid) -> seq of recent publishes (a retry of an older one is new). */
   readonly #recent = new RecentIds(200_000);
 
   /**
@@ -117,9 +117,9 @@ export class MemoryStore implements Store {
       if (replica !== undefined && (channel.vector.get(replica.origin) ?? 0) >= replica.originSeq) {
         return { message: replicaAsGiven(request, replica), duplicate: true };
       }
-      const key = request.cid === undefined || replica !== undefined ? undefined : `${request.channel}\0${request.uid}\0${request.cid}`;
-      if (key !== undefined) {
-        const earlier = this.#recent.get(key);
+      const cid = replica === undefined ? request.cid : undefined;
+      if (cid !== undefined) {
+        const earlier = this.#recent.get(request.channel, request.uid, cid);
         const message = earlier === undefined ? undefined : this.#at(channel, earlier);
         if (message !== undefined) return { message, duplicate: true };
       }
@@ -139,7 +139,7 @@ export class MemoryStore implements Store {
       if (replica === undefined) channel.originSeq++;
       channel.vector.set(message.origin, message.originSeq);
       channel.bytes += message.payload.length;
-      if (key !== undefined) this.#recent.set(key, message.seq);
+      if (cid !== undefined) this.#recent.set(request.channel, request.uid, cid, message.seq);
       while (
         channel.messages.length > 1 &&
         ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))

@@ -150,7 +150,7 @@ export class SqliteStore implements Store {
   readonly #channels = new Map<string, ChannelRow>();
   /** Origin vectors of the channels touched since start, loaded on first use. */
   readonly #vectors = new Map<string, Map<string, number>>();
-  /** channel \0 uid \0 cid -> seq, bounded. */
+  /** (channel, uid, cid) -> seq of recent publishes, bounded. */
   readonly #recent: RecentIds;
   readonly #recentLimit: number;
   readonly #sql: Record<string, StatementSync>;
@@ -214,13 +214,13 @@ export class SqliteStore implements Store {
   }
 
   #remember(channel: string, uid: string, cid: string, seq: number): void {
-    this.#recent.set(`${channel}\0${uid}\0${cid}`, seq);
+    this.#recent.set(channel, uid, cid, seq);
   }
 
   /** The seq an earlier publish with this client id got, if any. */
   #earlier(request: AppendRequest): number | undefined {
     if (request.cid === undefined) return undefined;
-    const remembered = this.#recent.get(`${request.channel}\0${request.uid}\0${request.cid}`);
+    const remembered = this.#recent.get(request.channel, request.uid, request.cid);
     if (remembered !== undefined || !request.retry) return remembered;
     // Older than memory reaches: only a publish marked as a retry pays for the scan.
     return (this.#sql.publish!.get(request.channel, request.uid, request.cid) as { seq: number } | undefined)?.seq;
@@ -319,7 +319,7 @@ export class SqliteStore implements Store {
       // The cached counters, vectors and client ids ran ahead of what was rolled back.
       for (const [name, row] of before) this.#channels.set(name, row);
       for (const [name, vector] of vectorsBefore) this.#vectors.set(name, vector);
-      for (const request of requests) if (request.cid !== undefined) this.#recent.delete(`${request.channel}\0${request.uid}\0${request.cid}`);
+      for (const request of requests) if (request.cid !== undefined) this.#recent.delete(request.channel, request.uid, request.cid);
       throw error;
     }
     return results;

@@ -103,38 +103,31 @@ export function skipItem(buf: Buffer, at: number, end: number): number {
  * of the generator's time.
  */
 export function flatMapEnd(buf: Buffer, at: number, end: number): number {
-  const head = buf[at] ?? 0;
-  if (head >> 5 !== 5) return -1;
+  if ((buf[at] ?? 0) >> 5 !== 5) return -1;
   let p = readHead(buf, at, end);
   if (p < 0) return -1;
-  for (let n = headArg * 2; n > 0; n--) {
+  for (let n = headArg; n > 0; n--) {
+    if (p + 1 >= end) return -1;
+    // The key: a short text, as all keys of the node's frames are.
+    const k = buf[p]!;
+    if (k >> 5 !== 3 || (k & 0x1f) >= 24) return -1;
+    p += 1 + (k & 0x1f);
     if (p >= end) return -1;
+    // The value: a number, a string or a simple value.
     const b = buf[p]!;
     const major = b >> 5;
     const ai = b & 0x1f;
-    let size: number;
-    let length = 0;
-    if (ai < 24) {
-      size = 1;
-      length = ai;
-    } else if (ai === 24) {
-      size = 2;
-      length = buf[p + 1] ?? 0;
-    } else if (ai === 25) {
-      size = 3;
-      length = ((buf[p + 1] ?? 0) << 8) | (buf[p + 2] ?? 0);
-    } else if (ai === 26) {
-      size = 5;
-      if (p + 5 > end) return -1;
-      length = buf.readUInt32BE(p + 1);
-    } else if (ai === 27 && major !== 2 && major !== 3) {
-      size = 9;
+    if (major === 2 || major === 3) {
+      if (ai < 24) p += 1 + ai;
+      else if (ai === 24) p += 2 + buf[p + 1]!;
+      else if (ai === 25) p += 3 + ((buf[p + 1]! << 8) | buf[p + 2]!);
+      else if (ai === 26 && p + 5 <= end) p += 5 + buf.readUInt32BE(p + 1);
+      else return -1;
+    } else if (major === 0 || major === 1 || major === 7) {
+      p += ai < 24 ? 1 : ai === 24 ? 2 : ai === 25 ? 3 : ai === 26 ? 5 : ai === 27 ? 9 : end + 1;
     } else {
       return -1;
     }
-    if (major === 2 || major === 3) p += size + length;
-    else if (major === 0 || major === 1 || major === 7) p += size;
-    else return -1;
   }
   return p <= end ? p : -1;
 }

@@ -251,24 +251,29 @@ export class Hub {
     let channel: string | undefined;
     let messages: StoredMessage[] = [];
     let excepts: Array<Member | undefined> = [];
+    /** The members some message of the run is not for (its publisher), if any. */
+    let excepted: Set<Member> | undefined;
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
       if (result.duplicate) continue;
       const message = result.message;
       if (message.channel !== channel) {
-        if (channel !== undefined) this.#fanOutRun(channel, messages, excepts);
+        if (channel !== undefined) this.#fanOutRun(channel, messages, excepts, excepted);
         channel = message.channel;
         messages = [];
         excepts = [];
+        excepted = undefined;
       }
       messages.push(message);
-      excepts.push(except[i]);
+      const member = except[i];
+      excepts.push(member);
+      if (member !== undefined) (excepted ??= new Set()).add(member);
     }
-    if (channel !== undefined) this.#fanOutRun(channel, messages, excepts);
+    if (channel !== undefined) this.#fanOutRun(channel, messages, excepts, excepted);
   }
 
   /** Fans out consecutive messages of one channel (a commit of several channels has several runs). */
-  #fanOutRun(channel: string, messages: readonly StoredMessage[], excepts: ReadonlyArray<Member | undefined>): void {
+  #fanOutRun(channel: string, messages: readonly StoredMessage[], excepts: ReadonlyArray<Member | undefined>, excepted: ReadonlySet<Member> | undefined): void {
     const members = this.#channels.get(channel);
     if (members === undefined) return;
     let oneByOne = false;
@@ -276,7 +281,7 @@ export class Hub {
     for (let j = 0; j < members.length; j++) {
       const member = members[j]!;
       if (member.deliverRun === undefined) oneByOne = true;
-      else if (excepts.includes(member)) member.deliverRun({ messages: messages.filter((_, i) => excepts[i] !== member) });
+      else if (excepted?.has(member) === true) member.deliverRun({ messages: messages.filter((_, i) => excepts[i] !== member) });
       else member.deliverRun((run ??= { messages }));
     }
     if (!oneByOne) return;

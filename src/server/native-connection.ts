@@ -66,7 +66,7 @@ function ackFrame(a: AckFields): Buffer {
  * One WebSocket message per message cost more than encoding it, at both ends: a send
  * per subscriber per message here, a frame event per message at the client.
  */
-export function messageFrames(messages: readonly StoredMessage[]): Buffer[] {
+function messageFrames(messages: readonly StoredMessage[]): Buffer[] {
   const frames: Buffer[] = [];
   const lengths = messages.map(messageLength);
   let from = 0;

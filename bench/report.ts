@@ -289,12 +289,14 @@ function nativeFanoutTable(title: string, report: Report, systems: readonly Syst
       'of one commit to a subscriber in one WebSocket message, and the generator walks each `msg` in it.',
   );
   if (nat !== undefined && mles !== undefined) {
-    const cost = (r: ThroughputResult): number => ((r.serverCpuPct / 100) * 1e9) / r.msgsPerSec; // ns of server CPU per delivery
+    /** ns of CPU per delivered message, from a CPU share (percent of a core). */
+    const ns = (cpuPct: number, r: ThroughputResult): number => ((cpuPct / 100) * 1e9) / r.msgsPerSec;
+    const [nodeNative, nodeMles] = [ns(nat.serverCpuPct, nat), ns(mles.serverCpuPct, mles)];
     lines.push(
       '',
-      `Server CPU per delivered message: native ${cost(nat).toFixed(0)} ns, Mles ${cost(mles).toFixed(0)} ns ` +
-        `(${ratio(cost(nat), cost(mles))}); generator CPU: native ` +
-        `${(((nat.generatorCpuPct / 100) * 1e9) / nat.msgsPerSec).toFixed(0)} ns, Mles ${(((mles.generatorCpuPct / 100) * 1e9) / mles.msgsPerSec).toFixed(0)} ns.`,
+      `Server CPU per delivered message: native ${nodeNative.toFixed(0)} ns, Mles ${nodeMles.toFixed(0)} ns ` +
+        `(${ratio(nodeNative, nodeMles)}); generator CPU: native ${ns(nat.generatorCpuPct, nat).toFixed(0)} ns, ` +
+        `Mles ${ns(mles.generatorCpuPct, mles).toFixed(0)} ns.`,
     );
   }
   return lines;

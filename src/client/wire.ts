@@ -3,7 +3,7 @@
 // agree on the CBOR details; the node's frames are checked here field by field, since
 // nothing the client does later should have to trust their shape. No I/O.
 
-import { decodeMap, decodeMaps, encodeClientFrame } from '../protocol/native.ts';
+import { decodeMaps, encodeClientFrame } from '../protocol/native.ts';
 
 /** A message as the application receives it. */
 export interface Message {
@@ -77,7 +77,7 @@ export type IncomingFrame =
       readonly last: number | undefined;
     };
 
-export type DecodedFrame = { readonly ok: true; readonly frame: IncomingFrame } | { readonly ok: false; readonly reason: string };
+type DecodedFrame = { readonly ok: true; readonly frame: IncomingFrame } | { readonly ok: false; readonly reason: string };
 
 /** Encodes a client frame, leaving out absent optional fields. */
 export function encodeFrame(frame: OutgoingFrame): Uint8Array {
@@ -201,13 +201,6 @@ function validate(fields: Record<string, unknown>): DecodedFrame {
   }
 }
 
-/** Decodes and validates one node frame. Total: never throws. */
-export function decodeFrame(data: Uint8Array): DecodedFrame {
-  const fields = decodeMap(data);
-  if (fields === undefined) return { ok: false, reason: 'not a CBOR map' };
-  return validate(fields);
-}
-
 export type DecodedFrames = { readonly ok: true; readonly frames: IncomingFrame[] } | { readonly ok: false; readonly reason: string };
 
 /**
@@ -216,7 +209,7 @@ export type DecodedFrames = { readonly ok: true; readonly frames: IncomingFrame[
  */
 export function decodeFrames(data: Uint8Array): DecodedFrames {
   const maps = decodeMaps(data);
-  if (maps === undefined) return { ok: false, reason: 'not a sequence of CBOR maps' };
+  if (maps === undefined) return { ok: false, reason: 'not a CBOR map, nor a sequence of them' };
   const frames: IncomingFrame[] = [];
   for (const fields of maps) {
     const decoded = validate(fields);

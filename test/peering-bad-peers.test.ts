@@ -168,6 +168,60 @@ describe('bad peers', () => {
     assert.deepEqual(await storedIds(target, 'guarded'), before, 'nothing from the bad frames was stored');
   });
 
+  test('a peer that skips an origin\'s sequence is refused, and that origin still gets through', async () => {
+    // b is an honest node whose messages the target holds; the liar claims b's next
+    // message is number 9e15. Taken, it would make every real later message of b a
+    // "duplicate", here and on every node that learns the target's vector.
+    const b = identity();
+    const honest = await FakePeer.linked(target.wsUrl, b);
+    const honestSub = await honest.next('sub');
+    honest.send({ t: 'msgs', ch: 'guarded', s: honestSub.s!, m: [message('guarded', b.nodeId, 1, 'b says one')] });
+    await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'b says one'), "b's first message");
+    honest.ws.close();
+
+    const liar = await FakePeer.linked(target.wsUrl, identity());
+    const liarSub = await liar.next('sub');
+    liar.send({ t: 'msgs', ch: 'guarded', s: liarSub.s!, m: [message('guarded', b.nodeId, 9e15, 'b says nothing of the sort')] });
+    assert.deepEqual(await liar.closed, { code: 4423, reason: "message skips its origin's sequence" });
+    const metrics = await (await fetch(`${target.httpUrl}metrics`)).text();
+    assert.match(metrics, /parley_peer_links_refused_total\{reason="OUT_OF_ORDER"\} 1\n/);
+
+    const again = await FakePeer.linked(target.wsUrl, b);
+    const againSub = await again.next('sub');
+    assert.equal(againSub.have?.get(b.nodeId), 1, 'the target still says it holds b up to 1');
+    again.send({ t: 'msgs', ch: 'guarded', s: againSub.s!, m: [message('guarded', b.nodeId, 2, 'b says two')] });
+    await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'b says two'), "b's second message");
+    assert.ok(!watcher.texts().includes('b says nothing of the sort'));
+    again.ws.close();
+  });
+
+  test('names and times a client could not send are refused from a peer too', async () => {
+    const me = identity();
+    const cases: Array<[string, PeerMessage]> = [
+      ['an empty uid', { ...message('guarded', me.nodeId, 1, 'x'), uid: '' }],
+      ['a uid with a control character', { ...message('guarded', me.nodeId, 1, 'x'), uid: 'a\u0007b' }],
+      ['a time before 2020', { ...message('guarded', me.nodeId, 1, 'x'), ts: 0 }],
+    ];
+    for (const [what, m] of cases) {
+      const peer = await FakePeer.linked(target.wsUrl, me);
+      const sub = await peer.next('sub');
+      const fields = { ...m, channel: 'guarded' };
+      peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [{ ...m, id: messageId(fields) }] });
+      assert.deepEqual(await peer.closed, { code: 4400, reason: 'malformed peer frame' }, what);
+    }
+    const future = await FakePeer.linked(target.wsUrl, me);
+    const sub = await future.next('sub');
+    const fields = { origin: me.nodeId, channel: 'guarded', originSeq: 1, ts: Date.now() + 86_400_000, uid: 'mallory', binary: false, payload: Buffer.from('tomorrow') };
+    future.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [{ ...fields, id: messageId(fields) }] });
+    assert.deepEqual(await future.closed, { code: 4400, reason: 'malformed peer frame' });
+    // A non-ASCII channel name never reaches the store either.
+    const nonAscii = await FakePeer.linked(target.wsUrl, me);
+    await nonAscii.next('sub');
+    nonAscii.send({ t: 'unsub', ch: 'caf\u00e9' });
+    assert.deepEqual(await nonAscii.closed, { code: 4400, reason: 'malformed peer frame' });
+    assert.ok(!watcher.texts().includes('tomorrow'));
+  });
+
   test('a flooding peer is cut off', async () => {
     const flooded = await startNetworkNode('flooded', { args: ['--peer-rate', '100'] });
     const listener = await Participant.join(flooded.wsUrl, 'l', 'flood');

@@ -7,6 +7,7 @@ import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.ts';
 import { messageId } from '../store/message-id.ts';
+import type { AppendResult } from '../store/store.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { checkHello, checkProof, makeHello, makeProof, type TrustPolicy } from './handshake.ts';
 import { ChannelStream } from './channel-stream.ts';
@@ -47,6 +48,12 @@ export interface LinkContext {
   readonly closed: (link: PeerLink) => void;
 }
 
+/**
+ * How far ahead of this node's clock a peer's message may be dated: clocks drift, but
+ * a message from the far future would never age out.
+ */
+const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+
 /** Messages read from the store per replay step. */
 const REPLAY_PAGE = 1000;
 /** Payload bytes a replay step sends at most (more only for a single message). */
@@ -78,6 +85,8 @@ export class PeerLink {
   ready = false;
   /** The close code, sent or received, once the link has closed. */
   closeCode: number | undefined;
+  /** Why this node closed the link, when it did. */
+  closedFor: PeerCloseCode | undefined;
   readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   readonly #ws: WebSocket;
   readonly #ctx: LinkContext;
@@ -165,6 +174,7 @@ export class PeerLink {
     if (this.#closed) return;
     const { close, reason } = PEER_CLOSES[code];
     this.closeCode = close;
+    this.closedFor = code;
     const level = code === 'SHUTDOWN' || code === 'REMOVED' || code === 'DUPLICATE' ? 'info' : 'warn';
     this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
     this.#teardown();
@@ -377,8 +387,14 @@ export class PeerLink {
     if (this.#asking.get(frame.ch) !== frame.s) return;
     if (!this.#received.tryTake(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
     const self = this.#ctx.identity.nodeId;
+    const latest = Date.now() + MAX_CLOCK_AHEAD_MS;
     // Every message of the frame is checked before any is stored.
     for (const m of frame.m) {
+      // A message from the far future would never age out, one from before the epoch
+      // would go with the next retention pass: both say the peer or its clock is wrong.
+      if (m.ts > latest) {
+        return this.close('BAD_FRAME', `message ${m.origin}/${m.originSeq} in ${frame.ch} is dated ${Math.round((m.ts - Date.now()) / 60_000)} min ahead of this node's clock`);
+      }
       if (!Buffer.from(messageId({ ...m, channel: frame.ch })).equals(m.id)) {
         return this.close('FORGED', `message ${m.origin}/${m.originSeq} in ${frame.ch} does not match its id`);
       }
@@ -388,18 +404,29 @@ export class PeerLink {
     }
     this.counters.messagesIn += frame.m.length;
     const back = this.#streams.get(frame.ch);
-    const last = frame.m[frame.m.length - 1];
     for (const m of frame.m) {
       back?.peerHolds(m);
       this.#ctx.hub.publish(
         { channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id } },
         back,
-        // A batch the store refused is lost here, but the peer counts it as sent: start
-        // over, and the vectors exchanged on the next link say again what is missing.
-        m === last ? (result) => result instanceof Error && this.close('STORE_FAILED', result.message) : undefined,
+        this.#onStored,
       );
     }
   }
+
+  /**
+   * What the store made of a message the peer sent. Only the store can tell a hole in
+   * an origin's sequence (other links' messages of the same turn are ahead of it in the
+   * batch), so the link is refused here, after the commit; the message was not stored.
+   */
+  readonly #onStored = (result: AppendResult | Error): void => {
+    // A batch the store refused is lost here, but the peer counts it as sent: start
+    // over, and the vectors exchanged on the next link say again what is missing.
+    if (result instanceof Error) return this.close('STORE_FAILED', result.message);
+    if (result.hole === undefined) return;
+    const { channel, origin, originSeq } = result.message;
+    this.close('OUT_OF_ORDER', `message ${origin}/${originSeq} in ${channel} skips that origin's sequence: this node holds it up to ${result.hole.after}`);
+  };
 
   #teardown(): void {
     if (this.#closed) return;

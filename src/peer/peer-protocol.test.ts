@@ -25,7 +25,7 @@ test('every frame survives encoding and decoding', () => {
     { t: 'sub', ch: 'lobby', want: [[NODE, OTHER]], have: new Map([[OTHER, 12]]), s: 3 },
     { t: 'sub', ch: 'lobby', want: [[NODE]] },
     { t: 'unsub', ch: 'lobby' },
-    { t: 'msgs', ch: 'lobby', s: 3, m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] },
+    { t: 'msgs', ch: 'lobby', s: 3, m: [{ origin: NODE, originSeq: 7, ts: 1_700_000_000_000, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] },
   ];
   for (const frame of frames) {
     const decoded = decodePeerFrame(encodePeerFrame(frame), 1024);
@@ -41,7 +41,12 @@ test('malformed frames are refused with a reason', () => {
     [{ t: 'hello', v: 1, node: 'xyz', key: new Uint8Array(32), nonce: new Uint8Array(32) }, /node must be a node id/],
     [{ t: 'hello', v: 1, node: NODE, key: new Uint8Array(31), nonce: new Uint8Array(32) }, /key must be 32 bytes/],
     [{ t: 'proof', sig: 'text' }, /sig must be bytes/],
-    [{ t: 'sub', ch: '', want: [] }, /ch must be a channel name/],
+    [{ t: 'sub', ch: '', want: [] }, /ch must not be empty/],
+    [{ t: 'sub', ch: 'caf\u00e9', want: [] }, /ch must be printable ASCII/],
+    [{ t: 'unsub', ch: 'a\nb' }, /ch must be printable ASCII/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, message[2], '', ...message.slice(4)]] }, /uid must not be empty/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, message[2], 'bell\u0007', ...message.slice(4)]] }, /uid must be printable ASCII/],
+    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, 0, ...message.slice(3)]] }, /ts 0 is before 2020/],
     [{ t: 'sub', ch: 'c', want: [Array(MAX_PATH_LENGTH + 1).fill(NODE)] }, /want path/],
     [{ t: 'sub', ch: 'c', want: [[NODE]], have: { [NODE]: -1 }, s: 1 }, /have value must be an integer/],
     [{ t: 'sub', ch: 'c', want: [[NODE]], have: {} }, /s must be an integer/],
@@ -63,7 +68,7 @@ test('malformed frames are refused with a reason', () => {
 test('fuzz: random and mutated frames never throw', () => {
   let seed = 12345;
   const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-  const valid = encodePeerFrame({ t: 'msgs', ch: 'lobby', s: 1, m: [{ origin: NODE, originSeq: 7, ts: 1, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] });
+  const valid = encodePeerFrame({ t: 'msgs', ch: 'lobby', s: 1, m: [{ origin: NODE, originSeq: 7, ts: 1_700_000_000_000, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] });
   for (let i = 0; i < 20_000; i++) {
     const bytes = i % 2 === 0 ? Buffer.from(valid) : Buffer.alloc(1 + Math.floor(next() * 64));
     const flips = 1 + Math.floor(next() * 4);

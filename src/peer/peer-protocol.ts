@@ -17,7 +17,7 @@
 //                                     [origin, originSeq, ts, uid, bin, payload, id]
 
 import { Decoder, Encoder } from 'cbor-x';
-import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
+import { nameError } from '../protocol/mles-header.ts';
 
 export const PEER_SUBPROTOCOL = 'parley.peer.v1';
 export const PEER_PROTOCOL_VERSION = 1;
@@ -49,6 +49,7 @@ export const PEER_CLOSES = {
   SELF: { close: 4409, reason: 'connected to itself' },
   DUPLICATE: { close: 4410, reason: 'duplicate link: the nodes are linked already' },
   FORGED: { close: 4422, reason: 'forged message' },
+  OUT_OF_ORDER: { close: 4423, reason: "message skips its origin's sequence" },
   FLOOD: { close: 4429, reason: 'peer sends too fast' },
   TOO_SLOW: { close: 4430, reason: 'peer reads too slowly' },
   STORE_FAILED: { close: 1011, reason: 'store failed; resyncing' },
@@ -58,6 +59,8 @@ export const PEER_CLOSES = {
 export type PeerCloseCode = keyof typeof PEER_CLOSES;
 
 const NODE_ID = /^[0-9a-f]{32}$/;
+/** The earliest message time taken from a peer (2020-01-01); later bounds need a clock. */
+const EARLIEST_TS = Date.UTC(2020, 0, 1);
 
 export interface HelloFrame {
   readonly t: 'hello';
@@ -156,8 +159,12 @@ const bytes = (v: unknown, what: string, length?: number): Uint8Array => {
   return v;
 };
 const nodeId = (v: unknown, what: string): string => (typeof v === 'string' && NODE_ID.test(v) ? v : fail(`${what} must be a node id (32 hex digits)`));
-const channelName = (v: unknown): string =>
-  typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME_LENGTH ? v : fail(`ch must be a channel name of 1-${MAX_NAME_LENGTH} characters`);
+/** A peer's names are held to what a client may send: it relays what clients sent it. */
+const name = (v: unknown, what: string): string => {
+  const error = nameError(what, v);
+  return error === undefined ? (v as string) : fail(error);
+};
+const channelName = (v: unknown): string => name(v, 'ch');
 
 function path(v: unknown): Path {
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PATH_LENGTH) fail(`each want path must list 1-${MAX_PATH_LENGTH} node ids`);
@@ -167,13 +174,15 @@ function path(v: unknown): Path {
 function message(v: unknown, maxPayload: number): PeerMessage {
   if (!Array.isArray(v) || v.length !== 7) fail('each message must be [origin, originSeq, ts, uid, bin, payload, id]');
   const [origin, originSeq, ts, uid, binary, payload, id] = v as unknown[];
-  if (typeof uid !== 'string' || uid.length > MAX_NAME_LENGTH) fail(`uid must be a string of at most ${MAX_NAME_LENGTH} characters`);
   if (typeof binary !== 'boolean') fail('bin must be a boolean');
   const body = bytes(payload, 'payload');
   if (body.length > maxPayload) fail(`payload over ${maxPayload} bytes`);
   const seq = count(originSeq, 'originSeq');
   if (seq === 0) fail('originSeq starts at 1');
-  return { origin: nodeId(origin, 'origin'), originSeq: seq, ts: count(ts, 'ts'), uid, binary, payload: body, id: bytes(id, 'id', 32) };
+  const time = count(ts, 'ts');
+  // Before any parley node ran: the next retention pass would remove it at once.
+  if (time < EARLIEST_TS) fail(`ts ${time} is before ${new Date(EARLIEST_TS).toISOString()}`);
+  return { origin: nodeId(origin, 'origin'), originSeq: seq, ts: time, uid: name(uid, 'uid'), binary, payload: body, id: bytes(id, 'id', 32) };
 }
 
 /** Decodes and validates one frame; `maxPayload` bounds each message's payload. */

@@ -12,7 +12,10 @@ import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
-import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL } from './peer-protocol.ts';
+import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL, type PeerCloseCode } from './peer-protocol.ts';
+
+/** Close reasons that blame the peer: counted in /metrics. */
+const REFUSALS: ReadonlySet<PeerCloseCode> = new Set(['BAD_FRAME', 'BAD_PROOF', 'UNTRUSTED', 'HANDSHAKE_TIMEOUT', 'FORGED', 'OUT_OF_ORDER', 'FLOOD', 'TOO_SLOW']);
 
 /** How long a query waits for the peers' streams of its channel to catch up. */
 const FRESH_WAIT_MS = 3000;
@@ -72,6 +75,8 @@ export class Peering {
   readonly #hubUsed = new Set<string>();
   /** Channels queried here lately: asked for a while, so queries see the network's messages. */
   readonly #queried = new Map<string, NodeJS.Timeout>();
+  /** Links this node closed for what the peer did, by reason. */
+  readonly #refusals = new Map<PeerCloseCode, number>();
   /** Who waits for a channel's streams from peers to catch up. */
   readonly #waiters = new Set<{ readonly channel: string; readonly except: PeerLink | undefined; readonly done: () => void }>();
 
@@ -101,6 +106,9 @@ export class Peering {
       caughtUp: (_link, channel) => this.#wake(channel),
       upstreamCaughtUp: (link, channel) => this.#caughtUpExcept(channel, link, UPSTREAM_WAIT_MS),
       closed: (link) => {
+        if (link.closedFor !== undefined && REFUSALS.has(link.closedFor)) {
+          this.#refusals.set(link.closedFor, (this.#refusals.get(link.closedFor) ?? 0) + 1);
+        }
         if (this.#links.delete(link.id)) {
           this.#apply(this.#table.removeLink(link.id));
           this.#unpark(link.node!);
@@ -302,6 +310,11 @@ export class Peering {
 
   #hasLinkTo(node: string): boolean {
     return this.#linkTo(node) !== undefined;
+  }
+
+  /** Links closed for what the peer did (bad frames, forgeries, holes, floods...), by reason. */
+  refusals(): ReadonlyMap<PeerCloseCode, number> {
+    return this.#refusals;
   }
 
   /** Every configured peer and every accepted link, for /metrics. */

@@ -19,7 +19,8 @@ export const MAX_NAME_LENGTH = 1024;
 // control characters, which no real client sends and which corrupt logs.
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
-function nameError(field: string, value: unknown): string | undefined {
+/** What is wrong with a uid or channel name, if anything: every protocol holds names to this. */
+export function nameError(field: string, value: unknown): string | undefined {
   if (typeof value !== 'string') return `${field} must be a string`;
   if (value.length === 0) return `${field} must not be empty`;
   if (value.length > MAX_NAME_LENGTH) return `${field} longer than ${MAX_NAME_LENGTH}`;

@@ -11,6 +11,8 @@ export interface MetricsSources {
   readonly hub: Hub;
   /** Each peer's state, when peering runs. */
   readonly peers?: () => readonly PeerStatus[];
+  /** Links closed for what the peer did, by reason, when peering runs. */
+  readonly peerRefusals?: () => ReadonlyMap<string, number>;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -102,6 +104,19 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   });
   const peers = sources.peers;
   if (peers !== undefined) peerMetrics(registry, peers);
+  const refusals = sources.peerRefusals;
+  if (refusals !== undefined) {
+    new Counter({
+      name: 'parley_peer_links_refused_total',
+      help: 'Peer links this node closed for what the peer did, by reason (malformed, forged, out of order, flood...)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of refusals()) this.inc({ reason }, count);
+      },
+    });
+  }
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
 }
 

@@ -2,7 +2,7 @@
 // Nothing survives a restart.
 
 import { messageId } from './message-id.ts';
-import { firstMissing, replicaAsGiven } from './origin-vector.ts';
+import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import { mergeMlesHistory } from './mles-history.ts';
 import type {
@@ -114,9 +114,8 @@ export class MemoryStore implements Store {
     return requests.map((request) => {
       const channel = this.#channel(request.channel);
       const replica = request.replica;
-      if (replica !== undefined && (channel.vector.get(replica.origin) ?? 0) >= replica.originSeq) {
-        return { message: replicaAsGiven(request, replica), duplicate: true };
-      }
+      const place = replica === undefined ? 'own' : replicaPlace(channel.vector, replica, () => channel.messages.some((m) => m.origin === replica.origin));
+      if (place === 'held' || place === 'hole') return replicaNotStored(request, replica!, place, channel.vector);
       const cid = replica === undefined ? request.cid : undefined;
       if (cid !== undefined) {
         const earlier = this.#recent.get(request.channel, request.uid, cid);

@@ -12,7 +12,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageId } from './message-id.ts';
 import { mergeMlesHistory } from './mles-history.ts';
-import { firstMissing, replicaAsGiven } from './origin-vector.ts';
+import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import type {
   AppendRequest,
@@ -192,6 +192,7 @@ export class SqliteStore implements Store {
       bySeq: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? AND seq = ?`),
       idsOf: p('SELECT seq, id FROM messages WHERE channel = ?'),
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
+      holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
       lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
@@ -257,8 +258,9 @@ export class SqliteStore implements Store {
       for (const request of requests) {
         const replica = request.replica;
         const vector = this.#vector(request.channel);
-        if (replica !== undefined && (vector.get(replica.origin) ?? 0) >= replica.originSeq) {
-          results.push({ message: replicaAsGiven(request, replica), duplicate: true });
+        const place = replica === undefined ? 'own' : replicaPlace(vector, replica, () => this.#sql.holdsOrigin!.get(request.channel, replica.origin) !== undefined);
+        if (place === 'held' || place === 'hole') {
+          results.push(replicaNotStored(request, replica!, place, vector));
           continue;
         }
         const earlier = replica === undefined ? this.#earlier(request) : undefined;

@@ -156,16 +156,37 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
         ...req('a', payload, { uid: 'remote' }),
         replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq) },
       });
-      const results = store.append([replica('x', 1, 'x1'), replica('x', 2, 'x2'), replica('x', 1, 'x1 again'), replica('y', 5, 'y5')]);
+      const results = store.append([replica('x', 1, 'x1'), replica('x', 2, 'x2'), replica('x', 1, 'x1 again'), replica('y', 1, 'y1')]);
       assert.deepEqual(results.map((r) => [r.message.seq, r.duplicate]), [[2, false], [3, false], [0, true], [4, false]]);
       const stored = store.read('a', { after: 1, limit: 10 });
-      assert.deepEqual(stored.map((m) => [m.origin, m.originSeq, m.ts, m.id[0]]), [['x', 1, 42, 1], ['x', 2, 42, 2], ['y', 5, 42, 5]]);
-      assert.deepEqual([...store.vector('a')].sort(), [['x', 2], ['y', 5], [store.nodeId, 1]].sort());
+      assert.deepEqual(stored.map((m) => [m.origin, m.originSeq, m.ts, m.id[0]]), [['x', 1, 42, 1], ['x', 2, 42, 2], ['y', 1, 42, 1]]);
+      assert.deepEqual([...store.vector('a')].sort(), [['x', 2], ['y', 1], [store.nodeId, 1]].sort());
       // A local publish after replicas continues this node's own origin seqs.
       const [next] = store.append([req('a', 'mine again')]);
       assert.deepEqual([next!.message.seq, next!.message.originSeq, next!.message.origin], [5, 2, store.nodeId]);
       assert.equal(own!.message.originSeq, 1);
       assert.deepEqual(store.vector('none'), new Map());
+      store.close();
+    });
+
+    test('a replica past a hole in its origin\'s sequence is refused while the origin has messages here', () => {
+      const store = fresh();
+      const replica = (origin: string, originSeq: number): AppendRequest => ({
+        ...req('a', `${origin}${originSeq}`, { uid: 'remote' }),
+        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq % 256) },
+      });
+      // y is known here: a lying peer's y at 9e15 and one past a hole are refused, the next is taken.
+      const results = store.append([replica('y', 1), replica('y', 9e15), replica('y', 3), replica('y', 2)]);
+      assert.deepEqual(
+        results.map((r) => [r.message.seq, r.duplicate, r.hole?.after]),
+        [[1, false, undefined], [0, true, 1], [0, true, 1], [2, false, undefined]],
+      );
+      assert.deepEqual([...store.vector('a')], [['y', 2]]);
+      assert.deepEqual(store.read('a', { limit: 10 }).map((m) => [m.origin, m.originSeq]), [['y', 1], ['y', 2]]);
+      // An origin with nothing here may start anywhere (a peer's retention removed its
+      // older messages), and is held to its sequence from then on.
+      const [first, hole] = store.append([replica('x', 500), replica('x', 502)]);
+      assert.deepEqual([first!.duplicate, hole!.hole?.after], [false, 500]);
       store.close();
     });
 

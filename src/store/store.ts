@@ -47,16 +47,22 @@ export interface AppendRequest {
   /**
    * Set for a message that another node accepted: it keeps that node's origin, origin
    * seq, time and id, and gets a local seq here. One this store already holds (its
-   * origin seq is not above the channel's vector entry for the origin) is a duplicate.
+   * origin seq is not above the channel's vector entry for the origin) is a duplicate;
+   * one past the entry's next is refused as a hole (see `AppendResult.hole`).
    */
   readonly replica?: Replica | undefined;
 }
 
 export interface AppendResult {
-  /** For a duplicate replica: the replica as given, with seq 0 (its local seq is not looked up). */
+  /** For a replica not stored: the replica as given, with seq 0 (its local seq is not looked up). */
   readonly message: StoredMessage;
-  /** True when this was a retry of an earlier publish: nothing new was stored. */
+  /** True when nothing new was stored: a retry of an earlier publish, a replica held already, or a hole. */
   readonly duplicate: boolean;
+  /**
+   * Set for a replica refused because it skips its origin's sequence: the store holds
+   * that origin's messages up to `after`, and this one is beyond `after + 1`.
+   */
+  readonly hole?: { readonly after: number };
 }
 
 export interface ReadRange {

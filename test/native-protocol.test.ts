@@ -3,6 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mlesAuth } from '../src/protocol/mles-auth.ts';
 import { encodeClientFrame } from '../src/protocol/native.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient, type Frame } from './helpers/native-client.ts';
@@ -225,6 +226,17 @@ describe('native protocol', () => {
     await a.next((f) => f.t === 'unsubbed');
     const metrics = await (await fetch(new URL('/metrics', node.url))).text();
     assert.match(metrics, /parley_native_errors_total\{code="BAD_CURSOR"\} 2/);
+    await a.close();
+  });
+
+  test('without MLES_KEY a given auth must be right on every frame, not only the first', async () => {
+    const a = await NativeTestClient.connect(node.wsUrl, 'alice');
+    a.send({ t: 'query', qid: 'right', ch: 'open', auth: mlesAuth('alice', 'open', undefined) });
+    await a.next((f) => f.t === 'page' && f.qid === 'right');
+    a.send({ t: 'query', qid: 'wrong', ch: 'open', auth: mlesAuth('bob', 'open', undefined) });
+    assert.equal((await a.next((f) => f.qid === 'wrong')).code, 'AUTH_FAILED');
+    a.send({ t: 'query', qid: 'none', ch: 'open' });
+    await a.next((f) => f.t === 'page' && f.qid === 'none');
     await a.close();
   });
 

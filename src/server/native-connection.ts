@@ -119,7 +119,7 @@ export class NativeConnection {
   readonly session: ClientSession;
   readonly #ctx: NativeContext;
   readonly #subscriptions = new Map<string, Subscription>();
-  /** Channels this connection has shown auth for. */
+  /** Channels this connection has shown auth for (with MLES_KEY). */
   readonly #authorized = new Set<string>();
 
   constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
@@ -175,14 +175,18 @@ export class NativeConnection {
     }
   }
 
-  /** Checks (once per channel per connection) the Mles-style auth for this uid. */
+  /**
+   * Checks the Mles-style auth for this uid; with MLES_KEY once per channel per
+   * connection. Without a key nothing is remembered: no auth passes anyway, and anyone
+   * can compute the unkeyed auth of any name, so remembering would keep a name per query.
+   */
   #authorize(channel: string, auth: string | undefined, about: FrameAbout): boolean {
     if (this.#authorized.has(channel)) return true;
     if (!authAccepted(this.uid, channel, auth, this.#ctx.mlesKey)) {
       this.#error('AUTH_FAILED', about);
       return false;
     }
-    this.#authorized.add(channel);
+    if (this.#ctx.mlesKey !== undefined) this.#authorized.add(channel);
     return true;
   }
 

@@ -198,6 +198,31 @@ describe('native protocol', () => {
     await a.close();
   });
 
+  test('before without after pages back from it, oldest first, and walking back gets every message once', async () => {
+    const a = await NativeTestClient.connect(node.wsUrl, 'scroller');
+    await publishMany(a, 'scroll', 100, 's');
+    const query = async (fields: Frame): Promise<Frame> => {
+      const qid = `b${a.frames.length}`;
+      a.send({ t: 'query', qid, ch: 'scroll', ...fields });
+      return a.next((f) => f.qid === qid);
+    };
+    const newest = await query({ before: 100, limit: 10 });
+    assert.deepEqual(seqs(newest.msgs as Frame[]), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    assert.deepEqual([newest.last, newest.next], [false, 90]);
+    const desc = await query({ before: 100, limit: 10, desc: true });
+    assert.deepEqual(seqs(desc.msgs as Frame[]), seqs(newest.msgs as Frame[]).reverse(), 'desc: the same page, newest first');
+    const seen: number[] = [];
+    let page = await query({ before: 101, limit: 30 });
+    for (;;) {
+      seen.unshift(...seqs(page.msgs as Frame[]));
+      if (page.last === true) break;
+      page = await query({ before: page.next, limit: 30 });
+    }
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.equal(page.next, undefined);
+    await a.close();
+  });
+
   test('bad frames, cursors and queries get typed errors and the connection goes on', async () => {
     const a = await NativeTestClient.connect(node.wsUrl, 'errors');
     await publishMany(a, 'e', 3, 'e');

@@ -137,5 +137,8 @@ describe('HTTP query auth with MLES_KEY', () => {
     assert.equal(await status('?uid=alice'), 401);
     assert.equal(await status('?uid=alice&auth=6f862a3096e7c765'), 401);
     assert.equal(await status('?uid=alice&auth=afa46b8689dae7a5'), 200);
+    assert.equal(await status('?uid=alice&auth=0afa46b8689dae7a5'), 200, 'a leading zero does not matter');
+    assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(64, '0')}`), 200);
+    assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(65, '0')}`), 400);
   });
 });

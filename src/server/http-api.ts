@@ -5,7 +5,7 @@
 // query (pure, table-tested); the handler only reads the store and writes JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authAccepted } from '../protocol/mles-auth.ts';
+import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../protocol/mles-auth.ts';
 import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../protocol/native.ts';
 import type { Store } from '../store/store.ts';
@@ -59,7 +59,9 @@ export function parseMessagesRequest(target: string): ParsedRequest {
     limit = Number(limitText);
     if (limit > MAX_QUERY_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_QUERY_LIMIT}` };
   }
-  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth: params.get('auth') ?? undefined } };
+  const auth = params.get('auth') ?? undefined;
+  if (auth !== undefined && !isAuthText(auth)) return { ok: false, status: 400, error: `auth must be 1-${MAX_AUTH_DIGITS} hex digits` };
+  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth } };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -73,6 +73,26 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.equal(page.last, true);
   });
 
+  test('before without after pages back from it, oldest first, and walking back gets every message once', async () => {
+    const writer = await NativeTestClient.connect(node.wsUrl, 'w');
+    for (let i = 1; i <= 100; i++) writer.send({ t: 'pub', ch: 'scroll', cid: `s${i}`, p: Buffer.from(String(i)) });
+    await writer.next((f) => f.t === 'ack' && f.cid === 's100');
+    await writer.close();
+    const newest = (await get('/v1/channels/scroll/messages?before=100&limit=10')).body as ApiPage;
+    assert.deepEqual(newest.messages.map((m) => m.seq), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    assert.deepEqual(newest.messages.map((m) => Buffer.from(m.payload, 'base64').toString()), newest.messages.map((m) => String(m.seq)));
+    assert.deepEqual([newest.first, newest.last, newest.next], [1, false, 90]);
+    const seen: number[] = [];
+    let page = (await get('/v1/channels/scroll/messages?before=101&limit=30')).body as ApiPage;
+    for (;;) {
+      seen.unshift(...page.messages.map((m) => m.seq));
+      if (page.last) break;
+      page = (await get(`/v1/channels/scroll/messages?before=${page.next}&limit=30`)).body as ApiPage;
+    }
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.equal(page.next, undefined);
+  });
+
   test('a page is cut at 4 MiB of payloads, and paging on gets the rest', async () => {
     const writer = await NativeTestClient.connect(node.wsUrl, 'w');
     for (let i = 0; i < 10; i++) writer.send({ t: 'pub', ch: 'bulky', cid: `b${i}`, p: Buffer.alloc(900 * 1024, i) });
@@ -117,5 +137,8 @@ describe('HTTP query auth with MLES_KEY', () => {
     assert.equal(await status('?uid=alice'), 401);
     assert.equal(await status('?uid=alice&auth=6f862a3096e7c765'), 401);
     assert.equal(await status('?uid=alice&auth=afa46b8689dae7a5'), 200);
+    assert.equal(await status('?uid=alice&auth=0afa46b8689dae7a5'), 200, 'a leading zero does not matter');
+    assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(64, '0')}`), 200);
+    assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(65, '0')}`), 400);
   });
 });

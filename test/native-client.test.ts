@@ -122,6 +122,25 @@ describe('client SDK against a node', () => {
     return acks.map((a) => a.seq);
   }
 
+  test('scrollback walks a channel of 100 back from the newest, and from a seq, each message once', async () => {
+    const node = await start();
+    const alice = client({ url: node.wsUrl, uid: 'alice' });
+    await alice.connect();
+    const seqs = await publishMany(alice, 'sdk-scroll', 100);
+    assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
+    const walk = async (options: { before?: number; limit: number }) => {
+      const pages: number[][] = [];
+      for await (const page of alice.scrollback('sdk-scroll', options)) pages.push(page.messages.map((m) => m.seq));
+      return pages;
+    };
+    const pages = await within(walk({ limit: 30 }), 'scrollback from the newest');
+    assert.deepEqual(pages.map((p) => [p[0], p.at(-1)]), [[71, 100], [41, 70], [11, 40], [1, 10]]);
+    assert.deepEqual(pages.reverse().flat(), seqs);
+    const fromNinety = await within(walk({ before: 100, limit: 10 }), 'scrollback from 100');
+    assert.deepEqual(fromNinety[0], [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    assert.deepEqual(fromNinety.reverse().flat(), seqs.slice(0, 99));
+  });
+
   /** B reads the channel through its cursor file until it is live; returns what it got. */
   async function readAsB(url: string, cursorFile: string, channel: string, expect: number): Promise<Message[]> {
     const cursors = new FileCursorStore(cursorFile);

@@ -3,6 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mlesAuth } from '../src/protocol/mles-auth.ts';
 import { encodeClientFrame } from '../src/protocol/native.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient, type Frame } from './helpers/native-client.ts';
@@ -197,6 +198,31 @@ describe('native protocol', () => {
     await a.close();
   });
 
+  test('before without after pages back from it, oldest first, and walking back gets every message once', async () => {
+    const a = await NativeTestClient.connect(node.wsUrl, 'scroller');
+    await publishMany(a, 'scroll', 100, 's');
+    const query = async (fields: Frame): Promise<Frame> => {
+      const qid = `b${a.frames.length}`;
+      a.send({ t: 'query', qid, ch: 'scroll', ...fields });
+      return a.next((f) => f.qid === qid);
+    };
+    const newest = await query({ before: 100, limit: 10 });
+    assert.deepEqual(seqs(newest.msgs as Frame[]), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    assert.deepEqual([newest.last, newest.next], [false, 90]);
+    const desc = await query({ before: 100, limit: 10, desc: true });
+    assert.deepEqual(seqs(desc.msgs as Frame[]), seqs(newest.msgs as Frame[]).reverse(), 'desc: the same page, newest first');
+    const seen: number[] = [];
+    let page = await query({ before: 101, limit: 30 });
+    for (;;) {
+      seen.unshift(...seqs(page.msgs as Frame[]));
+      if (page.last === true) break;
+      page = await query({ before: page.next, limit: 30 });
+    }
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.equal(page.next, undefined);
+    await a.close();
+  });
+
   test('bad frames, cursors and queries get typed errors and the connection goes on', async () => {
     const a = await NativeTestClient.connect(node.wsUrl, 'errors');
     await publishMany(a, 'e', 3, 'e');
@@ -225,6 +251,17 @@ describe('native protocol', () => {
     await a.next((f) => f.t === 'unsubbed');
     const metrics = await (await fetch(new URL('/metrics', node.url))).text();
     assert.match(metrics, /parley_native_errors_total\{code="BAD_CURSOR"\} 2/);
+    await a.close();
+  });
+
+  test('without MLES_KEY a given auth must be right on every frame, not only the first', async () => {
+    const a = await NativeTestClient.connect(node.wsUrl, 'alice');
+    a.send({ t: 'query', qid: 'right', ch: 'open', auth: mlesAuth('alice', 'open', undefined) });
+    await a.next((f) => f.t === 'page' && f.qid === 'right');
+    a.send({ t: 'query', qid: 'wrong', ch: 'open', auth: mlesAuth('bob', 'open', undefined) });
+    assert.equal((await a.next((f) => f.qid === 'wrong')).code, 'AUTH_FAILED');
+    a.send({ t: 'query', qid: 'none', ch: 'open' });
+    await a.next((f) => f.t === 'page' && f.qid === 'none');
     await a.close();
   });
 

@@ -435,6 +435,45 @@ test('queries resolve with their page, are re-sent after a reconnect, and reject
   await client.close();
 });
 
+test('scrollback pages back from the newest, or from a seq, each page oldest first, each message once', async () => {
+  const node = new FakeNode();
+  for (let i = 1; i <= 25; i++) node.store('room', `m${i}`);
+  const { client } = setup({}, node);
+  await client.connect();
+  const pages = async (options: Parameters<ParleyClient['scrollback']>[1]) => {
+    const out: Array<{ seqs: number[]; last: boolean; next: number | undefined }> = [];
+    for await (const page of client.scrollback('room', options)) out.push({ seqs: page.messages.map((m) => m.seq), last: page.last, next: page.next });
+    return out;
+  };
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  assert.deepEqual(await pages({ limit: 10 }), [
+    { seqs: range(16, 25), last: false, next: 16 },
+    { seqs: range(6, 15), last: false, next: 6 },
+    { seqs: range(1, 5), last: true, next: undefined },
+  ]);
+  assert.deepEqual(await pages({ before: 10, limit: 3 }), [
+    { seqs: [7, 8, 9], last: false, next: 7 },
+    { seqs: [4, 5, 6], last: false, next: 4 },
+    { seqs: [1, 2, 3], last: true, next: undefined },
+  ]);
+  assert.deepEqual(await pages({ before: 1 }), [], 'nothing below the first message');
+  // Leaving the loop asks for no more pages.
+  const asked = () => framesOf(node.last, 'query').length;
+  const before = asked();
+  for await (const page of client.scrollback('room', { limit: 5 })) {
+    assert.deepEqual(page.messages.map(text), ['m21', 'm22', 'm23', 'm24', 'm25']);
+    break;
+  }
+  assert.equal(asked() - before, 1);
+  // The node's own rule agrees: before without after is the newest page below it.
+  assert.deepEqual((await client.query('room', { before: 10, limit: 3 })).messages.map((m) => m.seq), [7, 8, 9]);
+  assert.throws(() => client.scrollback('room', { limit: 0 }), RangeError);
+  assert.throws(() => client.scrollback('room', { before: -1 }), RangeError);
+  assert.throws(() => client.scrollback('', {}), RangeError);
+  await client.close();
+  await assert.rejects(client.scrollback('room').next(), (e: unknown) => e instanceof ParleyError && e.code === 'CLOSED');
+});
+
 test('a refused hello or a 44xx close stops the client with REFUSED', async () => {
   const node = new FakeNode();
   node.intercept = (socket, frame) => {

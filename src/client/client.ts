@@ -15,14 +15,15 @@ import type { CursorStore } from './cursor-store.ts';
 import { ParleyError, isProtocolErrorCode } from './errors.ts';
 import { Emitter } from './events.ts';
 import { checkName, nodeUrl } from './options.ts';
-import type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions } from './options.ts';
+import type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
 import { Publisher } from './publisher.ts';
 import { Queries } from './queries.ts';
+import { checkScrollbackOptions, scrollback } from './scrollback.ts';
 import { SubscriptionCore } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHost } from './subscription.ts';
 import type { IncomingFrame } from './wire.ts';
 
-export type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions } from './options.ts';
+export type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
 
 /** Close codes after which the same hello would be refused again. */
 const REFUSAL_CLOSE_CODES = new Set([4400, 4401, 4409]);
@@ -146,6 +147,17 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     checkName('channel', channel);
     if (this.#state === 'closed') return Promise.reject(new ParleyError('CLOSED'));
     return this.#queries.query(channel, options);
+  }
+
+  /**
+   * Pages of the channel's stored messages going back from `before` (default: from the
+   * newest), each oldest first, until the oldest stored one: for showing history above
+   * what is on screen. Each page is a query, asked when the iteration gets to it.
+   */
+  scrollback(channel: string, options: ScrollbackOptions = {}): AsyncGenerator<Page, void, undefined> {
+    checkName('channel', channel);
+    checkScrollbackOptions(options);
+    return scrollback((query) => this.query(channel, query), options);
   }
 
   /**

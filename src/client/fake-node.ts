@@ -212,8 +212,12 @@ export class FakeNode {
       case 'query': {
         const list = this.channels.get(frame.ch) ?? [];
         let messages = list.filter((m) => (frame.after === undefined || m.seq > frame.after) && (frame.before === undefined || m.seq < frame.before));
-        if (frame.desc) messages = messages.reverse();
+        // As the node: with desc, or before without after, the page is the newest ones.
+        const back = frame.desc || (frame.before !== undefined && frame.after === undefined);
+        if (back) messages = messages.reverse();
         const page = messages.slice(0, frame.limit);
+        const next = page.at(-1)?.seq;
+        if (back && !frame.desc) page.reverse();
         socket.push({
           t: 'page',
           qid: frame.qid,
@@ -221,7 +225,7 @@ export class FakeNode {
           msgs: page,
           first: list[0]?.seq ?? (list.at(-1)?.seq ?? 0) + 1,
           last: page.length === messages.length,
-          ...(page.length < messages.length ? { next: page.at(-1)!.seq } : {}),
+          ...(page.length < messages.length ? { next } : {}),
         });
         return;
       }

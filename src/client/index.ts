@@ -11,6 +11,7 @@ export type {
   PublishOptions,
   PublishResult,
   QueryOptions,
+  ScrollbackOptions,
 } from './client.ts';
 export { Subscription } from './subscription.ts';
 export type { SubscribeFrom, SubscribeOptions, SubscriptionEvents } from './subscription.ts';

@@ -62,7 +62,7 @@ export interface PublishResult {
 export interface QueryOptions {
   /** Messages with seq greater than this. */
   readonly after?: number | undefined;
-  /** Messages with seq less than this. */
+  /** Messages with seq less than this. Without `after`, the page reads back: the newest `limit` below it. */
   readonly before?: number | undefined;
   /** Messages with ts at or after this (ms since the epoch). */
   readonly since?: number | undefined;
@@ -85,8 +85,21 @@ export interface Page {
   readonly first: number;
   /** True when nothing further exists in the query's direction. */
   readonly last: boolean;
-  /** Where to continue: pass it as `after` (or as `before` with `desc`). */
+  /**
+   * Where the next page in the same direction starts: pass it as `after` for a query that
+   * reads forward, as `before` for one that reads back (`desc`, or `before` without `after`).
+   */
   readonly next: number | undefined;
+}
+
+export interface ScrollbackOptions {
+  /** Start with the messages below this seq (e.g. the oldest one shown); default: the newest. */
+  readonly before?: number | undefined;
+  /** Messages per page: default 100, at most 1000. */
+  readonly limit?: number | undefined;
+  /** Timeout of each page's query, as in query(). */
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';

@@ -12,6 +12,7 @@ import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../server/identity.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './peer-link.ts';
+import { QueriedChannels } from './queried-channels.ts';
 import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL, type PeerCloseCode } from './peer-protocol.ts';
 
 /** Close reasons that blame the peer: counted in /metrics. */
@@ -23,6 +24,8 @@ const FRESH_WAIT_MS = 3000;
 const UPSTREAM_WAIT_MS = 2000;
 /** How long a queried channel stays asked for after the last query. */
 const QUERY_INTEREST_MS = 60_000;
+/** Queried channels asked for at once at most: each costs a stream on every peer. */
+const MAX_QUERIED = 1000;
 
 export interface PeeringOptions {
   readonly identity: NodeIdentity;
@@ -74,7 +77,7 @@ export class Peering {
   /** Channels clients here use (from the hub). */
   readonly #hubUsed = new Set<string>();
   /** Channels queried here lately: asked for a while, so queries see the network's messages. */
-  readonly #queried = new Map<string, NodeJS.Timeout>();
+  readonly #queried: QueriedChannels;
   /** Links this node closed for what the peer did, by reason. */
   readonly #refusals = new Map<PeerCloseCode, number>();
   /** Who waits for a channel's streams from peers to catch up. */
@@ -83,6 +86,10 @@ export class Peering {
   constructor(options: PeeringOptions) {
     this.#options = options;
     this.#table = new InterestTable(options.identity.nodeId);
+    this.#queried = new QueriedChannels(MAX_QUERIED, QUERY_INTEREST_MS, (channel) => {
+      this.#applyUse(channel);
+      this.#wake(channel); // a query still waiting for it answers with what is here
+    });
     this.#server = new WebSocketServer({ noServer: true, maxPayload: this.#maxFrame(), handleProtocols: () => PEER_SUBPROTOCOL });
     this.#context = {
       identity: options.identity,
@@ -157,19 +164,14 @@ export class Peering {
 
   /**
    * Before a query reads a channel: asks the peers for it (for QUERY_INTEREST_MS from
-   * the last query, so a client paging through it pays once) and resolves when their
+   * the last query, so a client paging through it pays once; MAX_QUERIED channels at
+   * most, the least recently queried going first) and resolves when their
    * streams have caught up, or after `timeoutMs`. Without this a node would answer only
    * from what its own clients happened to make it fetch.
    */
   fresh(channel: string, timeoutMs = FRESH_WAIT_MS): Promise<void> {
     if (this.#links.size === 0 || this.#closing) return Promise.resolve();
-    clearTimeout(this.#queried.get(channel));
-    const timer = setTimeout(() => {
-      this.#queried.delete(channel);
-      this.#applyUse(channel);
-    }, QUERY_INTEREST_MS);
-    timer.unref();
-    this.#queried.set(channel, timer);
+    this.#queried.queried(channel);
     this.#applyUse(channel);
     return this.#caughtUpExcept(channel, undefined, timeoutMs);
   }
@@ -338,7 +340,7 @@ export class Peering {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#pinger);
-    for (const timer of this.#queried.values()) clearTimeout(timer);
+    this.#queried.clear();
     this.#wake(undefined);
     for (const dial of this.#dials.values()) {
       dial.stopped = true;

@@ -25,6 +25,15 @@ test('with a key, auth is required and must match', () => {
   assert.equal(authAccepted('alice', 'example', '', 'secret'), false);
 });
 
+test('leading zeros do not matter, up to 64 hex digits in all', () => {
+  assert.equal(authAccepted('alice', 'example', '0afa46b8689dae7a5', 'secret'), true, '17 digits');
+  assert.equal(authAccepted('alice', 'example', 'afa46b8689dae7a5'.padStart(64, '0'), 'secret'), true, '64 digits');
+  assert.equal(authAccepted('alice', 'example', 'afa46b8689dae7a5'.padStart(65, '0'), 'secret'), false, '65 digits');
+  assert.equal(authAccepted('alice', 'example', '1afa46b8689dae7a5', 'secret'), false, 'a 17th digit that is not zero');
+  const small = mlesAuth('bob', 'example', 'secret'); // 6f86...: no leading zero of its own
+  assert.equal(authAccepted('bob', 'example', `000${small}`, 'secret'), true);
+});
+
 test('an empty key still requires auth', () => {
   assert.equal(authAccepted('alice', 'example', undefined, ''), false);
   assert.equal(authAccepted('alice', 'example', mlesAuth('alice', 'example', ''), ''), true);

@@ -23,7 +23,18 @@ export function authAccepted(
   key: string | undefined,
 ): boolean {
   if (auth === undefined) return key === undefined;
-  if (!/^[0-9a-fA-F]{1,16}$/.test(auth)) return false;
+  if (!isAuthText(auth)) return false;
   // Compared as a 64-bit number, as the reference does: case and leading zeros do not matter.
   return BigInt('0x' + auth) === BigInt('0x' + mlesAuth(uid, channel, key));
+}
+
+/**
+ * Hex digits an auth may have: any number of leading zeros are fine (the value is what
+ * counts), but not without end, so that parsing one costs little.
+ */
+export const MAX_AUTH_DIGITS = 64;
+
+/** Whether `auth` is written as an auth can be: 1 to MAX_AUTH_DIGITS hex digits. */
+export function isAuthText(auth: string): boolean {
+  return auth.length >= 1 && auth.length <= MAX_AUTH_DIGITS && /^[0-9a-fA-F]+$/.test(auth);
 }

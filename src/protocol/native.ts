@@ -67,10 +67,12 @@ export interface QueryFrame {
   readonly ch: string;
   readonly auth: string | undefined;
   readonly after: number | undefined;
+  /** Without `after`, the query reads back: the newest `limit` messages below it. */
   readonly before: number | undefined;
   readonly since: number | undefined;
   readonly until: number | undefined;
   readonly limit: number;
+  /** Read back from `before` (or from the newest), and answer newest first. */
   readonly desc: boolean;
   readonly ids: readonly Uint8Array[] | undefined;
 }
@@ -94,6 +96,7 @@ export type NodeFrame =
   | { readonly t: 'live'; readonly ch: string; readonly last: number }
   | { readonly t: 'unsubbed'; readonly ch: string }
   | { readonly t: 'ack'; readonly ch: string; readonly cid: string; readonly seq: number; readonly id: Uint8Array; readonly ts: number; readonly dup: boolean }
+  /** `next`: where the next page in the query's direction starts (an `after` forward, a `before` back). */
   | { readonly t: 'page'; readonly qid: string; readonly ch: string; readonly msgs: readonly WireMessage[]; readonly first: number; readonly last: boolean; readonly next?: number }
   | ErrorFrame;
 

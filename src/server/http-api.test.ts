@@ -13,6 +13,13 @@ test('parses a query with defaults', () => {
   });
 });
 
+test('auth keeps any leading zeros, up to 64 hex digits', () => {
+  for (const auth of ['0afa46b8689dae7a5', 'AFA46B8689DAE7A5'.padStart(64, '0')]) {
+    const parsed = parseMessagesRequest(`/v1/channels/c/messages?uid=u&auth=${auth}`);
+    assert.equal(parsed.ok && parsed.query.auth, auth);
+  }
+});
+
 test('malformed parameters are 400 with a reason; other paths 404', () => {
   const cases: Array<[string, number, string]> = [
     ['/v1/channels/c/messages?after=-1', 400, 'after must be a whole number >= 0'],
@@ -23,6 +30,9 @@ test('malformed parameters are 400 with a reason; other paths 404', () => {
     ['/v1/channels/c/messages?limit=', 400, 'limit must be a whole number >= 1'],
     ['/v1/channels/%zz/messages', 400, 'the channel is not valid percent-encoding'],
     ['/v1/channels/%C3%A4/messages', 400, 'the channel must be 1-1024 printable ASCII characters'],
+    [`/v1/channels/c/messages?uid=u&auth=${'0'.repeat(65)}`, 400, 'auth must be 1-64 hex digits'],
+    ['/v1/channels/c/messages?uid=u&auth=', 400, 'auth must be 1-64 hex digits'],
+    ['/v1/channels/c/messages?uid=u&auth=0x12', 400, 'auth must be 1-64 hex digits'],
     ['/v1/channels/c', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
     ['/v1/other', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
   ];

@@ -1,13 +1,15 @@
 // The HTTP query API, for tools and clients that only need to fetch:
 //   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A
+// Pages as a native query does (see query-page.ts): `before` without `after` pages back.
 // Same auth rules as an Mles header. Parameters are validated here, once, into a typed
 // query (pure, table-tested); the handler only reads the store and writes JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authAccepted } from '../protocol/mles-auth.ts';
+import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../protocol/mles-auth.ts';
 import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
-import { DEFAULT_QUERY_LIMIT, MAX_PAGE_BYTES, MAX_QUERY_LIMIT } from '../protocol/native.ts';
+import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../protocol/native.ts';
 import type { Store } from '../store/store.ts';
+import { readPage } from './query-page.ts';
 
 export interface MessagesQuery {
   readonly channel: string;
@@ -57,7 +59,9 @@ export function parseMessagesRequest(target: string): ParsedRequest {
     limit = Number(limitText);
     if (limit > MAX_QUERY_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_QUERY_LIMIT}` };
   }
-  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth: params.get('auth') ?? undefined } };
+  const auth = params.get('auth') ?? undefined;
+  if (auth !== undefined && !isAuthText(auth)) return { ok: false, status: 400, error: `auth must be 1-${MAX_AUTH_DIGITS} hex digits` };
+  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth } };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -86,19 +90,9 @@ export async function serveMessages(
     }
   }
   await fresh(query.channel);
-  // One more than asked tells whether anything matches past this page. A page is also
-  // cut at MAX_PAGE_BYTES of payloads: a thousand large messages would not fit in one
-  // JSON string.
-  const rows = store.read(query.channel, { after: query.after, before: query.before, limit: query.limit + 1 });
-  let taken = 0;
-  for (let bytes = 0; taken < Math.min(rows.length, query.limit); taken++) {
-    bytes += rows[taken]!.payload.length;
-    if (taken > 0 && bytes > MAX_PAGE_BYTES) break;
-  }
-  const page = rows.slice(0, taken);
-  const last = taken === rows.length;
+  const { messages, last, next } = readPage(store, query.channel, query);
   sendJson(res, 200, {
-    messages: page.map((m) => ({
+    messages: messages.map((m) => ({
       seq: m.seq,
       id: Buffer.from(m.id).toString('hex'),
       ts: m.ts,
@@ -108,6 +102,6 @@ export async function serveMessages(
     })),
     first: store.bounds(query.channel).first,
     last,
-    ...(last ? {} : { next: page[page.length - 1]!.seq }),
+    ...(next === undefined ? {} : { next }),
   });
 }

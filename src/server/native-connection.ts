@@ -25,6 +25,7 @@ import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from
 import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../protocol/ws-frame.ts';
 import type { StoredMessage } from '../store/store.ts';
 import { ClientSession, type SessionContext } from './client-session.ts';
+import { readPage } from './query-page.ts';
 
 export interface NativeContext extends SessionContext {
   readonly hub: Hub;
@@ -119,7 +120,7 @@ export class NativeConnection {
   readonly session: ClientSession;
   readonly #ctx: NativeContext;
   readonly #subscriptions = new Map<string, Subscription>();
-  /** Channels this connection has shown auth for. */
+  /** Channels this connection has shown auth for (with MLES_KEY). */
   readonly #authorized = new Set<string>();
 
   constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
@@ -175,14 +176,18 @@ export class NativeConnection {
     }
   }
 
-  /** Checks (once per channel per connection) the Mles-style auth for this uid. */
+  /**
+   * Checks the Mles-style auth for this uid; with MLES_KEY once per channel per
+   * connection. Without a key nothing is remembered: no auth passes anyway, and anyone
+   * can compute the unkeyed auth of any name, so remembering would keep a name per query.
+   */
   #authorize(channel: string, auth: string | undefined, about: FrameAbout): boolean {
     if (this.#authorized.has(channel)) return true;
     if (!authAccepted(this.uid, channel, auth, this.#ctx.mlesKey)) {
       this.#error('AUTH_FAILED', about);
       return false;
     }
-    this.#authorized.add(channel);
+    if (this.#ctx.mlesKey !== undefined) this.#authorized.add(channel);
     return true;
   }
 
@@ -298,26 +303,8 @@ export class NativeConnection {
       }
       return this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last: msgs.length === found.length });
     }
-    const rows = store.read(frame.ch, {
-      after: frame.after,
-      before: frame.before,
-      since: frame.since,
-      until: frame.until,
-      limit: frame.limit + 1,
-      descending: frame.desc,
-    });
-    const msgs: WireMessage[] = [];
-    let bytes = 0;
-    for (const row of rows.slice(0, frame.limit)) {
-      if (msgs.length > 0 && bytes + row.payload.length > MAX_PAGE_BYTES) break;
-      bytes += row.payload.length;
-      msgs.push(wireMessage(row));
-    }
-    const last = msgs.length === rows.length;
-    const page: NodeFrame = last
-      ? { t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last }
-      : { t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last, next: msgs[msgs.length - 1]?.seq ?? frame.after ?? 0 };
-    this.#send(page);
+    const { messages, last, next } = readPage(store, frame.ch, frame);
+    this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs: messages.map(wireMessage), first, last, ...(next === undefined ? {} : { next }) });
   }
 
   #leaveAll(): void {

@@ -51,6 +51,34 @@ test('a failed batch stores nothing and leaves the counters where they were', ()
   store.close();
 });
 
+test('asking about a channel that does not exist keeps nothing for it', () => {
+  const path = tempFile();
+  const store = new SqliteStore({ path, nodeId: 'n' });
+  assert.deepEqual(store.bounds('later'), { first: 1, last: 0 });
+  assert.deepEqual(store.vector('later'), new Map());
+  assert.deepEqual(store.read('later', { before: 10, limit: 10, descending: true }), []);
+  assert.equal(store.firstMissing('later', new Map()), undefined);
+  // A second writer on the same file makes the channel: a store that had kept what it
+  // answered about the name would go on answering that from memory.
+  const other = new SqliteStore({ path, nodeId: 'm' });
+  other.append([{ channel: 'later', uid: 'u', binary: true, payload: Buffer.from('now') }]);
+  other.close();
+  assert.deepEqual(store.bounds('later'), { first: 1, last: 1 });
+  assert.deepEqual(store.vector('later'), new Map([['m', 1]]));
+  assert.equal(store.append([{ channel: 'later', uid: 'u', binary: true, payload: Buffer.from('next') }])[0]!.message.seq, 2);
+  store.close();
+});
+
+test('a failed batch that would have made a channel leaves it unmade', () => {
+  const store = new SqliteStore({ path: tempFile(), nodeId: 'n' });
+  const bad = { channel: 'new', uid: 'u', binary: true, payload: 'not bytes' as unknown as Uint8Array };
+  assert.throws(() => store.append([{ channel: 'new', uid: 'u', binary: true, payload: Buffer.from('1') }, bad]));
+  assert.deepEqual(store.bounds('new'), { first: 1, last: 0 });
+  assert.deepEqual(store.vector('new'), new Map());
+  assert.equal(store.append([{ channel: 'new', uid: 'u', binary: true, payload: Buffer.from('2') }])[0]!.message.originSeq, 1);
+  store.close();
+});
+
 test('client ids past the remembered window are found when the publish says it is a retry', () => {
   const store = new SqliteStore({ path: tempFile(), nodeId: 'n', recentPublishes: 1 });
   const publish = (cid: string, retry?: boolean) =>

@@ -30,6 +30,10 @@ import type {
 
 const SCHEMA_VERSION = 2;
 
+/** What every channel without a row has: shared, so asking about one keeps nothing. */
+const NO_BOUNDS: ChannelBounds = Object.freeze({ first: 1, last: 0 });
+const NO_ORIGINS: OriginVector = new Map();
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS channels (
@@ -227,22 +231,44 @@ export class SqliteStore implements Store {
     return (this.#sql.publish!.get(request.channel, request.uid, request.cid) as { seq: number } | undefined)?.seq;
   }
 
-  #channel(channel: string): ChannelRow {
+  /**
+   * The counters of a channel that has a row, cached; undefined for one that has none.
+   * Only channels that exist are cached: anyone can ask about any name (a query needs
+   * no auth without MLES_KEY), and a cache entry per name asked would grow for good.
+   */
+  #existing(channel: string): ChannelRow | undefined {
     let row = this.#channels.get(channel);
     if (row === undefined) {
-      row = (this.#sql.channel!.get(channel) as ChannelRow | undefined) ?? { lastSeq: 0, originSeq: 0, count: 0, bytes: 0 };
+      row = this.#sql.channel!.get(channel) as ChannelRow | undefined;
+      if (row !== undefined) this.#channels.set(channel, row);
+    }
+    return row;
+  }
+
+  /** The counters of a channel being written to, made (and cached) for a new one. */
+  #channel(channel: string): ChannelRow {
+    let row = this.#existing(channel);
+    if (row === undefined) {
+      row = { lastSeq: 0, originSeq: 0, count: 0, bytes: 0 };
       this.#channels.set(channel, row);
     }
     return row;
   }
 
-  #vector(channel: string): Map<string, number> {
-    let vector = this.#vectors.get(channel);
-    if (vector === undefined) {
-      vector = new Map();
-      for (const row of this.#sql.vector!.all(channel) as Array<{ origin: string; highest: number }>) vector.set(row.origin, row.highest);
-      this.#vectors.set(channel, vector);
-    }
+  /** The channel's origin vector, for reading: a shared empty one for a channel that does not exist. */
+  #vector(channel: string): OriginVector {
+    return this.#vectors.get(channel) ?? (this.#existing(channel) === undefined ? NO_ORIGINS : this.#loadVector(channel));
+  }
+
+  /** The channel's origin vector, to change: loaded and cached if it is not yet. */
+  #writableVector(channel: string): Map<string, number> {
+    return this.#vectors.get(channel) ?? this.#loadVector(channel);
+  }
+
+  #loadVector(channel: string): Map<string, number> {
+    const vector = new Map<string, number>();
+    for (const row of this.#sql.vector!.all(channel) as Array<{ origin: string; highest: number }>) vector.set(row.origin, row.highest);
+    this.#vectors.set(channel, vector);
     return vector;
   }
 
@@ -257,10 +283,10 @@ export class SqliteStore implements Store {
       const now = this.#now();
       for (const request of requests) {
         const replica = request.replica;
-        const vector = this.#vector(request.channel);
-        const place = replica === undefined ? 'own' : replicaPlace(vector, replica, () => this.#sql.holdsOrigin!.get(request.channel, replica.origin) !== undefined);
+        const known = this.#vector(request.channel);
+        const place = replica === undefined ? 'own' : replicaPlace(known, replica, () => this.#sql.holdsOrigin!.get(request.channel, replica.origin) !== undefined);
         if (place === 'held' || place === 'hole') {
-          results.push(replicaNotStored(request, replica!, place, vector));
+          results.push(replicaNotStored(request, replica!, place, known));
           continue;
         }
         const earlier = replica === undefined ? this.#earlier(request) : undefined;
@@ -272,6 +298,7 @@ export class SqliteStore implements Store {
           }
         }
         const channel = this.#channel(request.channel);
+        const vector = this.#writableVector(request.channel);
         if (!before.has(request.channel)) {
           before.set(request.channel, { ...channel });
           vectorsBefore.set(request.channel, new Map(vector));
@@ -318,9 +345,13 @@ export class SqliteStore implements Store {
       this.#db.exec('COMMIT');
     } catch (error) {
       this.#db.exec('ROLLBACK');
-      // The cached counters, vectors and client ids ran ahead of what was rolled back.
-      for (const [name, row] of before) this.#channels.set(name, row);
-      for (const [name, vector] of vectorsBefore) this.#vectors.set(name, vector);
+      // The cached counters, vectors and client ids ran ahead of what was rolled back:
+      // those of the channels touched are dropped, to be read again from the database
+      // (a channel the batch would have made has no row there, and stays uncached).
+      for (const name of before.keys()) {
+        this.#channels.delete(name);
+        this.#vectors.delete(name);
+      }
       for (const request of requests) if (request.cid !== undefined) this.#recent.delete(request.channel, request.uid, request.cid);
       throw error;
     }
@@ -376,7 +407,8 @@ export class SqliteStore implements Store {
   }
 
   bounds(channel: string): ChannelBounds {
-    const row = this.#channel(channel);
+    const row = this.#existing(channel);
+    if (row === undefined) return NO_BOUNDS;
     if (row.count === 0) return { first: row.lastSeq + 1, last: row.lastSeq };
     const first = (this.#sql.first!.get(channel) as { first: number | null }).first;
     return { first: first ?? row.lastSeq + 1, last: row.lastSeq };

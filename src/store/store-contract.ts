@@ -190,6 +190,23 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.close();
     });
 
+    test('asking about channels that do not exist makes none', () => {
+      const store = fresh();
+      for (let i = 0; i < 100; i++) {
+        const name = `made-up-${i}`;
+        assert.deepEqual(store.bounds(name), { first: 1, last: 0 });
+        assert.deepEqual(store.read(name, { before: 50, limit: 10, descending: true }), []);
+        assert.deepEqual(store.readByIds(name, [new Uint8Array(32)]), []);
+        assert.equal(store.firstMissing(name, new Map()), undefined);
+        assert.deepEqual(store.mlesHistory(name, 10), []);
+        store.vector(name).set('x', 1); // a copy: changing it changes nothing stored
+        assert.deepEqual(store.vector(name), new Map());
+      }
+      assert.deepEqual(store.stats(), { channels: 0, messages: 0, bytes: 0 });
+      assert.equal(store.append([req('made-up-0', 'first')])[0]!.message.seq, 1);
+      store.close();
+    });
+
     test('firstMissing finds the oldest message a peer lacks', () => {
       const store = fresh();
       const replica = (origin: string, originSeq: number): AppendRequest => ({

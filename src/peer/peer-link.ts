@@ -6,6 +6,7 @@
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.ts';
+import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { messageId } from '../store/message-id.ts';
 import type { AppendResult } from '../store/store.ts';
 import type { NodeIdentity } from '../server/identity.ts';
@@ -54,10 +55,8 @@ export interface LinkContext {
  */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
 
-/** Messages read from the store per replay step. */
-const REPLAY_PAGE = 1000;
-/** Payload bytes a replay step sends at most (more only for a single message). */
-const REPLAY_BYTES = 4 * 1024 * 1024;
+/** What a replay reads and sends per step: 1000 messages or about 4 MiB of payloads. */
+const REPLAY_PAGE: ReplayPage = { rows: 1000, bytes: 4 * 1024 * 1024 };
 /** Messages a paced link waits to be allowed before it sends again. */
 const PACED_CHUNK = 256;
 
@@ -337,27 +336,20 @@ export class PeerLink {
     const store = this.#ctx.hub.store;
     const first = store.firstMissing(stream.channel, stream.peerHas);
     stream.position = first === undefined ? store.bounds(stream.channel).last : first - 1;
-    for (;;) {
-      if (stream.cancelled || this.#closed) return;
-      const page = store.read(stream.channel, { after: stream.position, limit: REPLAY_PAGE });
-      // At most about REPLAY_BYTES of payloads at a time; the next read starts after the
-      // last message offered.
-      let offered = 0;
-      let bytes = 0;
-      while (offered < page.length && bytes < REPLAY_BYTES) {
-        const message = page[offered++]!;
-        stream.offer(message);
-        bytes += message.payload.length;
-      }
-      if (offered === page.length && page.length < REPLAY_PAGE) {
-        stream.live = true; // in the same synchronous step as the last read
-        await this.#announceLive(stream);
-        return;
-      }
-      // Wait until this page is on its way (at the peer's pace): a long replay must not
+    await replayThenLive(store, stream.channel, stream.position, REPLAY_PAGE, {
+      stopped: () => stream.cancelled || this.#closed,
+      deliver: (messages) => {
+        for (const message of messages) stream.offer(message);
+      },
+      live: () => (stream.live = true),
+      // Wait until this step is on its way (at the peer's pace): a long replay must not
       // pile up in memory.
-      await this.#drain();
-    }
+      drain: async () => {
+        await this.#drain();
+        return true;
+      },
+    });
+    if (stream.live) await this.#announceLive(stream);
   }
 
   /**

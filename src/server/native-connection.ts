@@ -4,6 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { Delivery, DeliveryRun, Hub, Member } from '../hub/hub.ts';
+import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
 import {
   decodeClientFrame,
@@ -36,10 +37,11 @@ export interface NativeContext extends SessionContext {
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
-/** Messages read from the store per replay step. */
-const REPLAY_PAGE = 500;
-/** Bytes a replay lets wait in the send buffer before it pauses for the client to read. */
-const REPLAY_HIGH_WATER = 1024 * 1024;
+/**
+ * What a replay reads per step: 500 messages or about 1 MiB of payloads. It lets about
+ * that much wait in the send buffer before it pauses for the client to read.
+ */
+const REPLAY_PAGE: ReplayPage = { rows: 500, bytes: 1024 * 1024 };
 /** `msg` frames are sent in WebSocket messages of at most this many bytes (or one larger message). */
 const MESSAGES_PER_FRAME_BYTES = 256 * 1024;
 
@@ -220,31 +222,24 @@ export class NativeConnection {
     });
   }
 
-  async #replay(subscription: Subscription, after: number): Promise<void> {
-    const store = this.#ctx.hub.store;
-    let cursor = after;
-    for (;;) {
-      if (subscription.cancelled) return;
-      const page = store.read(subscription.channel, { after: cursor, limit: REPLAY_PAGE });
-      // At most about REPLAY_HIGH_WATER of payloads per step (at least one message), so
-      // a replay of large messages waits for the client instead of overflowing its
-      // send buffer (which would drop it as too slow).
-      let take = 0;
-      for (let bytes = 0; take < page.length && (take === 0 || bytes < REPLAY_HIGH_WATER); take++) bytes += page[take]!.payload.length;
-      const step = take === page.length ? page : page.slice(0, take);
-      for (const wire of messageFrames(step)) this.session.send(wire);
-      if (step.length > 0) cursor = step[step.length - 1]!.seq;
-      if (step === page && page.length < REPLAY_PAGE) {
-        // Caught up, in the same synchronous step as the read: go live now.
+  #replay(subscription: Subscription, after: number): Promise<void> {
+    return replayThenLive(this.#ctx.hub.store, subscription.channel, after, REPLAY_PAGE, {
+      stopped: () => subscription.cancelled,
+      deliver: (messages) => {
+        for (const wire of messageFrames(messages)) this.session.send(wire);
+      },
+      live: (last) => {
         subscription.live = true;
-        this.#send({ t: 'live', ch: subscription.channel, last: cursor });
-        return;
-      }
-      // Yield to everyone else between pages (a 100k replay must not hold the loop),
-      // and wait while the client is behind.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (!(await this.session.waitForRoom(REPLAY_HIGH_WATER))) return;
-    }
+        this.#send({ t: 'live', ch: subscription.channel, last });
+      },
+      // Yield to everyone else between steps (a 100k replay must not hold the loop),
+      // and wait while the client is behind: a replay of large messages must not
+      // overflow its send buffer (which would drop it as too slow).
+      drain: async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return this.session.waitForRoom(REPLAY_PAGE.bytes);
+      },
+    });
   }
 
   #unsubscribe(subscription: Subscription): void {

@@ -7,7 +7,7 @@
 // /messages does with `dir=b`): an `after` reading forward, a `before` reading back.
 
 import { MAX_PAGE_BYTES } from '../protocol/native.ts';
-import type { Store, StoredMessage } from '../store/store.ts';
+import { readComplete, type Store, type StoredMessage } from '../store/store.ts';
 
 export interface PageQuery {
   readonly after: number | undefined;
@@ -36,15 +36,19 @@ export function readsBack(query: Pick<PageQuery, 'after' | 'before' | 'desc'>): 
 
 export function readPage(store: Store, channel: string, query: PageQuery): QueryPage {
   const back = readsBack(query);
-  // One more than asked tells whether anything matches past this page.
-  const rows = store.read(channel, {
+  // One more than asked, and one byte past the budget, tell whether anything matches
+  // past this page. The store stops reading there: large messages are not read only
+  // to be left out.
+  const range = {
     after: query.after,
     before: query.before,
     since: query.since,
     until: query.until,
     limit: query.limit + 1,
     descending: back,
-  });
+    maxBytes: MAX_PAGE_BYTES + 1,
+  };
+  const rows = store.read(channel, range);
   // A page also stops at MAX_PAGE_BYTES of payloads (one larger message still comes
   // alone): a thousand large messages would not fit in one frame or JSON string.
   // Reading back, what is left out is the oldest: the page stays next to `before`.
@@ -54,7 +58,7 @@ export function readPage(store: Store, channel: string, query: PageQuery): Query
     if (taken > 0 && bytes > MAX_PAGE_BYTES) break;
   }
   const messages = rows.slice(0, taken);
-  const last = taken === rows.length;
+  const last = taken === rows.length && readComplete(range, rows);
   const next = last ? undefined : messages[taken - 1]!.seq;
   if (back && query.desc !== true) messages.reverse();
   return { messages, last, next };

@@ -150,6 +150,10 @@ export class MemoryStore implements Store {
   }
 
   read(name: string, range: ReadRange): StoredMessage[] {
+    return withinBytes(this.#range(name, range), range.maxBytes);
+  }
+
+  #range(name: string, range: ReadRange): StoredMessage[] {
     const channel = this.#channels.get(name);
     if (channel === undefined) return [];
     if (range.since === undefined && range.until === undefined && !range.descending) {
@@ -240,4 +244,15 @@ export class MemoryStore implements Store {
   }
 
   close(): void {}
+}
+
+/** The messages up to the one whose payload reaches `maxBytes` (see ReadRange.maxBytes). */
+function withinBytes(messages: StoredMessage[], maxBytes: number | undefined): StoredMessage[] {
+  if (maxBytes === undefined) return messages;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    bytes += messages[i]!.payload.length;
+    if (bytes >= maxBytes) return messages.slice(0, i + 1);
+  }
+  return messages;
 }

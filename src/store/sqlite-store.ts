@@ -158,7 +158,9 @@ export class SqliteStore implements Store {
   readonly #recent: RecentIds;
   readonly #recentLimit: number;
   readonly #sql: Record<string, StatementSync>;
-  /** Prepared range reads, by their SQL (at most 32 shapes of range). */
+  /** Per channel read lately: the largest payload it holds (see #largest). */
+  readonly #largestPayload = new Map<string, number>();
+  /** Prepared range reads, by their SQL (at most 64 shapes of range). */
   readonly #reads = new Map<string, StatementSync>();
 
   constructor(options: SqliteStoreOptions) {
@@ -196,6 +198,7 @@ export class SqliteStore implements Store {
       bySeq: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? AND seq = ?`),
       idsOf: p('SELECT seq, id FROM messages WHERE channel = ?'),
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
+      largest: p('SELECT max(length(payload)) AS largest FROM messages WHERE channel = ?'),
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
@@ -332,6 +335,8 @@ export class SqliteStore implements Store {
         vector.set(message.origin, message.originSeq);
         channel.count++;
         channel.bytes += message.payload.length;
+        const largest = this.#largestPayload.get(request.channel);
+        if (largest !== undefined && message.payload.length > largest) this.#largestPayload.set(request.channel, message.payload.length);
         touched.set(request.channel, channel);
         results.push({ message, duplicate: false });
       }
@@ -378,18 +383,54 @@ export class SqliteStore implements Store {
       args.push(range.until);
     }
     const order = range.descending ? 'DESC' : 'ASC';
+    if (range.maxBytes !== undefined && this.#largest(channel) * range.limit > range.maxBytes) {
+      // The page could be large: find where the byte budget ends from the payloads'
+      // lengths (read without their contents), then read only up to there.
+      const sizes = this.#statement(`SELECT seq, length(payload) FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`);
+      let end: number | undefined;
+      let bytes = 0;
+      for (const [seq, size] of sizes.all(...args.slice(1), range.limit) as unknown as Array<[number, number]>) {
+        end = seq;
+        bytes += size;
+        if (bytes >= range.maxBytes) break;
+      }
+      if (end === undefined) return [];
+      where.push(range.descending ? 'seq >= ?' : 'seq <= ?');
+      args.push(end);
+    }
     args.push(range.limit);
-    const sql = `SELECT ${RANGE_COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
+    const statement = this.#statement(`SELECT ${RANGE_COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`);
+    const rows = statement.all(...args) as unknown as RangeRow[];
+    const messages = new Array<StoredMessage>(rows.length);
+    for (let i = 0; i < rows.length; i++) messages[i] = fromRangeRow(channel, this.nodeId, rows[i]!);
+    return messages;
+  }
+
+  /** A prepared range read, by its SQL (a few dozen shapes at most), returning arrays. */
+  #statement(sql: string): StatementSync {
     let statement = this.#reads.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
       statement.setReturnArrays(true);
       this.#reads.set(sql, statement);
     }
-    const rows = statement.all(...args) as unknown as RangeRow[];
-    const messages = new Array<StoredMessage>(rows.length);
-    for (let i = 0; i < rows.length; i++) messages[i] = fromRangeRow(channel, this.nodeId, rows[i]!);
-    return messages;
+    return statement;
+  }
+
+  /**
+   * The largest payload a channel holds, or held (an upper bound: retention does not
+   * lower it), found once per channel: reads whose limit times it fits their byte
+   * budget need no look at the sizes first, which keeps catch-up of small messages at
+   * one statement per page.
+   */
+  #largest(channel: string): number {
+    let largest = this.#largestPayload.get(channel);
+    if (largest === undefined) {
+      if (this.#existing(channel) === undefined) return 0;
+      largest = (this.#sql.largest!.get(channel) as { largest: number | null }).largest ?? 0;
+      this.#largestPayload.set(channel, largest);
+    }
+    return largest;
   }
 
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {

@@ -207,6 +207,23 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.close();
     });
 
+    test('a read with maxBytes stops at the message that reaches it, either way round', () => {
+      const store = fresh();
+      const sizes = [10, 10, 1000, 10, 10, 500, 10];
+      store.append(sizes.map((size, i) => req('a', String(i).repeat(size))));
+      const seqs = (range: Parameters<Store['read']>[1]) => store.read('a', range).map((m) => m.seq);
+      assert.deepEqual(seqs({ limit: 10, maxBytes: 15 }), [1, 2]);
+      assert.deepEqual(seqs({ limit: 10, maxBytes: 20 }), [1, 2], 'the message that reaches the budget is the last');
+      assert.deepEqual(seqs({ limit: 10, maxBytes: 21 }), [1, 2, 3]);
+      assert.deepEqual(seqs({ after: 2, limit: 10, maxBytes: 1 }), [3], 'always at least one');
+      assert.deepEqual(seqs({ after: 3, limit: 2, maxBytes: 10_000 }), [4, 5], 'the limit still applies');
+      assert.deepEqual(seqs({ limit: 10, maxBytes: 520, descending: true }), [7, 6, 5]);
+      assert.deepEqual(seqs({ before: 6, limit: 10, maxBytes: 1015, descending: true }), [5, 4, 3]);
+      assert.deepEqual(seqs({ after: 7, limit: 10, maxBytes: 1 }), []);
+      assert.deepEqual(store.read('none', { limit: 10, maxBytes: 1 }), []);
+      store.close();
+    });
+
     test('firstMissing finds the oldest message a peer lacks', () => {
       const store = fresh();
       const replica = (origin: string, originSeq: number): AppendRequest => ({

@@ -77,6 +77,24 @@ export interface ReadRange {
   readonly limit: number;
   /** Newest first instead of oldest first (the limit then keeps the newest). */
   readonly descending?: boolean;
+  /**
+   * Stop once the payloads read add up to this many bytes: the message that reaches it
+   * is the last one given (so there is always at least one, and a caller can tell that
+   * the read stopped early). Large messages are then never read only to be left out.
+   */
+  readonly maxBytes?: number;
+}
+
+/**
+ * Whether a read with this range gave everything it matches: it stopped neither at its
+ * limit nor at its byte budget.
+ */
+export function readComplete(range: ReadRange, messages: readonly StoredMessage[]): boolean {
+  if (messages.length >= range.limit) return false;
+  if (range.maxBytes === undefined) return true;
+  let bytes = 0;
+  for (const message of messages) bytes += message.payload.length;
+  return bytes < range.maxBytes;
 }
 
 /**

@@ -247,6 +247,25 @@ describe('bad input', () => {
     assert.deepEqual(await client.closed, { code: 4400, reason: 'bad header: header must be a text frame' });
   });
 
+  test('a header over 8 KiB is refused (it would be stored and replayed to every joiner)', async () => {
+    const roomy = await startNode(['--max-message', String(1 << 20)]);
+    try {
+      const client = new MlesTestClient(roomy.wsUrl);
+      await client.opened();
+      client.send(JSON.stringify({ uid: 'a', channel: 'c', padding: 'x'.repeat(100_000) }));
+      assert.deepEqual(await client.closed, { code: 4400, reason: 'bad header: header over 8192 bytes' });
+      // Up to the bound, unknown fields still pass (clients add their own).
+      const fine = await MlesTestClient.join(roomy.wsUrl, { uid: 'b', channel: 'c', padding: 'x'.repeat(6000) });
+      fine.send('hello');
+      const later = await MlesTestClient.join(roomy.wsUrl, { uid: 'later', channel: 'c' });
+      const [header] = await later.waitFor(2);
+      assert.equal(JSON.parse(header!.data.toString()).padding.length, 6000);
+      await Promise.all([fine.close(), later.close()]);
+    } finally {
+      await roomy.stop();
+    }
+  });
+
   test('no header in time closes 4408', async () => {
     const client = new MlesTestClient(node.wsUrl);
     assert.deepEqual(await client.closed, { code: 4408, reason: 'no header in time' });

@@ -112,7 +112,7 @@ export class Hub {
   joinMles(member: MlesMember, header: Uint8Array): JoinResult {
     let uids = this.#mlesUids.get(member.channel);
     if (uids?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
-    const history = this.store.mlesHistory(member.channel, this.#options.mlesHistoryLimit);
+    const history = this.store.mlesHistory(member.channel, this.#options.mlesHistoryLimit, this.#options.mlesHistoryBytes);
     let budget = this.#options.mlesHistoryBytes;
     let start = history.length;
     while (start > 0) {

@@ -12,6 +12,13 @@ export type HeaderResult =
   | { readonly ok: true; readonly header: MlesHeader }
   | { readonly ok: false; readonly error: string };
 
+/**
+ * Longest header accepted, in bytes: room for the longest uid and channel, an auth and
+ * a few fields more. Headers are stored and replayed to every joiner, so one of a
+ * megabyte (any frame size was taken) cost every later join that much to read and send.
+ */
+export const MAX_HEADER_BYTES = 8192;
+
 /** Longest uid or channel accepted, in characters (ASCII, so also bytes). */
 export const MAX_NAME_LENGTH = 1024;
 

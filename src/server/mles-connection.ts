@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { Delivery, Hub, MlesMember } from '../hub/hub.ts';
 import { authAccepted } from '../protocol/mles-auth.ts';
-import { headerForReplay, parseMlesHeader } from '../protocol/mles-header.ts';
+import { headerForReplay, MAX_HEADER_BYTES, parseMlesHeader } from '../protocol/mles-header.ts';
 import { encodeFrame, OP_BINARY, OP_TEXT } from '../protocol/ws-frame.ts';
 import { ClientSession, type SessionContext } from './client-session.ts';
 
@@ -52,6 +52,7 @@ export class MlesConnection implements MlesMember {
     }
     const session = this.session;
     if (binary) return session.refuse('BAD_HEADER', 'header must be a text frame');
+    if (end - start > MAX_HEADER_BYTES) return session.refuse('BAD_HEADER', `header over ${MAX_HEADER_BYTES} bytes`);
     const text = buf.toString('utf8', start, end);
     const parsed = parseMlesHeader(text);
     if (!parsed.ok) return session.refuse('BAD_HEADER', parsed.error);

@@ -10,6 +10,7 @@
 // start), and lookups by id, which are rare, scan the channel.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { MAX_HEADER_BYTES } from '../protocol/mles-header.ts';
 import { messageId } from './message-id.ts';
 import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
@@ -202,8 +203,7 @@ export class SqliteStore implements Store {
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
-      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
-      lastMessages: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT ?`),
+      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? AND length(frame) <= ? ORDER BY n DESC LIMIT ?'),
       channels: p('SELECT channel, count, bytes FROM channels'),
       vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
       saveOrigin: p(
@@ -476,10 +476,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  mlesHistory(channel: string, limit: number): MlesHistoryEntry[] {
+  mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
     if (limit <= 0) return [];
-    const headers = (this.#sql.lastHeaders!.all(channel, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
-    const messages = (this.#sql.lastMessages!.all(channel, limit) as unknown as MessageRow[]).reverse().map(toMessage);
+    // Headers over MAX_HEADER_BYTES were stored before that bound existed: not replayed.
+    const headers = (this.#sql.lastHeaders!.all(channel, MAX_HEADER_BYTES, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
+    const messages = this.read(channel, { limit, descending: true, maxBytes }).reverse();
     return mergeMlesHistory(messages, headers, limit);
   }
 

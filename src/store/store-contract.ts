@@ -97,11 +97,11 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.appendHeaders([header('h2'), header('h3')]);
       store.append([req('a', 'm3')]);
       const show = (limit: number) =>
-        store.mlesHistory('a', limit).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());
+        store.mlesHistory('a', limit, 1e9).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());
       assert.deepEqual(show(100), ['h1', 'm1', 'm2', 'h2', 'h3', 'm3']);
       assert.deepEqual(show(3), ['h2', 'h3', 'm3']);
       assert.deepEqual(show(0), []);
-      assert.deepEqual(store.mlesHistory('none', 10), []);
+      assert.deepEqual(store.mlesHistory('none', 10, 1e9), []);
       assert.equal(store.bounds('a').last, 3, 'headers take no sequence numbers');
       store.close();
     });
@@ -198,7 +198,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
         assert.deepEqual(store.read(name, { before: 50, limit: 10, descending: true }), []);
         assert.deepEqual(store.readByIds(name, [new Uint8Array(32)]), []);
         assert.equal(store.firstMissing(name, new Map()), undefined);
-        assert.deepEqual(store.mlesHistory(name, 10), []);
+        assert.deepEqual(store.mlesHistory(name, 10, 1e9), []);
         store.vector(name).set('x', 1); // a copy: changing it changes nothing stored
         assert.deepEqual(store.vector(name), new Map());
       }

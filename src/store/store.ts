@@ -162,8 +162,12 @@ export interface Store {
    * channel's last seq when the member joined: the header comes after that message.
    */
   appendHeaders(headers: readonly MlesHeaderRecord[]): void;
-  /** The last `limit` entries of the Mles replay, oldest first. */
-  mlesHistory(channel: string, limit: number): MlesHistoryEntry[];
+  /**
+   * The last `limit` entries of the Mles replay, oldest first. Messages older than the
+   * newest `maxBytes` of payloads are not read (the caller cuts the merged history to
+   * its byte budget; this only spares reading what would be cut).
+   */
+  mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[];
   /**
    * Removes messages past the limits, at most `budget` rows per call so traffic never
    * waits long; returns how many were removed (call again while it equals the budget).

@@ -44,9 +44,9 @@ class FakePeer {
     this.ws.send(encodePeerFrame(frame));
   }
 
-  async next<T extends PeerFrame['t']>(t: T): Promise<Extract<PeerFrame, { t: T }>> {
+  async next<T extends PeerFrame['t']>(t: T, channel?: string): Promise<Extract<PeerFrame, { t: T }>> {
     for (;;) {
-      const found = this.frames.find((f) => f.t === t);
+      const found = this.frames.find((f) => f.t === t && (channel === undefined || ('ch' in f && f.ch === channel)));
       if (found !== undefined) return found as Extract<PeerFrame, { t: T }>;
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed before a ${t} frame`);
       await Promise.race([new Promise<void>((resolve) => this.#wake.push(resolve)), this.closed]);
@@ -220,6 +220,63 @@ describe('bad peers', () => {
     nonAscii.send({ t: 'unsub', ch: 'caf\u00e9' });
     assert.deepEqual(await nonAscii.closed, { code: 4400, reason: 'malformed peer frame' });
     assert.ok(!watcher.texts().includes('tomorrow'));
+  });
+
+  test('fuzz: messages at random places in their origins\' sequences keep every origin gap-free', async () => {
+    // A model of what the node must hold per origin: the highest origin seq of an
+    // unbroken run. Each round links, sends one frame of 1-5 messages (next ones, ones
+    // held already, ones past a hole, 9e15), and checks the link's fate against the model.
+    const random = new Random(Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000));
+    console.log(`origin-order fuzz seed ${random.seed} (FUZZ_SEED replays it)`);
+    const listener = await Participant.join(target.wsUrl, 'listener', 'fuzzed');
+    const origins = [identity(), identity(), identity()];
+    const held = new Map<string, number>();
+    try {
+      for (let round = 0; round < 40; round++) {
+        const peer = await FakePeer.linked(target.wsUrl, identity());
+        const sub = await peer.next('sub', 'fuzzed');
+        const batch: PeerMessage[] = [];
+        let hole = false;
+        for (let i = 0; i < 1 + random.int(5); i++) {
+          const origin = random.pick(origins).nodeId;
+          const highest = held.get(origin) ?? 0;
+          const seq = random.pick([highest + 1, highest + 1, Math.max(1, highest), highest + 2 + random.int(1000), 9e15]);
+          batch.push(message('fuzzed', origin, seq, `${origin.slice(0, 4)}:${seq}`));
+          if (seq <= highest) continue;
+          if (seq === highest + 1 || highest === 0) held.set(origin, seq); // the next, or a first from an origin not held here
+          else hole = true;
+        }
+        peer.send({ t: 'msgs', ch: 'fuzzed', s: sub.s!, m: batch });
+        if (hole) assert.equal((await peer.closed).code, 4423, `round ${round}: a hole closes the link`);
+        else {
+          peer.ws.send(Buffer.from([0xff])); // ends the link once the frame before it was taken
+          assert.equal((await peer.closed).code, 4400, `round ${round}`);
+        }
+      }
+      // The node's vector, as it tells a new peer, is exactly the model's.
+      const observer = await FakePeer.linked(target.wsUrl, identity());
+      const have = (await observer.next('sub', 'fuzzed')).have!;
+      for (const { nodeId } of origins) assert.equal(have.get(nodeId), held.get(nodeId), `origin ${nodeId}`);
+      observer.ws.close();
+      assert.ok((await fetch(`${target.httpUrl}healthz`)).ok);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  test('a replayed frame is stored once, and an oversize frame closes 1009', async () => {
+    const me = identity();
+    const peer = await FakePeer.linked(target.wsUrl, me);
+    const sub = await peer.next('sub');
+    const frame: PeerFrame = { t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'said once')] };
+    peer.send(frame);
+    peer.send(frame);
+    peer.send(frame);
+    await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'said once'), 'the message');
+    peer.ws.send(Buffer.alloc(16 * 1024 * 1024)); // over the largest peer frame the node takes
+    assert.equal((await peer.closed).code, 1009);
+    assert.equal(watcher.texts().filter((t) => t === 'said once').length, 1);
+    assert.ok((await fetch(`${target.httpUrl}healthz`)).ok);
   });
 
   test('a flooding peer is cut off', async () => {

@@ -95,6 +95,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
     intervalMs: config.retentionIntervalMs,
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
+    onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
   const metrics = createMetrics({ stats, hub, peers: () => peering.status() });

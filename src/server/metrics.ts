@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
 import type { PeerStatus } from '../peer/peering.ts';
+import type { LogLinesDropped } from './node-log.ts';
 import type { NodeStats } from './stats.ts';
 
 export interface MetricsSources {
@@ -11,6 +12,8 @@ export interface MetricsSources {
   readonly hub: Hub;
   /** Each peer's state, when peering runs. */
   readonly peers?: () => readonly PeerStatus[];
+  /** Log lines dropped so far, by reason. */
+  readonly logDropped?: () => LogLinesDropped;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -100,6 +103,22 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
       for (const [reason, count] of stats.rejected) this.inc({ reason }, count);
     },
   });
+  const logDropped = sources.logDropped;
+  if (logDropped !== undefined) {
+    new Counter({
+      name: 'parley_log_lines_dropped_total',
+      help: 'Log lines not written, by reason: repeated (past the limit for identical lines), write_failed (e.g. ENOSPC), backlog_full',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const dropped = logDropped();
+        this.inc({ reason: 'repeated' }, dropped.repeated);
+        this.inc({ reason: 'write_failed' }, dropped.writeFailed);
+        this.inc({ reason: 'backlog_full' }, dropped.backlogFull);
+      },
+    });
+  }
   const peers = sources.peers;
   if (peers !== undefined) peerMetrics(registry, peers);
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };

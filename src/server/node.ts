@@ -19,6 +19,7 @@ import type { HttpRefusalCode } from '../protocol/errors.ts';
 import type { NodeConfig } from './config.ts';
 import { refuseUpgrade } from './http-refusal.ts';
 import { createMetrics } from './metrics.ts';
+import type { LogLinesDropped } from './node-log.ts';
 import { MlesConnection, type ConnectionContext } from './mles-connection.ts';
 import { ConnectionRateLimiter } from './rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts';
@@ -55,7 +56,12 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 
 const SHUTDOWN_GRACE_MS = 3000;
 
-export async function startNode(config: NodeConfig, log: Logger): Promise<ParleyNode> {
+export interface StartOptions {
+  /** Log lines dropped so far, by reason, for /metrics. */
+  readonly logDropped?: () => LogLinesDropped;
+}
+
+export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
   const stats = new NodeStats();
   const identity = loadOrCreateIdentity(config.dataDir);
   const store: Store = config.memory
@@ -98,7 +104,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
-  const metrics = createMetrics({ stats, hub, peers: () => peering.status() });
+  const metrics = createMetrics({ stats, hub, peers: () => peering.status(), logDropped: options.logDropped });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;

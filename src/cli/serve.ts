@@ -2,7 +2,9 @@
 // gracefully on SIGTERM/SIGINT (clients get 1001, the process exits 0).
 
 import { mkdirSync } from 'node:fs';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { NodeConfig } from '../server/config.ts';
+import { createNodeLog, type LogLinesDropped } from '../server/node-log.ts';
 import { startNode } from '../server/node.ts';
 import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
 
@@ -19,8 +21,16 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  const { config } = options;
-  const log = pino({ level: options.logLevel, base: { pid: process.pid } });
+  const output = createNodeLog({ level: options.logLevel });
+  try {
+    return await serve(options.config, output.log, () => output.dropped());
+  } finally {
+    // Lines still queued are written before the process exits (unless the log is stuck).
+    await output.close();
+  }
+}
+
+async function serve(config: NodeConfig, log: Logger, logDropped: () => LogLinesDropped): Promise<number> {
   try {
     mkdirSync(config.dataDir, { recursive: true });
   } catch (error) {
@@ -30,7 +40,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
 
   let node;
   try {
-    node = await startNode(config, log);
+    node = await startNode(config, log, { logDropped });
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
     const where = e.address !== undefined ? ` on ${e.address}:${e.port}` : '';

@@ -324,6 +324,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
       qid: frame.qid,
       first: frame.first,
       last: frame.last,
+      storeCode: frame.store,
     });
     if (frame.cid !== undefined) {
       if (!this.#publisher.refused(frame.cid, error)) this.emit('error', error);

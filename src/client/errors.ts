@@ -39,6 +39,8 @@ export interface ParleyErrorDetails {
   readonly last?: number | undefined;
   /** With REFUSED and CONNECT_FAILED: the WebSocket close code, when there was one. */
   readonly closeCode?: number | undefined;
+  /** With STORE_FAILED: why the node's store failed (full, unavailable, corrupt, timeout, failed). */
+  readonly storeCode?: string | undefined;
   readonly cause?: unknown;
 }
 
@@ -51,6 +53,7 @@ export class ParleyError extends Error {
   readonly first: number | undefined;
   readonly last: number | undefined;
   readonly closeCode: number | undefined;
+  readonly storeCode: string | undefined;
 
   constructor(code: ParleyErrorCode, message?: string, details: ParleyErrorDetails = {}) {
     super(message ?? describe(code), details.cause === undefined ? undefined : { cause: details.cause });
@@ -61,6 +64,7 @@ export class ParleyError extends Error {
     this.first = details.first;
     this.last = details.last;
     this.closeCode = details.closeCode;
+    this.storeCode = details.storeCode;
   }
 }
 

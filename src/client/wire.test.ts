@@ -39,6 +39,10 @@ test('decodes every node frame type', () => {
     [{ t: 'unsubbed', ch: 'c' }, { t: 'unsubbed', ch: 'c' }],
     [{ t: 'ack', ch: 'c', cid: 'x', seq: 3, id: new Uint8Array(32), ts: 9, dup: false }, { t: 'ack', ch: 'c', cid: 'x', seq: 3, id: new Uint8Array(32), ts: 9, dup: false }],
     [{ t: 'err', code: 'GAP', msg: 'gap', ch: 'c', first: 4, last: 9 }, { t: 'err', code: 'GAP', msg: 'gap', ch: 'c', cid: undefined, qid: undefined, first: 4, last: 9 }],
+    [
+      { t: 'err', code: 'STORE_FAILED', msg: 'store full', ch: 'c', cid: 'x', store: 'full' },
+      { t: 'err', code: 'STORE_FAILED', msg: 'store full', ch: 'c', cid: 'x', qid: undefined, first: undefined, last: undefined, store: 'full' },
+    ],
   ];
   for (const [frame, expected] of cases) {
     const decoded = decodeFrame(encodeNodeFrame(frame as never));

@@ -75,6 +75,8 @@ export type IncomingFrame =
       readonly qid: string | undefined;
       readonly first: number | undefined;
       readonly last: number | undefined;
+      /** With STORE_FAILED: why the node's store failed (full, unavailable, corrupt, timeout, failed). */
+      readonly store: string | undefined;
     };
 
 type DecodedFrame = { readonly ok: true; readonly frame: IncomingFrame } | { readonly ok: false; readonly reason: string };
@@ -185,6 +187,7 @@ function parse(fields: Record<string, unknown>): IncomingFrame {
         qid: optionalString(fields, 'qid'),
         first: optionalWhole(fields, 'first'),
         last: optionalWhole(fields, 'last'),
+        store: optionalString(fields, 'store'),
       };
     default:
       throw new Malformed(typeof fields.t === 'string' ? `unknown frame type "${fields.t.slice(0, 40)}"` : 't must be a frame type');

@@ -128,6 +128,8 @@ export interface ErrorFrame {
   /** With GAP: the oldest seq still stored, and the newest. */
   readonly first?: number;
   readonly last?: number;
+  /** With STORE_FAILED: why, as the store's code (full, unavailable, corrupt, timeout, failed). */
+  readonly store?: string;
 }
 
 export function errorFrame(code: ErrorCode, about: Omit<ErrorFrame, 't' | 'code' | 'msg'> = {}, detail?: string): ErrorFrame {

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
 import type { PeerStatus } from '../peer/peering.ts';
+import type { LogLinesDropped } from './node-log.ts';
 import type { NodeStats } from './stats.ts';
 
 export interface MetricsSources {
@@ -13,6 +14,8 @@ export interface MetricsSources {
   readonly peers?: () => readonly PeerStatus[];
   /** Links closed for what the peer did, by reason, when peering runs. */
   readonly peerRefusals?: () => ReadonlyMap<string, number>;
+  /** Log lines dropped so far, by reason. */
+  readonly logDropped?: () => LogLinesDropped;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -102,6 +105,22 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
       for (const [reason, count] of stats.rejected) this.inc({ reason }, count);
     },
   });
+  const logDropped = sources.logDropped;
+  if (logDropped !== undefined) {
+    new Counter({
+      name: 'parley_log_lines_dropped_total',
+      help: 'Log lines not written, by reason: repeated (past the limit for identical lines), write_failed (e.g. ENOSPC), backlog_full',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const dropped = logDropped();
+        this.inc({ reason: 'repeated' }, dropped.repeated);
+        this.inc({ reason: 'write_failed' }, dropped.writeFailed);
+        this.inc({ reason: 'backlog_full' }, dropped.backlogFull);
+      },
+    });
+  }
   const peers = sources.peers;
   if (peers !== undefined) peerMetrics(registry, peers);
   const refusals = sources.peerRefusals;

@@ -25,6 +25,7 @@ import {
 import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from '../protocol/native-writer.ts';
 import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../protocol/ws-frame.ts';
 import type { StoredMessage } from '../store/store.ts';
+import { toStoreError } from '../store/store-error.ts';
 import { ClientSession, type SessionContext } from './client-session.ts';
 import { readPage } from './query-page.ts';
 
@@ -139,9 +140,15 @@ export class NativeConnection {
     this.session.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
   }
 
-  #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number }, detail?: string): void {
+  #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number; store?: string }, detail?: string): void {
     this.#ctx.stats.nativeError(code);
     this.#send(errorFrame(code, about, detail));
+  }
+
+  /** STORE_FAILED, saying why (e.g. "store full: SQLITE_FULL: database or disk is full"). */
+  #storeFailed(about: FrameAbout, error: unknown, advice?: string): void {
+    const cause = toStoreError(error);
+    this.#error('STORE_FAILED', { ...about, store: cause.code }, advice === undefined ? cause.message : `${cause.message}; ${advice}`);
   }
 
   #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
@@ -215,10 +222,10 @@ export class NativeConnection {
     this.#replay(subscription, frame.after).catch((error: unknown) => {
       // The store failed mid-replay: the subscription ends with an error the client can
       // retry on, and the node goes on (an unhandled rejection would end the process).
-      this.#ctx.log.error({ err: error, channel: subscription.channel }, 'replay failed');
+      this.#ctx.log.error({ err: error, storeCode: toStoreError(error).code, channel: subscription.channel }, 'replay failed');
       if (subscription.cancelled || this.session.closing) return;
       this.#unsubscribe(subscription);
-      this.#error('STORE_FAILED', about, 'the replay could not be read; subscribe again');
+      this.#storeFailed(about, error, 'the replay could not be read; subscribe again');
     });
   }
 
@@ -258,7 +265,7 @@ export class NativeConnection {
       undefined, // the publisher's own subscription gets the message too: its cursor covers it
       (result) => {
         if (this.session.closing) return;
-        if (result instanceof Error) return this.#error('STORE_FAILED', about);
+        if (result instanceof Error) return this.#storeFailed(about, result);
         const { message } = result;
         this.session.send(ackFrame({ ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate }));
       },
@@ -272,13 +279,27 @@ export class NativeConnection {
     const ranged = frame.after !== undefined || frame.before !== undefined || frame.since !== undefined || frame.until !== undefined;
     if (frame.ids !== undefined && ranged) return this.#error('BAD_QUERY', about, 'ids cannot be combined with a range');
     const fresh = this.#ctx.fresh;
-    if (fresh === undefined) return this.#answer(frame, about);
+    if (fresh === undefined) return this.#answerOrFail(frame, about);
     fresh(frame.ch).then(
       () => {
-        if (!this.session.closing) this.#answer(frame, about);
+        if (!this.session.closing) this.#answerOrFail(frame, about);
       },
       (error: unknown) => this.#ctx.log.error({ err: error, channel: frame.ch }, 'query failed'),
     );
+  }
+
+  /**
+   * Answers, or tells the client the store could not be read. The answer runs after a
+   * promise: a throw there would be an unhandled rejection, which ends the process.
+   */
+  #answerOrFail(frame: QueryFrame, about: FrameAbout): void {
+    try {
+      this.#answer(frame, about);
+    } catch (error) {
+      const cause = toStoreError(error);
+      this.#ctx.log.error({ err: cause, storeCode: cause.code, channel: frame.ch }, 'query failed');
+      this.#storeFailed(about, cause);
+    }
   }
 
   /** Reads and sends the page of a checked query. */

@@ -14,10 +14,12 @@ import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
+import { StoreError, toStoreError } from '../store/store-error.ts';
 import type { HttpRefusalCode } from '../protocol/errors.ts';
 import type { NodeConfig } from './config.ts';
 import { refuseUpgrade } from './http-refusal.ts';
 import { createMetrics } from './metrics.ts';
+import type { LogLinesDropped } from './node-log.ts';
 import { MlesConnection, type ConnectionContext } from './mles-connection.ts';
 import { ConnectionRateLimiter } from './rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from './identity.ts';
@@ -54,7 +56,12 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 
 const SHUTDOWN_GRACE_MS = 3000;
 
-export async function startNode(config: NodeConfig, log: Logger): Promise<ParleyNode> {
+export interface StartOptions {
+  /** Log lines dropped so far, by reason, for /metrics. */
+  readonly logDropped?: () => LogLinesDropped;
+}
+
+export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
   const stats = new NodeStats();
   const identity = loadOrCreateIdentity(config.dataDir);
   const store: Store = config.memory
@@ -66,7 +73,8 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     mlesHistoryBytes: config.historyBytes,
     // Frames the batch fanned out leave in this same turn, not one turn later.
     afterBatch: flushOutbound,
-    onStoreError: (error) => log.error({ err: error }, 'store refused a batch; its messages were not delivered'),
+    onStoreError: (error) =>
+      log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused a batch; its messages were not delivered'),
     onCommit: (seconds) => metrics.observeCommit(seconds),
     onInterest: (channel, used) => peering.channelUsed(channel, used),
   });
@@ -93,9 +101,10 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
     intervalMs: config.retentionIntervalMs,
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
-    onError: (error) => log.error({ err: error }, 'retention failed'),
+    onPass: (count) => log.debug({ count }, 'retention pass done'),
+    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
-  const metrics = createMetrics({ stats, hub, peers: () => peering.status(), peerRefusals: () => peering.refusals() });
+  const metrics = createMetrics({ stats, hub, peers: () => peering.status(), peerRefusals: () => peering.refusals(), logDropped: options.logDropped });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;
@@ -135,8 +144,15 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     if (path?.startsWith('/v1/')) {
       // A valid query first lets the peers catch this node up on the channel.
       serveMessages(req, res, store, config.mlesKey, (channel) => peering.fresh(channel)).catch((error: unknown) => {
-        log.error({ err: error, url: req.url }, 'query failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+        if (!(error instanceof StoreError)) {
+          log.error({ err: error, url: req.url }, 'query failed');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+          return;
+        }
+        // The store's trouble is the client's to know: a full or broken disk is not a bug.
+        log.error({ err: error, storeCode: error.code, url: req.url }, 'query failed');
+        const body = JSON.stringify({ error: error.message, storeCode: error.code });
+        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
       });
       return;
     }

@@ -39,17 +39,3 @@ test('holds 200,000 ids through a million publishes', () => {
   assert.equal(ids.get('channel', 'uid', '1'), undefined);
   assert.ok(ids.size >= 100_000 && ids.size <= 200_000);
 });
-
-test('delete forgets an id in either generation', () => {
-  const ids = new RecentIds(4);
-  ids.set('a', 'u', 'x', 1);
-  ids.set('a', 'u', 'y', 5); // the young generation is full: x and y are now old
-  ids.set('a', 'u', 'z', 6);
-  ids.delete('a', 'u', 'y');
-  ids.delete('a', 'u', 'z');
-  ids.delete('a', 'u', 'missing');
-  assert.equal(ids.get('a', 'u', 'y'), undefined);
-  assert.equal(ids.get('a', 'u', 'z'), undefined);
-  assert.equal(ids.get('a', 'u', 'x'), 1);
-  assert.equal(ids.size, 1);
-});

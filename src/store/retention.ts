@@ -12,6 +12,8 @@ export interface RetentionOptions {
   readonly stepRows?: number;
   readonly now?: () => number;
   readonly onRemoved?: (count: number) => void;
+  /** After every pass, with what it removed (0 too). */
+  readonly onPass?: (count: number) => void;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -45,6 +47,7 @@ export class RetentionJob {
         await new Promise((resolve) => setImmediate(resolve));
       }
       if (total > 0) this.#options.onRemoved?.(total);
+      this.#options.onPass?.(total);
     } catch (error) {
       this.#options.onError?.(error);
     } finally {

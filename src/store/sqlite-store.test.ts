@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from './sqlite-store.ts';
+import type { AppendRequest, Store } from './store.ts';
+import { StoreError } from './store-error.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'parley-store-')), 'store.db');
@@ -45,7 +47,10 @@ test('a failed batch stores nothing and leaves the counters where they were', ()
   const store = new SqliteStore({ path: tempFile(), nodeId: 'n' });
   store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1') }]);
   const bad = { channel: 'a', uid: 'u', binary: true, payload: 'not bytes' as unknown as Uint8Array };
-  assert.throws(() => store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('2') }, bad]));
+  assert.throws(
+    () => store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('2') }, bad]),
+    (error: unknown) => error instanceof StoreError && error.code === 'failed' && /SQLITE_CONSTRAINT/.test(error.message),
+  );
   assert.deepEqual(store.bounds('a'), { first: 1, last: 1 });
   assert.equal(store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('3') }])[0]!.message.seq, 2);
   store.close();
@@ -77,6 +82,119 @@ test('a failed batch that would have made a channel leaves it unmade', () => {
   assert.deepEqual(store.vector('new'), new Map());
   assert.equal(store.append([{ channel: 'new', uid: 'u', binary: true, payload: Buffer.from('2') }])[0]!.message.originSeq, 1);
   store.close();
+});
+
+/**
+ * Where the file disagrees with itself: a channel's counters against the messages it
+ * holds, seqs with holes, origin vectors below a stored origin seq. Empty when sound.
+ */
+function inconsistencies(path: string): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const found: string[] = [];
+    for (const row of db.prepare('SELECT channel, last_seq, count, bytes FROM channels').all() as Array<Record<string, number | string>>) {
+      const held = db
+        .prepare('SELECT count(*) AS count, coalesce(sum(length(payload)), 0) AS bytes, min(seq) AS low, max(seq) AS high FROM messages WHERE channel = ?')
+        .get(row.channel!) as { count: number; bytes: number; low: number | null; high: number | null };
+      if (row.count !== held.count || row.bytes !== held.bytes) found.push(`${row.channel}: counted ${row.count}/${row.bytes}, holds ${held.count}/${held.bytes}`);
+      if (held.high !== null && held.high - held.low! + 1 !== held.count) found.push(`${row.channel}: seqs ${held.low}-${held.high} have holes`);
+      if (held.high !== null && row.last_seq !== held.high) found.push(`${row.channel}: last_seq ${row.last_seq}, newest ${held.high}`);
+    }
+    const behind = db
+      .prepare('SELECT m.channel, m.origin FROM messages m LEFT JOIN origins o USING (channel, origin) GROUP BY m.channel, m.origin HAVING max(m.origin_seq) > coalesce(max(o.highest), 0)')
+      .all() as Array<{ channel: string; origin: string }>;
+    for (const { channel, origin } of behind) found.push(`${channel}: vector entry for ${origin} is behind`);
+    return found;
+  } finally {
+    db.close();
+  }
+}
+
+/** What a store shows of its cached state for these channels. */
+function snapshot(store: Store, channels: readonly string[]) {
+  return {
+    stats: store.stats(),
+    channels: channels.map((channel) => ({ channel, bounds: store.bounds(channel), vector: [...store.vector(channel)] })),
+  };
+}
+
+const isFull = (error: unknown) =>
+  error instanceof StoreError && error.code === 'full' && error.message.startsWith('store full: SQLITE_FULL: database or disk is full');
+
+test('a batch the disk has no room for fails as full and leaves the cached counters, vectors and client ids as they were', () => {
+  const path = tempFile();
+  const store = new SqliteStore({ path, nodeId: 'n', maxBytes: 160 * 1024 });
+  const publish = (channel: string, cid: string, size = 100): AppendRequest => ({ channel, uid: 'u', binary: true, payload: Buffer.alloc(size, 7), cid });
+  const replica = (originSeq: number): AppendRequest => ({
+    channel: 'a',
+    uid: 'w',
+    binary: true,
+    payload: Buffer.from(`from the peer ${originSeq}`),
+    replica: { origin: 'peer', originSeq, ts: 1, id: new Uint8Array(32).fill(originSeq) },
+  });
+  store.append([publish('a', 'c1'), publish('a', 'c2'), publish('b', 'c1'), replica(1)]);
+  const before = snapshot(store, ['a', 'b']);
+
+  // New messages, a retry of a stored one and the peer's next one, then more than fits.
+  const big = Array.from({ length: 60 }, (_, i) => publish(i % 2 === 0 ? 'a' : 'b', `big${i}`, 8000));
+  assert.throws(() => store.append([publish('a', 'c3'), publish('a', 'c1'), replica(2), ...big]), isFull);
+  assert.deepEqual(snapshot(store, ['a', 'b']), before);
+
+  // The same publishes now fit: they get the next seqs; the retry is still known.
+  const [c3, c1, peer] = store.append([publish('a', 'c3'), publish('a', 'c1'), replica(2)]);
+  assert.deepEqual([c3!.message.seq, c3!.duplicate], [before.channels[0]!.bounds.last + 1, false]);
+  assert.deepEqual([c1!.message.seq, c1!.duplicate], [1, true]);
+  assert.deepEqual([peer!.message.seq, peer!.duplicate], [before.channels[0]!.bounds.last + 2, false]);
+  assert.deepEqual(store.bounds('b'), before.channels[1]!.bounds);
+  store.close();
+  assert.deepEqual(inconsistencies(path), []);
+});
+
+test('headers the disk has no room for fail as full, and the store goes on', () => {
+  const path = tempFile();
+  const store = new SqliteStore({ path, nodeId: 'n', maxBytes: 160 * 1024 });
+  store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from('hi') }]);
+  store.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('join') }]);
+  const history = store.mlesHistory('a', 10, 1e9);
+  assert.throws(
+    () =>
+      store.appendHeaders([
+        { channel: 'a', position: 1, frame: Buffer.from('small') },
+        { channel: 'a', position: 1, frame: Buffer.alloc(400_000, 1) },
+      ]),
+    isFull,
+  );
+  assert.deepEqual(store.mlesHistory('a', 10, 1e9), history);
+  store.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('next') }]);
+  assert.equal(store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from('again') }])[0]!.message.seq, 2);
+  assert.equal(store.mlesHistory('a', 10, 1e9).length, history.length + 2);
+  store.close();
+  assert.deepEqual(inconsistencies(path), []);
+});
+
+test('a removal the disk has no room for fails as full and leaves the cached counters as they were', () => {
+  const path = tempFile();
+  const store = new SqliteStore({ path, nodeId: 'n', maxBytes: 160 * 1024 });
+  for (const channel of ['a', 'b']) {
+    store.append(Array.from({ length: 10 }, (_, i) => ({ channel, uid: 'u', binary: true, payload: Buffer.alloc(10 + i, 1) })));
+  }
+  const before = snapshot(store, ['a', 'b']);
+  // Deleting takes no new pages: a trigger that writes on every delete stands in for
+  // a removal whose journal no longer fits.
+  const other = new DatabaseSync(path);
+  other.exec('CREATE TABLE ballast (b BLOB); CREATE TRIGGER grow AFTER DELETE ON messages WHEN OLD.seq = 3 BEGIN INSERT INTO ballast VALUES (zeroblob(400000)); END');
+  const limits = { count: 4, ageMs: 0, bytes: 0 };
+  assert.throws(() => store.enforceRetention(limits, Date.now(), 100), isFull);
+  assert.deepEqual(snapshot(store, ['a', 'b']), before);
+  other.exec('DROP TRIGGER grow; DROP TABLE ballast');
+  other.close();
+  assert.equal(store.enforceRetention(limits, Date.now(), 100), 12);
+  assert.deepEqual(store.bounds('a'), { first: 7, last: 10 });
+  assert.equal(store.stats().messages, 8);
+  // The next append writes the cached counters back: they must match what is stored.
+  store.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('x') }, { channel: 'b', uid: 'u', binary: true, payload: Buffer.from('y') }]);
+  store.close();
+  assert.deepEqual(inconsistencies(path), []);
 });
 
 test('client ids past the remembered window are found when the publish says it is a retry', () => {

@@ -9,12 +9,15 @@
 // indexed: recent client ids are kept in memory (reloaded from the newest rows at
 // start), and lookups by id, which are rare, scan the channel.
 
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { MAX_HEADER_BYTES } from '../protocol/mles-header.ts';
 import { messageId } from './message-id.ts';
 import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
+import { StoreError, toStoreError } from './store-error.ts';
 import type {
   AppendRequest,
   AppendResult,
@@ -81,6 +84,9 @@ INSERT INTO origins (channel, origin, highest)
 UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
+/** A message retention removes, with its payload size for the channel's byte counter. */
+type Victim = { channel: string; seq: number; size: number };
+
 interface ChannelRow {
   lastSeq: number;
   originSeq: number;
@@ -145,6 +151,11 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** Client message ids remembered for deduplicating retries without a lookup. */
   readonly recentPublishes?: number;
+  /**
+   * The most the database may grow to, in bytes (PRAGMA max_page_count): a write past it
+   * fails as on a full disk. No limit by default.
+   */
+  readonly maxBytes?: number;
 }
 
 export class SqliteStore implements Store {
@@ -163,6 +174,8 @@ export class SqliteStore implements Store {
   readonly #largestPayload = new Map<string, number>();
   /** Prepared range reads, by their SQL (at most 64 shapes of range). */
   readonly #reads = new Map<string, StatementSync>();
+  /** Free bytes on the database's filesystem, to tell a full disk behind an I/O error. */
+  readonly #bytesFree: (() => number) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new DatabaseSync(options.path);
@@ -178,7 +191,18 @@ export class SqliteStore implements Store {
     } else if (Number(version.value) !== SCHEMA_VERSION) {
       throw new Error(`store ${options.path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
     }
+    if (options.maxBytes !== undefined) {
+      const { page_size: pageSize } = this.#db.prepare('PRAGMA page_size').get() as { page_size: number };
+      this.#db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
     this.nodeId = options.nodeId;
+    if (options.path !== ':memory:' && options.path !== '') {
+      const directory = dirname(options.path);
+      this.#bytesFree = () => {
+        const fs = statfsSync(directory);
+        return fs.bavail * fs.bsize;
+      };
+    }
     this.#recentLimit = options.recentPublishes ?? 200_000;
     this.#recent = new RecentIds(this.#recentLimit);
     const p = (sql: string) => this.#db.prepare(sql);
@@ -275,95 +299,142 @@ export class SqliteStore implements Store {
     return vector;
   }
 
-  append(requests: readonly AppendRequest[]): AppendResult[] {
-    if (requests.length === 0) return [];
-    const results: AppendResult[] = [];
-    const touched = new Map<string, ChannelRow>();
-    const before = new Map<string, ChannelRow>();
-    const vectorsBefore = new Map<string, Map<string, number>>();
-    this.#db.exec('BEGIN');
+  /**
+   * Runs `work` in one transaction and then `apply`, which brings the cached state up
+   * to what was committed. Nothing cached changes before the commit, so a failed one
+   * leaves memory exactly as it was, like the database. On SQLITE_FULL and some I/O
+   * errors SQLite has already rolled back: a ROLLBACK then would throw ("no transaction
+   * is active") and hide the cause.
+   */
+  #transaction<T>(work: () => T, apply: (result: T) => void): T {
+    let result: T;
     try {
-      const now = this.#now();
-      for (const request of requests) {
-        const replica = request.replica;
-        const known = this.#vector(request.channel);
-        const place = replica === undefined ? 'own' : replicaPlace(known, replica, () => this.#sql.holdsOrigin!.get(request.channel, replica.origin) !== undefined);
-        if (place === 'held' || place === 'hole') {
-          results.push(replicaNotStored(request, replica!, place, known));
-          continue;
-        }
-        const earlier = replica === undefined ? this.#earlier(request) : undefined;
-        if (earlier !== undefined) {
-          const row = this.#sql.bySeq!.get(request.channel, earlier) as MessageRow | undefined;
-          if (row !== undefined) {
-            results.push({ message: toMessage(row), duplicate: true });
-            continue;
-          }
-        }
-        const channel = this.#channel(request.channel);
-        const vector = this.#writableVector(request.channel);
-        if (!before.has(request.channel)) {
-          before.set(request.channel, { ...channel });
-          vectorsBefore.set(request.channel, new Map(vector));
-        }
-        const fields = {
-          channel: request.channel,
-          seq: channel.lastSeq + 1,
-          ts: replica?.ts ?? now,
-          origin: replica?.origin ?? this.nodeId,
-          originSeq: replica?.originSeq ?? channel.originSeq + 1,
-          uid: request.uid,
-          binary: request.binary,
-          payload: request.payload,
-        };
-        const message: StoredMessage = { ...fields, id: replica?.id ?? messageId(fields) };
-        this.#sql.insert!.run(
-          message.channel,
-          message.seq,
-          message.id,
-          message.ts,
-          message.origin,
-          message.originSeq,
-          message.uid,
-          message.binary ? 1 : 0,
-          request.cid ?? null,
-          message.payload,
-        );
-        if (request.cid !== undefined) this.#remember(request.channel, request.uid, request.cid, message.seq);
-        channel.lastSeq++;
-        if (replica === undefined) channel.originSeq++;
-        vector.set(message.origin, message.originSeq);
-        channel.count++;
-        channel.bytes += message.payload.length;
-        const largest = this.#largestPayload.get(request.channel);
-        if (largest !== undefined && message.payload.length > largest) this.#largestPayload.set(request.channel, message.payload.length);
-        touched.set(request.channel, channel);
-        results.push({ message, duplicate: false });
-      }
-      for (const [name, row] of touched) {
-        this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
-        const was = vectorsBefore.get(name)!;
-        for (const [origin, highest] of this.#vectors.get(name)!) {
-          if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest);
-        }
-      }
+      this.#db.exec('BEGIN');
+      result = work();
       this.#db.exec('COMMIT');
     } catch (error) {
-      this.#db.exec('ROLLBACK');
-      // The cached counters, vectors and client ids ran ahead of what was rolled back:
-      // those of the channels touched are dropped, to be read again from the database
-      // (a channel the batch would have made has no row there, and stays uncached).
-      for (const name of before.keys()) {
-        this.#channels.delete(name);
-        this.#vectors.delete(name);
+      if (this.#db.isOpen && this.#db.isTransaction) {
+        try {
+          this.#db.exec('ROLLBACK');
+        } catch {
+          // The first error says why; SQLite ends the transaction itself in this case.
+        }
       }
-      for (const request of requests) if (request.cid !== undefined) this.#recent.delete(request.channel, request.uid, request.cid);
-      throw error;
+      throw this.#storeError(error);
     }
-    return results;
+    apply(result);
+    return result;
+  }
+
+  /** Runs a read, failing with a StoreError that says why. */
+  #reading<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw this.#storeError(error);
+    }
+  }
+
+  #storeError(error: unknown): StoreError {
+    return toStoreError(error, { bytesFree: this.#bytesFree });
+  }
+
+  append(requests: readonly AppendRequest[]): AppendResult[] {
+    if (requests.length === 0) return [];
+    // What this batch changes, applied to the cached state only once it is committed.
+    const rows = new Map<string, ChannelRow>();
+    const vectors = new Map<string, { was: ReadonlyMap<string, number>; now: Map<string, number> }>();
+    const remembered = new RecentIds(Number.MAX_SAFE_INTEGER);
+    const remember: Array<[string, string, string, number]> = [];
+    return this.#transaction(
+      () => {
+        const results: AppendResult[] = [];
+        const now = this.#now();
+        for (const request of requests) {
+          const replica = request.replica;
+          const vector = vectors.get(request.channel)?.now ?? this.#vector(request.channel);
+          const place = replica === undefined ? 'own' : replicaPlace(vector, replica, () => this.#sql.holdsOrigin!.get(request.channel, replica.origin) !== undefined);
+          if (place === 'held' || place === 'hole') {
+            results.push(replicaNotStored(request, replica!, place, vector));
+            continue;
+          }
+          // A client id is looked for in this batch first: a retry can follow its original in it.
+          const earlier =
+            replica === undefined && request.cid !== undefined
+              ? (remembered.get(request.channel, request.uid, request.cid) ?? this.#earlier(request))
+              : undefined;
+          if (earlier !== undefined) {
+            const row = this.#sql.bySeq!.get(request.channel, earlier) as MessageRow | undefined;
+            if (row !== undefined) {
+              results.push({ message: toMessage(row), duplicate: true });
+              continue;
+            }
+          }
+          let channel = rows.get(request.channel);
+          if (channel === undefined) {
+            channel = { ...this.#channel(request.channel) };
+            rows.set(request.channel, channel);
+            vectors.set(request.channel, { was: vector, now: new Map(vector) });
+          }
+          const fields = {
+            channel: request.channel,
+            seq: channel.lastSeq + 1,
+            ts: replica?.ts ?? now,
+            origin: replica?.origin ?? this.nodeId,
+            originSeq: replica?.originSeq ?? channel.originSeq + 1,
+            uid: request.uid,
+            binary: request.binary,
+            payload: request.payload,
+          };
+          const message: StoredMessage = { ...fields, id: replica?.id ?? messageId(fields) };
+          this.#sql.insert!.run(
+            message.channel,
+            message.seq,
+            message.id,
+            message.ts,
+            message.origin,
+            message.originSeq,
+            message.uid,
+            message.binary ? 1 : 0,
+            request.cid ?? null,
+            message.payload,
+          );
+          if (request.cid !== undefined) {
+            remembered.set(request.channel, request.uid, request.cid, message.seq);
+            remember.push([request.channel, request.uid, request.cid, message.seq]);
+          }
+          channel.lastSeq++;
+          if (replica === undefined) channel.originSeq++;
+          vectors.get(request.channel)!.now.set(message.origin, message.originSeq);
+          channel.count++;
+          channel.bytes += message.payload.length;
+          // An upper bound (see #largest): raised even if the commit then fails.
+          const largest = this.#largestPayload.get(request.channel);
+          if (largest !== undefined && message.payload.length > largest) this.#largestPayload.set(request.channel, message.payload.length);
+          results.push({ message, duplicate: false });
+        }
+        for (const [name, row] of rows) {
+          this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+          const { was, now } = vectors.get(name)!;
+          for (const [origin, highest] of now) {
+            if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest);
+          }
+        }
+        return results;
+      },
+      () => {
+        for (const [name, row] of rows) this.#channels.set(name, row);
+        for (const [name, { now }] of vectors) this.#vectors.set(name, now);
+        for (const [channel, uid, cid, seq] of remember) this.#remember(channel, uid, cid, seq);
+      },
+    );
   }
 
   read(channel: string, range: ReadRange): StoredMessage[] {
+    return this.#reading(() => this.#read(channel, range));
+  }
+
+  #read(channel: string, range: ReadRange): StoredMessage[] {
     const where = ['channel = ?'];
     const args: Array<string | number> = [this.nodeId, channel];
     if (range.after !== undefined) {
@@ -434,6 +505,10 @@ export class SqliteStore implements Store {
   }
 
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {
+    return this.#reading(() => this.#readByIds(channel, ids));
+  }
+
+  #readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {
     // Ids are not indexed (see the top of this file): one pass over the channel finds
     // them all, however many are asked for, stopping once every one is found.
     const wanted = new Set(ids.map((id) => Buffer.from(id).toString('hex')));
@@ -448,6 +523,10 @@ export class SqliteStore implements Store {
   }
 
   bounds(channel: string): ChannelBounds {
+    return this.#reading(() => this.#bounds(channel));
+  }
+
+  #bounds(channel: string): ChannelBounds {
     const row = this.#existing(channel);
     if (row === undefined) return NO_BOUNDS;
     if (row.count === 0) return { first: row.lastSeq + 1, last: row.lastSeq };
@@ -456,27 +535,33 @@ export class SqliteStore implements Store {
   }
 
   vector(channel: string): Map<string, number> {
-    return new Map(this.#vector(channel));
+    return this.#reading(() => new Map(this.#vector(channel)));
   }
 
   firstMissing(channel: string, have: OriginVector): number | undefined {
+    return this.#reading(() => this.#firstMissing(channel, have));
+  }
+
+  #firstMissing(channel: string, have: OriginVector): number | undefined {
     return firstMissing(this.#vector(channel), have, this.#sql.newestFirst!.iterate(channel) as Iterable<[number, string, number]>);
   }
 
   appendHeaders(headers: readonly MlesHeaderRecord[]): void {
     if (headers.length === 0) return;
-    this.#db.exec('BEGIN');
-    try {
-      for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame);
-      for (const channel of new Set(headers.map((h) => h.channel))) this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    this.#transaction(
+      () => {
+        for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame);
+        for (const channel of new Set(headers.map((h) => h.channel))) this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
+      },
+      () => {}, // nothing of the headers is cached
+    );
   }
 
   mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
+    return this.#reading(() => this.#mlesHistory(channel, limit, maxBytes));
+  }
+
+  #mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
     if (limit <= 0) return [];
     // Headers over MAX_HEADER_BYTES were stored before that bound existed: not replayed.
     const headers = (this.#sql.lastHeaders!.all(channel, MAX_HEADER_BYTES, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
@@ -484,57 +569,65 @@ export class SqliteStore implements Store {
     return mergeMlesHistory(messages, headers, limit);
   }
 
-  enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
-    const victims: Array<{ channel: string; seq: number; size: number }> = [];
+  /** The messages past the limits, at most about `budget` of them. */
+  #victims(limits: RetentionLimits, now: number, budget: number): Victim[] {
+    const victims: Victim[] = [];
     if (limits.ageMs > 0) {
-      victims.push(...(this.#sql.expired!.all(now - limits.ageMs, budget) as Array<{ channel: string; seq: number; size: number }>));
+      victims.push(...(this.#sql.expired!.all(now - limits.ageMs, budget) as Victim[]));
     }
     if (limits.count > 0 && victims.length < budget) {
       for (const { channel, count } of this.#sql.overCount!.all(limits.count) as Array<{ channel: string; count: number }>) {
         const excess = Math.min(count - limits.count, budget - victims.length);
         if (excess <= 0) break;
-        victims.push(...(this.#sql.oldest!.all(channel, excess) as Array<{ channel: string; seq: number; size: number }>));
+        victims.push(...(this.#sql.oldest!.all(channel, excess) as Victim[]));
       }
     }
     if (limits.bytes > 0 && victims.length < budget) {
       for (const { channel, bytes } of this.#sql.overBytes!.all(limits.bytes) as Array<{ channel: string; bytes: number }>) {
         let over = bytes - limits.bytes;
-        for (const row of this.#sql.oldest!.all(channel, budget - victims.length) as Array<{ channel: string; seq: number; size: number }>) {
+        for (const row of this.#sql.oldest!.all(channel, budget - victims.length) as Victim[]) {
           if (over <= 0) break;
           victims.push(row);
           over -= row.size;
         }
       }
     }
+    return victims;
+  }
+
+  enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
+    const victims = this.#reading(() => this.#victims(limits, now, budget));
     if (victims.length === 0) return 0;
-    const removed = new Set<string>();
-    this.#db.exec('BEGIN');
-    try {
-      for (const victim of victims) {
-        const key = `${victim.channel}\0${victim.seq}`;
-        if (removed.has(key)) continue; // the same message can be over two limits
-        removed.add(key);
-        const result = this.#sql.remove!.run(victim.channel, victim.seq);
-        if (Number(result.changes) === 0) continue;
-        const row = this.#channel(victim.channel);
-        row.count--;
-        row.bytes -= victim.size;
-      }
-      const channels = new Set(victims.map((v) => v.channel));
-      for (const name of channels) {
-        const row = this.#channel(name);
-        this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
-      }
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      this.#channels.clear(); // reload counters from the database
-      throw error;
-    }
-    return removed.size;
+    // The counters change in copies, cached only once the removal is committed.
+    const rows = new Map<string, ChannelRow>();
+    return this.#transaction(
+      () => {
+        const removed = new Set<string>();
+        for (const victim of victims) {
+          const key = `${victim.channel}\0${victim.seq}`;
+          if (removed.has(key)) continue; // the same message can be over two limits
+          removed.add(key);
+          const result = this.#sql.remove!.run(victim.channel, victim.seq);
+          if (Number(result.changes) === 0) continue;
+          let row = rows.get(victim.channel);
+          if (row === undefined) rows.set(victim.channel, (row = { ...this.#channel(victim.channel) }));
+          row.count--;
+          row.bytes -= victim.size;
+        }
+        for (const [name, row] of rows) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+        return removed.size;
+      },
+      () => {
+        for (const [name, row] of rows) this.#channels.set(name, row);
+      },
+    );
   }
 
   stats(): StoreStats {
+    return this.#reading(() => this.#stats());
+  }
+
+  #stats(): StoreStats {
     const { channels, messages, bytes } = this.#sql.totals!.get() as unknown as StoreStats;
     return { channels, messages, bytes };
   }

@@ -30,7 +30,20 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startNode(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<NodeProcess> {
+export interface StartOptions {
+  /**
+   * A file descriptor for the node's stdout (its log) instead of a pipe read here: `stdout`
+   * and the log waits then see nothing, and the URL comes from the line on stderr.
+   */
+  readonly stdout?: number;
+}
+
+export async function startNode(
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 10_000,
+  options: StartOptions = {},
+): Promise<NodeProcess> {
   // A test that restarts a node passes the first one's --data; otherwise a fresh one.
   const given = args.indexOf('--data');
   const dataDir = given >= 0 ? args[given + 1]! : mkdtempSync(join(tmpdir(), 'parley-test-'));
@@ -38,12 +51,12 @@ export async function startNode(args: readonly string[] = [], env: NodeJS.Proces
   const child = spawn(
     process.execPath,
     [CLI, 'serve', ...(hasListen ? [] : ['--listen', '127.0.0.1:0']), ...(given >= 0 ? [] : ['--data', dataDir]), '--log-level', 'info', ...args],
-    { cwd: REPO_ROOT, env: { ...process.env, MLES_KEY: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: REPO_ROOT, env: { ...process.env, MLES_KEY: undefined, ...env }, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'] },
   );
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ msg: string; resolve: (line: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  if (child.stdout !== null) createInterface({ input: child.stdout }).on('line', (line) => {
     stdout.push(line);
     let parsed: Record<string, unknown>;
     try {
@@ -56,7 +69,13 @@ export async function startNode(args: readonly string[] = [], env: NodeJS.Proces
       else waiters.push(waiter);
     }
   });
-  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const chatPage = new Promise<string>((resolve) =>
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      stderr.push(line);
+      const url = /chat page at (\S+)/.exec(line)?.[1];
+      if (url !== undefined) resolve(url);
+    }),
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const waitForLog = (msg: string, waitMs = timeoutMs): Promise<Record<string, unknown>> =>
@@ -88,8 +107,14 @@ export async function startNode(args: readonly string[] = [], env: NodeJS.Proces
     while (countOf(msg) < count) await waitForLog(msg, Math.max(1, deadline - Date.now()));
   };
 
-  const listening = await waitForLog('listening');
-  const url = String(listening.url);
+  const url =
+    child.stdout !== null
+      ? String((await waitForLog('listening')).url)
+      : await Promise.race([
+          chatPage,
+          exited.then((code) => Promise.reject(new Error(`node exited (${code}) before listening\n${stderr.join('\n')}`))),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not listening within ${timeoutMs} ms\n${stderr.join('\n')}`)), timeoutMs).unref()),
+        ]);
   const port = Number(new URL(url).port);
   return {
     url,

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
+import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
 import type { CatchupRun, Job, ProtocolName, ScenarioName, ScenarioResult } from './scenarios.ts';
 import type { RunningSystem, StoreMode, SystemName, SystemOptions } from './systems.ts';
@@ -87,16 +88,6 @@ function intOption(v: string | undefined, fallback: number, name: string): numbe
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
   return n;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m?.[1] !== undefined) return m[1].trim();
-  } catch {
-    // fall through
-  }
-  return cpus()[0]?.model ?? 'unknown CPU';
 }
 
 function hardFdLimit(): number {

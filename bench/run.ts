@@ -6,6 +6,7 @@
 //   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
 //                    [--warmup MS] [--measure MS] [--idle N] [--window N] [--catchup N]
 //                    [--parley-entry FILE] [--no-pin] [--out FILE]
+//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak.ts)
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -24,6 +25,10 @@ import type { RunningSystem, StoreMode, SystemName, SystemOptions } from './syst
 import { hasTaskset, makeDataDir, startSystem, SYSTEMS, systemAvailable, systemVersion, wrapCommand } from './systems.ts';
 
 const USAGE = `usage: npm run bench -- [options]
+       npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]
+  soak                  instead of the comparison: a soak run of two peered parley nodes
+                        under mixed load with restarts and a full disk, checking that
+                        nothing acked is lost and that RSS comes back (bench/README.md)
   --quick               short smoke run (0.5 s warm-up + 1 s, 1000 idle connections,
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
@@ -205,6 +210,12 @@ function logResult(label: string, r: ScenarioResult): void {
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'soak') {
+    const { runSoak } = await import('./soak.ts');
+    // Exit at once: idle keep-alive sockets and the like must not hold the run open.
+    process.exit(await runSoak(argv.slice(1)));
+  }
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },

@@ -1177,9 +1177,10 @@ async function soak(a: NodeA, b: NetworkNode, scratch: Scratch, plan: Plan, dura
     ['client reconnects (native publishers, subscriber on A)', `${load.publishers.reduce((n, p) => n + p.connections - 1, 0)}, ${load.followA.connections - 1}`],
     ['A RSS baseline / peak / final', `${mib(baselineKiB)} / ${mib(a.peakKiB)} / ${mib(finalKiB)} MiB`],
   );
-  const machine = `${cpuModel()}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim() || '?'} cores (nproc), Linux ${release()}, node ${process.version}`;
+  const machine = `${cpuModel()}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim() || '?'} cores (\`nproc\`), Linux ${release()}, node ${process.version}`;
   const failed = checks.filter((c) => !c.ok);
-  let out = `Soak run ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- soak${durationMs === 180_000 ? '' : ` --duration ${durationMs}`}\`: ${machine}.\n\n`;
+  const flags = `${durationMs === 180_000 ? '' : ` --duration ${durationMs}`}${scratch.why === '--no-disk-full' ? ' --no-disk-full' : ''}`;
+  let out = `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- soak${flags}\` (seed ${seed}): ${machine}.\n\n`;
   out += `| figure | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n\n`;
   out += `Checks:\n\n${checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.name}${c.detail === '' ? '' : ` (${c.detail})`}`).join('\n')}\n`;
   if (failed.length > 0) out += `\nChannels (stored, newest seq stored, the node's counter):\n\n${verdict.counters.map((c) => `- ${c}`).join('\n')}\n`;

@@ -1,6 +1,19 @@
-// Readers for /proc: a process's resident memory and CPU time, for the server under test.
+// Readers for /proc: a process's resident memory and CPU time, for the server under test,
+// and the machine's CPU model for the reports.
 
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** The CPU model, as /proc/cpuinfo names it. */
+export function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1] !== undefined) return m[1].trim();
+  } catch {
+    // fall through
+  }
+  return cpus()[0]?.model ?? 'unknown CPU';
+}
 
 /** VmRSS of a process in KiB, or NaN if it cannot be read. */
 export function rssKiB(pid: number): number {

@@ -6,6 +6,7 @@
 //   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
 //                    [--warmup MS] [--measure MS] [--idle N] [--window N] [--catchup N]
 //                    [--parley-entry FILE] [--no-pin] [--out FILE]
+//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak.ts)
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -17,12 +18,17 @@ import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
+import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
 import type { CatchupRun, Job, ProtocolName, ScenarioName, ScenarioResult } from './scenarios.ts';
 import type { RunningSystem, StoreMode, SystemName, SystemOptions } from './systems.ts';
 import { hasTaskset, makeDataDir, startSystem, SYSTEMS, systemAvailable, systemVersion, wrapCommand } from './systems.ts';
 
 const USAGE = `usage: npm run bench -- [options]
+       npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]
+  soak                  instead of the comparison: a soak run of two peered parley nodes
+                        under mixed load with restarts and a full disk, checking that
+                        nothing acked is lost and that RSS comes back (bench/README.md)
   --quick               short smoke run (0.5 s warm-up + 1 s, 1000 idle connections,
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
@@ -87,16 +93,6 @@ function intOption(v: string | undefined, fallback: number, name: string): numbe
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
   return n;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m?.[1] !== undefined) return m[1].trim();
-  } catch {
-    // fall through
-  }
-  return cpus()[0]?.model ?? 'unknown CPU';
 }
 
 function hardFdLimit(): number {
@@ -214,6 +210,12 @@ function logResult(label: string, r: ScenarioResult): void {
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'soak') {
+    const { runSoak } = await import('./soak.ts');
+    // Exit at once: idle keep-alive sockets and the like must not hold the run open.
+    process.exit(await runSoak(argv.slice(1)));
+  }
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },

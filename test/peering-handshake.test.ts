@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { checkProof, makeHello, makeProof, makeSignature, openSession } from '../src/peer/handshake.ts';
 import { PEER_SUBPROTOCOL } from '../src/peer/peer-protocol.ts';
 import { FakePeer, identity } from './helpers/fake-peer.ts';
-import { PEER_KEY, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
+import { metric, PEER_KEY, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
 
 /** The frames a peer was sent that carry an HMAC of the key. */
 const keyed = (peer: FakePeer) => peer.maps.filter((frame) => 'mac' in frame);
@@ -40,6 +40,28 @@ describe('peer handshake', () => {
     assert.ok(proof.mac !== undefined);
     assert.deepEqual(checkProof(proof, session), { ok: true });
     peer.ws.close();
+  });
+
+  test('an incoming handshake that ends before a proof is logged with the address and counted', async () => {
+    const peer = new FakePeer(node.wsUrl);
+    // 'open' follows 'upgrade' in the same turn: wait for both at once.
+    const [[response]] = (await Promise.all([once(peer.ws, 'upgrade'), once(peer.ws, 'open')])) as [[{ socket: { localPort: number } }], unknown];
+    const address = `127.0.0.1:${response.socket.localPort}`;
+    await peer.hello(identity());
+    await peer.next('proof');
+    const logged = node.process.waitForLog('peer handshake ended before a proof');
+    peer.ws.close();
+    const line = await logged;
+    assert.equal(line.level, 40, 'at warn level');
+    assert.equal(line.peer, address);
+    assert.equal(line.awaiting, 'proof');
+    assert.equal(await metric(node, 'parley_peer_handshakes_failed_total', { reason: 'closed' }), 1);
+
+    const garbler = new FakePeer(node.wsUrl);
+    await once(garbler.ws, 'open');
+    garbler.ws.send(Buffer.from([0xff]));
+    assert.equal((await garbler.closed).code, 4400);
+    assert.equal(await metric(node, 'parley_peer_handshakes_failed_total', { reason: 'bad_frame' }), 1);
   });
 });
 

@@ -44,6 +44,8 @@ export interface LinkContext {
   /** Resolves once this node's other links asked for the channel have caught up, or a while has passed. */
   readonly upstreamCaughtUp: (link: PeerLink, channel: string) => Promise<void>;
   readonly closed: (link: PeerLink) => void;
+  /** An incoming link ended before its handshake did, for this reason (a close code's name, or `closed`). */
+  readonly handshakeFailed: (link: PeerLink, reason: string) => void;
 }
 
 /** Messages read from the store per replay step. */
@@ -169,6 +171,7 @@ export class PeerLink {
     this.closeCode = close;
     const level = code === 'SHUTDOWN' || code === 'REMOVED' || code === 'DUPLICATE' ? 'info' : 'warn';
     this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
+    if (this.direction === 'in' && !this.ready && code !== 'SHUTDOWN') this.#ctx.handshakeFailed(this, code.toLowerCase());
     this.#teardown();
     this.#ws.close(close, reason);
     // A peer that does not answer the close in time is cut off.
@@ -429,8 +432,15 @@ export class PeerLink {
 
   #onClose(code: number, reason: string): void {
     this.closeCode ??= code;
-    // A link that never came up was already reported by its error (refused, unreachable).
     if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    else if (!this.#closed && this.direction === 'in') {
+      // Anyone may connect and say hello: one who leaves before proving anything is a
+      // prober or a misconfigured peer, and either is worth seeing. (An outgoing link
+      // that never came up was already reported by its error: refused, unreachable.)
+      const awaiting = this.#session === undefined ? 'hello' : 'proof';
+      this.#ctx.log.warn({ peer: this.label, node: this.node, code, reason, awaiting }, 'peer handshake ended before a proof');
+      this.#ctx.handshakeFailed(this, 'closed');
+    }
     this.#teardown();
   }
 }

@@ -11,6 +11,8 @@ export interface MetricsSources {
   readonly hub: Hub;
   /** Each peer's state, when peering runs. */
   readonly peers?: () => readonly PeerStatus[];
+  /** Incoming peer links that ended before their handshake did, by reason. */
+  readonly peerHandshakesFailed?: () => ReadonlyMap<string, number>;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -102,6 +104,19 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   });
   const peers = sources.peers;
   if (peers !== undefined) peerMetrics(registry, peers);
+  const handshakesFailed = sources.peerHandshakesFailed;
+  if (handshakesFailed !== undefined) {
+    new Counter({
+      name: 'parley_peer_handshakes_failed_total',
+      help: 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of handshakesFailed()) this.inc({ reason }, count);
+      },
+    });
+  }
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
 }
 

@@ -95,7 +95,7 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Parley
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
     onError: (error) => log.error({ err: error }, 'retention failed'),
   });
-  const metrics = createMetrics({ stats, hub, peers: () => peering.status() });
+  const metrics = createMetrics({ stats, hub, peers: () => peering.status(), peerHandshakesFailed: () => peering.handshakesFailed() });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { startNode } from '../server/node.ts';
+import { LogOutput } from './log-output.ts';
 import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
 
 export async function runServe(argv: readonly string[]): Promise<number> {
@@ -20,7 +21,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { config } = options;
-  const log = pino({ level: options.logLevel, base: { pid: process.pid } });
+  const output = new LogOutput();
+  const log = pino({ level: options.logLevel, base: { pid: process.pid } }, output.stream);
   try {
     mkdirSync(config.dataDir, { recursive: true });
   } catch (error) {

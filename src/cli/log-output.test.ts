@@ -20,3 +20,12 @@ test('other write errors still surface', (t) => {
   const output = new LogOutput(fd);
   assert.throws(() => output.stream.emit('error', failure('EACCES')), /EACCES/);
 });
+
+test('a hangup leaves an output that is not a terminal alone', (t) => {
+  const fd = openSync('/dev/null', 'w');
+  t.after(() => closeSync(fd));
+  const output = new LogOutput(fd);
+  const write = output.stream.write;
+  output.hangup();
+  assert.equal(output.stream.write, write);
+});

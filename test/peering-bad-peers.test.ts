@@ -4,68 +4,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import WebSocket from 'ws';
-import { checkProof, makeHello, makeProof } from '../src/peer/handshake.ts';
-import { decodePeerFrame, encodePeerFrame, PEER_SUBPROTOCOL, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/peer/peer-protocol.ts';
-import { nodeIdOf, type NodeIdentity } from '../src/server/identity.ts';
+import { makeHello, makeProof, openSession } from '../src/peer/handshake.ts';
+import { encodePeerFrame, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/peer/peer-protocol.ts';
 import { messageId } from '../src/store/message-id.ts';
+import { FakePeer, identity } from './helpers/fake-peer.ts';
 import { Participant } from './helpers/participant.ts';
 import { Random } from './helpers/random.ts';
 import { PEER_KEY, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
-
-function identity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { nodeId: nodeIdOf(publicKey), privateKey, publicKey };
-}
-
-/** A peer under the test's control: it records frames and the close. */
-class FakePeer {
-  readonly ws: WebSocket;
-  readonly frames: PeerFrame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly raw: Buffer[] = [];
-  #wake: Array<() => void> = [];
-
-  constructor(url: string) {
-    this.ws = new WebSocket(url, PEER_SUBPROTOCOL);
-    this.ws.on('message', (data) => {
-      this.raw.push(data as Buffer);
-      const decoded = decodePeerFrame(data as Buffer, 1 << 20);
-      if (decoded.ok) this.frames.push(decoded.frame);
-      for (const wake of this.#wake.splice(0)) wake();
-    });
-    this.ws.on('error', () => {});
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  send(frame: PeerFrame): void {
-    this.ws.send(encodePeerFrame(frame));
-  }
-
-  async next<T extends PeerFrame['t']>(t: T, channel?: string): Promise<Extract<PeerFrame, { t: T }>> {
-    for (;;) {
-      const found = this.frames.find((f) => f.t === t && (channel === undefined || ('ch' in f && f.ch === channel)));
-      if (found !== undefined) return found as Extract<PeerFrame, { t: T }>;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed before a ${t} frame`);
-      await Promise.race([new Promise<void>((resolve) => this.#wake.push(resolve)), this.closed]);
-    }
-  }
-
-  /** Runs a correct handshake as `me`, with the given shared key. */
-  static async linked(url: string, me: NodeIdentity, key: string | undefined = PEER_KEY): Promise<FakePeer> {
-    const peer = new FakePeer(url);
-    await once(peer.ws, 'open');
-    const mine = makeHello(me);
-    peer.send(mine);
-    const theirs = await peer.next('hello');
-    peer.send(makeProof(me, mine, theirs, key));
-    const proof = await peer.next('proof');
-    assert.deepEqual(checkProof(proof, theirs, mine, { selfId: me.nodeId, peerKey: key, trusted: undefined }), { ok: true });
-    return peer;
-  }
-}
 
 function message(channel: string, origin: string, originSeq: number, text: string): PeerMessage {
   const fields = { origin, channel, originSeq, ts: Date.now(), uid: 'mallory', binary: false, payload: Buffer.from(text) };
@@ -114,9 +60,7 @@ describe('bad peers', () => {
     const wrongKey = new FakePeer(target.wsUrl);
     await once(wrongKey.ws, 'open');
     const me = identity();
-    const mine = makeHello(me);
-    wrongKey.send(mine);
-    wrongKey.send(makeProof(me, mine, await wrongKey.next('hello'), 'not the key'));
+    wrongKey.send(makeProof(me, await wrongKey.hello(me, 'not the key')));
     assert.deepEqual(await wrongKey.closed, { code: 4401, reason: 'handshake proof failed' });
 
     // Recorded from one handshake, replayed on a new connection: the node's new nonce
@@ -124,14 +68,16 @@ describe('bad peers', () => {
     const honest = new FakePeer(target.wsUrl);
     await once(honest.ws, 'open');
     const recordedHello = makeHello(me);
-    honest.send(recordedHello);
-    const recordedProof = makeProof(me, recordedHello, await honest.next('hello'), PEER_KEY);
+    honest.send(recordedHello.frame);
+    const opened = openSession(recordedHello, await honest.next('hello'), 'dialer', { selfId: me.nodeId, peerKey: PEER_KEY, trusted: undefined });
+    assert.ok(opened.ok);
+    const recordedProof = makeProof(me, opened.session);
     honest.send(recordedProof);
-    await honest.next('proof');
+    await honest.nth('proof', 2);
     honest.ws.close();
     const replay = new FakePeer(target.wsUrl);
     await once(replay.ws, 'open');
-    replay.send(recordedHello);
+    replay.send(recordedHello.frame);
     await replay.next('hello');
     replay.send(recordedProof);
     assert.deepEqual(await replay.closed, { code: 4401, reason: 'handshake proof failed' });
@@ -140,7 +86,7 @@ describe('bad peers', () => {
     const impostor = new FakePeer(target.wsUrl);
     await once(impostor.ws, 'open');
     const victim = identity();
-    const stolen: HelloFrame = { ...makeHello(me), node: victim.nodeId };
+    const stolen: HelloFrame = { ...makeHello(me).frame, node: victim.nodeId };
     impostor.send(stolen);
     assert.deepEqual(await impostor.closed, { code: 4401, reason: 'handshake proof failed' });
     await target.process.waitForLogCount('peer link closed: handshake proof failed', 3);
@@ -306,7 +252,7 @@ describe('bad peers', () => {
     try {
       const stranger = new FakePeer(picky.wsUrl);
       await once(stranger.ws, 'open');
-      stranger.send(makeHello(me));
+      stranger.send(makeHello(me).frame);
       assert.deepEqual(await stranger.closed, { code: 4403, reason: 'node not trusted' });
       const refused = new FakePeer(closed.wsUrl);
       const [, response] = (await once(refused.ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];

@@ -79,6 +79,7 @@ Environment:
   MLES_KEY                  Shared key: when set (even empty) every header needs a
                             matching auth value.
   PEER_KEY                  Shared peering secret: every peer must prove it knows it.
+                            Use a long random one: openssl rand -hex 32
 `;
 
 export class UsageError extends Error {}

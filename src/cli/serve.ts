@@ -1,5 +1,5 @@
 // `parley serve`: builds the config from flags, starts the node, and shuts it down
-// gracefully on SIGTERM/SIGINT (clients get 1001, the process exits 0).
+// gracefully on SIGTERM, SIGINT, SIGHUP or SIGUSR2 (clients get 1001, the process exits 0).
 
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -7,6 +7,15 @@ import type { NodeConfig } from '../server/config.ts';
 import { createNodeLog, type LogLinesDropped } from '../server/node-log.ts';
 import { startNode } from '../server/node.ts';
 import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
+
+/**
+ * The signals that stop the node, gracefully. By default Node dies on SIGHUP and SIGUSR2
+ * without closing anything: SIGHUP is what a node started from an ssh session gets when
+ * the connection drops, and SIGUSR2 is what tools that restart a process send (nodemon),
+ * or what someone sends by mistake. Whoever sends either expects the process to end, so
+ * it ends, only cleanly; ignoring SIGUSR2 would leave such a tool waiting.
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'];
 
 export async function runServe(argv: readonly string[]): Promise<number> {
   let options;
@@ -22,6 +31,12 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const output = createNodeLog({ level: options.logLevel });
+  // On SIGUSR1 Node opens a V8 inspector on 127.0.0.1:9229, and any local user can attach
+  // to it and run code as this node. A listener of our own replaces Node's handler. (npm
+  // start passes --disable-sigusr1, and then the signal never gets here; the `parley`
+  // command cannot: a #! line takes no portable flags, and older Node versions would
+  // refuse this one before the launcher could tell the user they need Node 24.)
+  process.on('SIGUSR1', () => output.log.warn({ signal: 'SIGUSR1' }, 'SIGUSR1 ignored: this node opens no inspector'));
   try {
     return await serve(options.config, output.log, () => output.dropped());
   } finally {
@@ -53,14 +68,15 @@ async function serve(config: NodeConfig, log: Logger, logDropped: () => LogLines
     process.stderr.write(`parley serve: cannot start${where}: ${e.message}${hint}\n`);
     return 1;
   }
-  for (const url of node.urls) log.info({ url }, 'listening');
-  const first = node.urls[0];
-  if (first !== undefined) process.stderr.write(`parley: chat page at ${first} (Ctrl-C stops the node)\n`);
-
-  return new Promise<number>((resolve) => {
+  // Stopping is set up before the node says it listens: whoever waits for that line may
+  // send a signal at once.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
+        // A hangup often arrives more than once (from the kernel and from the shell, to
+        // each job): only a second Ctrl-C or SIGTERM means "do not wait".
+        if (signal === 'SIGHUP' || signal === 'SIGUSR2') return;
         log.warn({ signal }, 'second signal: exiting now');
         resolve(1);
         return;
@@ -78,7 +94,15 @@ async function serve(config: NodeConfig, log: Logger, logDropped: () => LogLines
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    for (const signal of STOP_SIGNALS) process.on(signal, stop);
   });
+  for (const url of node.urls) log.info({ url }, 'listening');
+  const first = node.urls[0];
+  // A line for whoever sits at the terminal: if it hung up already (EIO), or the pipe is
+  // closed (EPIPE), there is no one to tell. (The log copes with that by itself.)
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EIO' && error.code !== 'EPIPE') throw error;
+  });
+  if (first !== undefined) process.stderr.write(`parley: chat page at ${first} (Ctrl-C stops the node)\n`);
+  return stopped;
 }

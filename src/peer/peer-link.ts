@@ -10,7 +10,7 @@ import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { messageId } from '../store/message-id.ts';
 import type { AppendResult } from '../store/store.ts';
 import type { NodeIdentity } from '../server/identity.ts';
-import { checkHello, checkProof, makeHello, makeProof, type TrustPolicy } from './handshake.ts';
+import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
 import { ChannelStream } from './channel-stream.ts';
 import { TokenBucket } from './token-bucket.ts';
 import {
@@ -19,7 +19,6 @@ import {
   MAX_BATCH,
   MAX_FRAME_PAYLOAD,
   PEER_CLOSES,
-  type HelloFrame,
   type MsgsFrame,
   type Path,
   type PeerCloseCode,
@@ -47,6 +46,8 @@ export interface LinkContext {
   /** Resolves once this node's other links asked for the channel have caught up, or a while has passed. */
   readonly upstreamCaughtUp: (link: PeerLink, channel: string) => Promise<void>;
   readonly closed: (link: PeerLink) => void;
+  /** An incoming link ended before its handshake did, for this reason (a close code's name, or `closed`). */
+  readonly handshakeFailed: (link: PeerLink, reason: string) => void;
 }
 
 /**
@@ -89,8 +90,11 @@ export class PeerLink {
   readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   readonly #ws: WebSocket;
   readonly #ctx: LinkContext;
-  readonly #mine: HelloFrame;
-  #theirs: HelloFrame | undefined;
+  readonly #own: OwnHello;
+  /** The handshake, once the peer's hello was read. */
+  #session: Session | undefined;
+  /** The dialer's, once the dialed side's signature checked out: it has sent its proof. */
+  #proved = false;
   #closed = false;
   readonly #streams = new Map<string, ChannelStream>();
   /** Channels we asked the peer for, and the number of the stream that answers. */
@@ -117,14 +121,14 @@ export class PeerLink {
     this.label = label;
     this.#ctx = ctx;
     this.#received = new TokenBucket(ctx.rateLimit * 2, ctx.rateLimit);
-    this.#mine = makeHello(ctx.identity, ctx.rateLimit);
+    this.#own = makeHello(ctx.identity, ctx.rateLimit);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
     ws.on('error', (error) => ctx.log.info({ peer: this.label, err: error.message }, 'peer link error'));
     this.#handshakeTimer = setTimeout(() => this.close('HANDSHAKE_TIMEOUT'), ctx.handshakeTimeoutMs);
-    const start = () => this.#send(this.#mine);
+    const start = () => this.#send(this.#own.frame);
     if (ws.readyState === ws.OPEN) start();
     else ws.once('open', start);
   }
@@ -176,6 +180,7 @@ export class PeerLink {
     this.closedFor = code;
     const level = code === 'SHUTDOWN' || code === 'REMOVED' || code === 'DUPLICATE' ? 'info' : 'warn';
     this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
+    if (this.direction === 'in' && !this.ready && code !== 'SHUTDOWN') this.#ctx.handshakeFailed(this, code.toLowerCase());
     this.#teardown();
     this.#ws.close(close, reason);
     // A peer that does not answer the close in time is cut off.
@@ -195,7 +200,7 @@ export class PeerLink {
     batch.push(message);
     this.#pendingBytes += message.payload.length;
     if (this.#pendingBytes > this.#ctx.maxSendBuffer) {
-      this.close('TOO_SLOW', `over ${this.#ctx.maxSendBuffer} bytes wait for the peer's rate of ${this.#theirs?.rate} messages a second`);
+      this.close('TOO_SLOW', `over ${this.#ctx.maxSendBuffer} bytes wait for the peer's rate of ${this.#session?.theirs.rate} messages a second`);
       return;
     }
     if (!this.#flushQueued) {
@@ -263,29 +268,7 @@ export class PeerLink {
     const decoded = decodePeerFrame(data, this.#ctx.maxPayload);
     if (!decoded.ok) return this.close('BAD_FRAME', decoded.error);
     const frame = decoded.frame;
-    if (this.#theirs === undefined) {
-      if (frame.t !== 'hello') return this.close('BAD_FRAME', `expected hello, got ${frame.t}`);
-      const check = checkHello(frame, this.#ctx.policy);
-      if (!check.ok) return this.close(check.code, check.detail);
-      this.#theirs = frame;
-      this.node = frame.node;
-      // Under what the peer takes: a bucket of one second at 90% of its rate, where the
-      // peer allows two seconds' worth at its full rate.
-      const rate = frame.rate ?? 0;
-      this.#sending = new TokenBucket(rate, rate * 0.9);
-      void this.#send(makeProof(this.#ctx.identity, this.#mine, frame, this.#ctx.policy.peerKey));
-      return;
-    }
-    if (!this.ready) {
-      if (frame.t !== 'proof') return this.close('BAD_FRAME', `expected proof, got ${frame.t}`);
-      const check = checkProof(frame, this.#theirs, this.#mine, this.#ctx.policy);
-      if (!check.ok) return this.close(check.code, check.detail);
-      clearTimeout(this.#handshakeTimer);
-      this.ready = true;
-      this.#ctx.log.info({ peer: this.label, node: this.node, direction: this.direction }, 'peer link up');
-      this.#ctx.ready(this);
-      return;
-    }
+    if (!this.ready) return this.#onHandshake(frame);
     switch (frame.t) {
       case 'hello':
       case 'proof':
@@ -308,6 +291,43 @@ export class PeerLink {
         this.#ctx.caughtUp(this, frame.ch);
         return;
     }
+  }
+
+  /**
+   * The handshake, in the order that keeps the PEER_KEY from anyone who has not proven
+   * it (see handshake.ts): hellos both ways; the dialed side's signature; the dialer's
+   * proof; the dialed side's proof.
+   */
+  #onHandshake(frame: PeerFrame): void {
+    const session = this.#session;
+    if (session === undefined) {
+      if (frame.t !== 'hello') return this.close('BAD_FRAME', `expected hello, got ${frame.t}`);
+      const opened = openSession(this.#own, frame, this.direction === 'out' ? 'dialer' : 'dialed', this.#ctx.policy);
+      if (!opened.ok) return this.close(opened.code, opened.detail);
+      this.#session = opened.session;
+      this.node = frame.node;
+      // Under what the peer takes: a bucket of one second at 90% of its rate, where the
+      // peer allows two seconds' worth at its full rate.
+      const rate = frame.rate ?? 0;
+      this.#sending = new TokenBucket(rate, rate * 0.9);
+      if (this.direction === 'in') void this.#send(makeSignature(this.#ctx.identity, opened.session));
+      return;
+    }
+    if (frame.t !== 'proof') return this.close('BAD_FRAME', `expected proof, got ${frame.t}`);
+    if (this.direction === 'out' && !this.#proved) {
+      const check = checkSignature(frame, session);
+      if (!check.ok) return this.close(check.code, check.detail);
+      this.#proved = true;
+      void this.#send(makeProof(this.#ctx.identity, session));
+      return;
+    }
+    const check = checkProof(frame, session);
+    if (!check.ok) return this.close(check.code, check.detail);
+    if (this.direction === 'in') void this.#send(makeProof(this.#ctx.identity, session));
+    clearTimeout(this.#handshakeTimer);
+    this.ready = true;
+    this.#ctx.log.info({ peer: this.label, node: this.node, direction: this.direction }, 'peer link up');
+    this.#ctx.ready(this);
   }
 
   #onSub(frame: SubFrame): void {
@@ -431,8 +451,15 @@ export class PeerLink {
 
   #onClose(code: number, reason: string): void {
     this.closeCode ??= code;
-    // A link that never came up was already reported by its error (refused, unreachable).
     if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    else if (!this.#closed && this.direction === 'in') {
+      // Anyone may connect and say hello: one who leaves before proving anything is a
+      // prober or a misconfigured peer, and either is worth seeing. (An outgoing link
+      // that never came up was already reported by its error: refused, unreachable.)
+      const awaiting = this.#session === undefined ? 'hello' : 'proof';
+      this.#ctx.log.warn({ peer: this.label, node: this.node, code, reason, awaiting }, 'peer handshake ended before a proof');
+      this.#ctx.handshakeFailed(this, 'closed');
+    }
     this.#teardown();
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Encoder } from 'cbor-x';
-import { decodePeerFrame, encodePeerFrame, MAX_PATH_LENGTH, type PeerFrame } from './peer-protocol.ts';
+import { decodePeerFrame, encodePeerFrame, MAX_PATH_LENGTH, PEER_PROTOCOL_VERSION, type PeerFrame } from './peer-protocol.ts';
 
 const NODE = 'ab'.repeat(16);
 const OTHER = 'cd'.repeat(16);
@@ -19,7 +19,7 @@ const message = [NODE, 7, 1700000000000, 'alice', true, new Uint8Array([1, 2]), 
 
 test('every frame survives encoding and decoding', () => {
   const frames: PeerFrame[] = [
-    { t: 'hello', v: 1, node: NODE, key: new Uint8Array(32).fill(1), nonce: new Uint8Array(32).fill(2) },
+    { t: 'hello', v: PEER_PROTOCOL_VERSION, node: NODE, key: new Uint8Array(32).fill(1), nonce: new Uint8Array(32).fill(2), dh: new Uint8Array(32).fill(5) },
     { t: 'proof', sig: new Uint8Array(64).fill(3) },
     { t: 'proof', sig: new Uint8Array(64).fill(3), mac: new Uint8Array(32).fill(4) },
     { t: 'sub', ch: 'lobby', want: [[NODE, OTHER]], have: new Map([[OTHER, 12]]), s: 3 },
@@ -38,8 +38,11 @@ test('malformed frames are refused with a reason', () => {
   const cases: Array<[unknown, RegExp]> = [
     [[1, 2], /must be a CBOR map/],
     [{ t: 'nope' }, /unknown frame type/],
-    [{ t: 'hello', v: 1, node: 'xyz', key: new Uint8Array(32), nonce: new Uint8Array(32) }, /node must be a node id/],
-    [{ t: 'hello', v: 1, node: NODE, key: new Uint8Array(31), nonce: new Uint8Array(32) }, /key must be 32 bytes/],
+    [{ t: 'hello', v: PEER_PROTOCOL_VERSION, node: 'xyz', key: new Uint8Array(32), nonce: new Uint8Array(32), dh: new Uint8Array(32) }, /node must be a node id/],
+    [{ t: 'hello', v: PEER_PROTOCOL_VERSION, node: NODE, key: new Uint8Array(31), nonce: new Uint8Array(32), dh: new Uint8Array(32) }, /key must be 32 bytes/],
+    [{ t: 'hello', v: PEER_PROTOCOL_VERSION, node: NODE, key: new Uint8Array(32), nonce: new Uint8Array(32) }, /dh must be bytes/],
+    // A hello of the first version has no dh: it is refused by its version, not by a missing field.
+    [{ t: 'hello', v: 1, node: NODE, key: new Uint8Array(32), nonce: new Uint8Array(32) }, /peer protocol version 1; this node speaks 2/],
     [{ t: 'proof', sig: 'text' }, /sig must be bytes/],
     [{ t: 'sub', ch: '', want: [] }, /ch must not be empty/],
     [{ t: 'sub', ch: 'caf\u00e9', want: [] }, /ch must be printable ASCII/],

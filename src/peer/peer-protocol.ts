@@ -3,10 +3,13 @@
 // This module turns bytes into validated typed frames and back; no I/O. The protocol is
 // described in docs/peering.md.
 //
-//   hello  {t, v, node, key, nonce, rate?}
-//                                     both sides, first: who I am, a fresh challenge, and
-//                                     how many messages a second I take from a peer
-//   proof  {t, sig, mac?}             both sides, second: the other's challenge, signed
+//   hello  {t, v, node, key, nonce, dh, rate?}
+//                                     both sides, first: who I am, a fresh challenge, a
+//                                     fresh X25519 key, and how many messages a second I
+//                                     take from a peer
+//   proof  {t, sig, mac?}             the other's challenge, signed (and the PEER_KEY
+//                                     proven): the dialed side's signature, then the
+//                                     dialer's proof, then the dialed side's proof
 //   sub    {t, ch, want, have?, s?}   "send me this channel": who wants it behind me, and
 //                                     (first time) what I already have, per origin, and
 //                                     the number of the stream that answers it
@@ -20,7 +23,7 @@ import { Decoder, Encoder } from 'cbor-x';
 import { nameError } from '../protocol/mles-header.ts';
 
 export const PEER_SUBPROTOCOL = 'parley.peer.v1';
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 /** Longest interest path (hops from here to an interested node) accepted. */
 export const MAX_PATH_LENGTH = 32;
 /** Interested nodes one `sub` may name. */
@@ -70,6 +73,8 @@ export interface HelloFrame {
   readonly key: Uint8Array;
   /** 32 random bytes the other side must sign. */
   readonly nonce: Uint8Array;
+  /** Raw X25519 public key, 32 bytes, fresh for this handshake: its secret keys the HMACs. */
+  readonly dh: Uint8Array;
   /**
    * Messages per second the sender takes from a peer (its --peer-rate; twice that in a
    * burst); absent or 0: no limit. The other side paces what it sends to stay under it.
@@ -196,18 +201,23 @@ export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
   try {
     if (!isRecord(raw)) fail('a frame must be a CBOR map');
     switch (raw.t) {
-      case 'hello':
+      case 'hello': {
+        // Another version's hello may lack this one's fields: say which version it is.
+        const v = count(raw.v, 'v');
+        if (v !== PEER_PROTOCOL_VERSION) fail(`peer protocol version ${v}; this node speaks ${PEER_PROTOCOL_VERSION}`);
         return {
           ok: true,
           frame: {
             t: 'hello',
-            v: count(raw.v, 'v'),
+            v,
             node: nodeId(raw.node, 'node'),
             key: bytes(raw.key, 'key', 32),
             nonce: bytes(raw.nonce, 'nonce', 32),
+            dh: bytes(raw.dh, 'dh', 32),
             ...(raw.rate === undefined ? {} : { rate: count(raw.rate, 'rate') }),
           },
         };
+      }
       case 'proof':
         return {
           ok: true,

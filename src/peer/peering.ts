@@ -82,6 +82,8 @@ export class Peering {
   readonly #refusals = new Map<PeerCloseCode, number>();
   /** Who waits for a channel's streams from peers to catch up. */
   readonly #waiters = new Set<{ readonly channel: string; readonly except: PeerLink | undefined; readonly done: () => void }>();
+  /** Incoming links that ended before their handshake did, by reason. */
+  readonly #handshakesFailed = new Map<string, number>();
 
   constructor(options: PeeringOptions) {
     this.#options = options;
@@ -112,6 +114,7 @@ export class Peering {
       asked: (link, channel, want) => this.#apply(this.#table.asked(link.id, channel, want)),
       caughtUp: (_link, channel) => this.#wake(channel),
       upstreamCaughtUp: (link, channel) => this.#caughtUpExcept(channel, link, UPSTREAM_WAIT_MS),
+      handshakeFailed: (_link, reason) => this.#handshakesFailed.set(reason, (this.#handshakesFailed.get(reason) ?? 0) + 1),
       closed: (link) => {
         if (link.closedFor !== undefined && REFUSALS.has(link.closedFor)) {
           this.#refusals.set(link.closedFor, (this.#refusals.get(link.closedFor) ?? 0) + 1);
@@ -335,6 +338,11 @@ export class Peering {
       if (link.direction === 'in' && !shown.has(link)) out.push({ url: 'inbound', node: link.node!, up: true, lag: link.lag(), counters: { ...link.counters } });
     }
     return out;
+  }
+
+  /** Incoming links that ended before their handshake did, by reason, for /metrics. */
+  handshakesFailed(): ReadonlyMap<string, number> {
+    return this.#handshakesFailed;
   }
 
   async close(): Promise<void> {

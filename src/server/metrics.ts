@@ -16,6 +16,8 @@ export interface MetricsSources {
   readonly peerRefusals?: () => ReadonlyMap<string, number>;
   /** Log lines dropped so far, by reason. */
   readonly logDropped?: () => LogLinesDropped;
+  /** Incoming peer links that ended before their handshake did, by reason. */
+  readonly peerHandshakesFailed?: () => ReadonlyMap<string, number>;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -27,6 +29,20 @@ function totalCounter(registry: Registry, name: string, help: string, read: () =
     collect() {
       this.reset();
       this.inc(read());
+    },
+  });
+}
+
+/** A counter with a `reason` label, copied from running totals per reason when scraped. */
+function reasonCounter(registry: Registry, name: string, help: string, read: () => Iterable<readonly [string, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of read()) this.inc({ reason }, count);
     },
   });
 }
@@ -95,16 +111,7 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
       for (const [code, count] of stats.nativeErrors) this.inc({ code }, count);
     },
   });
-  new Counter({
-    name: 'parley_rejected_total',
-    help: 'Connections and upgrades refused, by reason',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, count] of stats.rejected) this.inc({ reason }, count);
-    },
-  });
+  reasonCounter(registry, 'parley_rejected_total', 'Connections and upgrades refused, by reason', () => stats.rejected);
   const logDropped = sources.logDropped;
   if (logDropped !== undefined) {
     new Counter({
@@ -125,16 +132,11 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   if (peers !== undefined) peerMetrics(registry, peers);
   const refusals = sources.peerRefusals;
   if (refusals !== undefined) {
-    new Counter({
-      name: 'parley_peer_links_refused_total',
-      help: 'Peer links this node closed for what the peer did, by reason (malformed, forged, out of order, flood...)',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [reason, count] of refusals()) this.inc({ reason }, count);
-      },
-    });
+    reasonCounter(registry, 'parley_peer_links_refused_total', 'Peer links this node closed for what the peer did, by reason (malformed, forged, out of order, flood...)', refusals);
+  }
+  const handshakesFailed = sources.peerHandshakesFailed;
+  if (handshakesFailed !== undefined) {
+    reasonCounter(registry, 'parley_peer_handshakes_failed_total', 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)', handshakesFailed);
   }
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
 }

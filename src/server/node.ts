@@ -104,7 +104,14 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
-  const metrics = createMetrics({ stats, hub, peers: () => peering.status(), peerRefusals: () => peering.refusals(), logDropped: options.logDropped });
+  const metrics = createMetrics({
+    stats,
+    hub,
+    peers: () => peering.status(),
+    peerRefusals: () => peering.refusals(),
+    peerHandshakesFailed: () => peering.handshakesFailed(),
+    logDropped: options.logDropped,
+  });
   const limiter = new ConnectionRateLimiter(config.rateLimit);
   const connections = new Set<ClientSession>();
   let allClosed: (() => void) | undefined;

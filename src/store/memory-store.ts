@@ -69,7 +69,7 @@ interface MemoryChannel {
   originSeq: number;
   bytes: number;
   vector: Map<string, number>;
-  headers: Array<{ position: number; frame: Uint8Array }>;
+  headers: Array<{ position: number; frame: Uint8Array; ts: number }>;
 }
 
 export class MemoryStore implements Store {
@@ -204,7 +204,7 @@ export class MemoryStore implements Store {
   appendHeaders(headers: readonly MlesHeaderRecord[]): void {
     for (const { channel: name, position, frame } of headers) {
       const channel = this.#channel(name);
-      channel.headers.push({ position, frame });
+      channel.headers.push({ position, frame, ts: this.#now() });
       if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
     }
   }
@@ -228,6 +228,14 @@ export class MemoryStore implements Store {
         if (!tooMany && !tooOld && !tooBig) break;
         channel.messages.shift();
         channel.bytes -= oldest.payload.length;
+        removed++;
+      }
+      // Join headers go with the messages around them, and with --retain-age (see the SQLite store).
+      const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;
+      while (removed < budget && channel.headers.length > 0) {
+        const header = channel.headers[0]!;
+        if (header.position >= first - 1 && !(limits.ageMs > 0 && header.ts < now - limits.ageMs)) break;
+        channel.headers.shift();
         removed++;
       }
     }

@@ -227,6 +227,22 @@ test('a schema 1 store is migrated: its origin vectors come from the stored mess
   reopened.close();
 });
 
+test('a schema 2 store is migrated: its join headers get the time of the upgrade, and age from there', () => {
+  const path = tempFile();
+  const old = new SqliteStore({ path, nodeId: 'n', now: () => 1000 });
+  old.appendHeaders([{ channel: 'a', position: 0, frame: Buffer.from('{"uid":"u","channel":"a"}') }]);
+  old.close();
+  const db = new DatabaseSync(path);
+  db.exec("DROP INDEX mles_headers_by_ts; ALTER TABLE mles_headers DROP COLUMN ts; UPDATE meta SET value = '2' WHERE key = 'schema'");
+  db.close();
+  const migrated = new SqliteStore({ path, nodeId: 'n', now: () => 50_000 });
+  assert.equal(migrated.mlesHistory('a', 10, 1e9).length, 1);
+  assert.equal(migrated.enforceRetention({ count: 0, ageMs: 10_000, bytes: 0 }, 55_000, 10), 0, 'counted from the upgrade, not from 0');
+  assert.equal(migrated.enforceRetention({ count: 0, ageMs: 10_000, bytes: 0 }, 70_000, 10), 1);
+  assert.deepEqual(migrated.mlesHistory('a', 10, 1e9), []);
+  migrated.close();
+});
+
 test('range reads give back every byte of ids and payloads, and each message its origin', () => {
   const path = tempFile();
   const payloads = [Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.alloc(0), Buffer.from([0xc3, 0x00, 0xff, 0xfe])];

@@ -32,7 +32,7 @@ import type {
   StoreStats,
 } from './store.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** What every channel without a row has: shared, so asking about one keeps nothing. */
 const NO_BOUNDS: ChannelBounds = Object.freeze({ first: 1, last: 0 });
@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS mles_headers (
   n INTEGER PRIMARY KEY,            -- insertion order
   channel TEXT NOT NULL,
   position INTEGER NOT NULL,        -- the channel's last seq when the header was stored
-  frame BLOB NOT NULL
+  frame BLOB NOT NULL,
+  ts INTEGER NOT NULL DEFAULT 0     -- when it was stored (ms), for --retain-age
 ) STRICT;
 CREATE INDEX IF NOT EXISTS mles_headers_by_channel ON mles_headers (channel, n);
 CREATE TABLE IF NOT EXISTS origins (  -- each channel's origin vector (see OriginVector)
@@ -83,6 +84,20 @@ INSERT INTO origins (channel, origin, highest)
   ON CONFLICT (channel, origin) DO UPDATE SET highest = max(highest, excluded.highest);
 UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
+
+/**
+ * Schema 2 kept Mles join headers for good: now they age out with --retain-age, so they
+ * need a time. Those already stored count from the upgrade. (A store older still may
+ * have had the table made by SCHEMA just now, with the column.)
+ */
+const migrate2To3 = (now: number, hasTs: boolean) => `
+${hasTs ? '' : 'ALTER TABLE mles_headers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;'}
+UPDATE mles_headers SET ts = ${Math.trunc(now)} WHERE ts = 0;
+UPDATE meta SET value = '3' WHERE key = 'schema';
+`;
+
+/** Made after any migration: the column it covers is new in schema 3. */
+const SCHEMA_INDEXES = 'CREATE INDEX IF NOT EXISTS mles_headers_by_ts ON mles_headers (ts);';
 
 /** A message retention removes, with its payload size for the channel's byte counter. */
 type Victim = { channel: string; seq: number; size: number };
@@ -186,11 +201,15 @@ export class SqliteStore implements Store {
     const version = this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
     if (version === undefined) {
       this.#db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-    } else if (Number(version.value) === 1) {
-      this.#db.exec(`BEGIN; ${MIGRATE_1_TO_2} COMMIT;`);
+    } else if (Number(version.value) === 1 || Number(version.value) === 2) {
+      const columns = this.#db.prepare('PRAGMA table_info(mles_headers)').all() as Array<{ name: string }>;
+      const toThree = migrate2To3(this.#now(), columns.some((c) => c.name === 'ts'));
+      const steps = Number(version.value) === 1 ? MIGRATE_1_TO_2 + toThree : toThree;
+      this.#db.exec(`BEGIN; ${steps} COMMIT;`);
     } else if (Number(version.value) !== SCHEMA_VERSION) {
       throw new Error(`store ${options.path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
     }
+    this.#db.exec(SCHEMA_INDEXES);
     if (options.maxBytes !== undefined) {
       const { page_size: pageSize } = this.#db.prepare('PRAGMA page_size').get() as { page_size: number };
       this.#db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
@@ -225,7 +244,12 @@ export class SqliteStore implements Store {
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
       largest: p('SELECT max(length(payload)) AS largest FROM messages WHERE channel = ?'),
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
-      header: p('INSERT INTO mles_headers (channel, position, frame) VALUES (?, ?, ?)'),
+      header: p('INSERT INTO mles_headers (channel, position, frame, ts) VALUES (?, ?, ?, ?)'),
+      expiredHeaders: p('SELECT n FROM mles_headers WHERE ts < ? LIMIT ?'),
+      removeHeader: p('DELETE FROM mles_headers WHERE n = ?'),
+      // A header at position p joined after message p: once the channel's first message
+      // is past p + 1, the messages around it are gone, and so is the header.
+      headersBefore: p('DELETE FROM mles_headers WHERE channel = ? AND position < ?'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
       lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? AND length(frame) <= ? ORDER BY n DESC LIMIT ?'),
       channels: p('SELECT channel, count, bytes FROM channels'),
@@ -550,7 +574,8 @@ export class SqliteStore implements Store {
     if (headers.length === 0) return;
     this.#transaction(
       () => {
-        for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame);
+        const now = this.#now();
+        for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame, now);
         for (const channel of new Set(headers.map((h) => h.channel))) this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
       },
       () => {}, // nothing of the headers is cached
@@ -597,7 +622,13 @@ export class SqliteStore implements Store {
 
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
     const victims = this.#reading(() => this.#victims(limits, now, budget));
-    if (victims.length === 0) return 0;
+    // Join headers go with --retain-age too; with the count and byte limits they go
+    // with the messages around them (below).
+    const expiredHeaders =
+      limits.ageMs > 0 && victims.length < budget
+        ? this.#reading(() => this.#sql.expiredHeaders!.all(now - limits.ageMs, budget - victims.length) as Array<{ n: number }>)
+        : [];
+    if (victims.length === 0 && expiredHeaders.length === 0) return 0;
     // The counters change in copies, cached only once the removal is committed.
     const rows = new Map<string, ChannelRow>();
     return this.#transaction(
@@ -614,8 +645,14 @@ export class SqliteStore implements Store {
           row.count--;
           row.bytes -= victim.size;
         }
-        for (const [name, row] of rows) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
-        return removed.size;
+        let headers = 0;
+        for (const [name, row] of rows) {
+          this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+          const first = (this.#sql.first!.get(name) as { first: number | null }).first ?? row.lastSeq + 1;
+          headers += Number(this.#sql.headersBefore!.run(name, first - 1).changes);
+        }
+        for (const { n } of expiredHeaders) headers += Number(this.#sql.removeHeader!.run(n).changes);
+        return removed.size + headers;
       },
       () => {
         for (const [name, row] of rows) this.#channels.set(name, row);

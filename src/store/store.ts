@@ -169,8 +169,10 @@ export interface Store {
    */
   mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[];
   /**
-   * Removes messages past the limits, at most `budget` rows per call so traffic never
-   * waits long; returns how many were removed (call again while it equals the budget).
+   * Removes messages past the limits, and the Mles join headers that go with them (those
+   * placed before the oldest message left, and with an age limit those older than it),
+   * at most about `budget` rows per call so traffic never waits long; returns how many
+   * rows were removed (call again while it reaches the budget).
    */
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number;
   stats(): StoreStats;

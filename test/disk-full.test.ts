@@ -65,17 +65,6 @@ function countersAndTruth(dataDir: string) {
   }
 }
 
-function logLines(node: NodeProcess, msg: string): Array<Record<string, unknown>> {
-  return node.stdout.flatMap((line) => {
-    try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      return parsed.msg === msg ? [parsed] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 test('a full disk: publishes fail saying so, nothing acked is lost, seqs and counters stay true, retention removes nothing', { skip: !canMount && 'mounting a tmpfs needs root', timeout: 180_000 }, async (t) => {
   const disk = mountTmpfs(DISK_BYTES);
   const nodes: NodeProcess[] = [];
@@ -117,7 +106,7 @@ test('a full disk: publishes fail saying so, nothing acked is lost, seqs and cou
     assert.equal(error.store, 'full', JSON.stringify(error));
     assert.match(String(error.msg), /store full: SQLITE_(FULL: database or disk is full|IOERR.*ENOSPC)/);
   }
-  const logged = logLines(first, 'store refused a batch; its messages were not delivered');
+  const logged = first.logged('store refused a batch; its messages were not delivered');
   assert.ok(logged.length > 0);
   assert.equal(logged[0]!.storeCode, 'full');
   assert.match(String((logged[0]!.err as { message: string }).message), /^store full: SQLITE_/);

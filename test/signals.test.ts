@@ -7,18 +7,6 @@ import assert from 'node:assert/strict';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 
-/** The node's log lines with this message. */
-function logged(node: NodeProcess, msg: string): Array<Record<string, unknown>> {
-  return node.stdout.flatMap((line) => {
-    try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      return parsed.msg === msg ? [parsed] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
 async function storedTexts(node: NodeProcess, channel: string): Promise<string[]> {
   const response = await fetch(new URL(`/v1/channels/${channel}/messages`, node.url));
   const body = (await response.json()) as { messages: Array<{ payload: string }> };
@@ -36,8 +24,8 @@ describe('signals', () => {
 
       assert.equal(await node.stop(signal), 0);
       assert.deepEqual(await b.closed, { code: 1001, reason: 'node shutting down' });
-      assert.equal(logged(node, 'shutting down')[0]?.signal, signal);
-      assert.equal(logged(node, 'stopped').length, 1);
+      assert.equal(node.logged('shutting down')[0]?.signal, signal);
+      assert.equal(node.logged('stopped').length, 1);
 
       const again = await startNode(['--data', node.dataDir]);
       try {

@@ -24,6 +24,8 @@ export interface NodeProcess {
   readonly stderr: string[];
   /** Resolves with the first later stdout log line whose `msg` matches. */
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The log lines so far with this `msg`, parsed. */
+  logged(msg: string): Array<Record<string, unknown>>;
   /** Resolves once `count` log lines with this `msg` have been printed in all. */
   waitForLogCount(msg: string, count: number, timeoutMs?: number): Promise<void>;
   /** Sends a signal (SIGTERM by default) and resolves with the exit code. */
@@ -94,14 +96,16 @@ export async function startNode(
       });
     });
 
-  const countOf = (msg: string): number =>
-    stdout.filter((line) => {
+  const logged = (msg: string): Array<Record<string, unknown>> =>
+    stdout.flatMap((line) => {
       try {
-        return (JSON.parse(line) as { msg?: unknown }).msg === msg;
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        return parsed.msg === msg ? [parsed] : [];
       } catch {
-        return false;
+        return [];
       }
-    }).length;
+    });
+  const countOf = (msg: string): number => logged(msg).length;
   const waitForLogCount = async (msg: string, count: number, waitMs = timeoutMs): Promise<void> => {
     const deadline = Date.now() + waitMs;
     while (countOf(msg) < count) await waitForLog(msg, Math.max(1, deadline - Date.now()));
@@ -126,6 +130,7 @@ export async function startNode(
     stderr,
     waitForLog,
     waitForLogCount,
+    logged,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -8,6 +8,12 @@
 // client message ids, cost 2-3x in ingest with 1000 busy channels, so neither is
 // indexed: recent client ids are kept in memory (reloaded from the newest rows at
 // start), and lookups by id, which are rare, scan the channel.
+//
+// The tables are in sqlite-schema.ts, the row decoding in sqlite-rows.ts. What is left
+// (about 550 lines) is one class on purpose: appends, reads and retention share the
+// cached counters, vectors and client ids, and the rule that a transaction changes the
+// cache only once it has committed; split apart, that rule would have to be kept in
+// several places.
 
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,6 +23,8 @@ import { messageId } from './message-id.ts';
 import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
+import { migrateToCurrent } from './sqlite-schema.ts';
+import { COLUMNS, fromRangeRow, RANGE_COLUMNS, toMessage, type MessageRow, type RangeRow } from './sqlite-rows.ts';
 import { StoreError, toStoreError } from './store-error.ts';
 import type {
   AppendRequest,
@@ -32,72 +40,9 @@ import type {
   StoreStats,
 } from './store.ts';
 
-const SCHEMA_VERSION = 3;
-
 /** What every channel without a row has: shared, so asking about one keeps nothing. */
 const NO_BOUNDS: ChannelBounds = Object.freeze({ first: 1, last: 0 });
 const NO_ORIGINS: OriginVector = new Map();
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS channels (
-  channel TEXT PRIMARY KEY,
-  last_seq INTEGER NOT NULL,        -- newest seq assigned (never decreases)
-  origin_seq INTEGER NOT NULL,      -- newest origin seq this node assigned here
-  count INTEGER NOT NULL,           -- messages stored
-  bytes INTEGER NOT NULL            -- payload bytes stored
-) STRICT;
-CREATE TABLE IF NOT EXISTS messages (
-  channel TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  id BLOB NOT NULL,
-  ts INTEGER NOT NULL,
-  origin TEXT NOT NULL,
-  origin_seq INTEGER NOT NULL,
-  uid TEXT NOT NULL,
-  binary INTEGER NOT NULL,
-  cid TEXT,                         -- the publisher's client message id, if it gave one
-  payload BLOB NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX IF NOT EXISTS messages_by_seq ON messages (channel, seq);
-CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
-CREATE TABLE IF NOT EXISTS mles_headers (
-  n INTEGER PRIMARY KEY,            -- insertion order
-  channel TEXT NOT NULL,
-  position INTEGER NOT NULL,        -- the channel's last seq when the header was stored
-  frame BLOB NOT NULL,
-  ts INTEGER NOT NULL DEFAULT 0     -- when it was stored (ms), for --retain-age
-) STRICT;
-CREATE INDEX IF NOT EXISTS mles_headers_by_channel ON mles_headers (channel, n);
-CREATE TABLE IF NOT EXISTS origins (  -- each channel's origin vector (see OriginVector)
-  channel TEXT NOT NULL,
-  origin TEXT NOT NULL,
-  highest INTEGER NOT NULL,
-  PRIMARY KEY (channel, origin)
-) STRICT, WITHOUT ROWID;
-`;
-
-/** Schema 1 had no origins table: every vector entry is the newest origin seq stored. */
-const MIGRATE_1_TO_2 = `
-INSERT INTO origins (channel, origin, highest)
-  SELECT channel, origin, max(origin_seq) FROM messages GROUP BY channel, origin
-  ON CONFLICT (channel, origin) DO UPDATE SET highest = max(highest, excluded.highest);
-UPDATE meta SET value = '2' WHERE key = 'schema';
-`;
-
-/**
- * Schema 2 kept Mles join headers for good: now they age out with --retain-age, so they
- * need a time. Those already stored count from the upgrade. (A store older still may
- * have had the table made by SCHEMA just now, with the column.)
- */
-const migrate2To3 = (now: number, hasTs: boolean) => `
-${hasTs ? '' : 'ALTER TABLE mles_headers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;'}
-UPDATE mles_headers SET ts = ${Math.trunc(now)} WHERE ts = 0;
-UPDATE meta SET value = '3' WHERE key = 'schema';
-`;
-
-/** Made after any migration: the column it covers is new in schema 3. */
-const SCHEMA_INDEXES = 'CREATE INDEX IF NOT EXISTS mles_headers_by_ts ON mles_headers (ts);';
 
 /** A message retention removes, with its payload size for the channel's byte counter. */
 type Victim = { channel: string; seq: number; size: number };
@@ -107,52 +52,6 @@ interface ChannelRow {
   originSeq: number;
   count: number;
   bytes: number;
-}
-
-/**
- * Message rows are read as arrays of these columns, in this order: a row object per
- * message, then a message object from it, was a measurable part of a catch-up.
- */
-const COLUMNS = 'channel, seq, id, ts, origin, origin_seq, uid, binary, payload';
-type MessageRow = [string, number, Uint8Array, number, string, number, string, number, Uint8Array];
-
-function toMessage(row: MessageRow): StoredMessage {
-  return {
-    channel: row[0],
-    seq: row[1],
-    id: row[2],
-    ts: row[3],
-    origin: row[4],
-    originSeq: row[5],
-    uid: row[6],
-    binary: row[7] === 1,
-    payload: row[8],
-  };
-}
-
-/**
- * Range reads (replay, queries) take id and payload as one blob and split it into two
- * views, and get the origin as NULL when it is this node: node:sqlite makes a new
- * ArrayBuffer for every blob and a string for every text value, and those were most of
- * a catch-up's read time. (`||` joins blobs byte for byte; the cast keeps it a blob.)
- */
-const RANGE_COLUMNS = 'seq, ts, NULLIF(origin, ?), origin_seq, uid, binary, length(id), CAST(id || payload AS BLOB)';
-type RangeRow = [number, number, string | null, number, string, number, number, Uint8Array];
-
-function fromRangeRow(channel: string, nodeId: string, row: RangeRow): StoredMessage {
-  const idLength = row[6];
-  const bytes = row[7];
-  return {
-    channel,
-    seq: row[0],
-    id: bytes.subarray(0, idLength),
-    ts: row[1],
-    origin: row[2] ?? nodeId,
-    originSeq: row[3],
-    uid: row[4],
-    binary: row[5] === 1,
-    payload: bytes.subarray(idLength),
-  };
 }
 
 export interface SqliteStoreOptions {
@@ -197,19 +96,7 @@ export class SqliteStore implements Store {
     this.#now = options.now ?? Date.now;
     this.#headersPerChannel = options.headersPerChannel ?? 1000;
     this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000;`);
-    this.#db.exec(SCHEMA);
-    const version = this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
-    if (version === undefined) {
-      this.#db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-    } else if (Number(version.value) === 1 || Number(version.value) === 2) {
-      const columns = this.#db.prepare('PRAGMA table_info(mles_headers)').all() as Array<{ name: string }>;
-      const toThree = migrate2To3(this.#now(), columns.some((c) => c.name === 'ts'));
-      const steps = Number(version.value) === 1 ? MIGRATE_1_TO_2 + toThree : toThree;
-      this.#db.exec(`BEGIN; ${steps} COMMIT;`);
-    } else if (Number(version.value) !== SCHEMA_VERSION) {
-      throw new Error(`store ${options.path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
-    }
-    this.#db.exec(SCHEMA_INDEXES);
+    migrateToCurrent(this.#db, options.path, this.#now());
     if (options.maxBytes !== undefined) {
       const { page_size: pageSize } = this.#db.prepare('PRAGMA page_size').get() as { page_size: number };
       this.#db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);

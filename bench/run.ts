@@ -6,7 +6,7 @@
 //   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
 //                    [--warmup MS] [--measure MS] [--idle N] [--window N] [--catchup N]
 //                    [--parley-entry FILE] [--no-pin] [--out FILE]
-//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak.ts)
+//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak/main.ts)
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -212,7 +212,7 @@ function logResult(label: string, r: ScenarioResult): void {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'soak') {
-    const { runSoak } = await import('./soak.ts');
+    const { runSoak } = await import('./soak/main.ts');
     // Exit at once: idle keep-alive sockets and the like must not hold the run open.
     process.exit(await runSoak(argv.slice(1)));
   }

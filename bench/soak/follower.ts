@@ -1,10 +1,10 @@
 // The native subscribers (on A to every channel, on B to the followed ones): each
 // resumes from its cursors after a reconnect and notes any repeat or gap it is handed.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import { NativeTestClient, type Frame } from '../../test/helpers/native-client.ts';
+import type { Frame } from '../../test/helpers/native-client.ts';
 import type { NetworkNode } from '../../test/helpers/peer-network.ts';
 import { hex, tagOf, type Received } from './common.ts';
+import { ReconnectingClient } from './reconnecting-client.ts';
 import { RETRY_MS } from './shape.ts';
 
 /** A native subscriber to some channels from their start, resuming from its cursors after every reconnect. */
@@ -14,16 +14,25 @@ export class Follower {
   readonly channels: readonly string[];
   readonly seen = new Map<string, Received[]>();
   readonly problems: string[] = [];
-  connections = 0;
   refusedReplays = 0;
-  #client: NativeTestClient | undefined;
-  #stopped = false;
+  readonly #link: ReconnectingClient;
 
   constructor(name: string, node: NetworkNode, channels: readonly string[]) {
     this.name = name;
     this.node = node;
     this.channels = channels;
     for (const ch of channels) this.seen.set(ch, []);
+    this.#link = new ReconnectingClient(node.wsUrl, name, {
+      onFrame: (frame) => this.#onFrame(frame),
+      onOpen: (client) => {
+        for (const ch of this.channels) client.send({ t: 'sub', ch, after: this.cursor(ch) });
+      },
+    });
+  }
+
+  /** Connections opened so far. */
+  get connections(): number {
+    return this.#link.connections;
   }
 
   cursor(channel: string): number {
@@ -31,27 +40,7 @@ export class Follower {
   }
 
   start(): void {
-    void this.#connectLoop();
-  }
-
-  async #connectLoop(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const client = await NativeTestClient.connect(this.node.wsUrl, this.name);
-        this.connections++;
-        client.ws.on('message', () => {
-          client.wsMessages.length = 0;
-          for (const frame of client.frames.splice(0)) this.#onFrame(frame);
-        });
-        this.#client = client;
-        for (const ch of this.channels) client.send({ t: 'sub', ch, after: this.cursor(ch) });
-        await client.closed;
-      } catch {
-        // the node is down: try again shortly
-      }
-      this.#client = undefined;
-      if (!this.#stopped) await sleep(200);
-    }
+    this.#link.start();
   }
 
   #onFrame(frame: Frame): void {
@@ -71,7 +60,7 @@ export class Follower {
       if (frame.code === 'STORE_FAILED') {
         // The replay could not be read: subscribe again.
         this.refusedReplays++;
-        setTimeout(() => this.#client?.send({ t: 'sub', ch, after: this.cursor(ch) }), RETRY_MS);
+        setTimeout(() => this.#link.client?.send({ t: 'sub', ch, after: this.cursor(ch) }), RETRY_MS);
       } else {
         this.problems.push(`${this.name}: err ${String(frame.code)} on ${ch}: ${String(frame.msg)}${frame.first === undefined ? '' : ` (first ${String(frame.first)}, last ${String(frame.last)})`}`);
       }
@@ -79,7 +68,6 @@ export class Follower {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#client?.close();
+    await this.#link.stop();
   }
 }

@@ -2,11 +2,12 @@
 // remembered, and refused or cut-off publishes sent again with the same cid.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NativeTestClient, type Frame } from '../../test/helpers/native-client.ts';
+import type { Frame } from '../../test/helpers/native-client.ts';
 import type { NetworkNode } from '../../test/helpers/peer-network.ts';
 import type { Random } from '../../test/helpers/random.ts';
 import { hex, makePayload } from './common.ts';
 import type { DiskState } from './disk.ts';
+import { ReconnectingClient } from './reconnecting-client.ts';
 import { PUBLISH_RATE, RETRY_MS, TICK_MS, WINDOW } from './shape.ts';
 
 interface AckRecord {
@@ -38,14 +39,12 @@ export class Publisher {
   refusedOtherwise = 0;
   /** Publishes refused at least once (each may be refused many times before it is stored). */
   readonly refusedCids = new Set<string>();
-  connections = 0;
   producing = true;
   readonly #rng: Random;
   readonly #disk: DiskState;
-  #client: NativeTestClient | undefined;
+  readonly #link: ReconnectingClient;
   #counter = 0;
   #quota = 0;
-  #stopped = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(name: string, node: NetworkNode, channels: readonly string[], rate: number, rng: Random, disk: DiskState) {
@@ -55,38 +54,30 @@ export class Publisher {
     this.rate = rate;
     this.#rng = rng;
     this.#disk = disk;
+    this.#link = new ReconnectingClient(node.wsUrl, name, {
+      onFrame: (frame) => this.#onFrame(frame),
+      // Whatever was sent before has an unknown outcome: send it again, marked as a retry.
+      onOpen: () => {
+        for (const [cid, entry] of this.pending) this.#send(cid, entry, true);
+      },
+      onClose: () => {
+        for (const entry of this.pending.values()) entry.sent = false;
+      },
+    });
+  }
+
+  /** Connections opened so far. */
+  get connections(): number {
+    return this.#link.connections;
   }
 
   start(): void {
-    void this.#connectLoop();
+    this.#link.start();
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
-  async #connectLoop(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const client = await NativeTestClient.connect(this.node.wsUrl, this.name);
-        this.connections++;
-        client.ws.on('message', () => {
-          client.wsMessages.length = 0;
-          for (const frame of client.frames.splice(0)) this.#onFrame(frame);
-        });
-        for (const frame of client.frames.splice(0)) this.#onFrame(frame);
-        this.#client = client;
-        // Whatever was sent before has an unknown outcome: send it again, marked as a retry.
-        for (const [cid, entry] of this.pending) this.#send(cid, entry, true);
-        await client.closed;
-      } catch {
-        // the node is down: try again shortly
-      }
-      this.#client = undefined;
-      for (const entry of this.pending.values()) entry.sent = false;
-      if (!this.#stopped) await sleep(200);
-    }
-  }
-
   #send(cid: string, entry: Pending, retry: boolean): void {
-    const client = this.#client;
+    const client = this.#link.client;
     if (client === undefined || client.ws.readyState !== client.ws.OPEN) return;
     client.send({ t: 'pub', ch: entry.channel, cid, p: entry.payload, ...(retry ? { retry: true } : {}) });
     entry.sent = true;
@@ -104,7 +95,7 @@ export class Publisher {
   #tick(): void {
     const now = performance.now();
     for (const [cid, entry] of this.pending) if (!entry.sent && entry.retryAt <= now) this.#send(cid, entry, true);
-    if (!this.producing || this.#client === undefined) return;
+    if (!this.producing || this.#link.client === undefined) return;
     this.#quota = Math.min(WINDOW, this.#quota + (this.rate * TICK_MS) / 1000);
     if (this.#rng.next() < (0.01 * this.rate) / PUBLISH_RATE) this.#quota += 50 + this.#rng.int(150); // a burst
     while (this.#quota >= 1 && this.pending.size < WINDOW) {
@@ -145,8 +136,7 @@ export class Publisher {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#client?.close();
+    await this.#link.stop();
   }
 }

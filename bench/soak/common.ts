@@ -1,6 +1,7 @@
 // Small pieces every part of the soak uses: progress on stderr, MiB figures, and the
 // payload tags that tie what a client sent or was handed to what the store holds.
 
+import type { Frame } from '../../test/helpers/native-client.ts';
 import type { Random } from '../../test/helpers/random.ts';
 
 export function log(text: string): void {
@@ -30,3 +31,7 @@ export interface Received {
   readonly tag: string;
 }
 
+/** A native `msg` frame as the checks compare it: its seq, id and tag. */
+export function receivedOf(frame: Frame): Received {
+  return { seq: Number(frame.seq), id: hex(frame.id), tag: tagOf(frame.p instanceof Uint8Array ? frame.p : '') };
+}

@@ -3,7 +3,7 @@
 
 import type { Frame } from '../../test/helpers/native-client.ts';
 import type { NetworkNode } from '../../test/helpers/peer-network.ts';
-import { hex, tagOf, type Received } from './common.ts';
+import { receivedOf, type Received } from './common.ts';
 import { ReconnectingClient } from './reconnecting-client.ts';
 import { RETRY_MS } from './shape.ts';
 
@@ -55,7 +55,7 @@ export class Follower {
         return;
       }
       if (seq !== last + 1) this.problems.push(`${this.name} got ${ch} seq ${seq} after ${last}: a gap`);
-      list.push({ seq, id: hex(frame.id), tag: tagOf(frame.p instanceof Uint8Array ? frame.p : '') });
+      list.push(receivedOf(frame));
     } else if (frame.t === 'err') {
       if (frame.code === 'STORE_FAILED') {
         // The replay could not be read: subscribe again.

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeTestClient } from '../../test/helpers/native-client.ts';
 import type { NetworkNode } from '../../test/helpers/peer-network.ts';
-import { hex, tagOf, type Received } from './common.ts';
+import { receivedOf, type Received } from './common.ts';
 
 /** A native replay of a whole channel: its messages and the node's newest seq (`live.last`). */
 export async function replay(node: NetworkNode, channel: string): Promise<{ messages: Received[]; last: number }> {
@@ -13,7 +13,7 @@ export async function replay(node: NetworkNode, channel: string): Promise<{ mess
     client.send({ t: 'sub', ch: channel, after: 0 });
     const live = await client.next((f) => (f.t === 'live' || f.t === 'err') && f.ch === channel, 30_000);
     if (live.t === 'err') throw new Error(`replay of ${channel} on ${node.name}: ${String(live.code)} ${String(live.msg)}`);
-    const messages = client.messages(channel).map((f) => ({ seq: Number(f.seq), id: hex(f.id), tag: tagOf(f.p instanceof Uint8Array ? f.p : '') }));
+    const messages = client.messages(channel).map(receivedOf);
     return { messages, last: Number(live.last) };
   } finally {
     await client.close();

@@ -6,6 +6,20 @@ import type { NetworkNode } from '../../test/helpers/peer-network.ts';
 import type { Random } from '../../test/helpers/random.ts';
 import { CHANNELS, HTTP_PAUSE_MS } from './shape.ts';
 
+/** A page of /v1/channels/X/messages, as far as the reader looks at it. */
+interface Page {
+  readonly messages: Array<{ seq: number }>;
+  readonly first: number;
+  readonly last: boolean;
+  readonly next?: number;
+}
+
+/** The index of the first seq that does not follow the one before it, or -1. */
+function firstGap(seqs: readonly number[]): number {
+  for (let i = 1; i < seqs.length; i++) if (seqs[i] !== seqs[i - 1]! + 1) return i;
+  return -1;
+}
+
 /** Reads pages of messages over HTTP, forward and back, and checks each page on its own. */
 export class HttpReader {
   readonly node: NetworkNode;
@@ -38,7 +52,7 @@ export class HttpReader {
     }
   }
 
-  async #get(channel: string, query: Record<string, number>): Promise<{ messages: Array<{ seq: number }>; first: number; last: boolean; next?: number } | undefined> {
+  async #get(channel: string, query: Record<string, number>): Promise<Page | undefined> {
     const params = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
     const url = `${this.node.httpUrl}v1/channels/${channel}/messages?${params}`;
     let response: Response;
@@ -50,15 +64,20 @@ export class HttpReader {
     }
     const body = await response.text().catch(() => '');
     if (response.status !== 200) {
-      if (this.problems.length < 20) this.problems.push(`GET ${channel}?${params}: ${response.status} ${body.slice(0, 200)}`);
+      this.#note(`GET ${channel}?${params}: ${response.status} ${body.slice(0, 200)}`);
       return undefined;
     }
     this.ok++;
-    return JSON.parse(body) as { messages: Array<{ seq: number }>; first: number; last: boolean; next?: number };
+    return JSON.parse(body) as Page;
   }
 
   #note(what: string): void {
     if (this.problems.length < 20) this.problems.push(what);
+  }
+
+  /** Notes the newest seq seen in a channel, where the next random page is drawn up to. */
+  #saw(channel: string, seq: number): void {
+    this.#last.set(channel, Math.max(seq, this.#last.get(channel) ?? 0));
   }
 
   /** One page; its seqs must run without a gap from where it was asked to start. */
@@ -67,10 +86,9 @@ export class HttpReader {
     if (page === undefined) return;
     const seqs = page.messages.map((m) => m.seq);
     const top = seqs.at(-1);
-    if (top !== undefined) this.#last.set(channel, Math.max(top, this.#last.get(channel) ?? 0));
-    for (let i = 1; i < seqs.length; i++) {
-      if (seqs[i] !== seqs[i - 1]! + 1) return this.#note(`GET ${channel} ${JSON.stringify(query)}: seq ${seqs[i]} after ${seqs[i - 1]}`);
-    }
+    if (top !== undefined) this.#saw(channel, top);
+    const gap = firstGap(seqs);
+    if (gap > 0) return this.#note(`GET ${channel} ${JSON.stringify(query)}: seq ${seqs[gap]} after ${seqs[gap - 1]}`);
     if (query.after !== undefined && seqs.length > 0 && seqs[0] !== Math.max(query.after + 1, page.first)) {
       this.#note(`GET ${channel} after=${query.after}: page starts at ${seqs[0]}, first stored ${page.first}`);
     }
@@ -87,11 +105,10 @@ export class HttpReader {
       if (page === undefined) return;
       const seqs = page.messages.map((m) => m.seq);
       if (seqs.length > 0 && seqs[0] !== after + 1) return this.#note(`walk of ${channel}: ${seqs[0]} follows ${after}`);
-      for (let i = 1; i < seqs.length; i++) {
-        if (seqs[i] !== seqs[i - 1]! + 1) return this.#note(`walk of ${channel}: seq ${seqs[i]} after ${seqs[i - 1]}`);
-      }
+      const gap = firstGap(seqs);
+      if (gap > 0) return this.#note(`walk of ${channel}: seq ${seqs[gap]} after ${seqs[gap - 1]}`);
       if (page.last || seqs.length === 0) {
-        if (seqs.length > 0) this.#last.set(channel, Math.max(seqs.at(-1)!, this.#last.get(channel) ?? 0));
+        if (seqs.length > 0) this.#saw(channel, seqs.at(-1)!);
         return;
       }
       after = seqs.at(-1)!;

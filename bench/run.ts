@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
+import { intOption } from './options.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
@@ -86,13 +87,6 @@ function protocolFor(scenario: ScenarioName, system: SystemName): ProtocolName |
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
-}
-
-function intOption(v: string | undefined, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
-  return n;
 }
 
 function hardFdLimit(): number {

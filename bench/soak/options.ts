@@ -3,6 +3,7 @@
 
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { intOption } from '../options.ts';
 
 export const SOAK_USAGE = `usage: npm run bench -- soak [options]
   --duration MS   load time (default 180000: 3 minutes)
@@ -10,14 +11,6 @@ export const SOAK_USAGE = `usage: npm run bench -- soak [options]
   --seed N        replay the schedule and choices of an earlier run (printed at the start)
   --no-disk-full  leave out the full disk (and the tmpfs it needs): restarts and load only
 `;
-
-function intOption(v: string | undefined, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
-  return n;
-}
-
 
 export interface SoakOptions {
   /** Load time. */

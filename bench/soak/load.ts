@@ -49,3 +49,4 @@ export function startLoad(a: NodeA, b: NetworkNode, seed: number, disk: DiskStat
 
 export const ackedCount = (load: Load): number => load.allPublishers.reduce((n, p) => n + p.acked.size, 0);
 export const refusedWhileFull = (load: Load): number => load.allPublishers.reduce((n, p) => n + p.refusedWhileFull, 0);
+export const mlesSent = (load: Load): number => load.mles.reduce((n, m) => n + m.sent, 0);

@@ -8,7 +8,7 @@ import { rssKiB } from '../proc.ts';
 import { diskAndMemoryChecks, verify } from './checks.ts';
 import { log, mib } from './common.ts';
 import { DiskState, type Scratch } from './disk.ts';
-import { ackedCount, refusedWhileFull, startLoad } from './load.ts';
+import { ackedCount, mlesSent, refusedWhileFull, startLoad } from './load.ts';
 import type { NodeA } from './node-a.ts';
 import { reportMarkdown } from './report.ts';
 import { runSchedule, type Plan } from './schedule.ts';
@@ -33,7 +33,7 @@ export async function soak(a: NodeA, b: NetworkNode, scratch: Scratch, plan: Pla
     const pending = load.allPublishers.reduce((n, p) => n + p.pending.size, 0);
     log(
       `${stamp()} acked ${ackedCount(load)}, unacked ${pending}, refused ${refusedWhileFull(load)}, ` +
-        `mles sent ${load.mles.reduce((n, m) => n + m.sent, 0)}, http ${load.http.ok}, ` +
+        `mles sent ${mlesSent(load)}, http ${load.http.ok}, ` +
         `A ${a.up ? `RSS ${mib(rssNow)} MiB` : 'down'}${disk.isFull() ? ', disk full' : ''}`,
     );
   }, 10_000);

@@ -21,9 +21,9 @@
 // hands them to the run (soak.ts), and takes everything down again however the run ends.
 // The parts: options.ts (flags), shape.ts (rates and limits), disk.ts (tmpfs and
 // ballast), node-a.ts and node-log.ts (A's restarts, the nodes' logs), load.ts with
-// publisher.ts, follower.ts, mles-user.ts and http-reader.ts (the clients),
-// schedule.ts (restarts, baseline, full disk), checks.ts and reads.ts (the checks at
-// the end), report.ts (the markdown).
+// publisher.ts, follower.ts (both on reconnecting-client.ts), mles-user.ts and
+// http-reader.ts (the clients), schedule.ts (restarts, baseline, full disk), checks.ts
+// and reads.ts (the checks at the end), report.ts (the markdown).
 //
 //   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]
 

@@ -6,7 +6,7 @@
 //   npm run bench -- [--quick] [--only a,b,c,d,e,f] [--systems parley,nats,mosquitto]
 //                    [--warmup MS] [--measure MS] [--idle N] [--window N] [--catchup N]
 //                    [--parley-entry FILE] [--no-pin] [--out FILE]
-//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak.ts)
+//   npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]   (soak/main.ts)
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
+import { intOption } from './options.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
@@ -86,13 +87,6 @@ function protocolFor(scenario: ScenarioName, system: SystemName): ProtocolName |
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
-}
-
-function intOption(v: string | undefined, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
-  return n;
 }
 
 function hardFdLimit(): number {
@@ -212,7 +206,7 @@ function logResult(label: string, r: ScenarioResult): void {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'soak') {
-    const { runSoak } = await import('./soak.ts');
+    const { runSoak } = await import('./soak/main.ts');
     // Exit at once: idle keep-alive sockets and the like must not hold the run open.
     process.exit(await runSoak(argv.slice(1)));
   }

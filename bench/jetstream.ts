@@ -10,8 +10,8 @@ import { NatsError, parseNats } from './nats.ts';
 import type { NatsHandler } from './nats.ts';
 import { FrameBatcher, PAYLOAD_SIZE, readHexSeq } from './payload.ts';
 import { WsConn } from './ws-client.ts';
-import { Reassembler } from '../src/protocol/reassembler.ts';
-import { OP_BINARY } from '../src/protocol/ws-frame.ts';
+import { Reassembler } from '../src/websocket/reassembler.ts';
+import { OP_BINARY } from '../src/websocket/frame.ts';
 
 export const STREAM = 'BENCH';
 /** parley's default retention, as far as JetStream has it: 100,000 messages per subject, 30 days. */

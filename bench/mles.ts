@@ -7,7 +7,7 @@
 import type { Adapter, BenchClient, ClientOptions } from './adapter.ts';
 import { FrameBatcher, PAYLOAD_SIZE } from './payload.ts';
 import { WsConn } from './ws-client.ts';
-import { OP_BINARY, OP_TEXT } from '../src/protocol/ws-frame.ts';
+import { OP_BINARY, OP_TEXT } from '../src/websocket/frame.ts';
 
 const EMPTY = new Uint8Array(0);
 

@@ -9,8 +9,8 @@ import type { Adapter, BenchClient, ClientOptions, MessageHandler } from './adap
 import { localOf } from './mles.ts';
 import { FrameBatcher, PAYLOAD_SIZE, readHexSeq } from './payload.ts';
 import { rxClock, WsConn } from './ws-client.ts';
-import { decodeMap, encodeClientFrame, NATIVE_SUBPROTOCOL } from '../src/protocol/native.ts';
-import { OP_BINARY } from '../src/protocol/ws-frame.ts';
+import { decodeMap, encodeClientFrame, NATIVE_SUBPROTOCOL } from '../src/native/frames.ts';
+import { OP_BINARY } from '../src/websocket/frame.ts';
 
 // ---- CBOR, just enough ------------------------------------------------------------
 

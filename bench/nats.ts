@@ -5,9 +5,9 @@
 import type { Adapter, BenchClient, ClientOptions } from './adapter.ts';
 import { localOf } from './mles.ts';
 import { FrameBatcher, PAYLOAD_SIZE } from './payload.ts';
-import { Reassembler } from '../src/protocol/reassembler.ts';
+import { Reassembler } from '../src/websocket/reassembler.ts';
 import { WsConn } from './ws-client.ts';
-import { OP_BINARY } from '../src/protocol/ws-frame.ts';
+import { OP_BINARY } from '../src/websocket/frame.ts';
 
 export class NatsError extends Error {}
 

@@ -7,7 +7,7 @@
 //   [16, 64) filler
 
 import { randomBytes } from 'node:crypto';
-import { applyMask, headerLength, writeHeader } from '../src/protocol/ws-frame.ts';
+import { applyMask, headerLength, writeHeader } from '../src/websocket/frame.ts';
 
 export const PAYLOAD_SIZE = 64;
 export const TS_OFFSET = 0;

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Reassembler } from '../src/protocol/reassembler.ts';
-import { acceptKey } from '../src/protocol/ws-handshake.ts';
-import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG, parseFrames } from '../src/protocol/ws-frame.ts';
+import { Reassembler } from '../src/websocket/reassembler.ts';
+import { acceptKey } from '../src/websocket/handshake.ts';
+import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG, parseFrames } from '../src/websocket/frame.ts';
 
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 

@@ -29,9 +29,9 @@ import {
   readHexSeq,
   writeHexSeq,
 } from '../bench/payload.ts';
-import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/protocol/native.ts';
-import { Reassembler } from '../src/protocol/reassembler.ts';
-import { acceptKey } from '../src/protocol/ws-handshake.ts';
+import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/native/frames.ts';
+import { Reassembler } from '../src/websocket/reassembler.ts';
+import { acceptKey } from '../src/websocket/handshake.ts';
 import {
   encodeFrame,
   FrameError,
@@ -41,7 +41,7 @@ import {
   OP_PING,
   OP_TEXT,
   parseFrames,
-} from '../src/protocol/ws-frame.ts';
+} from '../src/websocket/frame.ts';
 
 interface Decoded {
   opcode: number;

@@ -5,14 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, sep } from 'node:path';
-import { authAccepted } from '../src/protocol/mles-auth.ts';
-import { parseMlesHeader } from '../src/protocol/mles-header.ts';
-import { resolveStaticPath } from '../src/server/static-files.ts';
+import { authAccepted } from '../src/mles/auth.ts';
+import { parseMlesHeader } from '../src/mles/header.ts';
+import { resolveStaticPath } from '../src/http/static-files.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 import { Random } from './helpers/random.ts';
 import { rawUpgrade } from './helpers/raw-ws.ts';
-import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/protocol/native.ts';
+import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/native/frames.ts';
 import { decodeFrames } from '../src/client/wire.ts';
 import { NativeTestClient } from './helpers/native-client.ts';
 import WebSocket from 'ws';

@@ -3,8 +3,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlesAuth } from '../src/protocol/mles-auth.ts';
-import { encodeClientFrame } from '../src/protocol/native.ts';
+import { mlesAuth } from '../src/mles/auth.ts';
+import { encodeClientFrame } from '../src/native/frames.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient, type Frame } from './helpers/native-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';

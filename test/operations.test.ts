@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { clientFrame, rawUpgrade } from './helpers/raw-ws.ts';
-import { OP_TEXT } from '../src/protocol/ws-frame.ts';
+import { OP_TEXT } from '../src/websocket/frame.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
 
 /** Sends a raw HTTP request (no client-side path normalisation) and returns the status. */

@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { makeHello, makeProof, openSession } from '../src/peer/handshake.ts';
-import { encodePeerFrame, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/peer/peer-protocol.ts';
+import { makeHello, makeProof, openSession } from '../src/network/handshake.ts';
+import { encodePeerFrame, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/network/protocol.ts';
 import { messageId } from '../src/store/message-id.ts';
 import { FakePeer, identity } from './helpers/fake-peer.ts';
 import { Participant } from './helpers/participant.ts';

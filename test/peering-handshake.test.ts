@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { checkProof, makeHello, makeProof, makeSignature, openSession } from '../src/peer/handshake.ts';
-import { PEER_SUBPROTOCOL } from '../src/peer/peer-protocol.ts';
+import { checkProof, makeHello, makeProof, makeSignature, openSession } from '../src/network/handshake.ts';
+import { PEER_SUBPROTOCOL } from '../src/network/protocol.ts';
 import { FakePeer, identity } from './helpers/fake-peer.ts';
 import { metric, PEER_KEY, startNetworkNode, type NetworkNode } from './helpers/peer-network.ts';
 

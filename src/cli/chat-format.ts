@@ -10,7 +10,7 @@
 // show up there as a bogus join. Text frames are join headers {"uid","channel"}, which
 // the node replays from history (with any auth stripped).
 
-import { REFUSALS } from '../protocol/errors.ts';
+import { REFUSALS } from '../websocket/refusals.ts';
 
 export interface ChatMessage {
   readonly uid: string;

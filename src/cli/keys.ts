@@ -3,8 +3,8 @@
 
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULTS } from '../server/config.ts';
-import { KEY_FILE, loadOrCreateIdentity } from '../server/identity.ts';
+import { DEFAULTS } from '../node/config.ts';
+import { KEY_FILE, loadOrCreateIdentity } from '../identity/node-identity.ts';
 
 export const KEYS_USAGE = `Usage: parley keys show [--data DIR]
 

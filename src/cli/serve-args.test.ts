@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from '../server/config.ts';
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from '../node/config.ts';
 import { parseListen, parseServeArgs, UsageError } from './serve-args.ts';
 
 test('defaults: plain listener on 127.0.0.1:8080, history 200, data ./data', () => {

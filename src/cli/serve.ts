@@ -3,9 +3,9 @@
 
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { NodeConfig } from '../server/config.ts';
-import { createNodeLog, type LogLinesDropped } from '../server/node-log.ts';
-import { startNode } from '../server/node.ts';
+import type { NodeConfig } from '../node/config.ts';
+import { createNodeLog, type LogLinesDropped } from '../node/log.ts';
+import { startNode } from '../node/node.ts';
 import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
 
 /**

@@ -3,8 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlesAuth } from '../protocol/mles-auth.ts';
-import type { ClientFrame } from '../protocol/native.ts';
+import { mlesAuth } from '../mles/auth.ts';
+import type { ClientFrame } from '../native/frames.ts';
 import { ParleyClient } from './client.ts';
 import type { ParleyClientOptions } from './client.ts';
 import { MemoryCursorStore } from './cursor-store.ts';

@@ -5,9 +5,9 @@
 // twice. Frames, backoff, pending requests, the outbox, subscriptions and cursor stores
 // each live in their own module; this file wires them to the connection.
 
-import { mlesAuth } from '../protocol/mles-auth.ts';
-import { MAX_QUERY_LIMIT } from '../protocol/native.ts';
-import { Backoff } from './backoff.ts';
+import { mlesAuth } from '../mles/auth.ts';
+import { MAX_QUERY_LIMIT } from '../native/frames.ts';
+import { Backoff } from '../timing/backoff.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionClosed, WebSocketConstructor, Welcome } from './connection.ts';
 import { MemoryCursorStore } from './cursor-store.ts';

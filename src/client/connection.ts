@@ -3,7 +3,7 @@
 // nothing of subscriptions or retries; each reconnect is a new Connection. Uses the
 // WebSocket API that browsers and Node 24 share (or any constructor of that shape).
 
-import { NATIVE_SUBPROTOCOL } from '../protocol/native.ts';
+import { NATIVE_SUBPROTOCOL } from '../native/frames.ts';
 import { decodeFrames, encodeFrame } from './wire.ts';
 import type { IncomingFrame, OutgoingFrame } from './wire.ts';
 

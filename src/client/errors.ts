@@ -2,8 +2,8 @@
 // (docs/native-protocol.md, carried over unchanged) plus the client's. Callers branch on
 // `code`, never on the message text.
 
-import { ERROR_CODES } from '../protocol/native.ts';
-import type { ErrorCode } from '../protocol/native.ts';
+import { ERROR_CODES } from '../native/frames.ts';
+import type { ErrorCode } from '../native/frames.ts';
 
 export const CLIENT_ERROR_CODES = {
   /** The client was closed (close()) before the operation finished. */

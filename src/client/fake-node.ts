@@ -4,8 +4,8 @@
 // can intercept any frame, drop connections, withhold acks and inject frames, so every
 // reconnect path is deterministic without a real node.
 
-import { decodeClientFrame, encodeNodeFrame } from '../protocol/native.ts';
-import type { ClientFrame, NodeFrame, WireMessage } from '../protocol/native.ts';
+import { decodeClientFrame, encodeNodeFrame } from '../native/frames.ts';
+import type { ClientFrame, NodeFrame, WireMessage } from '../native/frames.ts';
 import type { WebSocketConstructor, WebSocketLike } from './connection.ts';
 
 type Listener = (event: never) => void;

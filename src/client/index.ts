@@ -18,11 +18,11 @@ export type { SubscribeFrom, SubscribeOptions, SubscriptionEvents } from './subs
 export type { Message } from './wire.ts';
 export { ParleyError, CLIENT_ERROR_CODES } from './errors.ts';
 export type { ClientErrorCode, ParleyErrorCode } from './errors.ts';
-export { ERROR_CODES as PROTOCOL_ERROR_CODES, NATIVE_SUBPROTOCOL } from '../protocol/native.ts';
-export type { ErrorCode as ProtocolErrorCode } from '../protocol/native.ts';
+export { ERROR_CODES as PROTOCOL_ERROR_CODES, NATIVE_SUBPROTOCOL } from '../native/frames.ts';
+export type { ErrorCode as ProtocolErrorCode } from '../native/frames.ts';
 export { MemoryCursorStore } from './cursor-store.ts';
 export type { CursorStore } from './cursor-store.ts';
-export type { BackoffOptions } from './backoff.ts';
+export type { BackoffOptions } from '../timing/backoff.ts';
 export type { OutboxLimits } from './outbox.ts';
 export type { WebSocketConstructor, WebSocketLike } from './connection.ts';
-export { mlesAuth } from '../protocol/mles-auth.ts';
+export { mlesAuth } from '../mles/auth.ts';

@@ -1,8 +1,8 @@
 // The client's option and result types, and the validation of what callers pass in
 // (names and the node URL), in one place.
 
-import { MAX_NAME_LENGTH } from '../protocol/mles-header.ts';
-import type { BackoffOptions } from './backoff.ts';
+import { MAX_NAME_LENGTH } from '../mles/header.ts';
+import type { BackoffOptions } from '../timing/backoff.ts';
 import type { WebSocketConstructor } from './connection.ts';
 import type { CursorStore } from './cursor-store.ts';
 import type { ParleyError } from './errors.ts';

@@ -4,7 +4,7 @@
 // STORE_FAILED (nothing was stored) is re-sent with the same cid a moment later. The
 // connection, the node's frame limit and auth values come from the client.
 
-import { MAX_TOKEN_LENGTH } from '../protocol/native.ts';
+import { MAX_TOKEN_LENGTH } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import { ParleyError } from './errors.ts';
 import { CidGenerator, Outbox } from './outbox.ts';

@@ -1,7 +1,7 @@
 // History queries: each gets a query id (qid) and waits for its page. Queries are reads,
 // so one lost with its connection is simply asked again once the client reconnects.
 
-import { MAX_QUERY_LIMIT } from '../protocol/native.ts';
+import { MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import type { ParleyError } from './errors.ts';
 import type { Page, QueryOptions } from './options.ts';

@@ -3,7 +3,7 @@
 // shows them above what it already has. Each page is a `desc` query (the newest
 // `limit` messages below `before`) turned round; its `next` is the next page's `before`.
 
-import { MAX_QUERY_LIMIT } from '../protocol/native.ts';
+import { MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { Page, QueryOptions, ScrollbackOptions } from './options.ts';
 
 /** Throws a RangeError for options no node would take, before any page is asked for. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../protocol/native.ts';
+import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../native/frames.ts';
 import { decodeFrames, encodeFrame } from './wire.ts';
 
 /** The one frame of a WebSocket message, as decodeFrames gives it. */

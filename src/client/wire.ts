@@ -1,9 +1,9 @@
 // Frames as the client sees them: client frames in, bytes out; node bytes in, validated
-// typed frames out. Reuses the node's own codec (src/protocol/native.ts) so both sides
+// typed frames out. Reuses the node's own codec (src/native/frames.ts) so both sides
 // agree on the CBOR details; the node's frames are checked here field by field, since
 // nothing the client does later should have to trust their shape. No I/O.
 
-import { decodeMaps, encodeClientFrame } from '../protocol/native.ts';
+import { decodeMaps, encodeClientFrame } from '../native/frames.ts';
 
 /** A message as the application receives it. */
 export interface Message {

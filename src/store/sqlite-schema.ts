@@ -53,13 +53,22 @@ UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
 /**
+ * Mles joins refuse headers over 8 KiB (MAX_HEADER_BYTES in src/mles/header.ts); before
+ * that bound any frame size was taken, and a megabyte header cost every later join that
+ * much to read. The upgrade drops such headers. (The number is repeated here, not
+ * imported: the store sits below the protocols.)
+ */
+const LARGEST_VALID_HEADER = 8192;
+
+/**
  * Schema 2 kept Mles join headers for good: now they age out with --retain-age, so they
- * need a time. Those already stored count from the upgrade. (A store older still may
- * have had the table made by SCHEMA just now, with the column.)
+ * need a time. Those already stored count from the upgrade, and those over 8 KiB go. (A
+ * store older still may have had the table made by SCHEMA just now, with the column.)
  */
 const migrate2To3 = (now: number, hasTs: boolean) => `
 ${hasTs ? '' : 'ALTER TABLE mles_headers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;'}
 UPDATE mles_headers SET ts = ${Math.trunc(now)} WHERE ts = 0;
+DELETE FROM mles_headers WHERE length(frame) > ${LARGEST_VALID_HEADER};
 UPDATE meta SET value = '3' WHERE key = 'schema';
 `;
 

@@ -18,7 +18,6 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { MAX_HEADER_BYTES } from '../protocol/mles-header.ts';
 import { messageId } from './message-id.ts';
 import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
@@ -138,7 +137,7 @@ export class SqliteStore implements Store {
       // is past p + 1, the messages around it are gone, and so is the header.
       headersBefore: p('DELETE FROM mles_headers WHERE channel = ? AND position < ?'),
       trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
-      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? AND length(frame) <= ? ORDER BY n DESC LIMIT ?'),
+      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
       channels: p('SELECT channel, count, bytes FROM channels'),
       vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
       saveOrigin: p(
@@ -475,8 +474,7 @@ export class SqliteStore implements Store {
 
   #mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
     if (limit <= 0) return [];
-    // Headers over MAX_HEADER_BYTES were stored before that bound existed: not replayed.
-    const headers = (this.#sql.lastHeaders!.all(channel, MAX_HEADER_BYTES, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
+    const headers = (this.#sql.lastHeaders!.all(channel, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
     const messages = this.read(channel, { limit, descending: true, maxBytes }).reverse();
     return mergeMlesHistory(messages, headers, limit);
   }

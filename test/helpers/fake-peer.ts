@@ -7,9 +7,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { Decoder } from 'cbor-x';
 import WebSocket from 'ws';
-import { checkProof, checkSignature, makeHello, makeProof, openSession, type Session } from '../../src/peer/handshake.ts';
-import { decodePeerFrame, encodePeerFrame, PEER_SUBPROTOCOL, type PeerFrame } from '../../src/peer/peer-protocol.ts';
-import { nodeIdOf, type NodeIdentity } from '../../src/server/identity.ts';
+import { checkProof, checkSignature, makeHello, makeProof, openSession, type Session } from '../../src/network/handshake.ts';
+import { decodePeerFrame, encodePeerFrame, PEER_SUBPROTOCOL, type PeerFrame } from '../../src/network/protocol.ts';
+import { nodeIdOf, type NodeIdentity } from '../../src/identity/node-identity.ts';
 import { PEER_KEY } from './peer-network.ts';
 
 export function identity(): NodeIdentity {

@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { decodeMaps, encodeClientFrame } from '../../src/protocol/native.ts';
+import { decodeMaps, encodeClientFrame } from '../../src/native/frames.ts';
 
 export type Frame = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { encodeFrame } from '../../src/protocol/ws-frame.ts';
+import { encodeFrame } from '../../src/websocket/frame.ts';
 
 export const UPGRADE_REQUEST =
   'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +

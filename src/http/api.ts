@@ -1,0 +1,107 @@
+// The HTTP query API, for tools and clients that only need to fetch:
+//   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A
+// Pages as a native query does (see query-page.ts): `before` without `after` pages back.
+// Same auth rules as an Mles header. Parameters are validated here, once, into a typed
+// query (pure, table-tested); the handler only reads the store and writes JSON.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../mles/auth.ts';
+import { MAX_NAME_LENGTH } from '../mles/header.ts';
+import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../native/frames.ts';
+import type { Store } from '../store/store.ts';
+import { readPage } from '../native/query-page.ts';
+
+export interface MessagesQuery {
+  readonly channel: string;
+  readonly after: number | undefined;
+  readonly before: number | undefined;
+  readonly limit: number;
+  readonly uid: string | undefined;
+  readonly auth: string | undefined;
+}
+
+export type ParsedRequest =
+  | { readonly ok: true; readonly query: MessagesQuery }
+  | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
+
+const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
+
+function seqParam(params: URLSearchParams, name: string): number | undefined | string {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  if (!/^\d{1,15}$/.test(value)) return `${name} must be a whole number >= 0`;
+  return Number(value);
+}
+
+/** Parses the request target into a query, or says what is wrong with it. Pure. */
+export function parseMessagesRequest(target: string): ParsedRequest {
+  const url = new URL(target, 'http://node.invalid');
+  const match = ROUTE.exec(url.pathname);
+  if (!match) return { ok: false, status: 404, error: 'no such endpoint: use /v1/channels/{channel}/messages' };
+  let channel: string;
+  try {
+    channel = decodeURIComponent(match[1]!);
+  } catch {
+    return { ok: false, status: 400, error: 'the channel is not valid percent-encoding' };
+  }
+  if (channel.length === 0 || channel.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(channel)) {
+    return { ok: false, status: 400, error: `the channel must be 1-${MAX_NAME_LENGTH} printable ASCII characters` };
+  }
+  const params = url.searchParams;
+  const after = seqParam(params, 'after');
+  if (typeof after === 'string') return { ok: false, status: 400, error: after };
+  const before = seqParam(params, 'before');
+  if (typeof before === 'string') return { ok: false, status: 400, error: before };
+  let limit = DEFAULT_QUERY_LIMIT;
+  const limitText = params.get('limit');
+  if (limitText !== null) {
+    if (!/^\d{1,7}$/.test(limitText) || Number(limitText) < 1) return { ok: false, status: 400, error: 'limit must be a whole number >= 1' };
+    limit = Number(limitText);
+    if (limit > MAX_QUERY_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_QUERY_LIMIT}` };
+  }
+  const auth = params.get('auth') ?? undefined;
+  if (auth !== undefined && !isAuthText(auth)) return { ok: false, status: 400, error: `auth must be 1-${MAX_AUTH_DIGITS} hex digits` };
+  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/**
+ * Answers a query. `fresh`, called once the request has passed its checks, resolves when
+ * the channel is as current on this node as its peers can make it.
+ */
+export async function serveMessages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: Store,
+  mlesKey: string | undefined,
+  fresh: (channel: string) => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  const parsed = parseMessagesRequest(req.url ?? '/');
+  if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error });
+  const { query } = parsed;
+  if (query.auth !== undefined || mlesKey !== undefined) {
+    if (query.uid === undefined || !authAccepted(query.uid, query.channel, query.auth, mlesKey)) {
+      return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
+    }
+  }
+  await fresh(query.channel);
+  const { messages, last, next } = readPage(store, query.channel, query);
+  sendJson(res, 200, {
+    messages: messages.map((m) => ({
+      seq: m.seq,
+      id: Buffer.from(m.id).toString('hex'),
+      ts: m.ts,
+      uid: m.uid,
+      binary: m.binary,
+      payload: Buffer.from(m.payload).toString('base64'),
+    })),
+    first: store.bounds(query.channel).first,
+    last,
+    ...(next === undefined ? {} : { next }),
+  });
+}

@@ -1,0 +1,75 @@
+// One Mles v2 connection, from upgrade to close: waits for the header, checks it and
+// its auth, joins the hub, then relays every later frame. Refusals close promptly with
+// the catalogue's code and reason (the reference just stops reading).
+
+import type { Duplex } from 'node:stream';
+import type { Delivery, Hub, MlesMember } from '../hub/hub.ts';
+import { authAccepted } from './auth.ts';
+import { headerForReplay, MAX_HEADER_BYTES, parseMlesHeader } from './header.ts';
+import { encodeFrame, OP_BINARY, OP_TEXT } from '../websocket/frame.ts';
+import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
+
+export interface ConnectionContext extends SessionContext {
+  readonly hub: Hub;
+  readonly mlesKey: string | undefined;
+}
+
+export class MlesConnection implements MlesMember {
+  uid = '';
+  channel = '';
+  readonly session: ClientSession;
+  readonly #ctx: ConnectionContext;
+  #joined = false;
+
+  constructor(socket: Duplex, head: Buffer, remote: string, ctx: ConnectionContext) {
+    this.#ctx = ctx;
+    this.session = new ClientSession(socket, remote, ctx, {
+      message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
+      leave: () => this.#leave(),
+      describe: () => ({ uid: this.uid || undefined, channel: this.channel || undefined }),
+    });
+    this.session.start(head);
+  }
+
+  deliver(delivery: Delivery): void {
+    const { message } = delivery;
+    // Built once per message and shared by every Mles member it goes to.
+    delivery.mlesWire ??= encodeFrame(message.binary ? OP_BINARY : OP_TEXT, message.payload);
+    this.session.send(delivery.mlesWire);
+  }
+
+  deliverHeader(frame: Uint8Array): void {
+    this.session.send(encodeFrame(OP_TEXT, frame));
+  }
+
+  #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
+    if (this.#joined) {
+      // A copy: the bytes are a view into a read buffer that will be reused.
+      const payload = Buffer.allocUnsafe(end - start);
+      buf.copy(payload, 0, start, end);
+      this.#ctx.hub.publish({ channel: this.channel, uid: this.uid, binary, payload }, this);
+      return;
+    }
+    const session = this.session;
+    if (binary) return session.refuse('BAD_HEADER', 'header must be a text frame');
+    if (end - start > MAX_HEADER_BYTES) return session.refuse('BAD_HEADER', `header over ${MAX_HEADER_BYTES} bytes`);
+    const text = buf.toString('utf8', start, end);
+    const parsed = parseMlesHeader(text);
+    if (!parsed.ok) return session.refuse('BAD_HEADER', parsed.error);
+    const { uid, channel, auth } = parsed.header;
+    this.uid = uid;
+    this.channel = channel;
+    if (!authAccepted(uid, channel, auth, this.#ctx.mlesKey)) return session.refuse('AUTH_FAILED');
+    session.accepted();
+    const joined = this.#ctx.hub.joinMles(this, Buffer.from(headerForReplay(text)));
+    if (!joined.ok) return session.refuse(joined.code);
+    this.#joined = true;
+    this.#ctx.log.debug({ conn: session.id, uid, channel }, 'joined');
+  }
+
+  #leave(): void {
+    if (!this.#joined) return;
+    this.#joined = false;
+    this.#ctx.hub.leave(this);
+  }
+}

@@ -1,0 +1,329 @@
+// One native protocol (parley.v1) connection: hello, then any number of channel
+// subscriptions, publishes and queries, each answered with typed frames. The
+// subscribe seam (replay from the store, then live) is here: see Subscription.
+
+import type { Duplex } from 'node:stream';
+import type { Delivery, DeliveryRun, Hub, Member } from '../hub/hub.ts';
+import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
+import { authAccepted } from '../mles/auth.ts';
+import {
+  decodeClientFrame,
+  encodeNodeFrame,
+  errorFrame,
+  MAX_PAGE_BYTES,
+  MAX_QUERY_IDS,
+  MAX_QUERY_LIMIT,
+  PROTOCOL_VERSION,
+  type ErrorCode,
+  type FrameAbout,
+  type NodeFrame,
+  type PublishFrame,
+  type QueryFrame,
+  type SubscribeFrame,
+  type WireMessage,
+} from './frames.ts';
+import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from './writer.ts';
+import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
+import type { StoredMessage } from '../store/store.ts';
+import { toStoreError } from '../store/store-error.ts';
+import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
+import { readPage } from './query-page.ts';
+
+export interface NativeContext extends SessionContext {
+  readonly hub: Hub;
+  readonly nodeId: string;
+  readonly mlesKey: string | undefined;
+  /** Resolves when the channel is as current here as the node's peers can make it. */
+  readonly fresh?: (channel: string) => Promise<void>;
+}
+
+const MAX_SUBSCRIPTIONS = 1000;
+/**
+ * What a replay reads per step: 500 messages or about 1 MiB of payloads. It lets about
+ * that much wait in the send buffer before it pauses for the client to read.
+ */
+const REPLAY_PAGE: ReplayPage = { rows: 500, bytes: 1024 * 1024 };
+/** `msg` frames are sent in WebSocket messages of at most this many bytes (or one larger message). */
+const MESSAGES_PER_FRAME_BYTES = 256 * 1024;
+
+export function wireMessage(m: StoredMessage): WireMessage {
+  return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
+}
+
+/** A binary WebSocket frame of `length` payload bytes that `write` puts at `out[at]`. */
+function binaryFrame(length: number, write: (out: Buffer, at: number) => unknown): Buffer {
+  const head = headerLength(length, false);
+  const out = Buffer.allocUnsafe(head + length);
+  writeHeader(out, 0, OP_BINARY, length, undefined);
+  write(out, head);
+  return out;
+}
+
+/** The WebSocket frame of an `ack`. */
+function ackFrame(a: AckFields): Buffer {
+  return binaryFrame(ackLength(a), (out, at) => writeAck(out, at, a));
+}
+
+/**
+ * The WebSocket messages carrying the `msg` frames of `messages`: each a CBOR sequence
+ * (the frames back to back) of about MESSAGES_PER_FRAME_BYTES, or one larger message.
+ * One WebSocket message per message cost more than encoding it, at both ends: a send
+ * per subscriber per message here, a frame event per message at the client.
+ */
+function messageFrames(messages: readonly StoredMessage[]): Buffer[] {
+  const frames: Buffer[] = [];
+  const lengths = messages.map(messageLength);
+  let from = 0;
+  while (from < messages.length) {
+    let to = from + 1;
+    let total = lengths[from]!;
+    while (to < messages.length && total + lengths[to]! <= MESSAGES_PER_FRAME_BYTES) total += lengths[to++]!;
+    const first = from;
+    frames.push(
+      binaryFrame(total, (out, at) => {
+        for (let i = first; i < to; i++) at = writeMessage(out, at, messages[i]!);
+      }),
+    );
+    from = to;
+  }
+  return frames;
+}
+
+/**
+ * A channel subscription. It joins the hub's fan-out at once but ignores deliveries
+ * while it replays from the store; the replay reads what those deliveries carried
+ * anyway (they are committed before fan-out). The last replay read and the switch to
+ * live happen in one synchronous step, so no commit can fall between them: no gap,
+ * no duplicate.
+ */
+class Subscription implements Member {
+  readonly channel: string;
+  live = false;
+  cancelled = false;
+  readonly #session: ClientSession;
+
+  constructor(channel: string, session: ClientSession) {
+    this.channel = channel;
+    this.#session = session;
+  }
+
+  deliver(delivery: Delivery): void {
+    this.deliverRun({ messages: [delivery.message] });
+  }
+
+  deliverRun(run: DeliveryRun): void {
+    if (!this.live) return;
+    run.nativeWires ??= messageFrames(run.messages);
+    for (const wire of run.nativeWires) this.#session.send(wire);
+  }
+}
+
+export class NativeConnection {
+  uid = '';
+  readonly session: ClientSession;
+  readonly #ctx: NativeContext;
+  readonly #subscriptions = new Map<string, Subscription>();
+  /** Channels this connection has shown auth for (with MLES_KEY). */
+  readonly #authorized = new Set<string>();
+
+  constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
+    this.#ctx = ctx;
+    this.session = new ClientSession(socket, remote, ctx, {
+      message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
+      leave: () => this.#leaveAll(),
+      describe: () => ({ uid: this.uid || undefined, protocol: 'native' }),
+    });
+    this.session.start(head);
+  }
+
+  #send(frame: NodeFrame): void {
+    this.session.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
+  }
+
+  #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number; store?: string }, detail?: string): void {
+    this.#ctx.stats.nativeError(code);
+    this.#send(errorFrame(code, about, detail));
+  }
+
+  /** STORE_FAILED, saying why (e.g. "store full: SQLITE_FULL: database or disk is full"). */
+  #storeFailed(about: FrameAbout, error: unknown, advice?: string): void {
+    const cause = toStoreError(error);
+    this.#error('STORE_FAILED', { ...about, store: cause.code }, advice === undefined ? cause.message : `${cause.message}; ${advice}`);
+  }
+
+  #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
+    if (!binary) return this.session.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
+    const decoded = decodeClientFrame(buf.subarray(start, end));
+    if (this.uid === '') {
+      if (!decoded.ok) return this.session.refuse('BAD_HELLO', decoded.error);
+      if (decoded.frame.t !== 'hello') {
+        this.#error('NOT_HELLO', {});
+        return this.session.refuse('BAD_HELLO', 'the first frame must be hello');
+      }
+      this.session.accepted();
+      this.uid = decoded.frame.uid;
+      this.#send({ t: 'welcome', v: PROTOCOL_VERSION, node: this.#ctx.nodeId, max: this.#ctx.maxMessage });
+      return;
+    }
+    if (!decoded.ok) return this.#error(decoded.code, decoded.about, decoded.error);
+    const frame = decoded.frame;
+    switch (frame.t) {
+      case 'hello':
+        return this.#error('ALREADY_HELLO', {});
+      case 'sub':
+        return this.#subscribe(frame);
+      case 'unsub': {
+        const subscription = this.#subscriptions.get(frame.ch);
+        if (subscription === undefined) return this.#error('NOT_SUBSCRIBED', { ch: frame.ch });
+        this.#unsubscribe(subscription);
+        return this.#send({ t: 'unsubbed', ch: frame.ch });
+      }
+      case 'pub':
+        return this.#publish(frame);
+      case 'query':
+        return this.#query(frame);
+    }
+  }
+
+  /**
+   * Checks the Mles-style auth for this uid; with MLES_KEY once per channel per
+   * connection. Without a key nothing is remembered: no auth passes anyway, and anyone
+   * can compute the unkeyed auth of any name, so remembering would keep a name per query.
+   */
+  #authorize(channel: string, auth: string | undefined, about: FrameAbout): boolean {
+    if (this.#authorized.has(channel)) return true;
+    if (!authAccepted(this.uid, channel, auth, this.#ctx.mlesKey)) {
+      this.#error('AUTH_FAILED', about);
+      return false;
+    }
+    if (this.#ctx.mlesKey !== undefined) this.#authorized.add(channel);
+    return true;
+  }
+
+  #subscribe(frame: SubscribeFrame): void {
+    const about = { ch: frame.ch };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    if (this.#subscriptions.has(frame.ch)) return this.#error('ALREADY_SUBSCRIBED', about);
+    if (this.#subscriptions.size >= MAX_SUBSCRIPTIONS) return this.#error('TOO_MANY_SUBSCRIPTIONS', about);
+    const store = this.#ctx.hub.store;
+    const bounds = store.bounds(frame.ch);
+    if (frame.after !== undefined) {
+      if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
+      if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
+    }
+    const subscription = new Subscription(frame.ch, this.session);
+    this.#subscriptions.set(frame.ch, subscription);
+    this.#ctx.hub.subscribe(subscription);
+    if (frame.after === undefined) {
+      subscription.live = true;
+      this.#send({ t: 'live', ch: frame.ch, last: bounds.last });
+      return;
+    }
+    this.#replay(subscription, frame.after).catch((error: unknown) => {
+      // The store failed mid-replay: the subscription ends with an error the client can
+      // retry on, and the node goes on (an unhandled rejection would end the process).
+      this.#ctx.log.error({ err: error, storeCode: toStoreError(error).code, channel: subscription.channel }, 'replay failed');
+      if (subscription.cancelled || this.session.closing) return;
+      this.#unsubscribe(subscription);
+      this.#storeFailed(about, error, 'the replay could not be read; subscribe again');
+    });
+  }
+
+  #replay(subscription: Subscription, after: number): Promise<void> {
+    return replayThenLive(this.#ctx.hub.store, subscription.channel, after, REPLAY_PAGE, {
+      stopped: () => subscription.cancelled,
+      deliver: (messages) => {
+        for (const wire of messageFrames(messages)) this.session.send(wire);
+      },
+      live: (last) => {
+        subscription.live = true;
+        this.#send({ t: 'live', ch: subscription.channel, last });
+      },
+      // Yield to everyone else between steps (a 100k replay must not hold the loop),
+      // and wait while the client is behind: a replay of large messages must not
+      // overflow its send buffer (which would drop it as too slow).
+      drain: async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return this.session.waitForRoom(REPLAY_PAGE.bytes);
+      },
+    });
+  }
+
+  #unsubscribe(subscription: Subscription): void {
+    subscription.cancelled = true;
+    this.#subscriptions.delete(subscription.channel);
+    this.#ctx.hub.leave(subscription);
+  }
+
+  #publish(frame: PublishFrame): void {
+    const about = { ch: frame.ch, cid: frame.cid };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    // A copy: the decoded bytes may be a view into a reused read buffer.
+    const payload = Buffer.from(frame.p);
+    this.#ctx.hub.publish(
+      { channel: frame.ch, uid: this.uid, binary: frame.bin, payload, cid: frame.cid, retry: frame.retry },
+      undefined, // the publisher's own subscription gets the message too: its cursor covers it
+      (result) => {
+        if (this.session.closing) return;
+        if (result instanceof Error) return this.#storeFailed(about, result);
+        const { message } = result;
+        this.session.send(ackFrame({ ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate }));
+      },
+    );
+  }
+
+  #query(frame: QueryFrame): void {
+    const about = { ch: frame.ch, qid: frame.qid };
+    if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    if (frame.limit > MAX_QUERY_LIMIT || (frame.ids?.length ?? 0) > MAX_QUERY_IDS) return this.#error('LIMIT_TOO_LARGE', about);
+    const ranged = frame.after !== undefined || frame.before !== undefined || frame.since !== undefined || frame.until !== undefined;
+    if (frame.ids !== undefined && ranged) return this.#error('BAD_QUERY', about, 'ids cannot be combined with a range');
+    const fresh = this.#ctx.fresh;
+    if (fresh === undefined) return this.#answerOrFail(frame, about);
+    fresh(frame.ch).then(
+      () => {
+        if (!this.session.closing) this.#answerOrFail(frame, about);
+      },
+      (error: unknown) => this.#ctx.log.error({ err: error, channel: frame.ch }, 'query failed'),
+    );
+  }
+
+  /**
+   * Answers, or tells the client the store could not be read. The answer runs after a
+   * promise: a throw there would be an unhandled rejection, which ends the process.
+   */
+  #answerOrFail(frame: QueryFrame, about: FrameAbout): void {
+    try {
+      this.#answer(frame, about);
+    } catch (error) {
+      const cause = toStoreError(error);
+      this.#ctx.log.error({ err: cause, storeCode: cause.code, channel: frame.ch }, 'query failed');
+      this.#storeFailed(about, cause);
+    }
+  }
+
+  /** Reads and sends the page of a checked query. */
+  #answer(frame: QueryFrame, about: FrameAbout): void {
+    const store = this.#ctx.hub.store;
+    const first = store.bounds(frame.ch).first;
+    if (frame.ids !== undefined) {
+      // Cut at MAX_PAGE_BYTES like a range page; `last: false` says some found ones are
+      // left out: ask again for the ids not returned.
+      const found = store.readByIds(frame.ch, frame.ids);
+      const msgs: WireMessage[] = [];
+      let bytes = 0;
+      for (const message of found) {
+        if (msgs.length > 0 && bytes + message.payload.length > MAX_PAGE_BYTES) break;
+        bytes += message.payload.length;
+        msgs.push(wireMessage(message));
+      }
+      return this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs, first, last: msgs.length === found.length });
+    }
+    const { messages, last, next } = readPage(store, frame.ch, frame);
+    this.#send({ t: 'page', qid: frame.qid, ch: frame.ch, msgs: messages.map(wireMessage), first, last, ...(next === undefined ? {} : { next }) });
+  }
+
+  #leaveAll(): void {
+    for (const subscription of [...this.#subscriptions.values()]) this.#unsubscribe(subscription);
+  }
+}

@@ -1,0 +1,54 @@
+// What a peer link sends of one channel the peer asked for: the messages the peer lacks,
+// judged by its origin vector.
+
+import type { Delivery, Member } from '../hub/hub.ts';
+import type { StoredMessage } from '../store/store.ts';
+import type { PeerMessage } from './protocol.ts';
+
+function peerMessage(m: StoredMessage): PeerMessage {
+  return { origin: m.origin, originSeq: m.originSeq, ts: m.ts, uid: m.uid, binary: m.binary, payload: m.payload, id: m.id };
+}
+
+/**
+ * A channel the peer asked for. It sends each message the peer lacks, judged by the
+ * peer's origin vector, which it keeps up to date as it sends (and as the peer sends
+ * us messages: those it has). Like a native subscription it replays from the store
+ * first and ignores live deliveries until the replay has caught up, switching in the
+ * same synchronous step as the last read.
+ */
+export class ChannelStream implements Member {
+  readonly relay = true;
+  readonly channel: string;
+  /** The number the peer gave this stream: its `msgs` frames carry it. */
+  readonly number: number;
+  readonly peerHas: Map<string, number>;
+  live = false;
+  cancelled = false;
+  /** The local seq of the newest message considered: how far the peer is served. */
+  position = 0;
+  readonly #send: (stream: ChannelStream, message: PeerMessage) => void;
+
+  /** `send` queues a message for the peer, on the link. */
+  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, send: (stream: ChannelStream, message: PeerMessage) => void) {
+    this.channel = channel;
+    this.number = number;
+    this.peerHas = new Map(have);
+    this.#send = send;
+  }
+
+  deliver(delivery: Delivery): void {
+    if (this.live) this.offer(delivery.message);
+  }
+
+  offer(message: StoredMessage): void {
+    this.position = message.seq;
+    if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
+    this.peerHas.set(message.origin, message.originSeq);
+    this.#send(this, peerMessage(message));
+  }
+
+  /** The peer showed it has this message (it sent it to us). */
+  peerHolds(message: PeerMessage): void {
+    if (message.originSeq > (this.peerHas.get(message.origin) ?? 0)) this.peerHas.set(message.origin, message.originSeq);
+  }
+}

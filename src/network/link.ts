@@ -1,0 +1,465 @@
+// One link to another node, over one WebSocket that carries every channel the two
+// share. It runs the mutual handshake, then answers the peer's asks with channel
+// streams (what the peer lacks from the store, then live), and hands the peer's
+// messages to the hub as replicas once each has been checked against its id.
+
+import type WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { Hub } from '../hub/hub.ts';
+import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
+import { messageId } from '../store/message-id.ts';
+import type { AppendResult } from '../store/store.ts';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
+import { ChannelStream } from './channel-stream.ts';
+import { TokenBucket } from '../timing/token-bucket.ts';
+import {
+  decodePeerFrame,
+  encodePeerFrame,
+  MAX_BATCH,
+  MAX_FRAME_PAYLOAD,
+  PEER_CLOSES,
+  type MsgsFrame,
+  type Path,
+  type PeerCloseCode,
+  type PeerFrame,
+  type PeerMessage,
+  type SubFrame,
+} from './protocol.ts';
+
+export interface LinkContext {
+  readonly identity: NodeIdentity;
+  readonly policy: TrustPolicy;
+  readonly hub: Hub;
+  readonly log: Logger;
+  /** Largest message payload accepted. */
+  readonly maxPayload: number;
+  /** Messages per second a peer may send on average (twice that in a burst); 0 = no limit. */
+  readonly rateLimit: number;
+  readonly handshakeTimeoutMs: number;
+  /** Bytes waiting to be sent to the peer beyond which it is dropped as too slow. */
+  readonly maxSendBuffer: number;
+  readonly ready: (link: PeerLink) => void;
+  readonly asked: (link: PeerLink, channel: string, want: readonly Path[]) => void;
+  /** The peer's stream of a channel we asked for has caught up (its `live`). */
+  readonly caughtUp: (link: PeerLink, channel: string) => void;
+  /** Resolves once this node's other links asked for the channel have caught up, or a while has passed. */
+  readonly upstreamCaughtUp: (link: PeerLink, channel: string) => Promise<void>;
+  readonly closed: (link: PeerLink) => void;
+  /** An incoming link ended before its handshake did, for this reason (a close code's name, or `closed`). */
+  readonly handshakeFailed: (link: PeerLink, reason: string) => void;
+}
+
+/**
+ * How far ahead of this node's clock a peer's message may be dated: clocks drift, but
+ * a message from the far future would never age out.
+ */
+const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+
+/** What a replay reads and sends per step: 1000 messages or about 4 MiB of payloads. */
+const REPLAY_PAGE: ReplayPage = { rows: 1000, bytes: 4 * 1024 * 1024 };
+/** Messages a paced link waits to be allowed before it sends again. */
+const PACED_CHUNK = 256;
+
+let nextLinkId = 1;
+
+export interface LinkCounters {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export class PeerLink {
+  readonly id = nextLinkId++;
+  readonly direction: 'in' | 'out';
+  /** The node that dialed this link. */
+  get dialer(): string | undefined {
+    return this.direction === 'out' ? this.#ctx.identity.nodeId : this.node;
+  }
+
+  /** The dialed URL, or the remote address of an accepted link. */
+  readonly label: string;
+  /** The peer's node id, once its hello was read. */
+  node: string | undefined;
+  ready = false;
+  /** The close code, sent or received, once the link has closed. */
+  closeCode: number | undefined;
+  /** Why this node closed the link, when it did. */
+  closedFor: PeerCloseCode | undefined;
+  readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  readonly #ws: WebSocket;
+  readonly #ctx: LinkContext;
+  readonly #own: OwnHello;
+  /** The handshake, once the peer's hello was read. */
+  #session: Session | undefined;
+  /** The dialer's, once the dialed side's signature checked out: it has sent its proof. */
+  #proved = false;
+  #closed = false;
+  readonly #streams = new Map<string, ChannelStream>();
+  /** Channels we asked the peer for, and the number of the stream that answers. */
+  readonly #asking = new Map<string, number>();
+  #nextStream = 1;
+  /** Channels whose current stream from the peer has caught up. */
+  readonly #caughtUp = new Set<string>();
+  /** Messages to send, per stream (a replaced stream's leftovers keep their number). */
+  #pending = new Map<ChannelStream, PeerMessage[]>();
+  #flushQueued = false;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  /** What this peer may send us (--peer-rate, twice that in a burst). */
+  readonly #received: TokenBucket;
+  /** What we send, paced under the rate the peer's hello allows (set by that hello). */
+  #sending = new TokenBucket(0, 0);
+  /** Payload bytes held back by pacing. */
+  #pendingBytes = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
+  alive = true;
+
+  constructor(ws: WebSocket, direction: 'in' | 'out', label: string, ctx: LinkContext) {
+    this.#ws = ws;
+    this.direction = direction;
+    this.label = label;
+    this.#ctx = ctx;
+    this.#received = new TokenBucket(ctx.rateLimit * 2, ctx.rateLimit);
+    this.#own = makeHello(ctx.identity, ctx.rateLimit);
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
+    ws.on('error', (error) => ctx.log.info({ peer: this.label, err: error.message }, 'peer link error'));
+    this.#handshakeTimer = setTimeout(() => this.close('HANDSHAKE_TIMEOUT'), ctx.handshakeTimeoutMs);
+    const start = () => this.#send(this.#own.frame);
+    if (ws.readyState === ws.OPEN) start();
+    else ws.once('open', start);
+  }
+
+  /** Asks the peer for a channel (or stops asking, with no paths). */
+  ask(channel: string, want: readonly Path[], first: boolean): void {
+    if (!this.ready) return;
+    if (want.length === 0) {
+      this.#asking.delete(channel);
+      this.#caughtUp.delete(channel);
+      this.#send({ t: 'unsub', ch: channel });
+      return;
+    }
+    let frame: SubFrame = { t: 'sub', ch: channel, want };
+    if (first || !this.#asking.has(channel)) {
+      const s = this.#nextStream++;
+      this.#asking.set(channel, s);
+      this.#caughtUp.delete(channel);
+      frame = { ...frame, have: this.#ctx.hub.store.vector(channel), s };
+    }
+    this.#send(frame);
+  }
+
+  /** Whether we ask the peer for the channel, and whether its stream has caught up. */
+  askState(channel: string): 'not-asked' | 'catching-up' | 'caught-up' {
+    if (!this.#asking.has(channel)) return 'not-asked';
+    return this.#caughtUp.has(channel) ? 'caught-up' : 'catching-up';
+  }
+
+  /** Messages the peer has not been sent yet, summed over the channels it asked for. */
+  lag(): number {
+    let lag = 0;
+    for (const stream of this.#streams.values()) lag += Math.max(0, this.#ctx.hub.store.bounds(stream.channel).last - stream.position);
+    return lag;
+  }
+
+  /** Sends a keepalive ping; false when the last one went unanswered. */
+  ping(): boolean {
+    if (!this.alive) return false;
+    this.alive = false;
+    this.#ws.ping();
+    return true;
+  }
+
+  close(code: PeerCloseCode, detail?: string): void {
+    if (this.#closed) return;
+    const { close, reason } = PEER_CLOSES[code];
+    this.closeCode = close;
+    this.closedFor = code;
+    const level = code === 'SHUTDOWN' || code === 'REMOVED' || code === 'DUPLICATE' ? 'info' : 'warn';
+    this.#ctx.log[level]({ peer: this.label, node: this.node, code, detail }, `peer link closed: ${reason}`);
+    if (this.direction === 'in' && !this.ready && code !== 'SHUTDOWN') this.#ctx.handshakeFailed(this, code.toLowerCase());
+    this.#teardown();
+    this.#ws.close(close, reason);
+    // A peer that does not answer the close in time is cut off.
+    setTimeout(() => this.#ws.terminate(), 2000).unref();
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  queue(stream: ChannelStream, message: PeerMessage): void {
+    let batch = this.#pending.get(stream);
+    if (batch === undefined) {
+      batch = [];
+      this.#pending.set(stream, batch);
+    }
+    batch.push(message);
+    this.#pendingBytes += message.payload.length;
+    if (this.#pendingBytes > this.#ctx.maxSendBuffer) {
+      this.close('TOO_SLOW', `over ${this.#ctx.maxSendBuffer} bytes wait for the peer's rate of ${this.#session?.theirs.rate} messages a second`);
+      return;
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      // After the hub's whole fan-out (it is synchronous): one frame per channel.
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /**
+   * Sends the queued messages the pace allows; resolves once those have been handed to
+   * the socket. What the pace holds back goes when it allows (a timer flushes again).
+   */
+  flush(): Promise<void> {
+    this.#flushQueued = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
+    let last: Promise<void> = Promise.resolve();
+    for (const [stream, messages] of this.#pending) {
+      const allowed = this.#sending.takeUpTo(messages.length);
+      // Frames of at most MAX_BATCH messages and about MAX_FRAME_PAYLOAD bytes (one
+      // large message may go over it alone): the peer refuses frames past its limit.
+      let from = 0;
+      while (from < allowed) {
+        let to = from;
+        let bytes = 0;
+        while (to < allowed && to - from < MAX_BATCH && (to === from || bytes + messages[to]!.payload.length <= MAX_FRAME_PAYLOAD)) {
+          bytes += messages[to++]!.payload.length;
+        }
+        const m = messages.slice(from, to);
+        this.counters.messagesOut += m.length;
+        last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
+        from = to;
+      }
+      for (let i = 0; i < allowed; i++) this.#pendingBytes -= messages[i]!.payload.length;
+      if (allowed === messages.length) this.#pending.delete(stream);
+      else messages.splice(0, allowed);
+    }
+    if (this.#ws.bufferedAmount > this.#ctx.maxSendBuffer) this.close('TOO_SLOW', `${this.#ws.bufferedAmount} bytes unsent`);
+    else if (this.#pending.size > 0) this.#flushTimer = setTimeout(() => void this.flush(), Math.max(1, this.#sending.msUntil(PACED_CHUNK)));
+    return last;
+  }
+
+  /** Flushes until nothing is queued (pacing permitting), then resolves once it is sent. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      const sent = this.flush();
+      if (this.#pending.size === 0 || this.#closed) return sent;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, this.#sending.msUntil(PACED_CHUNK))));
+    }
+  }
+
+  #send(frame: PeerFrame): Promise<void> {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return Promise.resolve();
+    const data = encodePeerFrame(frame);
+    this.counters.bytesOut += data.length;
+    return new Promise((resolve) => this.#ws.send(data, () => resolve()));
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    this.counters.bytesIn += data.length;
+    if (!isBinary) return this.close('BAD_FRAME', 'peer frames are binary CBOR');
+    const decoded = decodePeerFrame(data, this.#ctx.maxPayload);
+    if (!decoded.ok) return this.close('BAD_FRAME', decoded.error);
+    const frame = decoded.frame;
+    if (!this.ready) return this.#onHandshake(frame);
+    switch (frame.t) {
+      case 'hello':
+      case 'proof':
+        return this.close('BAD_FRAME', `${frame.t} after the handshake`);
+      case 'sub':
+        return this.#onSub(frame);
+      case 'unsub': {
+        this.#stopStream(frame.ch);
+        this.#ctx.asked(this, frame.ch, []);
+        return;
+      }
+      case 'msgs':
+        return this.#onMsgs(frame);
+      case 'live':
+        if (this.#asking.get(frame.ch) !== frame.s) return; // an earlier stream's
+        // What came before the marker is still in the hub's batch: commit it now, so
+        // that a query woken by the marker reads it.
+        this.#ctx.hub.flush();
+        this.#caughtUp.add(frame.ch);
+        this.#ctx.caughtUp(this, frame.ch);
+        return;
+    }
+  }
+
+  /**
+   * The handshake, in the order that keeps the PEER_KEY from anyone who has not proven
+   * it (see handshake.ts): hellos both ways; the dialed side's signature; the dialer's
+   * proof; the dialed side's proof.
+   */
+  #onHandshake(frame: PeerFrame): void {
+    const session = this.#session;
+    if (session === undefined) {
+      if (frame.t !== 'hello') return this.close('BAD_FRAME', `expected hello, got ${frame.t}`);
+      const opened = openSession(this.#own, frame, this.direction === 'out' ? 'dialer' : 'dialed', this.#ctx.policy);
+      if (!opened.ok) return this.close(opened.code, opened.detail);
+      this.#session = opened.session;
+      this.node = frame.node;
+      // Under what the peer takes: a bucket of one second at 90% of its rate, where the
+      // peer allows two seconds' worth at its full rate.
+      const rate = frame.rate ?? 0;
+      this.#sending = new TokenBucket(rate, rate * 0.9);
+      if (this.direction === 'in') void this.#send(makeSignature(this.#ctx.identity, opened.session));
+      return;
+    }
+    if (frame.t !== 'proof') return this.close('BAD_FRAME', `expected proof, got ${frame.t}`);
+    if (this.direction === 'out' && !this.#proved) {
+      const check = checkSignature(frame, session);
+      if (!check.ok) return this.close(check.code, check.detail);
+      this.#proved = true;
+      void this.#send(makeProof(this.#ctx.identity, session));
+      return;
+    }
+    const check = checkProof(frame, session);
+    if (!check.ok) return this.close(check.code, check.detail);
+    if (this.direction === 'in') void this.#send(makeProof(this.#ctx.identity, session));
+    clearTimeout(this.#handshakeTimer);
+    this.ready = true;
+    this.#ctx.log.info({ peer: this.label, node: this.node, direction: this.direction }, 'peer link up');
+    this.#ctx.ready(this);
+  }
+
+  #onSub(frame: SubFrame): void {
+    if (frame.want.some((path) => path[0] !== this.node)) return this.close('BAD_FRAME', 'each want path must start with the sender');
+    if (frame.want.length === 0) return this.close('BAD_FRAME', 'a sub must want something; send unsub instead');
+    if (frame.have === undefined && !this.#streams.has(frame.ch)) return this.close('BAD_FRAME', 'the first sub of a channel must carry have');
+    // Asked on first: this node's own asks to its other peers go out before the stream
+    // starts, so the stream's `live` can wait for them.
+    this.#ctx.asked(this, frame.ch, frame.want);
+    if (frame.have !== undefined) {
+      this.#stopStream(frame.ch);
+      this.#startStream(frame.ch, frame.s!, frame.have);
+    }
+  }
+
+  #startStream(channel: string, number: number, have: ReadonlyMap<string, number>): void {
+    const stream = new ChannelStream(channel, number, have, (from, message) => this.queue(from, message));
+    this.#streams.set(channel, stream);
+    this.#ctx.hub.subscribe(stream);
+    // A store that fails mid-replay ends the link (the next one starts over from the
+    // vectors); it must not become an unhandled rejection that takes the node down.
+    this.#replay(stream).catch((error: unknown) => this.close('STORE_FAILED', error instanceof Error ? error.message : String(error)));
+  }
+
+  async #replay(stream: ChannelStream): Promise<void> {
+    const store = this.#ctx.hub.store;
+    const first = store.firstMissing(stream.channel, stream.peerHas);
+    stream.position = first === undefined ? store.bounds(stream.channel).last : first - 1;
+    await replayThenLive(store, stream.channel, stream.position, REPLAY_PAGE, {
+      stopped: () => stream.cancelled || this.#closed,
+      deliver: (messages) => {
+        for (const message of messages) stream.offer(message);
+      },
+      live: () => (stream.live = true),
+      // Wait until this step is on its way (at the peer's pace): a long replay must not
+      // pile up in memory.
+      drain: async () => {
+        await this.#drain();
+        return true;
+      },
+    });
+    if (stream.live) await this.#announceLive(stream);
+  }
+
+  /**
+   * Tells the peer its stream has caught up, once the replay has gone out and this
+   * node's other peers have caught it up too: then a query at the peer sees the
+   * channel as it is across the network, not only what this node happened to have.
+   */
+  async #announceLive(stream: ChannelStream): Promise<void> {
+    await this.#drain();
+    await this.#ctx.upstreamCaughtUp(this, stream.channel);
+    await this.#drain();
+    if (this.#streams.get(stream.channel) !== stream || this.#closed) return;
+    await this.#send({ t: 'live', ch: stream.channel, s: stream.number });
+  }
+
+  #stopStream(channel: string): void {
+    const stream = this.#streams.get(channel);
+    if (stream === undefined) return;
+    stream.cancelled = true;
+    this.#streams.delete(channel);
+    this.#ctx.hub.leave(stream);
+  }
+
+  #onMsgs(frame: MsgsFrame): void {
+    // A channel given up, or asked for again, can still have messages of the earlier
+    // stream on the way: they are not needed, and taking them could leave a hole.
+    if (this.#asking.get(frame.ch) !== frame.s) return;
+    if (!this.#received.tryTake(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
+    const self = this.#ctx.identity.nodeId;
+    const latest = Date.now() + MAX_CLOCK_AHEAD_MS;
+    // Every message of the frame is checked before any is stored.
+    for (const m of frame.m) {
+      // A message from the far future would never age out, one from before the epoch
+      // would go with the next retention pass: both say the peer or its clock is wrong.
+      if (m.ts > latest) {
+        return this.close('BAD_FRAME', `message ${m.origin}/${m.originSeq} in ${frame.ch} is dated ${Math.round((m.ts - Date.now()) / 60_000)} min ahead of this node's clock`);
+      }
+      if (!Buffer.from(messageId({ ...m, channel: frame.ch })).equals(m.id)) {
+        return this.close('FORGED', `message ${m.origin}/${m.originSeq} in ${frame.ch} does not match its id`);
+      }
+      if (m.origin === self && m.originSeq > (this.#ctx.hub.store.vector(frame.ch).get(self) ?? 0)) {
+        return this.close('FORGED', `message ${m.originSeq} in ${frame.ch} claims to come from this node, which never sent it`);
+      }
+    }
+    this.counters.messagesIn += frame.m.length;
+    const back = this.#streams.get(frame.ch);
+    for (const m of frame.m) {
+      back?.peerHolds(m);
+      this.#ctx.hub.publish(
+        { channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id } },
+        back,
+        this.#onStored,
+      );
+    }
+  }
+
+  /**
+   * What the store made of a message the peer sent. Only the store can tell a hole in
+   * an origin's sequence (other links' messages of the same turn are ahead of it in the
+   * batch), so the link is refused here, after the commit; the message was not stored.
+   */
+  readonly #onStored = (result: AppendResult | Error): void => {
+    // A batch the store refused is lost here, but the peer counts it as sent: start
+    // over, and the vectors exchanged on the next link say again what is missing.
+    if (result instanceof Error) return this.close('STORE_FAILED', result.message);
+    if (result.hole === undefined) return;
+    const { channel, origin, originSeq } = result.message;
+    this.close('OUT_OF_ORDER', `message ${origin}/${originSeq} in ${channel} skips that origin's sequence: this node holds it up to ${result.hole.after}`);
+  };
+
+  #teardown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#flushTimer);
+    for (const channel of [...this.#streams.keys()]) this.#stopStream(channel);
+    this.#ctx.closed(this);
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.closeCode ??= code;
+    if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    else if (!this.#closed && this.direction === 'in') {
+      // Anyone may connect and say hello: one who leaves before proving anything is a
+      // prober or a misconfigured peer, and either is worth seeing. (An outgoing link
+      // that never came up was already reported by its error: refused, unreachable.)
+      const awaiting = this.#session === undefined ? 'hello' : 'proof';
+      this.#ctx.log.warn({ peer: this.label, node: this.node, code, reason, awaiting }, 'peer handshake ended before a proof');
+      this.#ctx.handshakeFailed(this, 'closed');
+    }
+    this.#teardown();
+  }
+}

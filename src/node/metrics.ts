@@ -1,0 +1,185 @@
+// Prometheus metrics, read from the node's plain counters at scrape time so the hot
+// paths never touch prom-client.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Hub } from '../hub/hub.ts';
+import type { PeerStatus } from '../network/peering.ts';
+import type { LogLinesDropped } from './log.ts';
+import type { NodeStats } from '../websocket/stats.ts';
+
+export interface MetricsSources {
+  readonly stats: NodeStats;
+  readonly hub: Hub;
+  /** Each peer's state, when peering runs. */
+  readonly peers?: () => readonly PeerStatus[];
+  /** Links closed for what the peer did, by reason, when peering runs. */
+  readonly peerRefusals?: () => ReadonlyMap<string, number>;
+  /** Log lines dropped so far, by reason. */
+  readonly logDropped?: () => LogLinesDropped;
+  /** Incoming peer links that ended before their handshake did, by reason. */
+  readonly peerHandshakesFailed?: () => ReadonlyMap<string, number>;
+}
+
+/** A counter whose value is copied from a running total when scraped. */
+function totalCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A counter with a `reason` label, copied from running totals per reason when scraped. */
+function reasonCounter(registry: Registry, name: string, help: string, read: () => Iterable<readonly [string, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of read()) this.inc({ reason }, count);
+    },
+  });
+}
+
+function gauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+export interface NodeMetrics {
+  readonly registry: Registry;
+  /** Observes one store commit (a batch, not a message: cheap enough for every one). */
+  readonly observeCommit: (seconds: number) => void;
+}
+
+export function createMetrics(sources: MetricsSources): NodeMetrics {
+  const registry = new Registry();
+  const commits = new Histogram({
+    name: 'parley_store_commit_seconds',
+    help: 'Time to append one batch of messages to the store and commit it (fsync included)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  collectDefaultMetrics({ register: registry }); // standard process_* and nodejs_* names
+  const { stats, hub } = sources;
+  gauge(registry, 'parley_connections', 'Open WebSocket connections', () => stats.connections);
+  totalCounter(registry, 'parley_connections_total', 'WebSocket connections accepted', () => stats.connectionsTotal);
+  gauge(registry, 'parley_members', 'Connections joined to a channel', () => hub.stats().members);
+  gauge(registry, 'parley_channels_active', 'Channels with at least one member', () => hub.stats().activeChannels);
+  // One store query per scrape serves the three store gauges.
+  let storeStats = hub.store.stats();
+  let storeStatsAt = 0;
+  const store = () => {
+    if (Date.now() - storeStatsAt > 1000) {
+      storeStats = hub.store.stats();
+      storeStatsAt = Date.now();
+    }
+    return storeStats;
+  };
+  gauge(registry, 'parley_channels', 'Channels with stored messages', () => store().channels);
+  gauge(registry, 'parley_history_frames', 'Messages held in the store (all channels)', () => store().messages);
+  gauge(registry, 'parley_history_bytes', 'Payload bytes held in the store (all channels)', () => store().bytes);
+  totalCounter(registry, 'parley_frames_in_total', 'Frames received from clients', () => stats.framesIn);
+  totalCounter(registry, 'parley_bytes_in_total', 'Payload bytes received from clients', () => stats.bytesIn);
+  totalCounter(registry, 'parley_frames_out_total', 'Frames queued to clients', () => stats.framesOut);
+  totalCounter(registry, 'parley_bytes_out_total', 'Bytes written to clients', () => stats.bytesOut);
+  totalCounter(
+    registry,
+    'parley_slow_consumers_dropped_total',
+    'Connections closed because they did not read fast enough',
+    () => stats.slowConsumersDropped,
+  );
+  new Counter({
+    name: 'parley_native_errors_total',
+    help: 'Native protocol error frames sent, by code',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, count] of stats.nativeErrors) this.inc({ code }, count);
+    },
+  });
+  reasonCounter(registry, 'parley_rejected_total', 'Connections and upgrades refused, by reason', () => stats.rejected);
+  const logDropped = sources.logDropped;
+  if (logDropped !== undefined) {
+    new Counter({
+      name: 'parley_log_lines_dropped_total',
+      help: 'Log lines not written, by reason: repeated (past the limit for identical lines), write_failed (e.g. ENOSPC), backlog_full',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const dropped = logDropped();
+        this.inc({ reason: 'repeated' }, dropped.repeated);
+        this.inc({ reason: 'write_failed' }, dropped.writeFailed);
+        this.inc({ reason: 'backlog_full' }, dropped.backlogFull);
+      },
+    });
+  }
+  const peers = sources.peers;
+  if (peers !== undefined) peerMetrics(registry, peers);
+  const refusals = sources.peerRefusals;
+  if (refusals !== undefined) {
+    reasonCounter(registry, 'parley_peer_links_refused_total', 'Peer links this node closed for what the peer did, by reason (malformed, forged, out of order, flood...)', refusals);
+  }
+  const handshakesFailed = sources.peerHandshakesFailed;
+  if (handshakesFailed !== undefined) {
+    reasonCounter(registry, 'parley_peer_handshakes_failed_total', 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)', handshakesFailed);
+  }
+  return { registry, observeCommit: (seconds) => commits.observe(seconds) };
+}
+
+/** Per peer: up or down, how far behind, bytes and messages each way. */
+function peerMetrics(registry: Registry, peers: () => readonly PeerStatus[]): void {
+  const labelNames = ['peer', 'node'] as const;
+  const labels = (p: PeerStatus) => ({ peer: p.url, node: p.node });
+  new Gauge({
+    name: 'parley_peer_up',
+    help: 'Whether the link to a peer is up (1) or not (0); inbound links are listed while up',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.set(labels(p), p.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'parley_peer_lag_messages',
+    help: 'Messages of the channels a peer asked for that it has not been sent yet',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.set(labels(p), p.lag);
+    },
+  });
+  for (const [name, help, key] of [
+    ['parley_peer_bytes_received_total', 'Bytes received from a peer', 'bytesIn'],
+    ['parley_peer_bytes_sent_total', 'Bytes sent to a peer', 'bytesOut'],
+    ['parley_peer_messages_received_total', 'Messages received from a peer', 'messagesIn'],
+    ['parley_peer_messages_sent_total', 'Messages sent to a peer', 'messagesOut'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of peers()) this.inc(labels(p), p.counters[key]);
+      },
+    });
+  }
+}

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
-import { Hub, type Delivery, type DeliveryRun, type MlesMember } from './hub.ts';
+import { Hub, type Delivery, type DeliveryRun, type Member } from './hub.ts';
 
-class Recorder implements MlesMember {
+class Recorder implements Member {
   readonly received: string[] = [];
   readonly uid: string;
   readonly channel: string;
@@ -15,32 +15,28 @@ class Recorder implements MlesMember {
   deliver(delivery: Delivery): void {
     this.received.push(Buffer.from(delivery.message.payload).toString());
   }
-  deliverHeader(frame: Uint8Array): void {
-    this.received.push(`header:${Buffer.from(frame).toString()}`);
-  }
 }
 
-function makeHub(options: { limit?: number; bytes?: number; store?: Store; onInterest?: (channel: string, used: boolean) => void } = {}) {
+function makeHub(options: { store?: Store; onInterest?: (channel: string, used: boolean) => void } = {}) {
   const scheduled: Array<() => void> = [];
+  const store = options.store ?? new MemoryStore({ nodeId: 'n' });
   const hub = new Hub({
     ...(options.onInterest === undefined ? {} : { onInterest: options.onInterest }),
-    store: options.store ?? new MemoryStore({ nodeId: 'n' }),
-    mlesHistoryLimit: options.limit ?? 200,
-    mlesHistoryBytes: options.bytes ?? 1e9,
+    store,
     schedule: (run) => scheduled.push(run),
   });
   const endTurn = () => scheduled.splice(0).forEach((run) => run());
-  return { hub, endTurn, scheduled };
+  return { hub, store, endTurn, scheduled };
 }
 
 const send = (hub: Hub, from: Recorder, text: string, cid?: string) =>
   hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text), cid }, from);
 
 test('delivers after the turn commits, in order, to everyone but the sender', () => {
-  const { hub, endTurn, scheduled } = makeHub();
+  const { hub, store, endTurn, scheduled } = makeHub();
   const [a, b, c] = [new Recorder('a', 'x'), new Recorder('b', 'x'), new Recorder('c', 'x')];
   const other = new Recorder('d', 'y');
-  for (const m of [a, b, c, other]) assert.deepEqual(hub.joinMles(m, Buffer.from(m.uid)), { ok: true });
+  for (const m of [a, b, c, other]) hub.subscribe(m);
   b.received.length = c.received.length = 0;
   send(hub, a, 'one');
   send(hub, a, 'two');
@@ -51,7 +47,7 @@ test('delivers after the turn commits, in order, to everyone but the sender', ()
   assert.deepEqual(c.received, ['one', 'two']);
   assert.deepEqual(a.received, []);
   assert.deepEqual(other.received, []);
-  assert.equal(hub.store.bounds('x').last, 2);
+  assert.equal(store.bounds('x').last, 2);
 });
 
 test('members that take runs get each channel\'s messages of a commit in one call, in seq order', () => {
@@ -65,7 +61,7 @@ test('members that take runs get each channel\'s messages of a commit in one cal
   const [x1, x2, y] = [runner('x'), runner('x'), runner('y')];
   for (const m of [x1, x2, y]) hub.subscribe(m);
   const mles = new Recorder('m', 'x');
-  hub.joinMles(mles, Buffer.from('m'));
+  hub.subscribe(mles);
   const pub = (channel: string, text: string) => hub.publish({ channel, uid: 'u', binary: true, payload: Buffer.from(text) });
   pub('x', 'a');
   pub('x', 'b');
@@ -91,9 +87,8 @@ test('a run member that published a message of the run gets the run without it',
 test('a retried publish is reported as a duplicate and delivered once', () => {
   const { hub, endTurn } = makeHub();
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
-  hub.joinMles(a, Buffer.from('a'));
-  endTurn(); // headers are stored with the turn's batch
-  hub.joinMles(b, Buffer.from('b'));
+  hub.subscribe(a);
+  hub.subscribe(b);
   const results: AppendResult[] = [];
   for (let i = 0; i < 2; i++) {
     hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('m'), cid: 'c1' }, a, (r) => {
@@ -106,47 +101,7 @@ test('a retried publish is reported as a duplicate and delivered once', () => {
     [1, false],
     [1, true],
   ]);
-  assert.deepEqual(b.received, ['header:a', 'm']);
-});
-
-test('refuses a second Mles member with the same uid on a channel until the first leaves', () => {
-  const { hub } = makeHub();
-  const first = new Recorder('a', 'x');
-  hub.joinMles(first, Buffer.from('h'));
-  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
-  assert.deepEqual(hub.joinMles(new Recorder('a', 'other'), Buffer.from('h')), { ok: true });
-  const refused = new Recorder('a', 'x');
-  hub.leave(refused); // leaving as a refused duplicate must not remove the real member
-  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
-  hub.leave(first);
-  assert.deepEqual(hub.joinMles(new Recorder('a', 'x'), Buffer.from('h')), { ok: true });
-});
-
-test('replays history with headers, bounded by count and bytes; headers are never live', () => {
-  const { hub, endTurn } = makeHub({ limit: 4, bytes: 1e9 });
-  const a = new Recorder('a', 'x');
-  hub.joinMles(a, Buffer.from('ha'));
-  send(hub, a, '1');
-  send(hub, a, '2');
-  endTurn();
-  const b = new Recorder('b', 'x');
-  hub.joinMles(b, Buffer.from('hb'));
-  endTurn();
-  assert.deepEqual(b.received, ['header:ha', '1', '2']);
-  assert.deepEqual(a.received, [], 'b joining broadcast nothing live');
-  hub.leave(a);
-  hub.leave(b);
-  const c = new Recorder('c', 'x');
-  hub.joinMles(c, Buffer.from('hc'));
-  assert.deepEqual(c.received, ['header:ha', '1', '2', 'header:hb'], 'history outlives members');
-  const { hub: small, endTurn: smallTurn } = makeHub({ limit: 100, bytes: 5 });
-  const d = new Recorder('d', 'z');
-  small.joinMles(d, Buffer.from('hd'));
-  for (const text of ['aaa', 'bb', 'c']) send(small, d, text);
-  smallTurn();
-  const e = new Recorder('e', 'z');
-  small.joinMles(e, Buffer.from('he'));
-  assert.deepEqual(e.received, ['bb', 'c'], 'the newest entries that fit in the byte budget');
+  assert.deepEqual(b.received, ['m']);
 });
 
 test('a store failure reaches the publishers and delivers nothing; later batches go on', () => {
@@ -159,9 +114,9 @@ test('a store failure reaches the publishers and delivers nothing; later batches
   }
   const { hub, endTurn } = makeHub({ store: new FailingStore({ nodeId: 'n' }) });
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
-  hub.joinMles(a, Buffer.from('a'));
+  hub.subscribe(a);
   endTurn();
-  hub.joinMles(b, Buffer.from('b'));
+  hub.subscribe(b);
   const outcomes: string[] = [];
   const publish = () =>
     hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('m') }, a, (r) =>
@@ -173,13 +128,13 @@ test('a store failure reaches the publishers and delivers nothing; later batches
   publish();
   endTurn();
   assert.deepEqual(outcomes, ['disk full', 'seq 1']);
-  assert.deepEqual(b.received, ['header:a', 'm']);
+  assert.deepEqual(b.received, ['m']);
 });
 
 test('counts members and active channels', () => {
   const { hub } = makeHub();
   const a = new Recorder('a', 'x');
-  hub.joinMles(a, Buffer.from('h'));
+  hub.subscribe(a);
   hub.subscribe({ channel: 'y', deliver: () => {} });
   assert.deepEqual(hub.stats(), { members: 2, activeChannels: 2 });
   hub.leave(a);
@@ -194,8 +149,8 @@ test('reports when a channel becomes used and unused here; relay members do not 
   hub.subscribe(relay);
   assert.deepEqual(events, []);
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
-  hub.joinMles(a, Buffer.from('a'));
-  hub.joinMles(b, Buffer.from('b'));
+  hub.subscribe(a);
+  hub.subscribe(b);
   assert.deepEqual([...hub.usedChannels()], ['x']);
   hub.leave(a);
   hub.leave(relay);
@@ -209,7 +164,7 @@ test('reports when a channel becomes used and unused here; relay members do not 
 test('a replica from a peer is delivered to everyone but the link it came on, and only once', () => {
   const { hub, endTurn } = makeHub();
   const local = new Recorder('a', 'x');
-  hub.joinMles(local, Buffer.from('a'));
+  hub.subscribe(local);
   const fromLink: string[] = [];
   const otherLink: string[] = [];
   const link = { channel: 'x', relay: true, deliver: (d: Delivery) => fromLink.push(Buffer.from(d.message.payload).toString()) };

@@ -2,31 +2,28 @@
 // it: it batches them, appends each batch to the store in one transaction at the end
 // of the event-loop turn, and only then fans the stored messages out, in sequence
 // order, and reports each result to its publisher. Fan-out after commit means no one
-// ever sees a message (or a seq) that a crash could take back. It also admits Mles
-// joins (one uid per channel at a time) and replays their history. No sockets here:
-// members are anything that can take a delivery.
+// ever sees a message (or a seq) that a crash could take back. No sockets and no
+// protocol here: members are anything that can take a delivery, and each protocol
+// keeps what it needs of its own (Mles joins and headers are in src/mles/).
 
-import type { AppendRequest, AppendResult, MlesHeaderRecord, Store, StoredMessage } from '../store/store.ts';
+import type { AppendRequest, AppendResult, Store, StoredMessage } from '../store/store.ts';
 
 /**
- * A stored message on its way to members. Members of one protocol encode it once and
- * share the bytes through the cache fields.
+ * A stored message on its way to members: one object per message of a commit, handed
+ * to every member before the next, so members of one protocol can encode it once (by
+ * remembering the last delivery they encoded) and share the bytes.
  */
 export interface Delivery {
   readonly message: StoredMessage;
-  /** The Mles WebSocket frame, built by the first Mles member that needs it. */
-  mlesWire?: Buffer;
 }
 
 /**
  * The messages of one channel that one commit stored, in seq order, for members that
- * take them together. The native protocol sends them as one WebSocket message (a CBOR
- * sequence), built once and shared through `nativeWires`.
+ * take them together (the native protocol sends them as one WebSocket message). One
+ * object per run, handed to every such member before the next run.
  */
 export interface DeliveryRun {
   readonly messages: readonly StoredMessage[];
-  /** The WebSocket frames carrying the run, built by the first member that needs them. */
-  nativeWires?: readonly Buffer[];
 }
 
 export interface Member {
@@ -47,22 +44,10 @@ export interface Member {
   deliverRun?(run: DeliveryRun): void;
 }
 
-/** An Mles connection: one uid in one channel, and it takes replayed join headers. */
-export interface MlesMember extends Member {
-  readonly uid: string;
-  deliverHeader(frame: Uint8Array): void;
-}
-
 export type PublishCallback = (result: AppendResult | Error) => void;
-
-export type JoinResult = { readonly ok: true } | { readonly ok: false; readonly code: 'ALREADY_JOINED' };
 
 export interface HubOptions {
   readonly store: Store;
-  /** Frames an Mles joiner gets replayed (Mles `--limit`). */
-  readonly mlesHistoryLimit: number;
-  /** Bytes an Mles joiner gets replayed at most; older entries are left out. */
-  readonly mlesHistoryBytes: number;
   /** Runs a function at the end of this event-loop turn. */
   readonly schedule?: (run: () => void) => void;
   /** Publishes committed together at most; a full batch is committed at once. */
@@ -78,7 +63,7 @@ export interface HubOptions {
 }
 
 export class Hub {
-  readonly store: Store;
+  readonly #store: Store;
   readonly #options: HubOptions;
   readonly #schedule: (run: () => void) => void;
   /**
@@ -86,57 +71,21 @@ export class Hub {
    * read once per message and changed once per member, so iteration must be cheap.
    */
   readonly #channels = new Map<string, readonly Member[]>();
-  readonly #mlesUids = new Map<string, Map<string, MlesMember>>();
   /** Members that are not relays, per channel: the channels used here. */
   readonly #used = new Map<string, number>();
   // Queued publishes in three parallel arrays: no object per publish on the hot path.
   #pendingRequests: AppendRequest[] = [];
   #pendingExcept: Array<Member | undefined> = [];
   #pendingDone: Array<PublishCallback | undefined> = [];
-  #pendingHeaders: MlesHeaderRecord[] = [];
   #scheduled = false;
   #members = 0;
   readonly #maxBatch: number;
 
   constructor(options: HubOptions) {
-    this.store = options.store;
+    this.#store = options.store;
     this.#options = options;
     this.#schedule = options.schedule ?? setImmediate;
     this.#maxBatch = options.maxBatch ?? 512;
-  }
-
-  /**
-   * Admits an Mles member: replays the channel's history, then stores its header so
-   * later joiners see it. The joiner's own header is not replayed to itself.
-   */
-  joinMles(member: MlesMember, header: Uint8Array): JoinResult {
-    let uids = this.#mlesUids.get(member.channel);
-    if (uids?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
-    const history = this.store.mlesHistory(member.channel, this.#options.mlesHistoryLimit, this.#options.mlesHistoryBytes);
-    let budget = this.#options.mlesHistoryBytes;
-    let start = history.length;
-    while (start > 0) {
-      const entry = history[start - 1]!;
-      budget -= entry.kind === 'header' ? entry.frame.length : entry.message.payload.length;
-      if (budget < 0) break;
-      start--;
-    }
-    for (let i = start; i < history.length; i++) {
-      const entry = history[i]!;
-      if (entry.kind === 'header') member.deliverHeader(entry.frame);
-      else member.deliver({ message: entry.message });
-    }
-    if (uids === undefined) {
-      uids = new Map();
-      this.#mlesUids.set(member.channel, uids);
-    }
-    uids.set(member.uid, member);
-    this.subscribe(member);
-    // Stored with the next batch (one transaction for all joins of a turn), placed after
-    // the last message committed now: what this member will get live comes after it.
-    this.#pendingHeaders.push({ channel: member.channel, position: this.store.bounds(member.channel).last, frame: header });
-    this.#scheduleFlush();
-    return { ok: true };
   }
 
   /** Adds a member to its channel's live fan-out. */
@@ -173,11 +122,6 @@ export class Hub {
         }
       }
     }
-    const uids = this.#mlesUids.get(member.channel);
-    if (uids !== undefined && 'uid' in member && uids.get(member.uid as string) === member) {
-      uids.delete(member.uid as string);
-      if (uids.size === 0) this.#mlesUids.delete(member.channel);
-    }
   }
 
   /**
@@ -207,15 +151,6 @@ export class Hub {
   /** Commits and fans out everything queued now. */
   flush(): void {
     this.#scheduled = false;
-    if (this.#pendingHeaders.length > 0) {
-      const headers = this.#pendingHeaders;
-      this.#pendingHeaders = [];
-      try {
-        this.store.appendHeaders(headers);
-      } catch (error) {
-        this.#options.onStoreError?.(error);
-      }
-    }
     const requests = this.#pendingRequests;
     if (requests.length === 0) return;
     const except = this.#pendingExcept;
@@ -226,7 +161,7 @@ export class Hub {
     let results: AppendResult[];
     const started = performance.now();
     try {
-      results = this.store.append(requests);
+      results = this.#store.append(requests);
       this.#options.onCommit?.((performance.now() - started) / 1000, requests.length);
     } catch (error) {
       this.#options.onStoreError?.(error);

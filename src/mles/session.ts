@@ -3,14 +3,16 @@
 // the catalogue's code and reason (the reference just stops reading).
 
 import type { Duplex } from 'node:stream';
-import type { Delivery, Hub, MlesMember } from '../hub/hub.ts';
+import type { Delivery, Hub } from '../hub/hub.ts';
+import type { MlesChannels, MlesMember } from './channels.ts';
 import { authAccepted } from './auth.ts';
 import { headerForReplay, MAX_HEADER_BYTES, parseMlesHeader } from './header.ts';
-import { encodeFrame, OP_BINARY, OP_TEXT } from '../websocket/frame.ts';
+import { encodeFrame, OP_TEXT } from '../websocket/frame.ts';
 import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
 
 export interface ConnectionContext extends SessionContext {
   readonly hub: Hub;
+  readonly channels: MlesChannels;
   readonly mlesKey: string | undefined;
 }
 
@@ -32,10 +34,8 @@ export class MlesConnection implements MlesMember {
   }
 
   deliver(delivery: Delivery): void {
-    const { message } = delivery;
     // Built once per message and shared by every Mles member it goes to.
-    delivery.mlesWire ??= encodeFrame(message.binary ? OP_BINARY : OP_TEXT, message.payload);
-    this.session.send(delivery.mlesWire);
+    this.session.send(this.#ctx.channels.frameOf(delivery));
   }
 
   deliverHeader(frame: Uint8Array): void {
@@ -61,7 +61,7 @@ export class MlesConnection implements MlesMember {
     this.channel = channel;
     if (!authAccepted(uid, channel, auth, this.#ctx.mlesKey)) return session.refuse('AUTH_FAILED');
     session.accepted();
-    const joined = this.#ctx.hub.joinMles(this, Buffer.from(headerForReplay(text)));
+    const joined = this.#ctx.channels.join(this, Buffer.from(headerForReplay(text)));
     if (!joined.ok) return session.refuse(joined.code);
     this.#joined = true;
     this.#ctx.log.debug({ conn: session.id, uid, channel }, 'joined');
@@ -70,6 +70,6 @@ export class MlesConnection implements MlesMember {
   #leave(): void {
     if (!this.#joined) return;
     this.#joined = false;
-    this.#ctx.hub.leave(this);
+    this.#ctx.channels.leave(this);
   }
 }

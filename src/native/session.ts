@@ -4,6 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { Delivery, DeliveryRun, Hub, Member } from '../hub/hub.ts';
+import { EncodeOnce } from '../hub/encode-once.ts';
 import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { authAccepted } from '../mles/auth.ts';
 import {
@@ -24,13 +25,16 @@ import {
 } from './frames.ts';
 import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from './writer.ts';
 import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
-import type { StoredMessage } from '../store/store.ts';
+import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
 import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
 import { readPage } from './query-page.ts';
 
 export interface NativeContext extends SessionContext {
   readonly hub: Hub;
+  readonly store: Store;
+  /** The WebSocket frames of a run, built by the first subscription it reaches (one per node). */
+  readonly runFrames: EncodeOnce<DeliveryRun, readonly Buffer[]>;
   readonly nodeId: string;
   readonly mlesKey: string | undefined;
   /** Resolves when the channel is as current here as the node's peers can make it. */
@@ -89,6 +93,11 @@ function messageFrames(messages: readonly StoredMessage[]): Buffer[] {
   return frames;
 }
 
+/** What a node's native subscriptions share: each run's frames, built once for all of them. */
+export function sharedRunFrames(): EncodeOnce<DeliveryRun, readonly Buffer[]> {
+  return new EncodeOnce((run) => messageFrames(run.messages));
+}
+
 /**
  * A channel subscription. It joins the hub's fan-out at once but ignores deliveries
  * while it replays from the store; the replay reads what those deliveries carried
@@ -101,10 +110,12 @@ class Subscription implements Member {
   live = false;
   cancelled = false;
   readonly #session: ClientSession;
+  readonly #frames: EncodeOnce<DeliveryRun, readonly Buffer[]>;
 
-  constructor(channel: string, session: ClientSession) {
+  constructor(channel: string, session: ClientSession, frames: EncodeOnce<DeliveryRun, readonly Buffer[]>) {
     this.channel = channel;
     this.#session = session;
+    this.#frames = frames;
   }
 
   deliver(delivery: Delivery): void {
@@ -113,8 +124,7 @@ class Subscription implements Member {
 
   deliverRun(run: DeliveryRun): void {
     if (!this.live) return;
-    run.nativeWires ??= messageFrames(run.messages);
-    for (const wire of run.nativeWires) this.#session.send(wire);
+    for (const wire of this.#frames.get(run)) this.#session.send(wire);
   }
 }
 
@@ -205,13 +215,13 @@ export class NativeConnection {
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
     if (this.#subscriptions.has(frame.ch)) return this.#error('ALREADY_SUBSCRIBED', about);
     if (this.#subscriptions.size >= MAX_SUBSCRIPTIONS) return this.#error('TOO_MANY_SUBSCRIPTIONS', about);
-    const store = this.#ctx.hub.store;
+    const store = this.#ctx.store;
     const bounds = store.bounds(frame.ch);
     if (frame.after !== undefined) {
       if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
       if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
     }
-    const subscription = new Subscription(frame.ch, this.session);
+    const subscription = new Subscription(frame.ch, this.session, this.#ctx.runFrames);
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
     if (frame.after === undefined) {
@@ -230,7 +240,7 @@ export class NativeConnection {
   }
 
   #replay(subscription: Subscription, after: number): Promise<void> {
-    return replayThenLive(this.#ctx.hub.store, subscription.channel, after, REPLAY_PAGE, {
+    return replayThenLive(this.#ctx.store, subscription.channel, after, REPLAY_PAGE, {
       stopped: () => subscription.cancelled,
       deliver: (messages) => {
         for (const wire of messageFrames(messages)) this.session.send(wire);
@@ -304,7 +314,7 @@ export class NativeConnection {
 
   /** Reads and sends the page of a checked query. */
   #answer(frame: QueryFrame, about: FrameAbout): void {
-    const store = this.#ctx.hub.store;
+    const store = this.#ctx.store;
     const first = store.bounds(frame.ch).first;
     if (frame.ids !== undefined) {
       // Cut at MAX_PAGE_BYTES like a range page; `last: false` says some found ones are

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.ts';
 import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { messageId } from '../store/message-id.ts';
-import type { AppendResult } from '../store/store.ts';
+import type { AppendResult, Store } from '../store/store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
 import { ChannelStream } from './channel-stream.ts';
@@ -31,6 +31,7 @@ export interface LinkContext {
   readonly identity: NodeIdentity;
   readonly policy: TrustPolicy;
   readonly hub: Hub;
+  readonly store: Store;
   readonly log: Logger;
   /** Largest message payload accepted. */
   readonly maxPayload: number;
@@ -147,7 +148,7 @@ export class PeerLink {
       const s = this.#nextStream++;
       this.#asking.set(channel, s);
       this.#caughtUp.delete(channel);
-      frame = { ...frame, have: this.#ctx.hub.store.vector(channel), s };
+      frame = { ...frame, have: this.#ctx.store.vector(channel), s };
     }
     this.#send(frame);
   }
@@ -161,7 +162,7 @@ export class PeerLink {
   /** Messages the peer has not been sent yet, summed over the channels it asked for. */
   lag(): number {
     let lag = 0;
-    for (const stream of this.#streams.values()) lag += Math.max(0, this.#ctx.hub.store.bounds(stream.channel).last - stream.position);
+    for (const stream of this.#streams.values()) lag += Math.max(0, this.#ctx.store.bounds(stream.channel).last - stream.position);
     return lag;
   }
 
@@ -353,7 +354,7 @@ export class PeerLink {
   }
 
   async #replay(stream: ChannelStream): Promise<void> {
-    const store = this.#ctx.hub.store;
+    const store = this.#ctx.store;
     const first = store.firstMissing(stream.channel, stream.peerHas);
     stream.position = first === undefined ? store.bounds(stream.channel).last : first - 1;
     await replayThenLive(store, stream.channel, stream.position, REPLAY_PAGE, {
@@ -410,7 +411,7 @@ export class PeerLink {
       if (!Buffer.from(messageId({ ...m, channel: frame.ch })).equals(m.id)) {
         return this.close('FORGED', `message ${m.origin}/${m.originSeq} in ${frame.ch} does not match its id`);
       }
-      if (m.origin === self && m.originSeq > (this.#ctx.hub.store.vector(frame.ch).get(self) ?? 0)) {
+      if (m.origin === self && m.originSeq > (this.#ctx.store.vector(frame.ch).get(self) ?? 0)) {
         return this.close('FORGED', `message ${m.originSeq} in ${frame.ch} claims to come from this node, which never sent it`);
       }
     }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Backoff } from '../timing/backoff.ts';
 import type { Hub } from '../hub/hub.ts';
+import type { Store } from '../store/store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './link.ts';
@@ -30,6 +31,7 @@ const MAX_QUERIED = 1000;
 export interface PeeringOptions {
   readonly identity: NodeIdentity;
   readonly hub: Hub;
+  readonly store: Store;
   readonly log: Logger;
   /** Shared secret all peers must prove they know (PEER_KEY). */
   readonly peerKey: string | undefined;
@@ -101,6 +103,7 @@ export class Peering {
         trusted: options.trusted.length > 0 ? new Set(options.trusted) : undefined,
       },
       hub: options.hub,
+      store: options.store,
       log: options.log,
       maxPayload: options.maxPayload,
       rateLimit: options.rateLimit,

@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.ts';
+import type { Store } from '../store/store.ts';
 import type { PeerStatus } from '../network/peering.ts';
 import type { LogLinesDropped } from './log.ts';
 import type { NodeStats } from '../websocket/stats.ts';
@@ -10,6 +11,8 @@ import type { NodeStats } from '../websocket/stats.ts';
 export interface MetricsSources {
   readonly stats: NodeStats;
   readonly hub: Hub;
+  /** Read for the stored totals (channels, messages, bytes). */
+  readonly store: Store;
   /** Each peer's state, when peering runs. */
   readonly peers?: () => readonly PeerStatus[];
   /** Links closed for what the peer did, by reason, when peering runs. */
@@ -73,24 +76,24 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
     registers: [registry],
   });
   collectDefaultMetrics({ register: registry }); // standard process_* and nodejs_* names
-  const { stats, hub } = sources;
+  const { stats, hub, store } = sources;
   gauge(registry, 'parley_connections', 'Open WebSocket connections', () => stats.connections);
   totalCounter(registry, 'parley_connections_total', 'WebSocket connections accepted', () => stats.connectionsTotal);
   gauge(registry, 'parley_members', 'Connections joined to a channel', () => hub.stats().members);
   gauge(registry, 'parley_channels_active', 'Channels with at least one member', () => hub.stats().activeChannels);
   // One store query per scrape serves the three store gauges.
-  let storeStats = hub.store.stats();
+  let storeStats = store.stats();
   let storeStatsAt = 0;
-  const store = () => {
+  const stored = () => {
     if (Date.now() - storeStatsAt > 1000) {
-      storeStats = hub.store.stats();
+      storeStats = store.stats();
       storeStatsAt = Date.now();
     }
     return storeStats;
   };
-  gauge(registry, 'parley_channels', 'Channels with stored messages', () => store().channels);
-  gauge(registry, 'parley_history_frames', 'Messages held in the store (all channels)', () => store().messages);
-  gauge(registry, 'parley_history_bytes', 'Payload bytes held in the store (all channels)', () => store().bytes);
+  gauge(registry, 'parley_channels', 'Channels with stored messages', () => stored().channels);
+  gauge(registry, 'parley_history_frames', 'Messages held in the store (all channels)', () => stored().messages);
+  gauge(registry, 'parley_history_bytes', 'Payload bytes held in the store (all channels)', () => stored().bytes);
   totalCounter(registry, 'parley_frames_in_total', 'Frames received from clients', () => stats.framesIn);
   totalCounter(registry, 'parley_bytes_in_total', 'Payload bytes received from clients', () => stats.bytesIn);
   totalCounter(registry, 'parley_frames_out_total', 'Frames queued to clients', () => stats.framesOut);

@@ -20,6 +20,7 @@ import type { NodeConfig } from './config.ts';
 import { refuseUpgrade } from '../websocket/http-refusal.ts';
 import { createMetrics } from './metrics.ts';
 import type { LogLinesDropped } from './log.ts';
+import { MlesChannels } from '../mles/channels.ts';
 import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
@@ -27,7 +28,7 @@ import { flushOutbound } from '../websocket/outbound.ts';
 import { serveStatic } from '../http/static-files.ts';
 import { serveMessages } from '../http/api.ts';
 import { NodeStats } from '../websocket/stats.ts';
-import { NativeConnection, type NativeContext } from '../native/session.ts';
+import { NativeConnection, sharedRunFrames, type NativeContext } from '../native/session.ts';
 import type { ClientSession } from '../websocket/client-session.ts';
 import { checkUpgrade } from '../websocket/handshake.ts';
 import type { ManagedTls } from '../tls/acme-listener.ts';
@@ -71,8 +72,6 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId: identity.nodeId });
   const hub = new Hub({
     store,
-    mlesHistoryLimit: config.historyLimit,
-    mlesHistoryBytes: config.historyBytes,
     // Frames the batch fanned out leave in this same turn, not one turn later.
     afterBatch: flushOutbound,
     onStoreError: (error) =>
@@ -80,9 +79,17 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onCommit: (seconds) => metrics.observeCommit(seconds),
     onInterest: (channel, used) => peering.channelUsed(channel, used),
   });
+  const mlesChannels = new MlesChannels({
+    hub,
+    store,
+    historyLimit: config.historyLimit,
+    historyBytes: config.historyBytes,
+    onStoreError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused join headers'),
+  });
   const peering = new Peering({
     identity,
     hub,
+    store,
     log,
     peerKey: config.peerKey,
     trusted: config.trust,
@@ -109,6 +116,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   const metrics = createMetrics({
     stats,
     hub,
+    store,
     peers: () => peering.status(),
     peerRefusals: () => peering.refusals(),
     peerHandshakesFailed: () => peering.handshakesFailed(),
@@ -123,6 +131,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   };
   const context: ConnectionContext = {
     hub,
+    channels: mlesChannels,
     stats,
     log,
     mlesKey: config.mlesKey,
@@ -131,7 +140,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     maxBuffered: config.maxBuffered,
     onClosed,
   };
-  const nativeContext: NativeContext = { ...context, onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
+  const nativeContext: NativeContext = { ...context, store, runFrames: sharedRunFrames(), onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
   const staticOptions = {
     root: config.wwwroot ?? BUNDLED_WWWROOT,
     perHost: config.wwwroot !== undefined && config.domains.length > 0,

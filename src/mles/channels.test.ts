@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Hub, type Delivery } from '../hub/hub.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { MlesChannels, type MlesMember } from './channels.ts';
+import { MemoryJoinHeaders } from './join-headers.ts';
 
 class Recorder implements MlesMember {
   readonly received: string[] = [];
@@ -25,7 +26,8 @@ function makeRoom(options: { limit?: number; bytes?: number } = {}) {
   const schedule = (run: () => void) => scheduled.push(run);
   const store = new MemoryStore({ nodeId: 'n' });
   const hub = new Hub({ store, schedule });
-  const channels = new MlesChannels({ hub, store, historyLimit: options.limit ?? 200, historyBytes: options.bytes ?? 1e9, schedule });
+  const headers = new MemoryJoinHeaders({ firstSeq: (channel) => store.bounds(channel).first });
+  const channels = new MlesChannels({ hub, store, headers, historyLimit: options.limit ?? 200, historyBytes: options.bytes ?? 1e9, schedule });
   const endTurn = () => scheduled.splice(0).forEach((run) => run());
   const send = (from: Recorder, text: string) => hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text) }, from);
   return { hub, store, channels, endTurn, send };

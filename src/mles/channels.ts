@@ -6,7 +6,9 @@
 
 import { EncodeOnce } from '../hub/encode-once.ts';
 import type { Delivery, Hub, Member } from '../hub/hub.ts';
-import type { MlesHeaderRecord, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { mergeMlesHistory } from './history.ts';
+import type { JoinHeaderRecord, JoinHeaders } from './join-headers.ts';
 import { encodeFrame, OP_BINARY, OP_TEXT } from '../websocket/frame.ts';
 
 /** An Mles connection: one uid in one channel, and it takes replayed join headers. */
@@ -20,6 +22,8 @@ export type JoinResult = { readonly ok: true } | { readonly ok: false; readonly 
 export interface MlesChannelsOptions {
   readonly hub: Hub;
   readonly store: Store;
+  /** Where join headers are kept for later joiners. */
+  readonly headers: JoinHeaders;
   /** Frames a joiner gets replayed (Mles `--limit`). */
   readonly historyLimit: number;
   /** Bytes a joiner gets replayed at most; older entries are left out. */
@@ -34,7 +38,7 @@ export class MlesChannels {
   readonly #options: MlesChannelsOptions;
   readonly #schedule: (run: () => void) => void;
   readonly #uids = new Map<string, Map<string, MlesMember>>();
-  #pendingHeaders: MlesHeaderRecord[] = [];
+  #pendingHeaders: JoinHeaderRecord[] = [];
   readonly #frames = new EncodeOnce<Delivery, Buffer>(({ message }) => encodeFrame(message.binary ? OP_BINARY : OP_TEXT, message.payload));
 
   constructor(options: MlesChannelsOptions) {
@@ -50,7 +54,7 @@ export class MlesChannels {
     let uids = this.#uids.get(member.channel);
     if (uids?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
     const { store, historyLimit, historyBytes } = this.#options;
-    const history = store.mlesHistory(member.channel, historyLimit, historyBytes);
+    const history = this.#history(member.channel);
     let budget = historyBytes;
     let start = history.length;
     while (start > 0) {
@@ -72,9 +76,21 @@ export class MlesChannels {
     this.#options.hub.subscribe(member);
     // Stored at the end of the turn (one transaction for all joins of a turn), placed
     // after the last message committed now: what this member gets live comes after it.
-    if (this.#pendingHeaders.length === 0) this.#schedule(() => this.#storeHeaders());
+    if (this.#pendingHeaders.length === 0) this.#schedule(() => this.flush());
     this.#pendingHeaders.push({ channel: member.channel, position: store.bounds(member.channel).last, frame: header });
     return { ok: true };
+  }
+
+  /**
+   * The last `--limit` entries of the replay. Messages older than the newest
+   * `--history-bytes` of payloads are not read (join() cuts the merged history to its
+   * byte budget; this only spares reading what would be cut).
+   */
+  #history(channel: string) {
+    const { store, headers, historyLimit, historyBytes } = this.#options;
+    if (historyLimit <= 0) return [];
+    const messages = store.read(channel, { limit: historyLimit, descending: true, maxBytes: historyBytes }).reverse();
+    return mergeMlesHistory(messages, headers.latest(channel, historyLimit), historyLimit);
   }
 
   /** Removes a member; a no-op for one that is not joined (a refused duplicate, say). */
@@ -91,12 +107,13 @@ export class MlesChannels {
     return this.#frames.get(delivery);
   }
 
-  #storeHeaders(): void {
+  /** Stores the join headers of this turn (also at shutdown, before the store closes). */
+  flush(): void {
     const headers = this.#pendingHeaders;
     this.#pendingHeaders = [];
     if (headers.length === 0) return;
     try {
-      this.#options.store.appendHeaders(headers);
+      this.#options.headers.append(headers);
     } catch (error) {
       this.#options.onStoreError?.(error);
     }

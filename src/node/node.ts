@@ -21,6 +21,8 @@ import { refuseUpgrade } from '../websocket/http-refusal.ts';
 import { createMetrics } from './metrics.ts';
 import type { LogLinesDropped } from './log.ts';
 import { MlesChannels } from '../mles/channels.ts';
+import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
+import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
 import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
@@ -79,9 +81,14 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onCommit: (seconds) => metrics.observeCommit(seconds),
     onInterest: (channel, used) => peering.channelUsed(channel, used),
   });
+  const firstSeq = (channel: string) => store.bounds(channel).first;
+  const joinHeaders: JoinHeaders = config.memory
+    ? new MemoryJoinHeaders({ firstSeq })
+    : new SqliteJoinHeaders({ path: join(config.dataDir, 'parley.db'), firstSeq });
   const mlesChannels = new MlesChannels({
     hub,
     store,
+    headers: joinHeaders,
     historyLimit: config.historyLimit,
     historyBytes: config.historyBytes,
     onStoreError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused join headers'),
@@ -105,13 +112,22 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     log,
     onChange: (urls) => peering.setPeers(urls),
   });
+  const limits = { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes };
   const retention = new RetentionJob({
-    store,
-    limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
+    target: store,
+    limits,
     intervalMs: config.retentionIntervalMs,
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
     onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
+  });
+  // Join headers go with the messages around them, and with the age limit.
+  const headerRetention = new RetentionJob({
+    target: joinHeaders,
+    limits,
+    intervalMs: config.retentionIntervalMs,
+    onRemoved: (count) => log.info({ count }, 'retention removed join headers'),
+    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention of join headers failed'),
   });
   const metrics = createMetrics({
     stats,
@@ -260,6 +276,8 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     for (const server of servers) server.close();
     await managed?.close();
     retention.stop();
+    headerRetention.stop();
+    joinHeaders.close();
     store.close();
     throw error;
   }
@@ -292,7 +310,10 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       await closed;
       // Whatever was published before the close is committed before the store shuts.
       hub.flush();
+      mlesChannels.flush();
       retention.stop();
+      headerRetention.stop();
+      joinHeaders.close();
       store.close();
     })();
     return closing;

@@ -4,13 +4,10 @@
 import { messageId } from './message-id.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
-import { mergeMlesHistory } from './mles-history.ts';
 import type {
   AppendRequest,
   AppendResult,
   ChannelBounds,
-  MlesHeaderRecord,
-  MlesHistoryEntry,
   OriginVector,
   ReadRange,
   RetentionLimits,
@@ -69,13 +66,11 @@ interface MemoryChannel {
   originSeq: number;
   bytes: number;
   vector: Map<string, number>;
-  headers: Array<{ position: number; frame: Uint8Array; ts: number }>;
 }
 
 export class MemoryStore implements Store {
   readonly nodeId: string;
   readonly #now: () => number;
-  readonly #headersPerChannel: number;
   readonly #channels = new Map<string, MemoryChannel>();
 
   readonly #retainCount: number;
@@ -87,10 +82,9 @@ export class MemoryStore implements Store {
    * `retainCount` and `retainBytes` (0 = none) are enforced as messages arrive: in
    * memory, waiting for the periodic retention would let a busy node grow by gigabytes.
    */
-  constructor(options: { nodeId: string; now?: () => number; headersPerChannel?: number; retainCount?: number; retainBytes?: number }) {
+  constructor(options: { nodeId: string; now?: () => number; retainCount?: number; retainBytes?: number }) {
     this.nodeId = options.nodeId;
     this.#now = options.now ?? Date.now;
-    this.#headersPerChannel = options.headersPerChannel ?? 1000;
     this.#retainCount = options.retainCount ?? 0;
     this.#retainBytes = options.retainBytes ?? 0;
   }
@@ -98,7 +92,7 @@ export class MemoryStore implements Store {
   #channel(name: string): MemoryChannel {
     let channel = this.#channels.get(name);
     if (channel === undefined) {
-      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, vector: new Map(), headers: [] };
+      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, vector: new Map() };
       this.#channels.set(name, channel);
     }
     return channel;
@@ -201,21 +195,6 @@ export class MemoryStore implements Store {
     return firstMissing(channel.vector, have, newestFirst());
   }
 
-  appendHeaders(headers: readonly MlesHeaderRecord[]): void {
-    for (const { channel: name, position, frame } of headers) {
-      const channel = this.#channel(name);
-      channel.headers.push({ position, frame, ts: this.#now() });
-      if (channel.headers.length > this.#headersPerChannel) channel.headers.shift();
-    }
-  }
-
-  mlesHistory(name: string, limit: number, _maxBytes: number): MlesHistoryEntry[] {
-    // Nothing to spare here: the messages are in memory already, and slicing them is free.
-    const channel = this.#channels.get(name);
-    if (channel === undefined || limit <= 0) return [];
-    return mergeMlesHistory(channel.messages.slice(-limit), channel.headers.slice(-limit), limit);
-  }
-
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
     let removed = 0;
     for (const channel of this.#channels.values()) {
@@ -228,14 +207,6 @@ export class MemoryStore implements Store {
         if (!tooMany && !tooOld && !tooBig) break;
         channel.messages.shift();
         channel.bytes -= oldest.payload.length;
-        removed++;
-      }
-      // Join headers go with the messages around them, and with --retain-age (see the SQLite store).
-      const first = channel.messages[0]?.seq ?? channel.lastSeq + 1;
-      while (removed < budget && channel.headers.length > 0) {
-        const header = channel.headers[0]!;
-        if (header.position >= first - 1 && !(limits.ageMs > 0 && header.ts < now - limits.ageMs)) break;
-        channel.headers.shift();
         removed++;
       }
     }

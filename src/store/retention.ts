@@ -2,10 +2,16 @@
 // in small steps, yielding to traffic between steps, so a large backlog never stalls
 // publishers or readers.
 
-import type { RetentionLimits, Store } from './store.ts';
+import type { RetentionLimits } from './store.ts';
+
+/** What retention runs on: the message store, and whatever keeps things alongside it. */
+export interface Retainable {
+  /** Removes what is past the limits, at most `budget` rows; returns how many (see Store). */
+  enforceRetention(limits: RetentionLimits, now: number, budget: number): number;
+}
 
 export interface RetentionOptions {
-  readonly store: Store;
+  readonly target: Retainable;
   readonly limits: RetentionLimits;
   readonly intervalMs: number;
   /** Rows removed per step. */
@@ -41,7 +47,7 @@ export class RetentionJob {
     let total = 0;
     try {
       for (;;) {
-        const removed = this.#options.store.enforceRetention(this.#options.limits, now, step);
+        const removed = this.#options.target.enforceRetention(this.#options.limits, now, step);
         total += removed;
         if (removed < step || this.#stopped) break;
         await new Promise((resolve) => setImmediate(resolve));

@@ -17,7 +17,6 @@ test('everything survives reopening the file', () => {
   const path = tempFile();
   const first = new SqliteStore({ path, nodeId: 'n' });
   first.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('1'), cid: 'x' }]);
-  first.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('h') }]);
   first.close();
   const second = new SqliteStore({ path, nodeId: 'n' });
   const [again, next] = second.append([
@@ -27,10 +26,6 @@ test('everything survives reopening the file', () => {
   assert.equal(again!.duplicate, true);
   assert.equal(next!.message.seq, 2);
   assert.equal(next!.message.originSeq, 2);
-  assert.deepEqual(
-    second.mlesHistory('a', 10, 1e9).map((e) => e.kind),
-    ['message', 'header', 'message'],
-  );
   second.close();
 });
 
@@ -150,28 +145,6 @@ test('a batch the disk has no room for fails as full and leaves the cached count
   assert.deepEqual(inconsistencies(path), []);
 });
 
-test('headers the disk has no room for fail as full, and the store goes on', () => {
-  const path = tempFile();
-  const store = new SqliteStore({ path, nodeId: 'n', maxBytes: 160 * 1024 });
-  store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from('hi') }]);
-  store.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('join') }]);
-  const history = store.mlesHistory('a', 10, 1e9);
-  assert.throws(
-    () =>
-      store.appendHeaders([
-        { channel: 'a', position: 1, frame: Buffer.from('small') },
-        { channel: 'a', position: 1, frame: Buffer.alloc(400_000, 1) },
-      ]),
-    isFull,
-  );
-  assert.deepEqual(store.mlesHistory('a', 10, 1e9), history);
-  store.appendHeaders([{ channel: 'a', position: 1, frame: Buffer.from('next') }]);
-  assert.equal(store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from('again') }])[0]!.message.seq, 2);
-  assert.equal(store.mlesHistory('a', 10, 1e9).length, history.length + 2);
-  store.close();
-  assert.deepEqual(inconsistencies(path), []);
-});
-
 test('a removal the disk has no room for fails as full and leaves the cached counters as they were', () => {
   const path = tempFile();
   const store = new SqliteStore({ path, nodeId: 'n', maxBytes: 160 * 1024 });
@@ -225,22 +198,6 @@ test('a schema 1 store is migrated: its origin vectors come from the stored mess
   const reopened = new SqliteStore({ path, nodeId: 'n' });
   assert.deepEqual(reopened.vector('a'), new Map([['n', 4]]));
   reopened.close();
-});
-
-test('a schema 2 store is migrated: its join headers get the time of the upgrade, and age from there', () => {
-  const path = tempFile();
-  const old = new SqliteStore({ path, nodeId: 'n', now: () => 1000 });
-  old.appendHeaders([{ channel: 'a', position: 0, frame: Buffer.from('{"uid":"u","channel":"a"}') }]);
-  old.close();
-  const db = new DatabaseSync(path);
-  db.exec("DROP INDEX mles_headers_by_ts; ALTER TABLE mles_headers DROP COLUMN ts; UPDATE meta SET value = '2' WHERE key = 'schema'");
-  db.close();
-  const migrated = new SqliteStore({ path, nodeId: 'n', now: () => 50_000 });
-  assert.equal(migrated.mlesHistory('a', 10, 1e9).length, 1);
-  assert.equal(migrated.enforceRetention({ count: 0, ageMs: 10_000, bytes: 0 }, 55_000, 10), 0, 'counted from the upgrade, not from 0');
-  assert.equal(migrated.enforceRetention({ count: 0, ageMs: 10_000, bytes: 0 }, 70_000, 10), 1);
-  assert.deepEqual(migrated.mlesHistory('a', 10, 1e9), []);
-  migrated.close();
 });
 
 test('range reads give back every byte of ids and payloads, and each message its origin', () => {

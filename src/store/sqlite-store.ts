@@ -15,22 +15,17 @@
 // cache only once it has committed; split apart, that rule would have to be kept in
 // several places.
 
-import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageId } from './message-id.ts';
-import { mergeMlesHistory } from './mles-history.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import { migrateToCurrent } from './sqlite-schema.ts';
 import { COLUMNS, fromRangeRow, RANGE_COLUMNS, toMessage, type MessageRow, type RangeRow } from './sqlite-rows.ts';
-import { StoreError, toStoreError } from './store-error.ts';
+import { SqliteGuard } from './sqlite-transaction.ts';
 import type {
   AppendRequest,
   AppendResult,
   ChannelBounds,
-  MlesHeaderRecord,
-  MlesHistoryEntry,
   OriginVector,
   ReadRange,
   RetentionLimits,
@@ -58,8 +53,6 @@ export interface SqliteStoreOptions {
   readonly path: string;
   readonly nodeId: string;
   readonly now?: () => number;
-  /** Headers kept per channel for the Mles replay. */
-  readonly headersPerChannel?: number;
   /** fsync every commit (FULL, survives power loss) or only the WAL order (NORMAL, survives crashes). */
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** Client message ids remembered for deduplicating retries without a lookup. */
@@ -75,7 +68,6 @@ export class SqliteStore implements Store {
   readonly nodeId: string;
   readonly #db: DatabaseSync;
   readonly #now: () => number;
-  readonly #headersPerChannel: number;
   readonly #channels = new Map<string, ChannelRow>();
   /** Origin vectors of the channels touched since start, loaded on first use. */
   readonly #vectors = new Map<string, Map<string, number>>();
@@ -87,27 +79,20 @@ export class SqliteStore implements Store {
   readonly #largestPayload = new Map<string, number>();
   /** Prepared range reads, by their SQL (at most 64 shapes of range). */
   readonly #reads = new Map<string, StatementSync>();
-  /** Free bytes on the database's filesystem, to tell a full disk behind an I/O error. */
-  readonly #bytesFree: (() => number) | undefined;
+  /** Transactions and reads that fail with a StoreError saying why. */
+  readonly #guard: SqliteGuard;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new DatabaseSync(options.path);
     this.#now = options.now ?? Date.now;
-    this.#headersPerChannel = options.headersPerChannel ?? 1000;
     this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000;`);
-    migrateToCurrent(this.#db, options.path, this.#now());
+    migrateToCurrent(this.#db, options.path);
     if (options.maxBytes !== undefined) {
       const { page_size: pageSize } = this.#db.prepare('PRAGMA page_size').get() as { page_size: number };
       this.#db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
     }
     this.nodeId = options.nodeId;
-    if (options.path !== ':memory:' && options.path !== '') {
-      const directory = dirname(options.path);
-      this.#bytesFree = () => {
-        const fs = statfsSync(directory);
-        return fs.bavail * fs.bsize;
-      };
-    }
+    this.#guard = new SqliteGuard(this.#db, options.path);
     this.#recentLimit = options.recentPublishes ?? 200_000;
     this.#recent = new RecentIds(this.#recentLimit);
     const p = (sql: string) => this.#db.prepare(sql);
@@ -130,14 +115,6 @@ export class SqliteStore implements Store {
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
       largest: p('SELECT max(length(payload)) AS largest FROM messages WHERE channel = ?'),
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
-      header: p('INSERT INTO mles_headers (channel, position, frame, ts) VALUES (?, ?, ?, ?)'),
-      expiredHeaders: p('SELECT n FROM mles_headers WHERE ts < ? LIMIT ?'),
-      removeHeader: p('DELETE FROM mles_headers WHERE n = ?'),
-      // A header at position p joined after message p: once the channel's first message
-      // is past p + 1, the messages around it are gone, and so is the header.
-      headersBefore: p('DELETE FROM mles_headers WHERE channel = ? AND position < ?'),
-      trimHeaders: p('DELETE FROM mles_headers WHERE channel = ? AND n <= (SELECT n FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT 1 OFFSET ?)'),
-      lastHeaders: p('SELECT position, frame FROM mles_headers WHERE channel = ? ORDER BY n DESC LIMIT ?'),
       channels: p('SELECT channel, count, bytes FROM channels'),
       vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
       saveOrigin: p(
@@ -209,44 +186,12 @@ export class SqliteStore implements Store {
     return vector;
   }
 
-  /**
-   * Runs `work` in one transaction and then `apply`, which brings the cached state up
-   * to what was committed. Nothing cached changes before the commit, so a failed one
-   * leaves memory exactly as it was, like the database. On SQLITE_FULL and some I/O
-   * errors SQLite has already rolled back: a ROLLBACK then would throw ("no transaction
-   * is active") and hide the cause.
-   */
   #transaction<T>(work: () => T, apply: (result: T) => void): T {
-    let result: T;
-    try {
-      this.#db.exec('BEGIN');
-      result = work();
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      if (this.#db.isOpen && this.#db.isTransaction) {
-        try {
-          this.#db.exec('ROLLBACK');
-        } catch {
-          // The first error says why; SQLite ends the transaction itself in this case.
-        }
-      }
-      throw this.#storeError(error);
-    }
-    apply(result);
-    return result;
+    return this.#guard.transaction(work, apply);
   }
 
-  /** Runs a read, failing with a StoreError that says why. */
   #reading<T>(read: () => T): T {
-    try {
-      return read();
-    } catch (error) {
-      throw this.#storeError(error);
-    }
-  }
-
-  #storeError(error: unknown): StoreError {
-    return toStoreError(error, { bytesFree: this.#bytesFree });
+    return this.#guard.reading(read);
   }
 
   append(requests: readonly AppendRequest[]): AppendResult[] {
@@ -456,29 +401,6 @@ export class SqliteStore implements Store {
     return firstMissing(this.#vector(channel), have, this.#sql.newestFirst!.iterate(channel) as Iterable<[number, string, number]>);
   }
 
-  appendHeaders(headers: readonly MlesHeaderRecord[]): void {
-    if (headers.length === 0) return;
-    this.#transaction(
-      () => {
-        const now = this.#now();
-        for (const { channel, position, frame } of headers) this.#sql.header!.run(channel, position, frame, now);
-        for (const channel of new Set(headers.map((h) => h.channel))) this.#sql.trimHeaders!.run(channel, channel, this.#headersPerChannel);
-      },
-      () => {}, // nothing of the headers is cached
-    );
-  }
-
-  mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
-    return this.#reading(() => this.#mlesHistory(channel, limit, maxBytes));
-  }
-
-  #mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[] {
-    if (limit <= 0) return [];
-    const headers = (this.#sql.lastHeaders!.all(channel, limit) as Array<{ position: number; frame: Uint8Array }>).reverse();
-    const messages = this.read(channel, { limit, descending: true, maxBytes }).reverse();
-    return mergeMlesHistory(messages, headers, limit);
-  }
-
   /** The messages past the limits, at most about `budget` of them. */
   #victims(limits: RetentionLimits, now: number, budget: number): Victim[] {
     const victims: Victim[] = [];
@@ -507,13 +429,7 @@ export class SqliteStore implements Store {
 
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number {
     const victims = this.#reading(() => this.#victims(limits, now, budget));
-    // Join headers go with --retain-age too; with the count and byte limits they go
-    // with the messages around them (below).
-    const expiredHeaders =
-      limits.ageMs > 0 && victims.length < budget
-        ? this.#reading(() => this.#sql.expiredHeaders!.all(now - limits.ageMs, budget - victims.length) as Array<{ n: number }>)
-        : [];
-    if (victims.length === 0 && expiredHeaders.length === 0) return 0;
+    if (victims.length === 0) return 0;
     // The counters change in copies, cached only once the removal is committed.
     const rows = new Map<string, ChannelRow>();
     return this.#transaction(
@@ -530,14 +446,8 @@ export class SqliteStore implements Store {
           row.count--;
           row.bytes -= victim.size;
         }
-        let headers = 0;
-        for (const [name, row] of rows) {
-          this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
-          const first = (this.#sql.first!.get(name) as { first: number | null }).first ?? row.lastSeq + 1;
-          headers += Number(this.#sql.headersBefore!.run(name, first - 1).changes);
-        }
-        for (const { n } of expiredHeaders) headers += Number(this.#sql.removeHeader!.run(n).changes);
-        return removed.size + headers;
+        for (const [name, row] of rows) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+        return removed.size;
       },
       () => {
         for (const [name, row] of rows) this.#channels.set(name, row);

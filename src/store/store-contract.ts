@@ -89,43 +89,6 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.close();
     });
 
-    test('interleaves Mles join headers with messages in the order they happened', () => {
-      const store = fresh();
-      const header = (frame: string) => ({ channel: 'a', position: store.bounds('a').last, frame: text(frame) });
-      store.appendHeaders([header('h1')]);
-      store.append([req('a', 'm1'), req('a', 'm2')]);
-      store.appendHeaders([header('h2'), header('h3')]);
-      store.append([req('a', 'm3')]);
-      const show = (limit: number) =>
-        store.mlesHistory('a', limit, 1e9).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());
-      assert.deepEqual(show(100), ['h1', 'm1', 'm2', 'h2', 'h3', 'm3']);
-      assert.deepEqual(show(3), ['h2', 'h3', 'm3']);
-      assert.deepEqual(show(0), []);
-      assert.deepEqual(store.mlesHistory('none', 10, 1e9), []);
-      assert.equal(store.bounds('a').last, 3, 'headers take no sequence numbers');
-      store.close();
-    });
-
-    test('Mles join headers go with the messages around them, and with age', () => {
-      const store = fresh();
-      const header = (frame: string) => ({ channel: 'a', position: store.bounds('a').last, frame: text(frame) });
-      store.appendHeaders([header('h0')]);
-      store.append([req('a', 'm1'), req('a', 'm2')]);
-      store.appendHeaders([header('h2')]);
-      store.append([req('a', 'm3'), req('a', 'm4')]);
-      store.appendHeaders([header('h4')]);
-      const show = () => store.mlesHistory('a', 100, 1e9).map((e) => Buffer.from(e.kind === 'header' ? e.frame : e.message.payload).toString());
-      // Keeping 2 messages keeps m3, m4, and h2 (between m2 and m3) and h4.
-      while (store.enforceRetention({ count: 2, ageMs: 0, bytes: 0 }, clock, 1) > 0);
-      assert.deepEqual(show(), ['h2', 'm3', 'm4', 'h4']);
-      // A day later everything is older than an hour: messages and headers all go.
-      clock += 86_400_000;
-      store.appendHeaders([header('fresh')]);
-      while (store.enforceRetention({ count: 0, ageMs: 3_600_000, bytes: 0 }, clock, 2) > 0);
-      assert.deepEqual(show(), ['fresh']);
-      store.close();
-    });
-
     test('retention by count keeps the newest and never reuses sequence numbers', () => {
       const store = fresh();
       for (let i = 1; i <= 10; i++) store.append([req('a', String(i), { cid: `c${i}` })]);
@@ -218,7 +181,6 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
         assert.deepEqual(store.read(name, { before: 50, limit: 10, descending: true }), []);
         assert.deepEqual(store.readByIds(name, [new Uint8Array(32)]), []);
         assert.equal(store.firstMissing(name, new Map()), undefined);
-        assert.deepEqual(store.mlesHistory(name, 10, 1e9), []);
         store.vector(name).set('x', 1); // a copy: changing it changes nothing stored
         assert.deepEqual(store.vector(name), new Map());
       }

@@ -1,12 +1,11 @@
 // The Store: every channel's messages, durably, in order. Sequence numbers are per
 // channel, assigned once and never reused (even after retention removes messages);
 // each message also keeps its origin node and that origin's sequence number, which
-// peering builds on. Mles join headers are kept apart from messages so that message
-// sequence numbers stay gap-free; they carry the position (last seq) at which they
-// joined, which lets the Mles history replay interleave them exactly.
+// peering builds on. The store knows no protocol: Mles join headers, for one, are kept
+// by the Mles side (src/mles/join-headers.ts).
 //
 // The interface is synchronous: SQLite through node:sqlite is, and callers batch
-// appends into one transaction per event-loop turn (see CommitQueue).
+// appends into one transaction per event-loop turn (the hub does).
 
 export interface StoredMessage {
   readonly channel: string;
@@ -112,16 +111,6 @@ export interface ChannelBounds {
   readonly last: number;
 }
 
-/** An entry of the Mles replay: a message, or a join header frame (text, auth removed). */
-export type MlesHistoryEntry =
-  | { readonly kind: 'message'; readonly message: StoredMessage }
-  | { readonly kind: 'header'; readonly frame: Uint8Array };
-
-export interface MlesHeaderRecord {
-  readonly channel: string;
-  readonly position: number;
-  readonly frame: Uint8Array;
-}
 
 export interface RetentionLimits {
   /** Messages kept per channel; 0 = no count limit. */
@@ -158,21 +147,8 @@ export interface Store {
    */
   firstMissing(channel: string, have: OriginVector): number | undefined;
   /**
-   * Records Mles join headers for the replay, in one transaction. `position` is the
-   * channel's last seq when the member joined: the header comes after that message.
-   */
-  appendHeaders(headers: readonly MlesHeaderRecord[]): void;
-  /**
-   * The last `limit` entries of the Mles replay, oldest first. Messages older than the
-   * newest `maxBytes` of payloads are not read (the caller cuts the merged history to
-   * its byte budget; this only spares reading what would be cut).
-   */
-  mlesHistory(channel: string, limit: number, maxBytes: number): MlesHistoryEntry[];
-  /**
-   * Removes messages past the limits, and the Mles join headers that go with them (those
-   * placed before the oldest message left, and with an age limit those older than it),
-   * at most about `budget` rows per call so traffic never waits long; returns how many
-   * rows were removed (call again while it reaches the budget).
+   * Removes messages past the limits, at most `budget` rows per call so traffic never
+   * waits long; returns how many were removed (call again while it equals the budget).
    */
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number;
   stats(): StoreStats;

@@ -23,7 +23,7 @@ import type { LogLinesDropped } from './log.ts';
 import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
-import { flushOutbound } from '../websocket/outbound.ts';
+import { OutboundFlusher } from '../websocket/outbound.ts';
 import { serveStatic } from '../http/static-files.ts';
 import { serveMessages } from '../http/api.ts';
 import { NodeStats } from '../websocket/stats.ts';
@@ -65,6 +65,7 @@ export interface StartOptions {
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
   const stats = new NodeStats();
+  const outbound = new OutboundFlusher();
   const identity = loadOrCreateIdentity(config.dataDir);
   const store: Store = config.memory
     ? new MemoryStore({ nodeId: identity.nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
@@ -74,7 +75,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     mlesHistoryLimit: config.historyLimit,
     mlesHistoryBytes: config.historyBytes,
     // Frames the batch fanned out leave in this same turn, not one turn later.
-    afterBatch: flushOutbound,
+    afterBatch: outbound.flush,
     onStoreError: (error) =>
       log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused a batch; its messages were not delivered'),
     onCommit: (seconds) => metrics.observeCommit(seconds),
@@ -129,6 +130,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     headerTimeoutMs: config.headerTimeoutMs,
     maxMessage: config.maxMessage,
     maxBuffered: config.maxBuffered,
+    outbound,
     onClosed,
   };
   const nativeContext: NativeContext = { ...context, onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };

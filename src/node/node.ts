@@ -2,7 +2,7 @@
 // Everything is passed in (config, logger); nothing here reads flags or env.
 
 import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,7 +14,7 @@ import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
-import { StoreError, toStoreError } from '../store/store-error.ts';
+import { toStoreError } from '../store/store-error.ts';
 import type { HttpRefusalCode } from '../websocket/refusals.ts';
 import type { NodeConfig } from './config.ts';
 import { refuseUpgrade } from '../websocket/http-refusal.ts';
@@ -24,14 +24,13 @@ import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
 import { OutboundFlusher } from '../websocket/outbound.ts';
-import { serveStatic } from '../http/static-files.ts';
-import { serveMessages } from '../http/api.ts';
+import { createRequestHandler } from '../http/routes.ts';
 import { NodeStats } from '../websocket/stats.ts';
 import { NativeConnection, type NativeContext } from '../native/session.ts';
 import type { ClientSession } from '../websocket/client-session.ts';
 import { checkUpgrade } from '../websocket/handshake.ts';
 import type { ManagedTls } from '../tls/acme-listener.ts';
-import type { RequestHandler, UpgradeHandler } from '../http/handlers.ts';
+import type { UpgradeHandler } from '../http/handlers.ts';
 import { Peering } from '../network/peering.ts';
 import { PeerSources } from '../network/sources.ts';
 import { PEER_SUBPROTOCOL } from '../network/protocol.ts';
@@ -134,55 +133,23 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onClosed,
   };
   const nativeContext: NativeContext = { ...context, onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
-  const staticOptions = {
-    root: config.wwwroot ?? BUNDLED_WWWROOT,
-    perHost: config.wwwroot !== undefined && config.domains.length > 0,
-    domains: config.domains,
-  };
-
-  const onRequest: RequestHandler = (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    if (path === '/healthz') {
-      const peers = peering.status().filter((p) => p.up).length;
-      const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels, peers });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
-      return;
-    }
-    if (path?.startsWith('/v1/')) {
-      // A valid query first lets the peers catch this node up on the channel.
-      serveMessages(req, res, store, config.mlesKey, (channel) => peering.fresh(channel)).catch((error: unknown) => {
-        if (!(error instanceof StoreError)) {
-          log.error({ err: error, url: req.url }, 'query failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
-          return;
-        }
-        // The store's trouble is the client's to know: a full or broken disk is not a bug.
-        log.error({ err: error, storeCode: error.code, url: req.url }, 'query failed');
-        const body = JSON.stringify({ error: error.message, storeCode: error.code });
-        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
-      });
-      return;
-    }
-    if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (error: unknown) => {
-          log.error({ err: error }, 'metrics failed');
-          res.writeHead(500).end('metrics failed\n');
-        },
-      );
-      return;
-    }
-    serveStatic(req, res, staticOptions).catch((error: unknown) => {
-      log.error({ err: error, url: req.url }, 'static file failed');
-      if (!res.headersSent) res.writeHead(500).end('internal error\n');
-      else res.destroy();
-    });
-  };
+  const onRequest = createRequestHandler({
+    log,
+    health: () => ({
+      connections: stats.connections,
+      channels: hub.stats().activeChannels,
+      peers: peering.status().filter((p) => p.up).length,
+    }),
+    metrics: metrics.registry,
+    store,
+    mlesKey: config.mlesKey,
+    fresh: (channel) => peering.fresh(channel),
+    site: {
+      root: config.wwwroot ?? BUNDLED_WWWROOT,
+      perHost: config.wwwroot !== undefined && config.domains.length > 0,
+      domains: config.domains,
+    },
+  });
 
   const onUpgrade: UpgradeHandler = (req, socket, head) => {
     socket.on('error', () => socket.destroy()); // a reset before or during the handshake

@@ -1,42 +1,32 @@
-// A running parley node: its listeners, the hub they feed, keepalive and shutdown.
-// Everything is passed in (config, logger); nothing here reads flags or env.
+// A running parley node, composed: stats, store, hub, peering, metrics, the HTTP and
+// WebSocket handlers and the listeners, each built with what it needs passed in, in
+// dependency order. Everything comes from the config and logger; nothing here reads flags or env.
 
-import { once } from 'node:events';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { join } from 'node:path';
+import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
+import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
+import type { ConnectionContext } from '../mles/session.ts';
+import type { NativeContext } from '../native/session.ts';
+import { Peering } from '../network/peering.ts';
+import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
-import type { Store } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
-import type { HttpRefusalCode } from '../websocket/refusals.ts';
-import type { NodeConfig } from './config.ts';
-import { refuseUpgrade } from '../websocket/http-refusal.ts';
-import { createMetrics } from './metrics.ts';
-import type { LogLinesDropped } from './log.ts';
-import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
-import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
-import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
+import type { Store } from '../store/store.ts';
 import { OutboundFlusher } from '../websocket/outbound.ts';
-import { createRequestHandler } from '../http/routes.ts';
+import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { NodeStats } from '../websocket/stats.ts';
-import { NativeConnection, type NativeContext } from '../native/session.ts';
-import type { ClientSession } from '../websocket/client-session.ts';
-import { checkUpgrade } from '../websocket/handshake.ts';
-import type { ManagedTls } from '../tls/acme-listener.ts';
-import type { UpgradeHandler } from '../http/handlers.ts';
-import { Peering } from '../network/peering.ts';
-import { PeerSources } from '../network/sources.ts';
-import { PEER_SUBPROTOCOL } from '../network/protocol.ts';
-import { checkSubprotocol, offeredSubprotocols } from '../websocket/upgrade-check.ts';
-import { MLES_SUBPROTOCOL } from '../mles/header.ts';
-import { NATIVE_SUBPROTOCOL } from '../native/frames.ts';
+import { ClientConnections } from './client-connections.ts';
+import type { NodeConfig } from './config.ts';
+import { HubEvents } from './hub-events.ts';
+import { startListeners, type ListenerSettings } from './listeners.ts';
+import type { LogLinesDropped } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import { createUpgradeHandler } from './upgrade.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -52,10 +42,7 @@ export interface ParleyNode {
   close(): Promise<void>;
 }
 
-
 const SHUTDOWN_GRACE_MS = 3000;
-/** The client protocols a WebSocket upgrade may ask for. */
-const CLIENT_SUBPROTOCOLS = [MLES_SUBPROTOCOL, NATIVE_SUBPROTOCOL] as const;
 
 export interface StartOptions {
   /** Log lines dropped so far, by reason, for /metrics. */
@@ -63,12 +50,12 @@ export interface StartOptions {
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
+  // Built in dependency order: each component gets what it needs, already built.
   const stats = new NodeStats();
   const outbound = new OutboundFlusher();
   const identity = loadOrCreateIdentity(config.dataDir);
-  const store: Store = config.memory
-    ? new MemoryStore({ nodeId: identity.nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
-    : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId: identity.nodeId });
+  const store = openStore(config, identity.nodeId);
+  const hubEvents = new HubEvents();
   const hub = new Hub({
     store,
     mlesHistoryLimit: config.historyLimit,
@@ -77,8 +64,8 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     afterBatch: outbound.flush,
     onStoreError: (error) =>
       log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused a batch; its messages were not delivered'),
-    onCommit: (seconds) => metrics.observeCommit(seconds),
-    onInterest: (channel, used) => peering.channelUsed(channel, used),
+    onCommit: hubEvents.onCommit,
+    onInterest: hubEvents.onInterest,
   });
   const peering = new Peering({
     identity,
@@ -90,6 +77,15 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     rateLimit: config.peerRate,
     pingIntervalMs: config.pingIntervalMs,
   });
+  const metrics = createMetrics({
+    stats,
+    hub,
+    peers: () => peering.status(),
+    peerRefusals: () => peering.refusals(),
+    peerHandshakesFailed: () => peering.handshakesFailed(),
+    logDropped: options.logDropped,
+  });
+  hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
   const peerSources = new PeerSources({
     flags: config.peers,
     file: config.peersFile,
@@ -106,33 +102,22 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
-  const metrics = createMetrics({
-    stats,
-    hub,
-    peers: () => peering.status(),
-    peerRefusals: () => peering.refusals(),
-    peerHandshakesFailed: () => peering.handshakesFailed(),
-    logDropped: options.logDropped,
-  });
+
+  const clients = new ClientConnections();
   const limiter = new ConnectionRateLimiter(config.rateLimit);
-  const connections = new Set<ClientSession>();
-  let allClosed: (() => void) | undefined;
-  const onClosed = (connection: ClientSession): void => {
-    connections.delete(connection);
-    if (connections.size === 0) allClosed?.();
-  };
-  const context: ConnectionContext = {
+  const mles: ConnectionContext = {
     hub,
     stats,
     log,
+    outbound,
     mlesKey: config.mlesKey,
     headerTimeoutMs: config.headerTimeoutMs,
     maxMessage: config.maxMessage,
     maxBuffered: config.maxBuffered,
-    outbound,
-    onClosed,
+    onClosed: clients.onClosed,
   };
-  const nativeContext: NativeContext = { ...context, onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
+  const native: NativeContext = { ...mles, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
+  const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, mles, native });
   const onRequest = createRequestHandler({
     log,
     health: () => ({
@@ -144,90 +129,17 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     store,
     mlesKey: config.mlesKey,
     fresh: (channel) => peering.fresh(channel),
-    site: {
-      root: config.wwwroot ?? BUNDLED_WWWROOT,
-      perHost: config.wwwroot !== undefined && config.domains.length > 0,
-      domains: config.domains,
-    },
+    site: staticSite(config),
   });
 
-  const onUpgrade: UpgradeHandler = (req, socket, head) => {
-    socket.on('error', () => socket.destroy()); // a reset before or during the handshake
-    const remote = req.socket.remoteAddress ?? 'unknown';
-    const refuse = (code: HttpRefusalCode, detail?: string): void => {
-      stats.reject(code);
-      log.info({ remote, code, detail }, 'upgrade refused');
-      refuseUpgrade(socket, code, detail);
-    };
-    if (!limiter.allow(remote)) return refuse('RATE_LIMITED');
-    const handshake = checkUpgrade({
-      method: req.method,
-      upgrade: req.headers.upgrade,
-      connection: req.headers.connection,
-      key: req.headers['sec-websocket-key'],
-      version: req.headers['sec-websocket-version'],
-    });
-    if (!handshake.ok) return refuse(handshake.code, handshake.detail);
-    if (offeredSubprotocols(req.headers['sec-websocket-protocol']).includes(PEER_SUBPROTOCOL)) {
-      if (!peering.acceptsLinks) return refuse('PEERING_DISABLED');
-      return peering.handleUpgrade(req, socket, head);
-    }
-    const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol'], CLIENT_SUBPROTOCOLS);
-    if (!subprotocol.ok) return refuse(subprotocol.code);
-    socket.write(
-      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${handshake.accept}\r\nSec-WebSocket-Protocol: ${subprotocol.protocol}\r\n\r\n`,
-    );
-    stats.connections++;
-    stats.connectionsTotal++;
-    connections.add(
-      subprotocol.protocol === MLES_SUBPROTOCOL
-        ? new MlesConnection(socket, head, remote, context).session
-        : new NativeConnection(socket, head, remote, nativeContext).session,
-    );
-  };
-
-  const servers: Server[] = [];
-  const urls: string[] = [];
-  const listen = async (server: Server, host: string, port: number, scheme: string): Promise<void> => {
-    server.on('request', onRequest);
-    server.on('upgrade', onUpgrade);
-    server.on('clientError', (_error, socket) => socket.destroy());
-    server.listen(port, host);
-    await once(server, 'listening');
-    servers.push(server);
-    const address = server.address() as AddressInfo;
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    urls.push(`${scheme}://${shownHost}:${address.port}/`);
-  };
-
-  let managed: ManagedTls | undefined;
-  try {
-    for (const address of config.listen) {
-      if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
-        await listen(createHttpsServer({ cert: config.tlsCert, key: config.tlsKey }), address.host, address.port, 'https');
-      } else {
-        await listen(createHttpServer(), address.host, address.port, 'http');
-      }
-    }
-    if (config.domains.length > 0) {
-      // Loaded only when needed: acme-client alone adds ~38 MB to a node's memory.
-      const { startManagedTls } = await import('../tls/acme-listener.ts');
-      managed = await startManagedTls({ config, log, onRequest, onUpgrade });
-      urls.push(...managed.urls);
-    }
-  } catch (error) {
-    for (const server of servers) server.close();
-    await managed?.close();
+  const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch((error: unknown) => {
     retention.stop();
     store.close();
     throw error;
-  }
+  });
 
   await peerSources.start();
-  const pinger = setInterval(() => {
-    for (const connection of connections) connection.ping(config.maxMissedPings);
-  }, config.pingIntervalMs);
+  const pinger = setInterval(() => clients.ping(config.maxMissedPings), config.pingIntervalMs);
   pinger.unref();
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
@@ -239,17 +151,9 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       clearInterval(pruner);
       peerSources.stop();
       await peering.close();
-      for (const server of servers) server.close();
-      const closed = managed?.close();
-      const drained = new Promise<void>((resolve) => {
-        allClosed = resolve;
-        if (connections.size === 0) resolve();
-      });
-      for (const connection of connections) connection.refuse('SHUTDOWN');
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([drained, timeout]);
-      for (const server of servers) server.closeAllConnections();
-      await closed;
+      listeners.stopAccepting();
+      await clients.shutdown(SHUTDOWN_GRACE_MS);
+      await listeners.close();
       // Whatever was published before the close is committed before the store shuts.
       hub.flush();
       retention.stop();
@@ -258,5 +162,28 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     return closing;
   };
 
-  return { urls, identity, stats, hub, peering, close };
+  return { urls: listeners.urls, identity, stats, hub, peering, close };
+}
+
+function openStore(config: NodeConfig, nodeId: string): Store {
+  return config.memory
+    ? new MemoryStore({ nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
+    : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId });
+}
+
+/** The chat page shipped with the package, or the wwwroot (per host when there are domains). */
+function staticSite(config: NodeConfig): StaticSite {
+  return {
+    root: config.wwwroot ?? BUNDLED_WWWROOT,
+    perHost: config.wwwroot !== undefined && config.domains.length > 0,
+    domains: config.domains,
+  };
+}
+
+function listenerSettings(config: NodeConfig): ListenerSettings {
+  return {
+    listen: config.listen,
+    certificate: config.tlsCert !== undefined && config.tlsKey !== undefined ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+    managed: config.domains.length > 0 ? config : undefined,
+  };
 }

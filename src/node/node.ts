@@ -21,7 +21,7 @@ import { OutboundFlusher } from '../websocket/outbound.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { NodeStats } from '../websocket/stats.ts';
 import { ClientConnections } from './client-connections.ts';
-import type { NodeConfig } from './config.ts';
+import type { HttpConfig, NodeConfig, StoreConfig, TlsConfig } from './config.ts';
 import { HubEvents } from './hub-events.ts';
 import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
@@ -54,12 +54,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   const stats = new NodeStats();
   const outbound = new OutboundFlusher();
   const identity = loadOrCreateIdentity(config.dataDir);
-  const store = openStore(config, identity.nodeId);
+  const store = openStore(config.dataDir, config.store, identity.nodeId);
   const hubEvents = new HubEvents();
   const hub = new Hub({
     store,
-    mlesHistoryLimit: config.historyLimit,
-    mlesHistoryBytes: config.historyBytes,
+    mlesHistoryLimit: config.mles.historyLimit,
+    mlesHistoryBytes: config.mles.historyBytes,
     // Frames the batch fanned out leave in this same turn, not one turn later.
     afterBatch: outbound.flush,
     onStoreError: (error) =>
@@ -71,11 +71,11 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     identity,
     hub,
     log,
-    peerKey: config.peerKey,
-    trusted: config.trust,
-    maxPayload: config.maxMessage,
-    rateLimit: config.peerRate,
-    pingIntervalMs: config.pingIntervalMs,
+    peerKey: config.network.peerKey,
+    trusted: config.network.trust,
+    maxPayload: config.websocket.maxMessage,
+    rateLimit: config.network.peerRate,
+    pingIntervalMs: config.websocket.pingIntervalMs,
   });
   const metrics = createMetrics({
     stats,
@@ -87,33 +87,33 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   });
   hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
   const peerSources = new PeerSources({
-    flags: config.peers,
-    file: config.peersFile,
-    url: config.peersUrl,
-    intervalMs: config.peersIntervalMs,
+    flags: config.network.peers,
+    file: config.network.peersFile,
+    url: config.network.peersUrl,
+    intervalMs: config.network.peersIntervalMs,
     log,
     onChange: (urls) => peering.setPeers(urls),
   });
   const retention = new RetentionJob({
     store,
-    limits: { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes },
-    intervalMs: config.retentionIntervalMs,
+    limits: { count: config.store.retainCount, ageMs: config.store.retainAgeMs, bytes: config.store.retainBytes },
+    intervalMs: config.store.retentionIntervalMs,
     onRemoved: (count) => log.info({ count }, 'retention removed messages'),
     onPass: (count) => log.debug({ count }, 'retention pass done'),
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
   });
 
   const clients = new ClientConnections();
-  const limiter = new ConnectionRateLimiter(config.rateLimit);
+  const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);
   const mles: ConnectionContext = {
     hub,
     stats,
     log,
     outbound,
-    mlesKey: config.mlesKey,
-    headerTimeoutMs: config.headerTimeoutMs,
-    maxMessage: config.maxMessage,
-    maxBuffered: config.maxBuffered,
+    mlesKey: config.mles.key,
+    headerTimeoutMs: config.websocket.headerTimeoutMs,
+    maxMessage: config.websocket.maxMessage,
+    maxBuffered: config.websocket.maxBuffered,
     onClosed: clients.onClosed,
   };
   const native: NativeContext = { ...mles, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
@@ -127,9 +127,9 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     }),
     metrics: metrics.registry,
     store,
-    mlesKey: config.mlesKey,
+    mlesKey: config.mles.key,
     fresh: (channel) => peering.fresh(channel),
-    site: staticSite(config),
+    site: staticSite(config.http, config.tls),
   });
 
   const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch((error: unknown) => {
@@ -139,7 +139,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   });
 
   await peerSources.start();
-  const pinger = setInterval(() => clients.ping(config.maxMissedPings), config.pingIntervalMs);
+  const pinger = setInterval(() => clients.ping(config.websocket.maxMissedPings), config.websocket.pingIntervalMs);
   pinger.unref();
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
@@ -165,25 +165,28 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   return { urls: listeners.urls, identity, stats, hub, peering, close };
 }
 
-function openStore(config: NodeConfig, nodeId: string): Store {
-  return config.memory
-    ? new MemoryStore({ nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
-    : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId });
+function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Store {
+  switch (settings.backend) {
+    case 'memory':
+      return new MemoryStore({ nodeId, retainCount: settings.retainCount, retainBytes: settings.retainBytes });
+    case 'sqlite':
+      return new SqliteStore({ path: join(dataDir, 'parley.db'), nodeId });
+  }
 }
 
 /** The chat page shipped with the package, or the wwwroot (per host when there are domains). */
-function staticSite(config: NodeConfig): StaticSite {
+function staticSite(http: HttpConfig, tls: TlsConfig): StaticSite {
   return {
-    root: config.wwwroot ?? BUNDLED_WWWROOT,
-    perHost: config.wwwroot !== undefined && config.domains.length > 0,
-    domains: config.domains,
+    root: http.wwwroot ?? BUNDLED_WWWROOT,
+    perHost: http.wwwroot !== undefined && tls.domains.length > 0,
+    domains: tls.domains,
   };
 }
 
-function listenerSettings(config: NodeConfig): ListenerSettings {
+function listenerSettings({ http, tls }: NodeConfig): ListenerSettings {
   return {
-    listen: config.listen,
-    certificate: config.tlsCert !== undefined && config.tlsKey !== undefined ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
-    managed: config.domains.length > 0 ? config : undefined,
+    listen: http.listen,
+    certificate: tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : undefined,
+    managed: tls.domains.length > 0 ? tls : undefined,
   };
 }

@@ -211,15 +211,17 @@ describe('ACME renewal and redirect, in process', { skip }, () => {
     let now = new Date();
     managed = await startManagedTls({
       config: defaultConfig({
-        domains: [domain],
-        port,
-        bindHost: '127.0.0.1',
-        acmeDirectory: pebble!.directoryUrl,
-        acmeCa: readFileSync(pebble!.httpsCaFile, 'utf8'),
-        cacheDir: mkdtempSync(join(tmpdir(), 'parley-acme-renew-')),
-        redirect: true,
-        redirectPort,
-      }),
+        tls: {
+          domains: [domain],
+          port,
+          bindHost: '127.0.0.1',
+          acmeDirectory: pebble!.directoryUrl,
+          acmeCa: readFileSync(pebble!.httpsCaFile, 'utf8'),
+          cacheDir: mkdtempSync(join(tmpdir(), 'parley-acme-renew-')),
+          redirect: true,
+          redirectPort,
+        },
+      }).tls,
       log: pino({ level: 'info' }, logs),
       onRequest: (_req, res) => res.end('ok'),
       onUpgrade: (_req, socket) => socket.destroy(),

@@ -5,12 +5,12 @@ import { parseListen, parseServeArgs, UsageError } from './serve-args.ts';
 
 test('defaults: plain listener on 127.0.0.1:8080, history 200, data ./data', () => {
   const { config, logLevel } = parseServeArgs([], {});
-  assert.deepEqual(config.listen, [{ host: '127.0.0.1', port: 8080 }]);
-  assert.equal(config.historyLimit, 200);
+  assert.deepEqual(config.http.listen, [{ host: '127.0.0.1', port: 8080 }]);
+  assert.equal(config.mles.historyLimit, 200);
   assert.equal(config.dataDir, './data');
-  assert.equal(config.cacheDir, 'data/acme');
-  assert.equal(config.mlesKey, undefined);
-  assert.equal(config.rateLimit, 600);
+  assert.equal(config.tls.cacheDir, 'data/acme');
+  assert.equal(config.mles.key, undefined);
+  assert.equal(config.websocket.rateLimit, 600);
   assert.equal(logLevel, 'info');
 });
 
@@ -19,37 +19,37 @@ test('Mles flags keep their short forms and meanings', () => {
     ['-d', 'a.example', '-d', 'B.example', '-e', 'me@example.org', '-c', '/tmp/c', '-l', '50', '-w', '/srv', '-s', '-p', '8443', '-r', '--rate-limit', '10'],
     { MLES_KEY: '' },
   );
-  assert.deepEqual(config.domains, ['a.example', 'b.example']);
-  assert.deepEqual(config.emails, ['me@example.org']);
-  assert.equal(config.cacheDir, '/tmp/c');
-  assert.equal(config.historyLimit, 50);
-  assert.equal(config.wwwroot, '/srv');
-  assert.equal(config.staging, true);
-  assert.equal(config.acmeDirectory, LETS_ENCRYPT_STAGING);
-  assert.equal(config.port, 8443);
-  assert.equal(config.redirect, true);
-  assert.equal(config.rateLimit, 10);
-  assert.equal(config.mlesKey, '', 'an empty MLES_KEY is set, not absent');
-  assert.deepEqual(config.listen, [], 'with domains there is no plain listener unless asked for');
+  assert.deepEqual(config.tls.domains, ['a.example', 'b.example']);
+  assert.deepEqual(config.tls.emails, ['me@example.org']);
+  assert.equal(config.tls.cacheDir, '/tmp/c');
+  assert.equal(config.mles.historyLimit, 50);
+  assert.equal(config.http.wwwroot, '/srv');
+  assert.equal(config.tls.staging, true);
+  assert.equal(config.tls.acmeDirectory, LETS_ENCRYPT_STAGING);
+  assert.equal(config.tls.port, 8443);
+  assert.equal(config.tls.redirect, true);
+  assert.equal(config.websocket.rateLimit, 10);
+  assert.equal(config.mles.key, '', 'an empty MLES_KEY is set, not absent');
+  assert.deepEqual(config.http.listen, [], 'with domains there is no plain listener unless asked for');
 });
 
 test('with domains the TLS port defaults to 443; without, -p sets the plain port', () => {
-  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.port, 443);
-  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.acmeDirectory, LETS_ENCRYPT);
-  assert.deepEqual(parseServeArgs(['-p', '9000'], {}).config.listen, [{ host: '127.0.0.1', port: 9000 }]);
+  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.tls.port, 443);
+  assert.equal(parseServeArgs(['-d', 'a.example'], {}).config.tls.acmeDirectory, LETS_ENCRYPT);
+  assert.deepEqual(parseServeArgs(['-p', '9000'], {}).config.http.listen, [{ host: '127.0.0.1', port: 9000 }]);
 });
 
 test('store flags', () => {
   const defaults = parseServeArgs([], {}).config;
-  assert.equal(defaults.memory, false);
-  assert.equal(defaults.retainCount, 100_000);
-  assert.equal(defaults.retainAgeMs, 30 * 86_400_000);
+  assert.equal(defaults.store.backend, 'sqlite');
+  assert.equal(defaults.store.retainCount, 100_000);
+  assert.equal(defaults.store.retainAgeMs, 30 * 86_400_000);
   const { config } = parseServeArgs(['--memory', '--retain-count', '5', '--retain-age', '90m', '--retain-bytes', '0'], {});
-  assert.equal(config.memory, true);
-  assert.equal(config.retainCount, 5);
-  assert.equal(config.retainAgeMs, 90 * 60_000);
-  assert.equal(config.retainBytes, 0);
-  assert.equal(parseServeArgs(['--retain-age', '0'], {}).config.retainAgeMs, 0);
+  assert.equal(config.store.backend, 'memory');
+  assert.equal(config.store.retainCount, 5);
+  assert.equal(config.store.retainAgeMs, 90 * 60_000);
+  assert.equal(config.store.retainBytes, 0);
+  assert.equal(parseServeArgs(['--retain-age', '0'], {}).config.store.retainAgeMs, 0);
   assert.throws(() => parseServeArgs(['--retain-age', '5'], {}), /number with a unit/);
   assert.throws(() => parseServeArgs(['--retain-age', '5w'], {}), /number with a unit/);
 });
@@ -68,12 +68,12 @@ test('parley flags', () => {
     ['--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--max-message', '100', '--header-timeout', '3', '--data', '/d', '--log-level', 'debug', '--history-bytes', '1000', '--max-buffered', '2000'],
     {},
   );
-  assert.equal(config.listen.length, 2);
-  assert.equal(config.maxMessage, 100);
-  assert.equal(config.headerTimeoutMs, 3000);
+  assert.equal(config.http.listen.length, 2);
+  assert.equal(config.websocket.maxMessage, 100);
+  assert.equal(config.websocket.headerTimeoutMs, 3000);
   assert.equal(config.dataDir, '/d');
-  assert.equal(config.historyBytes, 1000);
-  assert.equal(config.maxBuffered, 2000);
+  assert.equal(config.mles.historyBytes, 1000);
+  assert.equal(config.websocket.maxBuffered, 2000);
   assert.equal(logLevel, 'debug');
 });
 
@@ -101,15 +101,15 @@ test('peering flags', () => {
     ['--peer', 'ws://a.example:8080/', '--peer', 'wss://b.example/', '--peers-file', 'peers.txt', '--peers-url', 'https://c.example/peers', '--peers-interval', '5m', '--trust', id, '--peer-rate', '1000'],
     { PEER_KEY: 'secret' },
   );
-  assert.deepEqual(config.peers, ['ws://a.example:8080/', 'wss://b.example/']);
-  assert.equal(config.peersFile, 'peers.txt');
-  assert.equal(config.peersUrl, 'https://c.example/peers');
-  assert.equal(config.peersIntervalMs, 300_000);
-  assert.deepEqual(config.trust, [id]);
-  assert.equal(config.peerKey, 'secret');
-  assert.equal(config.peerRate, 1000);
+  assert.deepEqual(config.network.peers, ['ws://a.example:8080/', 'wss://b.example/']);
+  assert.equal(config.network.peersFile, 'peers.txt');
+  assert.equal(config.network.peersUrl, 'https://c.example/peers');
+  assert.equal(config.network.peersIntervalMs, 300_000);
+  assert.deepEqual(config.network.trust, [id]);
+  assert.equal(config.network.peerKey, 'secret');
+  assert.equal(config.network.peerRate, 1000);
   const defaults = parseServeArgs([], {}).config;
-  assert.deepEqual([defaults.peers, defaults.trust, defaults.peerKey, defaults.peerRate], [[], [], undefined, 200_000]);
+  assert.deepEqual([defaults.network.peers, defaults.network.trust, defaults.network.peerKey, defaults.network.peerRate], [[], [], undefined, 200_000]);
   for (const [args, message] of [
     [['--peer', 'http://a.example/'], /--peer must be a ws:\/\/ or wss:\/\/ URL/],
     [['--peer', 'nonsense'], /--peer must be a ws:\/\/ or wss:\/\/ URL/],

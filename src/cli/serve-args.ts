@@ -227,46 +227,58 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     throw new UsageError(`--peers-url must be an http(s) URL, got "${values['peers-url']}"`);
   }
 
+  // Sections in the order the flags were always checked: with two bad flags, the same one is reported.
   const config = defaultConfig({
-    listen,
-    tlsCert: values['tls-cert'] === undefined ? undefined : readPem('--tls-cert', values['tls-cert']),
-    tlsKey: values['tls-key'] === undefined ? undefined : readPem('--tls-key', values['tls-key']),
-    domains,
-    emails: values.email ?? [],
-    cacheDir: values.cache ?? join(dataDir, 'acme'),
-    staging: values.staging ?? false,
-    acmeDirectory,
-    acmeCa: values['acme-ca'] === undefined ? undefined : readPem('--acme-ca', values['acme-ca']),
-    port: domains.length > 0 ? (portFlag ?? DEFAULTS.acmePort) : DEFAULTS.acmePort,
-    redirect: values.redirect ?? false,
-    wwwroot: values.wwwroot,
     dataDir,
-    mlesKey: env.MLES_KEY,
-    historyLimit: positiveInteger('--limit', values.limit, DEFAULTS.historyLimit),
-    historyBytes: positiveInteger('--history-bytes', values['history-bytes'], DEFAULTS.historyBytes),
-    maxMessage: positiveInteger('--max-message', values['max-message'], DEFAULTS.maxMessage, 1),
-    maxBuffered: positiveInteger('--max-buffered', values['max-buffered'], DEFAULTS.maxBuffered, 1024),
-    headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
-    rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
-    pingIntervalMs: positiveInteger('--ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs / 1000, 1) * 1000,
-    memory: values.memory ?? false,
-    retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
-    retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
-    retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
-    retentionIntervalMs:
-      values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
-    peers,
-    peersFile: values['peers-file'],
-    peersUrl: values['peers-url'],
-    peersIntervalMs:
-      values['peers-interval'] === undefined ? DEFAULTS.peersIntervalMs : Math.max(1000, parseDuration('--peers-interval', values['peers-interval'])),
-    trust,
-    peerKey: env.PEER_KEY,
-    peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
+    http: { listen, wwwroot: values.wwwroot },
+    tls: {
+      cert: values['tls-cert'] === undefined ? undefined : readPem('--tls-cert', values['tls-cert']),
+      key: values['tls-key'] === undefined ? undefined : readPem('--tls-key', values['tls-key']),
+      domains,
+      emails: values.email ?? [],
+      cacheDir: values.cache ?? join(dataDir, 'acme'),
+      staging: values.staging ?? false,
+      acmeDirectory,
+      acmeCa: values['acme-ca'] === undefined ? undefined : readPem('--acme-ca', values['acme-ca']),
+      port: domains.length > 0 ? (portFlag ?? DEFAULTS.acmePort) : DEFAULTS.acmePort,
+      redirect: values.redirect ?? false,
+    },
+    mles: {
+      key: env.MLES_KEY,
+      historyLimit: positiveInteger('--limit', values.limit, DEFAULTS.historyLimit),
+      historyBytes: positiveInteger('--history-bytes', values['history-bytes'], DEFAULTS.historyBytes),
+    },
+    websocket: {
+      maxMessage: positiveInteger('--max-message', values['max-message'], DEFAULTS.maxMessage, 1),
+      maxBuffered: positiveInteger('--max-buffered', values['max-buffered'], DEFAULTS.maxBuffered, 1024),
+      headerTimeoutMs: positiveInteger('--header-timeout', values['header-timeout'], DEFAULTS.headerTimeoutSeconds, 1) * 1000,
+      rateLimit: positiveInteger('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
+      pingIntervalMs: positiveInteger('--ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs / 1000, 1) * 1000,
+    },
+    store: {
+      backend: values.memory ? 'memory' : 'sqlite',
+      retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
+      retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
+      retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
+      retentionIntervalMs:
+        values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
+    },
+    network: {
+      peers,
+      peersFile: values['peers-file'],
+      peersUrl: values['peers-url'],
+      peersIntervalMs:
+        values['peers-interval'] === undefined ? DEFAULTS.peersIntervalMs : Math.max(1000, parseDuration('--peers-interval', values['peers-interval'])),
+      trust,
+      peerKey: env.PEER_KEY,
+      peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
+    },
   });
-  if (config.maxBuffered < config.historyBytes) {
+  const { maxBuffered } = config.websocket;
+  const { historyBytes } = config.mles;
+  if (maxBuffered < historyBytes) {
     throw new UsageError(
-      `--max-buffered (${config.maxBuffered}) must be at least --history-bytes (${config.historyBytes}): a joiner's history replay has to fit in its send buffer`,
+      `--max-buffered (${maxBuffered}) must be at least --history-bytes (${historyBytes}): a joiner's history replay has to fit in its send buffer`,
     );
   }
   return { config, logLevel, help: values.help ?? false };

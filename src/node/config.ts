@@ -9,12 +9,43 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** The node's settings, by part. The sections are what each part of the node is given. */
 export interface NodeConfig {
-  /** Plain (or, with tlsCert/tlsKey, TLS) listeners. */
+  /** Data directory: the node's key (node.key) and, with SQLite, the store (parley.db). */
+  readonly dataDir: string;
+  readonly store: StoreConfig;
+  readonly http: HttpConfig;
+  readonly tls: TlsConfig;
+  readonly websocket: WebSocketConfig;
+  readonly mles: MlesConfig;
+  readonly network: NetworkConfig;
+}
+
+/** sqlite: `dataDir/parley.db`; memory: nothing survives a restart. */
+export type StoreBackend = 'sqlite' | 'memory';
+
+export interface StoreConfig {
+  readonly backend: StoreBackend;
+  /** Retention per channel; 0 disables a limit. */
+  readonly retainCount: number;
+  readonly retainAgeMs: number;
+  readonly retainBytes: number;
+  /** How often retention runs. */
+  readonly retentionIntervalMs: number;
+}
+
+export interface HttpConfig {
+  /** Plain (or, with tls.cert/tls.key, TLS) listeners. */
   readonly listen: readonly ListenAddress[];
-  /** Own certificate and key (PEM) for the `listen` listeners. */
-  readonly tlsCert: string | undefined;
-  readonly tlsKey: string | undefined;
+  /** Static files root; undefined serves the chat page shipped with the package. */
+  readonly wwwroot: string | undefined;
+}
+
+/** Own certificate for the http listeners, and ACME-managed ones (ManagedTlsSettings). */
+export interface TlsConfig {
+  /** Own certificate and key (PEM) for the `http.listen` listeners. */
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
   /** ACME-managed domains; with any, an https/wss listener runs on `port`. */
   readonly domains: readonly string[];
   /** ACME account contacts (Mles `-e`, repeatable). */
@@ -32,33 +63,34 @@ export interface NodeConfig {
   /** Also run a port-80 listener that redirects to https. */
   readonly redirect: boolean;
   readonly redirectPort: number;
-  /** Static files root; undefined serves the chat page shipped with the package. */
-  readonly wwwroot: string | undefined;
-  readonly dataDir: string;
-  /** Keep messages in memory only (nothing survives a restart) instead of SQLite. */
-  readonly memory: boolean;
-  /** Retention per channel; 0 disables a limit. */
-  readonly retainCount: number;
-  readonly retainAgeMs: number;
-  readonly retainBytes: number;
-  /** How often retention runs. */
-  readonly retentionIntervalMs: number;
-  /** Mles shared key (MLES_KEY); undefined means unset, which differs from empty. */
-  readonly mlesKey: string | undefined;
-  /** Frames replayed to an Mles joiner (`--limit`). */
-  readonly historyLimit: number;
-  /** Bytes replayed to an Mles joiner at most. */
-  readonly historyBytes: number;
-  /** Largest accepted frame payload in bytes. */
+}
+
+/** Client connections, whatever protocol they speak over the WebSocket. */
+export interface WebSocketConfig {
+  /** Largest accepted frame payload in bytes (also what a peer may send). */
   readonly maxMessage: number;
   /** Bytes that may wait for one slow reader before it is disconnected. */
   readonly maxBuffered: number;
   readonly headerTimeoutMs: number;
   /** New connections per IP per minute; 0 disables the limit. */
   readonly rateLimit: number;
+  /** Keepalive period, for client connections and peer links alike. */
   readonly pingIntervalMs: number;
   /** Pings in a row without a pong before a connection is dropped. */
   readonly maxMissedPings: number;
+}
+
+export interface MlesConfig {
+  /** Shared key (MLES_KEY); undefined means unset, which differs from empty. Native and HTTP queries check it too. */
+  readonly key: string | undefined;
+  /** Frames replayed to an Mles joiner (`--limit`). */
+  readonly historyLimit: number;
+  /** Bytes replayed to an Mles joiner at most. */
+  readonly historyBytes: number;
+}
+
+/** Peering with other nodes. */
+export interface NetworkConfig {
   /** Peer URLs to dial (`--peer`). */
   readonly peers: readonly string[];
   /** File listing peer URLs, one a line, re-read when it changes (`--peers-file`). */
@@ -72,6 +104,17 @@ export interface NodeConfig {
   readonly peerKey: string | undefined;
   /** Messages per second a peer may send; 0 = no limit. */
   readonly peerRate: number;
+}
+
+/** Settings to change from the defaults, by section. */
+export interface ConfigOverrides {
+  readonly dataDir?: string;
+  readonly store?: Partial<StoreConfig>;
+  readonly http?: Partial<HttpConfig>;
+  readonly tls?: Partial<TlsConfig>;
+  readonly websocket?: Partial<WebSocketConfig>;
+  readonly mles?: Partial<MlesConfig>;
+  readonly network?: Partial<NetworkConfig>;
 }
 
 export const DEFAULTS = {
@@ -96,44 +139,52 @@ export const DEFAULTS = {
   peerRate: 200_000,
 } as const;
 
-export function defaultConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
+export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
   return {
-    listen: [DEFAULTS.listen],
-    tlsCert: undefined,
-    tlsKey: undefined,
-    domains: [],
-    emails: [],
-    cacheDir: DEFAULTS.cacheDir,
-    staging: false,
-    acmeDirectory: LETS_ENCRYPT,
-    acmeCa: undefined,
-    port: DEFAULTS.acmePort,
-    bindHost: undefined,
-    redirect: false,
-    redirectPort: DEFAULTS.redirectPort,
-    wwwroot: undefined,
-    dataDir: DEFAULTS.dataDir,
-    memory: false,
-    retainCount: DEFAULTS.retainCount,
-    retainAgeMs: DEFAULTS.retainAgeMs,
-    retainBytes: DEFAULTS.retainBytes,
-    retentionIntervalMs: DEFAULTS.retentionIntervalMs,
-    mlesKey: undefined,
-    historyLimit: DEFAULTS.historyLimit,
-    historyBytes: DEFAULTS.historyBytes,
-    maxMessage: DEFAULTS.maxMessage,
-    maxBuffered: DEFAULTS.maxBuffered,
-    headerTimeoutMs: DEFAULTS.headerTimeoutSeconds * 1000,
-    rateLimit: DEFAULTS.rateLimit,
-    pingIntervalMs: DEFAULTS.pingIntervalMs,
-    maxMissedPings: DEFAULTS.maxMissedPings,
-    peers: [],
-    peersFile: undefined,
-    peersUrl: undefined,
-    peersIntervalMs: DEFAULTS.peersIntervalMs,
-    trust: [],
-    peerKey: undefined,
-    peerRate: DEFAULTS.peerRate,
-    ...overrides,
+    dataDir: overrides.dataDir ?? DEFAULTS.dataDir,
+    store: {
+      backend: 'sqlite',
+      retainCount: DEFAULTS.retainCount,
+      retainAgeMs: DEFAULTS.retainAgeMs,
+      retainBytes: DEFAULTS.retainBytes,
+      retentionIntervalMs: DEFAULTS.retentionIntervalMs,
+      ...overrides.store,
+    },
+    http: { listen: [DEFAULTS.listen], wwwroot: undefined, ...overrides.http },
+    tls: {
+      cert: undefined,
+      key: undefined,
+      domains: [],
+      emails: [],
+      cacheDir: DEFAULTS.cacheDir,
+      staging: false,
+      acmeDirectory: LETS_ENCRYPT,
+      acmeCa: undefined,
+      port: DEFAULTS.acmePort,
+      bindHost: undefined,
+      redirect: false,
+      redirectPort: DEFAULTS.redirectPort,
+      ...overrides.tls,
+    },
+    websocket: {
+      maxMessage: DEFAULTS.maxMessage,
+      maxBuffered: DEFAULTS.maxBuffered,
+      headerTimeoutMs: DEFAULTS.headerTimeoutSeconds * 1000,
+      rateLimit: DEFAULTS.rateLimit,
+      pingIntervalMs: DEFAULTS.pingIntervalMs,
+      maxMissedPings: DEFAULTS.maxMissedPings,
+      ...overrides.websocket,
+    },
+    mles: { key: undefined, historyLimit: DEFAULTS.historyLimit, historyBytes: DEFAULTS.historyBytes, ...overrides.mles },
+    network: {
+      peers: [],
+      peersFile: undefined,
+      peersUrl: undefined,
+      peersIntervalMs: DEFAULTS.peersIntervalMs,
+      trust: [],
+      peerKey: undefined,
+      peerRate: DEFAULTS.peerRate,
+      ...overrides.network,
+    },
   };
 }

@@ -1,46 +1,35 @@
-// A running parley node: its listeners, the hub they feed, keepalive and shutdown.
-// Everything is passed in (config, logger); nothing here reads flags or env.
+// A running parley node, composed: stats, store, hub, peering, metrics, the HTTP and
+// WebSocket handlers and the listeners, each built with what it needs passed in, in
+// dependency order. Everything comes from the config and logger; nothing here reads flags or env.
 
-import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { join } from 'node:path';
+import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
+import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
+import { MlesChannels } from '../mles/channels.ts';
+import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
+import type { ConnectionContext } from '../mles/session.ts';
+import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
+import { sharedRunFrames, type NativeContext } from '../native/session.ts';
+import { Peering } from '../network/peering.ts';
+import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
+import { toStoreError } from '../store/store-error.ts';
 import type { Store } from '../store/store.ts';
-import { StoreError, toStoreError } from '../store/store-error.ts';
-import type { HttpRefusalCode } from '../websocket/refusals.ts';
-import type { NodeConfig } from './config.ts';
-import { refuseUpgrade } from '../websocket/http-refusal.ts';
-import { createMetrics } from './metrics.ts';
-import type { LogLinesDropped } from './log.ts';
-import { MlesChannels } from '../mles/channels.ts';
-import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
-import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
-import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
+import { OutboundFlusher } from '../websocket/outbound.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
-import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
-import { flushOutbound } from '../websocket/outbound.ts';
-import { serveStatic } from '../http/static-files.ts';
-import { serveMessages } from '../http/api.ts';
 import { NodeStats } from '../websocket/stats.ts';
-import { NativeConnection, sharedRunFrames, type NativeContext } from '../native/session.ts';
-import type { ClientSession } from '../websocket/client-session.ts';
-import { checkUpgrade } from '../websocket/handshake.ts';
-import type { ManagedTls } from '../tls/acme-listener.ts';
-import type { RequestHandler, UpgradeHandler } from '../http/handlers.ts';
-import { Peering } from '../network/peering.ts';
-import { PeerSources } from '../network/sources.ts';
-import { PEER_SUBPROTOCOL } from '../network/protocol.ts';
-import { checkSubprotocol, offeredSubprotocols } from '../websocket/upgrade-check.ts';
-import { MLES_SUBPROTOCOL } from '../mles/header.ts';
-import { NATIVE_SUBPROTOCOL } from '../native/frames.ts';
+import { ClientConnections } from './client-connections.ts';
+import type { HttpConfig, NodeConfig, StoreConfig, TlsConfig } from './config.ts';
+import { HubEvents } from './hub-events.ts';
+import { startListeners, type ListenerSettings } from './listeners.ts';
+import type { LogLinesDropped } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import { createUpgradeHandler } from './upgrade.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -56,10 +45,7 @@ export interface ParleyNode {
   close(): Promise<void>;
 }
 
-
 const SHUTDOWN_GRACE_MS = 3000;
-/** The client protocols a WebSocket upgrade may ask for. */
-const CLIENT_SUBPROTOCOLS = [MLES_SUBPROTOCOL, NATIVE_SUBPROTOCOL] as const;
 
 export interface StartOptions {
   /** Log lines dropped so far, by reason, for /metrics. */
@@ -67,30 +53,28 @@ export interface StartOptions {
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
+  // Built in dependency order: each component gets what it needs, already built.
   const stats = new NodeStats();
+  const outbound = new OutboundFlusher();
   const identity = loadOrCreateIdentity(config.dataDir);
-  const store: Store = config.memory
-    ? new MemoryStore({ nodeId: identity.nodeId, retainCount: config.retainCount, retainBytes: config.retainBytes })
-    : new SqliteStore({ path: join(config.dataDir, 'parley.db'), nodeId: identity.nodeId });
+  const store = openStore(config.dataDir, config.store, identity.nodeId);
+  const hubEvents = new HubEvents();
   const hub = new Hub({
     store,
     // Frames the batch fanned out leave in this same turn, not one turn later.
-    afterBatch: flushOutbound,
+    afterBatch: outbound.flush,
     onStoreError: (error) =>
       log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused a batch; its messages were not delivered'),
-    onCommit: (seconds) => metrics.observeCommit(seconds),
-    onInterest: (channel, used) => peering.channelUsed(channel, used),
+    onCommit: hubEvents.onCommit,
+    onInterest: hubEvents.onInterest,
   });
-  const firstSeq = (channel: string) => store.bounds(channel).first;
-  const joinHeaders: JoinHeaders = config.memory
-    ? new MemoryJoinHeaders({ firstSeq })
-    : new SqliteJoinHeaders({ path: join(config.dataDir, 'parley.db'), firstSeq });
+  const joinHeaders = openJoinHeaders(config.dataDir, config.store, store);
   const mlesChannels = new MlesChannels({
     hub,
     store,
     headers: joinHeaders,
-    historyLimit: config.historyLimit,
-    historyBytes: config.historyBytes,
+    historyLimit: config.mles.historyLimit,
+    historyBytes: config.mles.historyBytes,
     onStoreError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused join headers'),
   });
   const peering = new Peering({
@@ -98,36 +82,11 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     hub,
     store,
     log,
-    peerKey: config.peerKey,
-    trusted: config.trust,
-    maxPayload: config.maxMessage,
-    rateLimit: config.peerRate,
-    pingIntervalMs: config.pingIntervalMs,
-  });
-  const peerSources = new PeerSources({
-    flags: config.peers,
-    file: config.peersFile,
-    url: config.peersUrl,
-    intervalMs: config.peersIntervalMs,
-    log,
-    onChange: (urls) => peering.setPeers(urls),
-  });
-  const limits = { count: config.retainCount, ageMs: config.retainAgeMs, bytes: config.retainBytes };
-  const retention = new RetentionJob({
-    target: store,
-    limits,
-    intervalMs: config.retentionIntervalMs,
-    onRemoved: (count) => log.info({ count }, 'retention removed messages'),
-    onPass: (count) => log.debug({ count }, 'retention pass done'),
-    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
-  });
-  // Join headers go with the messages around them, and with the age limit.
-  const headerRetention = new RetentionJob({
-    target: joinHeaders,
-    limits,
-    intervalMs: config.retentionIntervalMs,
-    onRemoved: (count) => log.info({ count }, 'retention removed join headers'),
-    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention of join headers failed'),
+    peerKey: config.network.peerKey,
+    trusted: config.network.trust,
+    maxPayload: config.websocket.maxMessage,
+    rateLimit: config.network.peerRate,
+    pingIntervalMs: config.websocket.pingIntervalMs,
   });
   const metrics = createMetrics({
     stats,
@@ -138,154 +97,76 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     peerHandshakesFailed: () => peering.handshakesFailed(),
     logDropped: options.logDropped,
   });
-  const limiter = new ConnectionRateLimiter(config.rateLimit);
-  const connections = new Set<ClientSession>();
-  let allClosed: (() => void) | undefined;
-  const onClosed = (connection: ClientSession): void => {
-    connections.delete(connection);
-    if (connections.size === 0) allClosed?.();
-  };
-  const context: ConnectionContext = {
-    hub,
-    channels: mlesChannels,
-    stats,
+  hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
+  const peerSources = new PeerSources({
+    flags: config.network.peers,
+    file: config.network.peersFile,
+    url: config.network.peersUrl,
+    intervalMs: config.network.peersIntervalMs,
     log,
-    mlesKey: config.mlesKey,
-    headerTimeoutMs: config.headerTimeoutMs,
-    maxMessage: config.maxMessage,
-    maxBuffered: config.maxBuffered,
-    onClosed,
-  };
-  const nativeContext: NativeContext = { ...context, store, runFrames: sharedRunFrames(), onClosed, nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
-  const staticOptions = {
-    root: config.wwwroot ?? BUNDLED_WWWROOT,
-    perHost: config.wwwroot !== undefined && config.domains.length > 0,
-    domains: config.domains,
-  };
-
-  const onRequest: RequestHandler = (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    if (path === '/healthz') {
-      const peers = peering.status().filter((p) => p.up).length;
-      const body = JSON.stringify({ status: 'ok', connections: stats.connections, channels: hub.stats().activeChannels, peers });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
-      return;
-    }
-    if (path?.startsWith('/v1/')) {
-      // A valid query first lets the peers catch this node up on the channel.
-      serveMessages(req, res, store, config.mlesKey, (channel) => peering.fresh(channel)).catch((error: unknown) => {
-        if (!(error instanceof StoreError)) {
-          log.error({ err: error, url: req.url }, 'query failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
-          return;
-        }
-        // The store's trouble is the client's to know: a full or broken disk is not a bug.
-        log.error({ err: error, storeCode: error.code, url: req.url }, 'query failed');
-        const body = JSON.stringify({ error: error.message, storeCode: error.code });
-        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
-      });
-      return;
-    }
-    if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (error: unknown) => {
-          log.error({ err: error }, 'metrics failed');
-          res.writeHead(500).end('metrics failed\n');
-        },
-      );
-      return;
-    }
-    serveStatic(req, res, staticOptions).catch((error: unknown) => {
-      log.error({ err: error, url: req.url }, 'static file failed');
-      if (!res.headersSent) res.writeHead(500).end('internal error\n');
-      else res.destroy();
-    });
-  };
-
-  const onUpgrade: UpgradeHandler = (req, socket, head) => {
-    socket.on('error', () => socket.destroy()); // a reset before or during the handshake
-    const remote = req.socket.remoteAddress ?? 'unknown';
-    const refuse = (code: HttpRefusalCode, detail?: string): void => {
-      stats.reject(code);
-      log.info({ remote, code, detail }, 'upgrade refused');
-      refuseUpgrade(socket, code, detail);
-    };
-    if (!limiter.allow(remote)) return refuse('RATE_LIMITED');
-    const handshake = checkUpgrade({
-      method: req.method,
-      upgrade: req.headers.upgrade,
-      connection: req.headers.connection,
-      key: req.headers['sec-websocket-key'],
-      version: req.headers['sec-websocket-version'],
-    });
-    if (!handshake.ok) return refuse(handshake.code, handshake.detail);
-    if (offeredSubprotocols(req.headers['sec-websocket-protocol']).includes(PEER_SUBPROTOCOL)) {
-      if (!peering.acceptsLinks) return refuse('PEERING_DISABLED');
-      return peering.handleUpgrade(req, socket, head);
-    }
-    const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol'], CLIENT_SUBPROTOCOLS);
-    if (!subprotocol.ok) return refuse(subprotocol.code);
-    socket.write(
-      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${handshake.accept}\r\nSec-WebSocket-Protocol: ${subprotocol.protocol}\r\n\r\n`,
-    );
-    stats.connections++;
-    stats.connectionsTotal++;
-    connections.add(
-      subprotocol.protocol === MLES_SUBPROTOCOL
-        ? new MlesConnection(socket, head, remote, context).session
-        : new NativeConnection(socket, head, remote, nativeContext).session,
-    );
-  };
-
-  const servers: Server[] = [];
-  const urls: string[] = [];
-  const listen = async (server: Server, host: string, port: number, scheme: string): Promise<void> => {
-    server.on('request', onRequest);
-    server.on('upgrade', onUpgrade);
-    server.on('clientError', (_error, socket) => socket.destroy());
-    server.listen(port, host);
-    await once(server, 'listening');
-    servers.push(server);
-    const address = server.address() as AddressInfo;
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    urls.push(`${scheme}://${shownHost}:${address.port}/`);
-  };
-
-  let managed: ManagedTls | undefined;
-  try {
-    for (const address of config.listen) {
-      if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
-        await listen(createHttpsServer({ cert: config.tlsCert, key: config.tlsKey }), address.host, address.port, 'https');
-      } else {
-        await listen(createHttpServer(), address.host, address.port, 'http');
-      }
-    }
-    if (config.domains.length > 0) {
-      // Loaded only when needed: acme-client alone adds ~38 MB to a node's memory.
-      const { startManagedTls } = await import('../tls/acme-listener.ts');
-      managed = await startManagedTls({ config, log, onRequest, onUpgrade });
-      urls.push(...managed.urls);
-    }
-  } catch (error) {
-    for (const server of servers) server.close();
-    await managed?.close();
+    onChange: (urls) => peering.setPeers(urls),
+  });
+  const limits = { count: config.store.retainCount, ageMs: config.store.retainAgeMs, bytes: config.store.retainBytes };
+  const retention = new RetentionJob({
+    target: store,
+    limits,
+    intervalMs: config.store.retentionIntervalMs,
+    onRemoved: (count) => log.info({ count }, 'retention removed messages'),
+    onPass: (count) => log.debug({ count }, 'retention pass done'),
+    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention failed'),
+  });
+  // Join headers go with the messages around them, and with the age limit.
+  const headerRetention = new RetentionJob({
+    target: joinHeaders,
+    limits,
+    intervalMs: config.store.retentionIntervalMs,
+    onRemoved: (count) => log.info({ count }, 'retention removed join headers'),
+    onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention of join headers failed'),
+  });
+  const closeStores = (): void => {
     retention.stop();
     headerRetention.stop();
     joinHeaders.close();
     store.close();
+  };
+
+  const clients = new ClientConnections();
+  const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);
+  const mles: ConnectionContext = {
+    hub,
+    channels: mlesChannels,
+    stats,
+    log,
+    outbound,
+    mlesKey: config.mles.key,
+    headerTimeoutMs: config.websocket.headerTimeoutMs,
+    maxMessage: config.websocket.maxMessage,
+    maxBuffered: config.websocket.maxBuffered,
+    onClosed: clients.onClosed,
+  };
+  const native: NativeContext = { ...mles, store, runFrames: sharedRunFrames(), nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
+  const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, mles, native });
+  const onRequest = createRequestHandler({
+    log,
+    health: () => ({
+      connections: stats.connections,
+      channels: hub.stats().activeChannels,
+      peers: peering.status().filter((p) => p.up).length,
+    }),
+    metrics: metrics.registry,
+    store,
+    mlesKey: config.mles.key,
+    fresh: (channel) => peering.fresh(channel),
+    site: staticSite(config.http, config.tls),
+  });
+
+  const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch((error: unknown) => {
+    closeStores();
     throw error;
-  }
+  });
 
   await peerSources.start();
-  const pinger = setInterval(() => {
-    for (const connection of connections) connection.ping(config.maxMissedPings);
-  }, config.pingIntervalMs);
+  const pinger = setInterval(() => clients.ping(config.websocket.maxMissedPings), config.websocket.pingIntervalMs);
   pinger.unref();
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
@@ -297,27 +178,53 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       clearInterval(pruner);
       peerSources.stop();
       await peering.close();
-      for (const server of servers) server.close();
-      const closed = managed?.close();
-      const drained = new Promise<void>((resolve) => {
-        allClosed = resolve;
-        if (connections.size === 0) resolve();
-      });
-      for (const connection of connections) connection.refuse('SHUTDOWN');
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([drained, timeout]);
-      for (const server of servers) server.closeAllConnections();
-      await closed;
+      listeners.stopAccepting();
+      await clients.shutdown(SHUTDOWN_GRACE_MS);
+      await listeners.close();
       // Whatever was published before the close is committed before the store shuts.
       hub.flush();
       mlesChannels.flush();
-      retention.stop();
-      headerRetention.stop();
-      joinHeaders.close();
-      store.close();
+      closeStores();
     })();
     return closing;
   };
 
-  return { urls, identity, stats, hub, peering, close };
+  return { urls: listeners.urls, identity, stats, hub, peering, close };
+}
+
+function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Store {
+  switch (settings.backend) {
+    case 'memory':
+      return new MemoryStore({ nodeId, retainCount: settings.retainCount, retainBytes: settings.retainBytes });
+    case 'sqlite':
+      return new SqliteStore({ path: join(dataDir, 'parley.db'), nodeId });
+  }
+}
+
+/** Where the Mles join headers are kept: beside the messages, in the same backend. */
+function openJoinHeaders(dataDir: string, settings: StoreConfig, store: Store): JoinHeaders {
+  const firstSeq = (channel: string) => store.bounds(channel).first;
+  switch (settings.backend) {
+    case 'memory':
+      return new MemoryJoinHeaders({ firstSeq });
+    case 'sqlite':
+      return new SqliteJoinHeaders({ path: join(dataDir, 'parley.db'), firstSeq });
+  }
+}
+
+/** The chat page shipped with the package, or the wwwroot (per host when there are domains). */
+function staticSite(http: HttpConfig, tls: TlsConfig): StaticSite {
+  return {
+    root: http.wwwroot ?? BUNDLED_WWWROOT,
+    perHost: http.wwwroot !== undefined && tls.domains.length > 0,
+    domains: tls.domains,
+  };
+}
+
+function listenerSettings({ http, tls }: NodeConfig): ListenerSettings {
+  return {
+    listen: http.listen,
+    certificate: tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : undefined,
+    managed: tls.domains.length > 0 ? tls : undefined,
+  };
 }

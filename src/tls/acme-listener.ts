@@ -19,7 +19,7 @@ export interface ManagedTls {
   close(): Promise<void>;
 }
 
-/** What the managed listener reads of the node's settings (NodeConfig has them all). */
+/** What the managed listener reads of the node's settings (its `tls` section has them all). */
 export interface ManagedTlsSettings {
   readonly domains: readonly string[];
   readonly emails: readonly string[];

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { REFUSALS, type RefusalCode } from './refusals.ts';
 import type { NodeStats } from './stats.ts';
 import { WsConnection } from './connection.ts';
+import type { OutboundFlusher } from './outbound.ts';
 
 export interface SessionContext {
   readonly stats: NodeStats;
@@ -15,6 +16,8 @@ export interface SessionContext {
   readonly headerTimeoutMs: number;
   readonly maxMessage: number;
   readonly maxBuffered: number;
+  /** The node's end-of-turn writer of queued frames. */
+  readonly outbound: OutboundFlusher;
   /** Called once when the connection has closed. */
   readonly onClosed: (session: ClientSession) => void;
 }
@@ -51,7 +54,7 @@ export class ClientSession {
     this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
     this.#ws = new WsConnection(
       socket,
-      { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats },
+      { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats, outbound: ctx.outbound },
       {
         message: (buf, start, end, binary) => {
           if (this.#closing) return;

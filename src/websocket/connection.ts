@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame.ts';
 import { WsReader } from './reader.ts';
-import { OutboundQueue, type OutboundTotals } from './outbound.ts';
+import { OutboundQueue, type OutboundFlusher, type OutboundTotals } from './outbound.ts';
 
 export interface WsConnectionHandlers {
   /** A complete message, `buf[start, end)`; only valid during the call. */
@@ -27,6 +27,8 @@ export interface WsConnectionOptions {
   readonly maxMessage: number;
   readonly maxBuffered: number;
   readonly totals: OutboundTotals;
+  /** The node's flusher, which writes every connection's queued frames at the end of the turn. */
+  readonly outbound: OutboundFlusher;
 }
 
 /** How long the other side gets to finish a closing handshake before the socket is destroyed. */
@@ -62,7 +64,7 @@ export class WsConnection {
   constructor(socket: Duplex, options: WsConnectionOptions, handlers: WsConnectionHandlers) {
     this.#socket = socket;
     this.#handlers = handlers;
-    this.#queue = new OutboundQueue(socket, options.maxBuffered, options.totals, () => handlers.overflow());
+    this.#queue = new OutboundQueue(socket, options.outbound, options.maxBuffered, options.totals, () => handlers.overflow());
     this.#reader = new WsReader(
       {
         message: (buf, start, end, binary) => {

@@ -14,20 +14,37 @@ import { TurnLog } from './turn-log.ts';
  */
 const FLUSH_AT_BYTES = 64 * 1024;
 
-const dirty = new Set<OutboundQueue>();
-const turn = new TurnLog();
-let flushScheduled = false;
+/**
+ * The queues of one node that hold frames for the end of the turn, and the turn's log
+ * of frames they share. One per node, handed to every connection: two nodes in one
+ * process (tests, an embedding app) each flush only their own queues.
+ */
+export class OutboundFlusher {
+  readonly turn = new TurnLog();
+  readonly #dirty = new Set<OutboundQueue>();
+  #scheduled = false;
 
-/** Writes every queue's pending frames now (normally done at the end of the turn). */
-export function flushOutbound(): void {
-  flushAll();
-}
+  /** Writes every queue's pending frames now (normally done at the end of the turn). */
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    for (const queue of this.#dirty) queue.flush();
+    this.#dirty.clear();
+    this.turn.clear();
+  };
 
-function flushAll(): void {
-  flushScheduled = false;
-  for (const queue of dirty) queue.flush();
-  dirty.clear();
-  turn.clear();
+  /** The queue has frames for the end of this turn. */
+  add(queue: OutboundQueue): void {
+    this.#dirty.add(queue);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** The queue is closed: nothing of it is flushed any more. */
+  delete(queue: OutboundQueue): void {
+    this.#dirty.delete(queue);
+  }
 }
 
 /** Running totals of what queues have sent, shared by all connections (for metrics). */
@@ -38,6 +55,7 @@ export interface OutboundTotals {
 
 export class OutboundQueue {
   readonly #socket: Duplex;
+  readonly #flusher: OutboundFlusher;
   readonly #maxBuffered: number;
   readonly #onOverflow: () => void;
   #pending: Buffer[] = [];
@@ -48,8 +66,9 @@ export class OutboundQueue {
   #closed = false;
   readonly #totals: OutboundTotals;
 
-  constructor(socket: Duplex, maxBuffered: number, totals: OutboundTotals, onOverflow: () => void) {
+  constructor(socket: Duplex, flusher: OutboundFlusher, maxBuffered: number, totals: OutboundTotals, onOverflow: () => void) {
     this.#socket = socket;
+    this.#flusher = flusher;
     this.#totals = totals;
     this.#maxBuffered = maxBuffered;
     this.#onOverflow = onOverflow;
@@ -64,7 +83,7 @@ export class OutboundQueue {
       this.#onOverflow();
       return false;
     }
-    const index = turn.indexOf(wire);
+    const index = this.#flusher.turn.indexOf(wire);
     if (this.#pending.length === 0) {
       this.#runStart = index;
       this.#runEnd = index + 1;
@@ -78,11 +97,7 @@ export class OutboundQueue {
     if (this.#pendingBytes >= FLUSH_AT_BYTES) {
       this.flush();
     } else if (this.#pending.length === 1) {
-      dirty.add(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
+      this.#flusher.add(this);
     }
     return true;
   }
@@ -94,7 +109,7 @@ export class OutboundQueue {
       this.#pending.length === 1
         ? this.#pending[0]!
         : this.#runEnd >= 0
-          ? turn.slice(this.#runStart, this.#runEnd)
+          ? this.#flusher.turn.slice(this.#runStart, this.#runEnd)
           : Buffer.concat(this.#pending, this.#pendingBytes);
     this.#totals.bytesOut += this.#pendingBytes;
     this.#pending.length = 0; // reused: no new array per flush
@@ -107,7 +122,7 @@ export class OutboundQueue {
     this.#closed = true;
     this.#pending = [];
     this.#pendingBytes = 0;
-    dirty.delete(this);
+    this.#flusher.delete(this);
   }
 
   get closed(): boolean {

@@ -1,0 +1,92 @@
+// Where each HTTP request goes: GET and HEAD only, then
+//   /healthz   liveness and a few counts, as JSON
+//   /metrics   Prometheus text
+//   /v1/...    the query API (api.ts)
+//   anything else: a static file (static-files.ts)
+// Everything a route needs is passed in; nothing here knows how the node is built.
+
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.ts';
+import { StoreError } from '../store/store-error.ts';
+import { serveMessages } from './api.ts';
+import type { RequestHandler } from './handlers.ts';
+import { serveStatic } from './static-files.ts';
+
+/** The counts /healthz reports. */
+export interface Health {
+  readonly connections: number;
+  readonly channels: number;
+  /** Peer links that are up. */
+  readonly peers: number;
+}
+
+/** What /metrics reads: a prom-client Registry has this shape. */
+export interface MetricsText {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface StaticSite {
+  readonly root: string;
+  /** Files come from `root/HOST/`, for the `domains` only. */
+  readonly perHost: boolean;
+  readonly domains: readonly string[];
+}
+
+export interface RouteDependencies {
+  readonly log: Logger;
+  readonly health: () => Health;
+  readonly metrics: MetricsText;
+  readonly store: Store;
+  readonly mlesKey: string | undefined;
+  /** Resolves when the peers have caught this node up on the channel (see api.ts). */
+  readonly fresh: (channel: string) => Promise<void>;
+  readonly site: StaticSite;
+}
+
+export function createRequestHandler(deps: RouteDependencies): RequestHandler {
+  const { log } = deps;
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      const { connections, channels, peers } = deps.health();
+      const body = JSON.stringify({ status: 'ok', connections, channels, peers });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
+      return;
+    }
+    if (path?.startsWith('/v1/')) {
+      // A valid query first lets the peers catch this node up on the channel.
+      serveMessages(req, res, deps.store, deps.mlesKey, deps.fresh).catch((error: unknown) => {
+        if (!(error instanceof StoreError)) {
+          log.error({ err: error, url: req.url }, 'query failed');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+          return;
+        }
+        // The store's trouble is the client's to know: a full or broken disk is not a bug.
+        log.error({ err: error, storeCode: error.code, url: req.url }, 'query failed');
+        const body = JSON.stringify({ error: error.message, storeCode: error.code });
+        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+      });
+      return;
+    }
+    if (path === '/metrics') {
+      deps.metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(text),
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics failed');
+          res.writeHead(500).end('metrics failed\n');
+        },
+      );
+      return;
+    }
+    serveStatic(req, res, deps.site).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'static file failed');
+      if (!res.headersSent) res.writeHead(500).end('internal error\n');
+      else res.destroy();
+    });
+  };
+}

@@ -33,7 +33,8 @@ export class MlesConnection implements MlesMember {
 
   deliver(delivery: Delivery): void {
     const { message } = delivery;
-    // Built once per message and shared by every Mles member it goes to.
+    // An Mles client gets the payload alone, as a binary or a text frame: Mles has no
+    // message fields. Built once per message and shared by every Mles member it goes to.
     delivery.mlesWire ??= encodeFrame(message.binary ? OP_BINARY : OP_TEXT, message.payload);
     this.session.send(delivery.mlesWire);
   }

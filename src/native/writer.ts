@@ -138,7 +138,8 @@ export function messageLength(m: OutgoingMessage): number {
 
 /**
  * Writes the `msg` frame for `m` (the CBOR map, `messageLength(m)` bytes) at `out[at]`
- * and returns the offset after it. `out` must have room.
+ * and returns the offset after it. `out` must have room. The map is `t` and the fields
+ * of `wireMessage(m)`, in MESSAGE_KEYS order.
  */
 export function writeMessage(out: Uint8Array, at: number, m: OutgoingMessage): number {
   out[at++] = 0xa9; // a map of 9 pairs

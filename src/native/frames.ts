@@ -96,7 +96,8 @@ export type ReceivedClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame
 /**
  * One message as the native protocol carries it: a `msg` frame (with `t`) and each entry
  * of a `page`. The keys in the order the node writes them (docs/native-protocol.md);
- * writer.ts writes the same map by hand and is tested byte for byte against this schema.
+ * writer.ts writes the same map by hand, tested byte for byte against this schema's encoder
+ * (but for the map's head: cbor-x writes its count in two more bytes than needed).
  */
 export interface WireMessage {
   readonly ch: string;
@@ -197,7 +198,7 @@ export function errorFrame(code: ErrorCode, about: Omit<ErrorFrame, 't' | 'code'
 /**
  * Encodes a frame of either direction: a CBOR map with the frame's keys in the order
  * given, absent (undefined) fields left out. The node writes its `msg` and `ack` frames
- * with writer.ts instead, to the same bytes.
+ * with writer.ts instead: the same keys and values, in the same bytes.
  */
 export function encodeFrame(frame: ClientFrame | NodeFrame): Buffer {
   const fields = frame as unknown as Record<string, unknown>;

@@ -4,7 +4,8 @@
 // buffer: definite lengths, the keys of the schema (frames.ts: MESSAGE_KEYS, ACK_KEYS)
 // in its order, integers in the shortest form and, like cbor-x, a float64 for integers
 // of 2^32 and above (so decoders give a number, never a bigint). writer.test.ts checks
-// them byte for byte against the schema's encoder. Plain Uint8Arrays, no I/O.
+// them byte for byte against the schema's encoder, from which only the map heads differ
+// (cbor-x spends two more bytes on a map's count). Plain Uint8Arrays, no I/O.
 
 import type { AckFrame, WireMessage } from './frames.ts';
 import type { StoredMessage } from '../store/store.ts';

@@ -9,7 +9,7 @@ import type { Adapter, BenchClient, ClientOptions, MessageHandler } from './adap
 import { localOf } from './mles.ts';
 import { FrameBatcher, PAYLOAD_SIZE, readHexSeq } from './payload.ts';
 import { rxClock, WsConn } from './ws-client.ts';
-import { decodeMap, encodeClientFrame, NATIVE_SUBPROTOCOL } from '../src/native/frames.ts';
+import { decodeMap, encodeFrame, NATIVE_SUBPROTOCOL } from '../src/native/frames.ts';
 import { OP_BINARY } from '../src/websocket/frame.ts';
 
 // ---- CBOR, just enough ------------------------------------------------------------
@@ -332,7 +332,7 @@ export class NativeClient {
     const c = client;
     const welcome = c.#expect('welcome');
     for (const f of pending.splice(0)) c.#control(f);
-    conn.send(OP_BINARY, encodeClientFrame({ t: 'hello', uid: o.uid }));
+    conn.send(OP_BINARY, encodeFrame({ t: 'hello', uid: o.uid }));
     try {
       await welcome;
     } catch (e) {
@@ -348,7 +348,7 @@ export class NativeClient {
    */
   async subscribe(ch: string, after?: number): Promise<{ last: number; at: number }> {
     const live = this.#expect(`live ${ch}`);
-    this.conn.send(OP_BINARY, encodeClientFrame(after === undefined ? { t: 'sub', ch } : { t: 'sub', ch, after }));
+    this.conn.send(OP_BINARY, encodeFrame(after === undefined ? { t: 'sub', ch } : { t: 'sub', ch, after }));
     const frame = await live;
     return { last: typeof frame.last === 'number' ? frame.last : -1, at: typeof frame.at === 'number' ? frame.at : rxClock.now };
   }

@@ -29,7 +29,7 @@ import {
   readHexSeq,
   writeHexSeq,
 } from '../bench/payload.ts';
-import { decodeClientFrame, encodeClientFrame, encodeNodeFrame } from '../src/native/frames.ts';
+import { decodeClientFrame, encodeFrame as encodeNativeFrame, encodeMap } from '../src/native/frames.ts';
 import { Reassembler } from '../src/websocket/reassembler.ts';
 import { acceptKey } from '../src/websocket/handshake.ts';
 import {
@@ -222,8 +222,8 @@ describe('bench FrameBatcher with a hex sequence', () => {
 describe('bench native frame readers', () => {
   const id = Buffer.alloc(32, 0xab);
   const payload = makePayload(5, 1234, 9);
-  const msg = encodeNodeFrame({ t: 'msg', ch: 'c1', seq: 1235, id, ts: Date.now(), from: 'u', o: 'node', bin: true, p: payload });
-  const ack = (dup: boolean) => encodeNodeFrame({ t: 'ack', ch: 'c1', cid: '000004d2', seq: 1235, id, ts: Date.now(), dup });
+  const msg = encodeNativeFrame({ t: 'msg', ch: 'c1', seq: 1235, id, ts: Date.now(), from: 'u', o: 'node', bin: true, p: payload });
+  const ack = (dup: boolean) => encodeNativeFrame({ t: 'ack', ch: 'c1', cid: '000004d2', seq: 1235, id, ts: Date.now(), dup });
 
   it('recognises msg and ack frames and reads them in place', () => {
     assert.equal(frameKind(msg, 0, msg.length), FRAME_MSG);
@@ -236,24 +236,24 @@ describe('bench native frame readers', () => {
       assert.equal(ackSeq(a, 0, a.length), 0x4d2);
       assert.equal(ackDuplicate(a, 0, a.length), dup);
     }
-    const live = encodeNodeFrame({ t: 'live', ch: 'c1', last: 3 });
+    const live = encodeNativeFrame({ t: 'live', ch: 'c1', last: 3 });
     assert.equal(frameKind(live, 0, live.length), FRAME_OTHER);
   });
 
   it('finds the payload of a msg whatever the key order, inside a larger buffer', () => {
-    const reordered = encodeClientFrame({ p: payload, t: 'msg', ch: 'c1', seq: 1, id, ts: 1.5, from: 'u', o: 'n', bin: true });
+    const reordered = encodeMap({ p: payload, t: 'msg', ch: 'c1', seq: 1, id, ts: 1.5, from: 'u', o: 'n', bin: true });
     const buf = Buffer.concat([Buffer.alloc(3, 0xff), reordered, Buffer.alloc(5, 0xff)]);
     const start = 3;
     const end = 3 + reordered.length;
     assert.equal(frameKind(buf, start, end), FRAME_OTHER, 't is not the first key: left to the slow path');
     const at = msgPayloadAt(buf, start, end);
     assert.equal(payloadSeq(buf, at), 1234);
-    const short = encodeNodeFrame({ t: 'msg', ch: 'c1', seq: 1, id, ts: 1, from: 'u', o: 'n', bin: true, p: Buffer.alloc(10) });
+    const short = encodeNativeFrame({ t: 'msg', ch: 'c1', seq: 1, id, ts: 1, from: 'u', o: 'n', bin: true, p: Buffer.alloc(10) });
     assert.equal(msgPayloadAt(short, 0, short.length), -1);
   });
 
   it('finds where each frame of a CBOR sequence ends, the flat way or through skipItem', () => {
-    const live = encodeNodeFrame({ t: 'live', ch: 'c1', last: 3 });
+    const live = encodeNativeFrame({ t: 'live', ch: 'c1', last: 3 });
     const sequence = Buffer.concat([msg, ack(false), live, msg]);
     const ends: number[] = [];
     for (let at = 0; at < sequence.length; ) {
@@ -262,13 +262,13 @@ describe('bench native frame readers', () => {
       ends.push((at = flat));
     }
     assert.deepEqual(ends, [msg.length, msg.length + ack(false).length, sequence.length - msg.length, sequence.length]);
-    const nested = encodeClientFrame({ t: 'page', msgs: [{ a: 1 }] });
+    const nested = encodeMap({ t: 'page', msgs: [{ a: 1 }] });
     assert.equal(flatMapEnd(nested, 0, nested.length), -1, 'nested items are left to skipItem');
     assert.equal(flatMapEnd(msg, 0, msg.length - 1), -1, 'truncated');
   });
 
   it('skips every kind of CBOR item and finds keys', () => {
-    const value = encodeClientFrame({ a: [1, -1, 300, 70000, 2 ** 40, 1.5, 'x'.repeat(300), null, true, { b: new Uint8Array(30) }], k: 'v' });
+    const value = encodeMap({ a: [1, -1, 300, 70000, 2 ** 40, 1.5, 'x'.repeat(300), null, true, { b: new Uint8Array(30) }], k: 'v' });
     assert.equal(skipItem(value, 0, value.length), value.length);
     assert.equal(skipItem(value, 0, value.length - 1), -1, 'truncated');
     const v = findKey(value, 0, value.length, cborText('k'));

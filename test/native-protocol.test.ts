@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mlesAuth } from '../src/mles/auth.ts';
-import { encodeClientFrame } from '../src/native/frames.ts';
+import { encodeMap } from '../src/native/frames.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient, type Frame } from './helpers/native-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
@@ -228,7 +228,7 @@ describe('native protocol', () => {
     await publishMany(a, 'e', 3, 'e');
     const expectError = async (frame: Frame | Buffer, code: string) => {
       const from = a.frames.length;
-      a.ws.send(Buffer.isBuffer(frame) ? frame : encodeClientFrame(frame));
+      a.ws.send(Buffer.isBuffer(frame) ? frame : encodeMap(frame));
       const error = await a.next((f) => f.t === 'err', 5000, from);
       assert.equal(error.code, code, JSON.stringify(frame));
       return error;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mlesAuth } from '../mles/auth.ts';
-import type { ClientFrame } from '../native/frames.ts';
+import type { ReceivedClientFrame } from '../native/frames.ts';
 import { ParleyClient } from './client.ts';
 import type { ParleyClientOptions } from './client.ts';
 import { MemoryCursorStore } from './cursor-store.ts';
@@ -27,8 +27,8 @@ function setup(options: Partial<ParleyClientOptions> = {}, node = new FakeNode()
   return { node, client };
 }
 
-function framesOf<T extends ClientFrame['t']>(socket: FakeSocket, type: T): Array<Extract<ClientFrame, { t: T }>> {
-  return socket.frames.filter((f): f is Extract<ClientFrame, { t: T }> => f.t === type);
+function framesOf<T extends ReceivedClientFrame['t']>(socket: FakeSocket, type: T): Array<Extract<ReceivedClientFrame, { t: T }>> {
+  return socket.frames.filter((f): f is Extract<ReceivedClientFrame, { t: T }> => f.t === type);
 }
 
 /** Takes `count` messages from a subscription's iterator (bounded). */

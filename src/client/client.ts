@@ -7,6 +7,7 @@
 
 import { mlesAuth } from '../mles/auth.ts';
 import { MAX_QUERY_LIMIT } from '../native/frames.ts';
+import type { ReceivedNodeFrame } from '../native/frames.ts';
 import { Backoff } from '../timing/backoff.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionClosed, WebSocketConstructor, Welcome } from './connection.ts';
@@ -21,7 +22,7 @@ import { Queries } from './queries.ts';
 import { checkScrollbackOptions, scrollback } from './scrollback.ts';
 import { SubscriptionCore } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHost } from './subscription.ts';
-import type { IncomingFrame } from './wire.ts';
+import { toMessage } from './wire.ts';
 
 export type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
 
@@ -293,10 +294,10 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
 
   // ---- frames from the node ----
 
-  #frame(frame: Exclude<IncomingFrame, { t: 'welcome' }>): void {
+  #frame(frame: Exclude<ReceivedNodeFrame, { t: 'welcome' }>): void {
     switch (frame.t) {
       case 'msg':
-        this.#subscriptions.get(frame.message.channel)?.deliver(frame.message);
+        this.#subscriptions.get(frame.ch)?.deliver(toMessage(frame));
         return;
       case 'live':
         this.#subscriptions.get(frame.ch)?.live(frame.last);
@@ -316,7 +317,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     }
   }
 
-  #errorFrame(frame: Extract<IncomingFrame, { t: 'err' }>): void {
+  #errorFrame(frame: Extract<ReceivedNodeFrame, { t: 'err' }>): void {
     const known = isProtocolErrorCode(frame.code);
     const error = new ParleyError(known ? frame.code : 'PROTOCOL', known ? frame.msg : `${frame.code}: ${frame.msg}`, {
       channel: frame.ch,

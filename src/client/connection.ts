@@ -3,9 +3,8 @@
 // nothing of subscriptions or retries; each reconnect is a new Connection. Uses the
 // WebSocket API that browsers and Node 24 share (or any constructor of that shape).
 
-import { NATIVE_SUBPROTOCOL } from '../native/frames.ts';
-import { decodeFrames, encodeFrame } from './wire.ts';
-import type { IncomingFrame, OutgoingFrame } from './wire.ts';
+import { decodeNodeFrames, encodeFrame, NATIVE_SUBPROTOCOL } from '../native/frames.ts';
+import type { ClientFrame, ReceivedNodeFrame } from '../native/frames.ts';
 
 /** The part of the standard WebSocket that the client uses. */
 export interface WebSocketLike {
@@ -41,7 +40,7 @@ export interface ConnectionClosed {
 
 export interface ConnectionHandlers {
   welcome(welcome: Welcome): void;
-  frame(frame: Exclude<IncomingFrame, { t: 'welcome' }>): void;
+  frame(frame: Exclude<ReceivedNodeFrame, { t: 'welcome' }>): void;
   /** A frame that could not be understood; the connection goes on. */
   invalid(reason: string): void;
   /** Called exactly once. */
@@ -101,7 +100,7 @@ export class Connection {
         handlers.invalid('text frame from the node');
         return;
       }
-      const decoded = decodeFrames(bytes);
+      const decoded = decodeNodeFrames(bytes);
       if (!decoded.ok) {
         handlers.invalid(decoded.reason);
         return;
@@ -125,7 +124,7 @@ export class Connection {
   }
 
   /** Sends a frame; false when the connection is not open (the caller re-sends after a reconnect). */
-  send(frame: OutgoingFrame): boolean {
+  send(frame: ClientFrame): boolean {
     if (!this.open) return false;
     this.#ws.send(encodeFrame(frame));
     return true;
@@ -143,7 +142,7 @@ export class Connection {
     this.#giveUp(code, reason);
   }
 
-  #onFrame(frame: IncomingFrame, handlers: ConnectionHandlers): void {
+  #onFrame(frame: ReceivedNodeFrame, handlers: ConnectionHandlers): void {
     if (!this.#welcomed) {
       if (frame.t === 'welcome') {
         this.#welcomed = true;

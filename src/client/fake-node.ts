@@ -4,8 +4,8 @@
 // can intercept any frame, drop connections, withhold acks and inject frames, so every
 // reconnect path is deterministic without a real node.
 
-import { decodeClientFrame, encodeNodeFrame } from '../native/frames.ts';
-import type { ClientFrame, NodeFrame, WireMessage } from '../native/frames.ts';
+import { decodeClientFrame, encodeMap } from '../native/frames.ts';
+import type { NodeFrame, ReceivedClientFrame, WireMessage } from '../native/frames.ts';
 import type { WebSocketConstructor, WebSocketLike } from './connection.ts';
 
 type Listener = (event: never) => void;
@@ -20,7 +20,7 @@ export class FakeSocket implements WebSocketLike {
   uid: string | undefined;
   readonly subscribed = new Set<string>();
   /** Every frame the client sent on this socket, decoded. */
-  readonly frames: ClientFrame[] = [];
+  readonly frames: ReceivedClientFrame[] = [];
   readonly #listeners = new Map<string, Listener[]>();
 
   constructor(node: FakeNode, url: string, protocols?: string | string[]) {
@@ -57,7 +57,7 @@ export class FakeSocket implements WebSocketLike {
   /** Sends a node frame to the client. */
   push(frame: NodeFrame | Record<string, unknown>): void {
     if (this.readyState !== 1) return;
-    const bytes = encodeNodeFrame(frame as NodeFrame);
+    const bytes = encodeMap({ ...frame });
     const copy = new Uint8Array(bytes.byteLength);
     copy.set(bytes);
     this.#dispatch('message', { data: copy.buffer });
@@ -101,7 +101,7 @@ export class FakeNode {
   autoAccept: boolean;
   max: number;
   /** Sees every client frame first. */
-  intercept: ((socket: FakeSocket, frame: ClientFrame) => Interception) | undefined;
+  intercept: ((socket: FakeSocket, frame: ReceivedClientFrame) => Interception) | undefined;
   readonly #waiters: Array<() => void> = [];
   readonly WebSocket: WebSocketConstructor;
 
@@ -167,13 +167,13 @@ export class FakeNode {
     return message;
   }
 
-  received(socket: FakeSocket, frame: ClientFrame): void {
+  received(socket: FakeSocket, frame: ReceivedClientFrame): void {
     const decision = this.intercept?.(socket, frame) ?? 'handle';
     if (decision === 'handle') this.#handle(socket, frame);
     this.#wake();
   }
 
-  #handle(socket: FakeSocket, frame: ClientFrame): void {
+  #handle(socket: FakeSocket, frame: ReceivedClientFrame): void {
     switch (frame.t) {
       case 'hello':
         socket.uid = frame.uid;

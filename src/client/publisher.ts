@@ -4,15 +4,14 @@
 // STORE_FAILED (nothing was stored) is re-sent with the same cid a moment later. The
 // connection, the node's frame limit and auth values come from the client.
 
-import { MAX_TOKEN_LENGTH } from '../native/frames.ts';
+import { encodeFrame, MAX_TOKEN_LENGTH } from '../native/frames.ts';
+import type { AckFrame } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import { ParleyError } from './errors.ts';
 import { CidGenerator, Outbox } from './outbox.ts';
 import type { OutboxEntry, OutboxLimits } from './outbox.ts';
 import { PendingTable } from './pending.ts';
 import type { PublishOptions, PublishResult } from './options.ts';
-import { encodeFrame } from './wire.ts';
-import type { IncomingFrame } from './wire.ts';
 
 /** Delay before re-sending a publish the node could not store (STORE_FAILED). */
 const STORE_RETRY_MS = 1000;
@@ -70,7 +69,7 @@ export class Publisher {
     for (const entry of this.#outbox.entries()) this.#send(entry);
   }
 
-  acked(frame: Extract<IncomingFrame, { t: 'ack' }>): void {
+  acked(frame: AckFrame): void {
     this.#pending.resolve(frame.cid, { channel: frame.ch, cid: frame.cid, seq: frame.seq, id: frame.id, ts: frame.ts, duplicate: frame.dup });
   }
 

@@ -2,11 +2,12 @@
 // so one lost with its connection is simply asked again once the client reconnects.
 
 import { MAX_QUERY_LIMIT } from '../native/frames.ts';
+import type { PageFrame, QueryFrame } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import type { ParleyError } from './errors.ts';
 import type { Page, QueryOptions } from './options.ts';
 import { PendingTable } from './pending.ts';
-import type { IncomingFrame, OutgoingFrame } from './wire.ts';
+import { toMessage } from './wire.ts';
 
 export interface QueriesHost {
   connection(): Connection | undefined;
@@ -16,7 +17,7 @@ export interface QueriesHost {
 export class Queries {
   readonly #host: QueriesHost;
   readonly #pending = new PendingTable<Page>('query', 'qid');
-  readonly #frames = new Map<string, OutgoingFrame>();
+  readonly #frames = new Map<string, QueryFrame>();
   readonly #timeoutMs: number;
   #counter = 0;
 
@@ -30,7 +31,7 @@ export class Queries {
       throw new RangeError(`limit must be a whole number from 0 to ${MAX_QUERY_LIMIT}`);
     }
     const qid = `q${(++this.#counter).toString(36)}`;
-    const frame: OutgoingFrame = {
+    const frame: QueryFrame = {
       t: 'query',
       qid,
       ch: channel,
@@ -59,8 +60,8 @@ export class Queries {
     for (const frame of this.#frames.values()) connection?.send(frame);
   }
 
-  answered(frame: Extract<IncomingFrame, { t: 'page' }>): void {
-    this.#pending.resolve(frame.qid, { channel: frame.ch, messages: frame.msgs, first: frame.first, last: frame.last, next: frame.next });
+  answered(frame: PageFrame): void {
+    this.#pending.resolve(frame.qid, { channel: frame.ch, messages: frame.msgs.map(toMessage), first: frame.first, last: frame.last, next: frame.next });
   }
 
   /** An `err` about a qid; false when no query with that qid is waiting. */

@@ -92,6 +92,9 @@ export async function serveMessages(
   await fresh(query.channel);
   const { messages, last, next } = readPage(store, query.channel, query);
   sendJson(res, 200, {
+    // The HTTP API's own format, not the native protocol's message (src/native/frames.ts):
+    // JSON, so a hex id and a base64 payload, under the names of the store; the channel
+    // is the path's, and no origin.
     messages: messages.map((m) => ({
       seq: m.seq,
       id: Buffer.from(m.id).toString('hex'),

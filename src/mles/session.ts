@@ -34,7 +34,8 @@ export class MlesConnection implements MlesMember {
   }
 
   deliver(delivery: Delivery): void {
-    // Built once per message and shared by every Mles member it goes to.
+    // An Mles client gets the payload alone, as a binary or a text frame: Mles has no
+    // message fields. Built once per message and shared by every Mles member it goes to.
     this.session.send(this.#ctx.channels.frameOf(delivery));
   }
 

@@ -10,8 +10,8 @@ import { MAX_PAGE_BYTES } from './frames.ts';
 import { readComplete, type Store, type StoredMessage } from '../store/store.ts';
 
 export interface PageQuery {
-  readonly after: number | undefined;
-  readonly before: number | undefined;
+  readonly after?: number | undefined;
+  readonly before?: number | undefined;
   readonly since?: number | undefined;
   readonly until?: number | undefined;
   /** At least 1. */

@@ -9,7 +9,7 @@ import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import { authAccepted } from '../mles/auth.ts';
 import {
   decodeClientFrame,
-  encodeNodeFrame,
+  encodeFrame,
   errorFrame,
   MAX_PAGE_BYTES,
   MAX_QUERY_IDS,
@@ -18,13 +18,13 @@ import {
   type ErrorCode,
   type FrameAbout,
   type NodeFrame,
-  type PublishFrame,
-  type QueryFrame,
+  type ReceivedPublish,
+  type ReceivedQuery,
   type SubscribeFrame,
   type WireMessage,
 } from './frames.ts';
-import { ackLength, messageLength, writeAck, writeMessage, type AckFields } from './writer.ts';
-import { encodeFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
+import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type AckFields } from './writer.ts';
+import { encodeFrame as webSocketFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
 import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
@@ -49,10 +49,6 @@ const MAX_SUBSCRIPTIONS = 1000;
 const REPLAY_PAGE: ReplayPage = { rows: 500, bytes: 1024 * 1024 };
 /** `msg` frames are sent in WebSocket messages of at most this many bytes (or one larger message). */
 const MESSAGES_PER_FRAME_BYTES = 256 * 1024;
-
-export function wireMessage(m: StoredMessage): WireMessage {
-  return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
-}
 
 /** A binary WebSocket frame of `length` payload bytes that `write` puts at `out[at]`. */
 function binaryFrame(length: number, write: (out: Buffer, at: number) => unknown): Buffer {
@@ -147,7 +143,7 @@ export class NativeConnection {
   }
 
   #send(frame: NodeFrame): void {
-    this.session.send(encodeFrame(OP_BINARY, encodeNodeFrame(frame)));
+    this.session.send(webSocketFrame(OP_BINARY, encodeFrame(frame)));
   }
 
   #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number; store?: string }, detail?: string): void {
@@ -265,7 +261,7 @@ export class NativeConnection {
     this.#ctx.hub.leave(subscription);
   }
 
-  #publish(frame: PublishFrame): void {
+  #publish(frame: ReceivedPublish): void {
     const about = { ch: frame.ch, cid: frame.cid };
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
     // A copy: the decoded bytes may be a view into a reused read buffer.
@@ -282,7 +278,7 @@ export class NativeConnection {
     );
   }
 
-  #query(frame: QueryFrame): void {
+  #query(frame: ReceivedQuery): void {
     const about = { ch: frame.ch, qid: frame.qid };
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
     if (frame.limit > MAX_QUERY_LIMIT || (frame.ids?.length ?? 0) > MAX_QUERY_IDS) return this.#error('LIMIT_TOO_LARGE', about);
@@ -302,7 +298,7 @@ export class NativeConnection {
    * Answers, or tells the client the store could not be read. The answer runs after a
    * promise: a throw there would be an unhandled rejection, which ends the process.
    */
-  #answerOrFail(frame: QueryFrame, about: FrameAbout): void {
+  #answerOrFail(frame: ReceivedQuery, about: FrameAbout): void {
     try {
       this.#answer(frame, about);
     } catch (error) {
@@ -313,7 +309,7 @@ export class NativeConnection {
   }
 
   /** Reads and sends the page of a checked query. */
-  #answer(frame: QueryFrame, about: FrameAbout): void {
+  #answer(frame: ReceivedQuery, about: FrameAbout): void {
     const store = this.#ctx.store;
     const first = store.bounds(frame.ch).first;
     if (frame.ids !== undefined) {

@@ -1,35 +1,44 @@
 // Hand-written encoders for the node frames sent in bulk: `msg` (every replay, every
 // fan-out) and `ack` (one per publish). cbor-x spent about as long encoding a message as
 // the store took to read it; these write the same maps straight into the caller's
-// buffer: definite lengths, the keys in the order of docs/native-protocol.md, integers
-// in the shortest form and, like cbor-x, a float64 for integers of 2^32 and above (so
-// decoders give a number, never a bigint). Plain Uint8Arrays, no I/O.
+// buffer: definite lengths, the keys of the schema (frames.ts: MESSAGE_KEYS, ACK_KEYS)
+// in its order, integers in the shortest form and, like cbor-x, a float64 for integers
+// of 2^32 and above (so decoders give a number, never a bigint). writer.test.ts checks
+// them byte for byte against the schema's encoder, from which only the map heads differ
+// (cbor-x spends two more bytes on a map's count). Plain Uint8Arrays, no I/O.
 
-/** A stored message as the node hands it to `writeMessage` (the store's field names). */
-export interface OutgoingMessage {
-  readonly channel: string;
-  readonly seq: number;
-  readonly id: Uint8Array;
-  readonly ts: number;
-  readonly uid: string;
-  readonly origin: string;
-  readonly binary: boolean;
-  readonly payload: Uint8Array;
+import type { AckFrame, WireMessage } from './frames.ts';
+import type { StoredMessage } from '../store/store.ts';
+
+/** A stored message as the node hands it to `writeMessage`. */
+export type OutgoingMessage = Pick<StoredMessage, 'channel' | 'seq' | 'id' | 'ts' | 'uid' | 'origin' | 'binary' | 'payload'>;
+
+/**
+ * The native protocol's view of a stored message: what `writeMessage` writes (after
+ * `t`), and each entry of a `page`. The one place the store's names meet the wire's.
+ */
+export function wireMessage(m: OutgoingMessage): WireMessage {
+  return { ch: m.channel, seq: m.seq, id: m.id, ts: m.ts, from: m.uid, o: m.origin, bin: m.binary, p: m.payload };
 }
 
+/** The fields of an `ack` frame. */
+export type AckFields = Omit<AckFrame, 't'>;
+
 const utf8 = new TextEncoder();
+/** A key (a short ASCII text string) as CBOR, checked against the schema's names. */
+const key = (name: 't' | keyof WireMessage | keyof AckFrame): Uint8Array => utf8.encode(String.fromCharCode(0x60 + name.length) + name);
 const KEY_T_MSG = utf8.encode('\x61t\x63msg'); // "t": "msg"
-const KEY_CH = utf8.encode('\x62ch');
-const KEY_SEQ = utf8.encode('\x63seq');
-const KEY_ID = utf8.encode('\x62id');
-const KEY_TS = utf8.encode('\x62ts');
-const KEY_FROM = utf8.encode('\x64from');
-const KEY_O = utf8.encode('\x61o');
-const KEY_BIN = utf8.encode('\x63bin');
-const KEY_P = utf8.encode('\x61p');
+const KEY_CH = key('ch');
+const KEY_SEQ = key('seq');
+const KEY_ID = key('id');
+const KEY_TS = key('ts');
+const KEY_FROM = key('from');
+const KEY_O = key('o');
+const KEY_BIN = key('bin');
+const KEY_P = key('p');
 const KEY_T_ACK = utf8.encode('\x61t\x63ack'); // "t": "ack"
-const KEY_CID = utf8.encode('\x63cid');
-const KEY_DUP = utf8.encode('\x63dup');
+const KEY_CID = key('cid');
+const KEY_DUP = key('dup');
 const float = new Float64Array(1);
 const floatBytes = new Uint8Array(float.buffer);
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -130,7 +139,8 @@ export function messageLength(m: OutgoingMessage): number {
 
 /**
  * Writes the `msg` frame for `m` (the CBOR map, `messageLength(m)` bytes) at `out[at]`
- * and returns the offset after it. `out` must have room.
+ * and returns the offset after it. `out` must have room. The map is `t` and the fields
+ * of `wireMessage(m)`, in MESSAGE_KEYS order.
  */
 export function writeMessage(out: Uint8Array, at: number, m: OutgoingMessage): number {
   out[at++] = 0xa9; // a map of 9 pairs
@@ -151,16 +161,6 @@ export function writeMessage(out: Uint8Array, at: number, m: OutgoingMessage): n
   out[at++] = m.binary ? 0xf5 : 0xf4;
   at = writeKey(out, at, KEY_P);
   return writeBytes(out, at, m.payload);
-}
-
-/** The fields of an `ack` frame. */
-export interface AckFields {
-  readonly ch: string;
-  readonly cid: string;
-  readonly seq: number;
-  readonly id: Uint8Array;
-  readonly ts: number;
-  readonly dup: boolean;
 }
 
 /** The length of the `ack` frame (CBOR bytes) `writeAck` writes for `a`. */

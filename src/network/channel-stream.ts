@@ -5,10 +5,6 @@ import type { Delivery, Member } from '../hub/hub.ts';
 import type { StoredMessage } from '../store/store.ts';
 import type { PeerMessage } from './protocol.ts';
 
-function peerMessage(m: StoredMessage): PeerMessage {
-  return { origin: m.origin, originSeq: m.originSeq, ts: m.ts, uid: m.uid, binary: m.binary, payload: m.payload, id: m.id };
-}
-
 /**
  * A channel the peer asked for. It sends each message the peer lacks, judged by the
  * peer's origin vector, which it keeps up to date as it sends (and as the peer sends
@@ -44,7 +40,9 @@ export class ChannelStream implements Member {
     this.position = message.seq;
     if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
     this.peerHas.set(message.origin, message.originSeq);
-    this.#send(this, peerMessage(message));
+    // A stored message is a PeerMessage as it is (the same names); the peer format's
+    // mapping to the wire is encodePeerFrame's.
+    this.#send(this, message);
   }
 
   /** The peer showed it has this message (it sent it to us). */

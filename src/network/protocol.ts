@@ -102,6 +102,12 @@ export interface UnsubFrame {
   readonly t: 'unsub';
   readonly ch: string;
 }
+/**
+ * A message as peers replicate it: the store's own fields (a StoredMessage is one), sent
+ * as a positional array [origin, originSeq, ts, uid, bin, payload, id] under the `msgs`
+ * frame's channel. Not the native protocol's message (src/native/frames.ts): peers need
+ * the origin's seq and the id to check, clients need the local seq.
+ */
 export interface PeerMessage {
   readonly origin: string;
   readonly originSeq: number;

@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { decodeMaps, encodeClientFrame } from '../../src/native/frames.ts';
+import { decodeMaps, encodeMap } from '../../src/native/frames.ts';
 
 export type Frame = Record<string, unknown>;
 
@@ -43,7 +43,7 @@ export class NativeTestClient {
   }
 
   send(frame: Frame): void {
-    this.ws.send(encodeClientFrame(frame));
+    this.ws.send(encodeMap(frame));
   }
 
   /** Waits for a frame (received from now on or already) that matches. */

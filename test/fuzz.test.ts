@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve, sep } from 'node:path';
-import { authAccepted } from '../src/mles/auth.ts';
+import { authAccepted } from '../src/access/auth.ts';
 import { parseMlesHeader } from '../src/mles/header.ts';
 import { resolveStaticPath } from '../src/http/static-files.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';

@@ -2,7 +2,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlesAuth } from '../src/mles/auth.ts';
+import { mlesAuth } from '../src/access/auth.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient } from './helpers/native-client.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { mlesAuth } from '../src/mles/auth.ts';
+import { mlesAuth } from '../src/access/auth.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { clientFrame, rawUpgrade } from './helpers/raw-ws.ts';
 import { encodeFrame, OP_BINARY, OP_TEXT } from '../src/websocket/frame.ts';

@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlesAuth } from '../src/mles/auth.ts';
+import { mlesAuth } from '../src/access/auth.ts';
 import { encodeMap } from '../src/native/frames.ts';
 import { MlesTestClient } from './helpers/mles-client.ts';
 import { NativeTestClient, type Frame } from './helpers/native-client.ts';

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { ParleyClient, ParleyError } from '../client/index.ts';
 import type { Message, PublishResult } from '../client/index.ts';
-import { mlesAuth } from '../mles/auth.ts';
+import { mlesAuth } from '../access/auth.ts';
 import { parseMlesHeader } from '../mles/header.ts';
 import { decodeFrame, describeClose, encodeChatMessage, encodeHeader, formatFrame } from './chat-format.ts';
 

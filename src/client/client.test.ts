@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlesAuth } from '../mles/auth.ts';
+import { mlesAuth } from '../access/auth.ts';
 import type { ReceivedClientFrame } from '../native/frames.ts';
 import { ParleyClient } from './client.ts';
 import type { ParleyClientOptions } from './client.ts';

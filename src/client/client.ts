@@ -5,7 +5,7 @@
 // twice. Frames, backoff, pending requests, the outbox, subscriptions and cursor stores
 // each live in their own module; this file wires them to the connection.
 
-import { mlesAuth } from '../mles/auth.ts';
+import { mlesAuth } from '../access/auth.ts';
 import { MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { ReceivedNodeFrame } from '../native/frames.ts';
 import { Backoff } from '../timing/backoff.ts';

@@ -25,4 +25,4 @@ export type { CursorStore } from './cursor-store.ts';
 export type { BackoffOptions } from '../timing/backoff.ts';
 export type { OutboxLimits } from './outbox.ts';
 export type { WebSocketConstructor, WebSocketLike } from './connection.ts';
-export { mlesAuth } from '../mles/auth.ts';
+export { mlesAuth } from '../access/auth.ts';

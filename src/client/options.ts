@@ -1,7 +1,7 @@
 // The client's option and result types, and the validation of what callers pass in
 // (names and the node URL), in one place.
 
-import { MAX_NAME_LENGTH } from '../mles/header.ts';
+import { isName, NAME_RULE } from '../access/names.ts';
 import type { BackoffOptions } from '../timing/backoff.ts';
 import type { WebSocketConstructor } from './connection.ts';
 import type { CursorStore } from './cursor-store.ts';
@@ -113,8 +113,8 @@ export interface ClientEvents {
 }
 
 export function checkName(what: string, value: string): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(value)) {
-    throw new RangeError(`${what} must be 1-${MAX_NAME_LENGTH} printable ASCII characters`);
+  if (!isName(value)) {
+    throw new RangeError(`${what} must be ${NAME_RULE}`);
   }
 }
 

@@ -5,8 +5,8 @@
 // query (pure, table-tested); the handler only reads the store and writes JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../mles/auth.ts';
-import { MAX_NAME_LENGTH } from '../mles/header.ts';
+import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../access/auth.ts';
+import { isName, NAME_RULE } from '../access/names.ts';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { Store } from '../store/store.ts';
 import { readPage } from '../native/query-page.ts';
@@ -44,8 +44,8 @@ export function parseMessagesRequest(target: string): ParsedRequest {
   } catch {
     return { ok: false, status: 400, error: 'the channel is not valid percent-encoding' };
   }
-  if (channel.length === 0 || channel.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(channel)) {
-    return { ok: false, status: 400, error: `the channel must be 1-${MAX_NAME_LENGTH} printable ASCII characters` };
+  if (!isName(channel)) {
+    return { ok: false, status: 400, error: `the channel must be ${NAME_RULE}` };
   }
   const params = url.searchParams;
   const after = seqParam(params, 'after');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerForReplay, MAX_NAME_LENGTH, parseMlesHeader } from './header.ts';
+import { headerForReplay, parseMlesHeader } from './header.ts';
+import { MAX_NAME_LENGTH } from '../access/names.ts';
 
 test('accepts a minimal header', () => {
   assert.deepEqual(parseMlesHeader('{"uid":"alice","channel":"example"}'), {

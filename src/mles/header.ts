@@ -2,6 +2,8 @@
 // JSON {uid, channel, auth?}. Parsing is pure and total: every input gives either a
 // typed header or a specific reason, never an exception.
 
+import { nameError } from '../access/names.ts';
+
 export interface MlesHeader {
   readonly uid: string;
   readonly channel: string;
@@ -22,21 +24,6 @@ export const MLES_SUBPROTOCOL = 'mles-websocket';
  */
 export const MAX_HEADER_BYTES = 8192;
 
-/** Longest uid or channel accepted, in characters (ASCII, so also bytes). */
-export const MAX_NAME_LENGTH = 1024;
-
-// Printable and control ASCII both pass the reference's is_ascii check; we also refuse
-// control characters, which no real client sends and which corrupt logs.
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
-/** What is wrong with a uid or channel name, if anything: every protocol holds names to this. */
-export function nameError(field: string, value: unknown): string | undefined {
-  if (typeof value !== 'string') return `${field} must be a string`;
-  if (value.length === 0) return `${field} must not be empty`;
-  if (value.length > MAX_NAME_LENGTH) return `${field} longer than ${MAX_NAME_LENGTH}`;
-  if (!PRINTABLE_ASCII.test(value)) return `${field} must be printable ASCII`;
-  return undefined;
-}
 
 export function parseMlesHeader(text: string): HeaderResult {
   let value: unknown;

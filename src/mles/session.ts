@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { Delivery, Hub } from '../hub/hub.ts';
 import type { MlesChannels, MlesMember } from './channels.ts';
-import { authAccepted } from './auth.ts';
+import { authAccepted } from '../access/auth.ts';
 import { headerForReplay, MAX_HEADER_BYTES, parseMlesHeader } from './header.ts';
 import { encodeFrame, OP_TEXT } from '../websocket/frame.ts';
 import { ClientSession, type SessionContext } from '../websocket/client-session.ts';

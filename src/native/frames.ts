@@ -6,7 +6,7 @@
 // frame and error code is described in docs/native-protocol.md.
 
 import { Decoder, Encoder } from 'cbor-x';
-import { MAX_NAME_LENGTH } from '../mles/header.ts';
+import { isName, NAME_RULE } from '../access/names.ts';
 
 export const NATIVE_SUBPROTOCOL = 'parley.v1';
 export const PROTOCOL_VERSION = 1;
@@ -267,8 +267,8 @@ const absent = (value: unknown): value is undefined | null => value === undefine
 
 function name(fields: Fields, key: string): string {
   const value = fields[key];
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(value)) {
-    throw new Invalid(`${key} must be 1-${MAX_NAME_LENGTH} printable ASCII characters`);
+  if (!isName(value)) {
+    throw new Invalid(`${key} must be ${NAME_RULE}`);
   }
   return value;
 }

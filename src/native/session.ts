@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Delivery, DeliveryRun, Hub, Member } from '../hub/hub.ts';
 import { EncodeOnce } from '../hub/encode-once.ts';
 import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
-import { authAccepted } from '../mles/auth.ts';
+import { authAccepted } from '../access/auth.ts';
 import {
   decodeClientFrame,
   encodeFrame,

@@ -20,7 +20,7 @@
 //                                     [origin, originSeq, ts, uid, bin, payload, id]
 
 import { Decoder, Encoder } from 'cbor-x';
-import { nameError } from '../mles/header.ts';
+import { nameError } from '../access/names.ts';
 
 export const PEER_SUBPROTOCOL = 'parley.peer.v1';
 export const PEER_PROTOCOL_VERSION = 2;

@@ -2,6 +2,11 @@
 // share. It runs the mutual handshake, then answers the peer's asks with channel
 // streams (what the peer lacks from the store, then live), and hands the peer's
 // messages to the hub as replicas once each has been checked against its id.
+//
+// Links run on the `ws` package, not on src/websocket/: a node dials its peers as often
+// as it accepts them, and `ws` has a client; src/websocket/ is a server written for the
+// client fan-out path. (About 470 lines: the handshake, pacing and streams of one link
+// share its state; the next step splits the send pacing into a module of its own.)
 
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';

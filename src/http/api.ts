@@ -71,7 +71,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * Answers a query. `fresh`, called once the request has passed its checks, resolves when
+ * Answers a query. `catchUp`, called once the request has passed its checks, resolves when
  * the channel is as current on this node as its peers can make it.
  */
 export async function serveMessages(
@@ -79,7 +79,7 @@ export async function serveMessages(
   res: ServerResponse,
   store: Store,
   mlesKey: string | undefined,
-  fresh: (channel: string) => Promise<void> = () => Promise.resolve(),
+  catchUp: (channel: string) => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
   const parsed = parseMessagesRequest(req.url ?? '/');
   if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error });
@@ -89,7 +89,7 @@ export async function serveMessages(
       return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
     }
   }
-  await fresh(query.channel);
+  await catchUp(query.channel);
   const { messages, last, next } = readPage(store, query.channel, query);
   sendJson(res, 200, {
     // The HTTP API's own format, not the native protocol's message (src/native/frames.ts):

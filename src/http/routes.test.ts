@@ -14,7 +14,7 @@ import { createRequestHandler, type RouteDependencies } from './routes.ts';
 const root = mkdtempSync(join(tmpdir(), 'parley-routes-'));
 writeFileSync(join(root, 'index.html'), '<p>hi</p>\n');
 
-let fresh: RouteDependencies['fresh'] = () => Promise.resolve();
+let fresh: RouteDependencies['catchUp'] = () => Promise.resolve();
 let metricsText: () => Promise<string> = () => Promise.resolve('parley_up 1\n');
 const deps: RouteDependencies = {
   log: pino({ level: 'silent' }),
@@ -22,7 +22,7 @@ const deps: RouteDependencies = {
   metrics: { contentType: 'text/plain; version=0.0.4', metrics: () => metricsText() },
   store: new MemoryStore({ nodeId: '0'.repeat(32) }),
   mlesKey: undefined,
-  fresh: (channel) => fresh(channel),
+  catchUp: (channel) => fresh(channel),
   site: { root, perHost: false, domains: [] },
 };
 

@@ -40,7 +40,7 @@ export interface RouteDependencies {
   readonly store: Store;
   readonly mlesKey: string | undefined;
   /** Resolves when the peers have caught this node up on the channel (see api.ts). */
-  readonly fresh: (channel: string) => Promise<void>;
+  readonly catchUp: (channel: string) => Promise<void>;
   readonly site: StaticSite;
 }
 
@@ -60,7 +60,7 @@ export function createRequestHandler(deps: RouteDependencies): RequestHandler {
     }
     if (path?.startsWith('/v1/')) {
       // A valid query first lets the peers catch this node up on the channel.
-      serveMessages(req, res, deps.store, deps.mlesKey, deps.fresh).catch((error: unknown) => {
+      serveMessages(req, res, deps.store, deps.mlesKey, deps.catchUp).catch((error: unknown) => {
         if (!(error instanceof StoreError)) {
           log.error({ err: error, url: req.url }, 'query failed');
           if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');

@@ -145,7 +145,7 @@ test('counts members and active channels', () => {
 test('reports when a channel becomes used and unused here; relay members do not count', () => {
   const events: string[] = [];
   const { hub } = makeHub({ onInterest: (channel, used) => events.push(`${channel}:${used}`) });
-  const relay = { channel: 'x', relay: true, deliver: () => {} };
+  const relay = { channel: 'x', peerLink: true, deliver: () => {} };
   hub.subscribe(relay);
   assert.deepEqual(events, []);
   const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
@@ -167,8 +167,8 @@ test('a replica from a peer is delivered to everyone but the link it came on, an
   hub.subscribe(local);
   const fromLink: string[] = [];
   const otherLink: string[] = [];
-  const link = { channel: 'x', relay: true, deliver: (d: Delivery) => fromLink.push(Buffer.from(d.message.payload).toString()) };
-  const other = { channel: 'x', relay: true, deliver: (d: Delivery) => otherLink.push(Buffer.from(d.message.payload).toString()) };
+  const link = { channel: 'x', peerLink: true, deliver: (d: Delivery) => fromLink.push(Buffer.from(d.message.payload).toString()) };
+  const other = { channel: 'x', peerLink: true, deliver: (d: Delivery) => otherLink.push(Buffer.from(d.message.payload).toString()) };
   hub.subscribe(link);
   hub.subscribe(other);
   const replica = { origin: 'far', originSeq: 1, ts: 5, id: new Uint8Array(32) };

@@ -32,7 +32,7 @@ export interface Member {
    * A link to another node rather than a client here. Links do not make a channel
    * locally used: peering asks for a channel only where someone uses it.
    */
-  readonly relay?: boolean;
+  readonly peerLink?: boolean;
   /** Queues a delivery. Must not throw and must not block. */
   deliver(delivery: Delivery): void;
   /**
@@ -56,7 +56,7 @@ export interface HubOptions {
   readonly afterBatch?: () => void;
   /** Called with each successful commit's duration in seconds and its size. */
   readonly onCommit?: (seconds: number, messages: number) => void;
-  /** A channel gained its first or lost its last member that is not a relay. */
+  /** A channel gained its first or lost its last member that is not a peer link. */
   readonly onInterest?: (channel: string, used: boolean) => void;
   /** A batch the store refused (disk full, I/O error); its publishers get the error. */
   readonly onStoreError?: (error: unknown) => void;
@@ -71,7 +71,7 @@ export class Hub {
    * read once per message and changed once per member, so iteration must be cheap.
    */
   readonly #channels = new Map<string, readonly Member[]>();
-  /** Members that are not relays, per channel: the channels used here. */
+  /** Members that are not peer links, per channel: the channels used here. */
   readonly #used = new Map<string, number>();
   // Queued publishes in three parallel arrays: no object per publish on the hot path.
   #pendingRequests: AppendRequest[] = [];
@@ -94,14 +94,14 @@ export class Hub {
     if (members.includes(member)) return;
     this.#channels.set(member.channel, [...members, member]);
     this.#members++;
-    if (member.relay !== true) {
+    if (member.peerLink !== true) {
       const used = (this.#used.get(member.channel) ?? 0) + 1;
       this.#used.set(member.channel, used);
       if (used === 1) this.#options.onInterest?.(member.channel, true);
     }
   }
 
-  /** Channels with members that are not relays. */
+  /** Channels with members that are not peer links. */
   usedChannels(): IterableIterator<string> {
     return this.#used.keys();
   }
@@ -113,7 +113,7 @@ export class Hub {
       this.#members--;
       if (members.length === 1) this.#channels.delete(member.channel);
       else this.#channels.set(member.channel, members.filter((m) => m !== member));
-      if (member.relay !== true) {
+      if (member.peerLink !== true) {
         const used = this.#used.get(member.channel)! - 1;
         if (used > 0) this.#used.set(member.channel, used);
         else {

@@ -38,7 +38,7 @@ export interface NativeContext extends SessionContext {
   readonly nodeId: string;
   readonly mlesKey: string | undefined;
   /** Resolves when the channel is as current here as the node's peers can make it. */
-  readonly fresh?: (channel: string) => Promise<void>;
+  readonly catchUp?: (channel: string) => Promise<void>;
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
@@ -284,9 +284,9 @@ export class NativeConnection {
     if (frame.limit > MAX_QUERY_LIMIT || (frame.ids?.length ?? 0) > MAX_QUERY_IDS) return this.#error('LIMIT_TOO_LARGE', about);
     const ranged = frame.after !== undefined || frame.before !== undefined || frame.since !== undefined || frame.until !== undefined;
     if (frame.ids !== undefined && ranged) return this.#error('BAD_QUERY', about, 'ids cannot be combined with a range');
-    const fresh = this.#ctx.fresh;
-    if (fresh === undefined) return this.#answerOrFail(frame, about);
-    fresh(frame.ch).then(
+    const catchUp = this.#ctx.catchUp;
+    if (catchUp === undefined) return this.#answerOrFail(frame, about);
+    catchUp(frame.ch).then(
       () => {
         if (!this.session.closing) this.#answerOrFail(frame, about);
       },

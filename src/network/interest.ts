@@ -6,13 +6,13 @@
 // alive after the last client has gone; with them, interest always traces back to a
 // real user and disappears with it. Pure: links are ids, nothing is sent from here.
 
-import { MAX_PATH_LENGTH, MAX_WANT, type Path } from './protocol.ts';
+import { MAX_PATH_LENGTH, MAX_WANT, type InterestPath } from './protocol.ts';
 
 export interface AskChange {
   readonly link: number;
   readonly channel: string;
   /** Paths to advertise; empty means stop asking. */
-  readonly want: readonly Path[];
+  readonly want: readonly InterestPath[];
   /** True when the link was not asked for the channel before: send what we have. */
   readonly first: boolean;
 }
@@ -20,7 +20,7 @@ export interface AskChange {
 interface LinkState {
   readonly node: string;
   /** What the peer asked us for: channel -> paths (each starting with the peer). */
-  readonly asked: Map<string, readonly Path[]>;
+  readonly asked: Map<string, readonly InterestPath[]>;
   /** What we last asked the peer for, as a comparable key. */
   readonly sent: Map<string, string>;
 }
@@ -54,7 +54,7 @@ export class InterestTable {
   }
 
   /** The peer on `link` asked for a channel (empty `want`: it stopped asking). */
-  asked(link: number, channel: string, want: readonly Path[]): AskChange[] {
+  asked(link: number, channel: string, want: readonly InterestPath[]): AskChange[] {
     const state = this.#links.get(link);
     if (state === undefined) return [];
     if (want.length === 0) state.asked.delete(channel);
@@ -68,10 +68,10 @@ export class InterestTable {
   }
 
   /** What to ask the peer on `link` for `channel`: the shortest loop-free path to each interested node. */
-  want(link: number, channel: string): Path[] {
+  want(link: number, channel: string): InterestPath[] {
     const target = this.#links.get(link);
     if (target === undefined) return [];
-    const best = new Map<string, Path>();
+    const best = new Map<string, InterestPath>();
     if (this.#used.has(channel)) best.set(this.#self, [this.#self]);
     for (const [id, state] of this.#links) {
       if (id === link || state.node === target.node) continue;

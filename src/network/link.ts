@@ -16,7 +16,7 @@ import { messageId } from '../store/message-id.ts';
 import type { AppendResult, Store } from '../store/store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
-import { ChannelStream } from './channel-stream.ts';
+import { ChannelFeed } from './channel-feed.ts';
 import { TokenBucket } from '../timing/token-bucket.ts';
 import {
   decodePeerFrame,
@@ -25,7 +25,7 @@ import {
   MAX_FRAME_PAYLOAD,
   PEER_CLOSES,
   type MsgsFrame,
-  type Path,
+  type InterestPath,
   type PeerCloseCode,
   type PeerFrame,
   type PeerMessage,
@@ -46,7 +46,7 @@ export interface LinkContext {
   /** Bytes waiting to be sent to the peer beyond which it is dropped as too slow. */
   readonly maxSendBuffer: number;
   readonly ready: (link: PeerLink) => void;
-  readonly asked: (link: PeerLink, channel: string, want: readonly Path[]) => void;
+  readonly asked: (link: PeerLink, channel: string, want: readonly InterestPath[]) => void;
   /** The peer's stream of a channel we asked for has caught up (its `live`). */
   readonly caughtUp: (link: PeerLink, channel: string) => void;
   /** Resolves once this node's other links asked for the channel have caught up, or a while has passed. */
@@ -102,14 +102,14 @@ export class PeerLink {
   /** The dialer's, once the dialed side's signature checked out: it has sent its proof. */
   #proved = false;
   #closed = false;
-  readonly #streams = new Map<string, ChannelStream>();
+  readonly #streams = new Map<string, ChannelFeed>();
   /** Channels we asked the peer for, and the number of the stream that answers. */
   readonly #asking = new Map<string, number>();
   #nextStream = 1;
   /** Channels whose current stream from the peer has caught up. */
   readonly #caughtUp = new Set<string>();
   /** Messages to send, per stream (a replaced stream's leftovers keep their number). */
-  #pending = new Map<ChannelStream, PeerMessage[]>();
+  #pending = new Map<ChannelFeed, PeerMessage[]>();
   #flushQueued = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** What this peer may send us (--peer-rate, twice that in a burst). */
@@ -140,7 +140,7 @@ export class PeerLink {
   }
 
   /** Asks the peer for a channel (or stops asking, with no paths). */
-  ask(channel: string, want: readonly Path[], first: boolean): void {
+  ask(channel: string, want: readonly InterestPath[], first: boolean): void {
     if (!this.ready) return;
     if (want.length === 0) {
       this.#asking.delete(channel);
@@ -197,7 +197,7 @@ export class PeerLink {
     this.#ws.terminate();
   }
 
-  queue(stream: ChannelStream, message: PeerMessage): void {
+  queue(stream: ChannelFeed, message: PeerMessage): void {
     let batch = this.#pending.get(stream);
     if (batch === undefined) {
       batch = [];
@@ -350,7 +350,7 @@ export class PeerLink {
   }
 
   #startStream(channel: string, number: number, have: ReadonlyMap<string, number>): void {
-    const stream = new ChannelStream(channel, number, have, (from, message) => this.queue(from, message));
+    const stream = new ChannelFeed(channel, number, have, (from, message) => this.queue(from, message));
     this.#streams.set(channel, stream);
     this.#ctx.hub.subscribe(stream);
     // A store that fails mid-replay ends the link (the next one starts over from the
@@ -358,7 +358,7 @@ export class PeerLink {
     this.#replay(stream).catch((error: unknown) => this.close('STORE_FAILED', error instanceof Error ? error.message : String(error)));
   }
 
-  async #replay(stream: ChannelStream): Promise<void> {
+  async #replay(stream: ChannelFeed): Promise<void> {
     const store = this.#ctx.store;
     const first = store.firstMissing(stream.channel, stream.peerHas);
     stream.position = first === undefined ? store.bounds(stream.channel).last : first - 1;
@@ -383,7 +383,7 @@ export class PeerLink {
    * node's other peers have caught it up too: then a query at the peer sees the
    * channel as it is across the network, not only what this node happened to have.
    */
-  async #announceLive(stream: ChannelStream): Promise<void> {
+  async #announceLive(stream: ChannelFeed): Promise<void> {
     await this.#drain();
     await this.#ctx.upstreamCaughtUp(this, stream.channel);
     await this.#drain();

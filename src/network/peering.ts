@@ -175,7 +175,7 @@ export class Peering {
    * streams have caught up, or after `timeoutMs`. Without this a node would answer only
    * from what its own clients happened to make it fetch.
    */
-  fresh(channel: string, timeoutMs = FRESH_WAIT_MS): Promise<void> {
+  catchUp(channel: string, timeoutMs = FRESH_WAIT_MS): Promise<void> {
     if (this.#links.size === 0 || this.#closing) return Promise.resolve();
     this.#queried.queried(channel);
     this.#applyUse(channel);

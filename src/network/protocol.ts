@@ -88,11 +88,11 @@ export interface ProofFrame {
   readonly mac?: Uint8Array;
 }
 /** Interest paths: each from the sender to a node that uses the channel, sender first. */
-export type Path = readonly string[];
+export type InterestPath = readonly string[];
 export interface SubFrame {
   readonly t: 'sub';
   readonly ch: string;
-  readonly want: readonly Path[];
+  readonly want: readonly InterestPath[];
   /** Origin vector: present on the first sub of a channel on this link. */
   readonly have?: ReadonlyMap<string, number>;
   /** With `have`: the number the answering stream tags its `msgs` frames with. */
@@ -177,7 +177,7 @@ const name = (v: unknown, what: string): string => {
 };
 const channelName = (v: unknown): string => name(v, 'ch');
 
-function path(v: unknown): Path {
+function path(v: unknown): InterestPath {
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PATH_LENGTH) fail(`each want path must list 1-${MAX_PATH_LENGTH} node ids`);
   return v.map((n) => nodeId(n, 'want path entry'));
 }

@@ -144,7 +144,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     maxBuffered: config.websocket.maxBuffered,
     onClosed: clients.onClosed,
   };
-  const native: NativeContext = { ...mles, store, runFrames: sharedRunFrames(), nodeId: identity.nodeId, fresh: (channel) => peering.fresh(channel) };
+  const native: NativeContext = { ...mles, store, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, mles, native });
   const onRequest = createRequestHandler({
     log,
@@ -156,7 +156,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     metrics: metrics.registry,
     store,
     mlesKey: config.mles.key,
-    fresh: (channel) => peering.fresh(channel),
+    catchUp: (channel) => peering.catchUp(channel),
     site: staticSite(config.http, config.tls),
   });
 

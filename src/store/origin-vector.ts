@@ -1,7 +1,7 @@
 // Origin vectors (see OriginVector in store.ts) and the questions peering asks of them,
 // shared by both stores.
 
-import type { AppendRequest, AppendResult, OriginVector, Replica, StoredMessage } from './store.ts';
+import type { AppendRequest, AppendResult, OriginVector, OriginStamp, StoredMessage } from './store.ts';
 
 /**
  * The seq of the oldest message a holder of `have` lacks, from a channel's messages
@@ -40,7 +40,7 @@ export function firstMissing(
  * copies aged out too): then a liar can only claim origins that have said nothing here
  * for the whole retention window. `holdsOrigin` is asked only for a hole.
  */
-export function replicaPlace(vector: OriginVector, replica: Replica, holdsOrigin: () => boolean): 'held' | 'next' | 'hole' {
+export function replicaPlace(vector: OriginVector, replica: OriginStamp, holdsOrigin: () => boolean): 'held' | 'next' | 'hole' {
   const highest = vector.get(replica.origin) ?? 0;
   if (replica.originSeq <= highest) return 'held';
   if (replica.originSeq === highest + 1) return 'next';
@@ -48,12 +48,12 @@ export function replicaPlace(vector: OriginVector, replica: Replica, holdsOrigin
 }
 
 /** What a store answers for a replica it does not store: the replica itself, seq 0. */
-export function replicaAsGiven(request: AppendRequest, replica: Replica): StoredMessage {
+export function replicaAsGiven(request: AppendRequest, replica: OriginStamp): StoredMessage {
   return { ...replica, channel: request.channel, seq: 0, uid: request.uid, binary: request.binary, payload: request.payload };
 }
 
 /** What a store answers for a replica it does not take (see replicaPlace). */
-export function replicaNotStored(request: AppendRequest, replica: Replica, place: 'held' | 'hole', vector: OriginVector): AppendResult {
+export function replicaNotStored(request: AppendRequest, replica: OriginStamp, place: 'held' | 'hole', vector: OriginVector): AppendResult {
   const message = replicaAsGiven(request, replica);
   return place === 'held' ? { message, duplicate: true } : { message, duplicate: true, hole: { after: vector.get(replica.origin) ?? 0 } };
 }

@@ -23,7 +23,7 @@ export interface StoredMessage {
 }
 
 /** What a message copied from a peer keeps from its origin node. */
-export interface Replica {
+export interface OriginStamp {
   readonly origin: string;
   readonly originSeq: number;
   readonly ts: number;
@@ -49,7 +49,7 @@ export interface AppendRequest {
    * origin seq is not above the channel's vector entry for the origin) is a duplicate;
    * one past the entry's next is refused as a hole (see `AppendResult.hole`).
    */
-  readonly replica?: Replica | undefined;
+  readonly replica?: OriginStamp | undefined;
 }
 
 export interface AppendResult {

@@ -5,7 +5,7 @@
 // `onOverflow` and gets nothing more, so it can never hold up anyone else.
 
 import type { Duplex } from 'node:stream';
-import { TurnLog } from './turn-log.ts';
+import { TurnFrames } from './turn-frames.ts';
 
 /**
  * Queued bytes that trigger a write at once instead of at the end of the turn: past
@@ -20,7 +20,7 @@ const FLUSH_AT_BYTES = 64 * 1024;
  * process (tests, an embedding app) each flush only their own queues.
  */
 export class OutboundFlusher {
-  readonly turn = new TurnLog();
+  readonly turn = new TurnFrames();
   readonly #dirty = new Set<OutboundQueue>();
   #scheduled = false;
 

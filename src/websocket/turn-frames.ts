@@ -5,7 +5,7 @@
 // whose frames are not one contiguous run of the log (a mix of channels) copy their
 // own, as before.
 
-export class TurnLog {
+export class TurnFrames {
   #frames: Buffer[] = [];
   /** Byte offset of each frame in the joined buffer; one more entry than frames. */
   #offsets: number[] = [0];

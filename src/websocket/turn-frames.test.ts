@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TurnLog } from './turn-log.ts';
+import { TurnFrames } from './turn-frames.ts';
 
 test('indexes each distinct consecutive frame once and slices runs from one joined buffer', () => {
-  const log = new TurnLog();
+  const log = new TurnFrames();
   const [a, b, c] = [Buffer.from('aa'), Buffer.from('bbb'), Buffer.from('c')];
   assert.equal(log.indexOf(a), 0);
   assert.equal(log.indexOf(a), 0, 'the same frame for the next recipient');
@@ -17,7 +17,7 @@ test('indexes each distinct consecutive frame once and slices runs from one join
 });
 
 test('clear starts a new turn', () => {
-  const log = new TurnLog();
+  const log = new TurnFrames();
   log.indexOf(Buffer.from('x'));
   log.clear();
   assert.equal(log.indexOf(Buffer.from('y')), 0);

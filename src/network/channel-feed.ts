@@ -12,8 +12,8 @@ import type { PeerMessage } from './protocol.ts';
  * first and ignores live deliveries until the replay has caught up, switching in the
  * same synchronous step as the last read.
  */
-export class ChannelStream implements Member {
-  readonly relay = true;
+export class ChannelFeed implements Member {
+  readonly peerLink = true;
   readonly channel: string;
   /** The number the peer gave this stream: its `msgs` frames carry it. */
   readonly number: number;
@@ -22,10 +22,10 @@ export class ChannelStream implements Member {
   cancelled = false;
   /** The local seq of the newest message considered: how far the peer is served. */
   position = 0;
-  readonly #send: (stream: ChannelStream, message: PeerMessage) => void;
+  readonly #send: (stream: ChannelFeed, message: PeerMessage) => void;
 
   /** `send` queues a message for the peer, on the link. */
-  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, send: (stream: ChannelStream, message: PeerMessage) => void) {
+  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, send: (stream: ChannelFeed, message: PeerMessage) => void) {
     this.channel = channel;
     this.number = number;
     this.peerHas = new Map(have);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MemoryIdentityPins, PinnedAuthenticationService } from '../src/group/credential.ts';
 import { GroupClient } from '../src/group/group-client.ts';
-import { MemoryRelay } from '../src/group/memory-relay.ts';
+import { MemoryRelay } from '../src/group/memory-relay.testkit.ts';
 import { decodeGroupEnvelope, encodeApplication, encodeGroupMls } from '../src/group/envelope.ts';
 import { createInstallationIdentity, type InstallationIdentity } from '../src/group/identity.ts';
 import {

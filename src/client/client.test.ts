@@ -1,4 +1,4 @@
-// ParleyClient against the fake node (fake-node.ts): the frames it sends, resume after
+// ParleyClient against the fake node (fake-node.testkit.ts): the frames it sends, resume after
 // reconnects, retries that cannot duplicate, and every error path, deterministically.
 
 import { test } from 'node:test';
@@ -9,8 +9,8 @@ import { ParleyClient } from './client.ts';
 import type { ParleyClientOptions } from './client.ts';
 import { MemoryCursorStore } from './cursor-store.ts';
 import { ParleyError } from './errors.ts';
-import { FakeNode } from './fake-node.ts';
-import type { FakeSocket } from './fake-node.ts';
+import { FakeNode } from './fake-node.testkit.ts';
+import type { FakeSocket } from './fake-node.testkit.ts';
 import type { Message } from './wire.ts';
 
 const text = (message: Message) => new TextDecoder().decode(message.payload);

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GroupClient } from './group-client.ts';
-import { MemoryRelay } from './memory-relay.ts';
+import { MemoryRelay } from './memory-relay.testkit.ts';
 import type { CrashPoint } from './services.ts';
-import { crashAt, tempDir, user } from './test-clients.ts';
+import { crashAt, tempDir, user } from './test-clients.testkit.ts';
 
 function open(relay: MemoryRelay, uid: string, dataDir: string, crash?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
   return user(relay, uid, dataDir, crashAt(crash));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryRelay } from './memory-relay.ts';
-import { lines, user } from './test-clients.ts';
+import { MemoryRelay } from './memory-relay.testkit.ts';
+import { lines, user } from './test-clients.testkit.ts';
 
 test('create, add, send, read, remove: members agree and authors are verified', async () => {
   const relay = new MemoryRelay();

@@ -13,7 +13,7 @@ import { GroupRecords } from './group-records.ts';
 import { GroupStates, StateConflict } from './group-states.ts';
 import { createInstallationIdentity } from './identity.ts';
 import { LocalState } from './local-state.ts';
-import { MemoryRelay } from './memory-relay.ts';
+import { MemoryRelay } from './memory-relay.testkit.ts';
 import {
   buildCommit,
   clientConfig,
@@ -30,7 +30,7 @@ import {
   withRatchetNodes,
 } from './mls.ts';
 import type { CrashPoint } from './services.ts';
-import { crashAt, tempDir, user } from './test-clients.ts';
+import { crashAt, tempDir, user } from './test-clients.testkit.ts';
 
 function open(relay: MemoryRelay, uid: string, dataDir: string, crash?: { point: CrashPoint; armed: boolean }): Promise<GroupClient> {
   return user(relay, uid, dataDir, crashAt(crash));

@@ -1,7 +1,7 @@
 // What the group layer needs from the node, as a small interface: publish with a client
 // message id (a retry with the same cid stores nothing twice), read a channel in order
 // after a cursor, and be told when a channel has news. ParleyRelay implements it over the
-// client SDK; MemoryRelay (tests) in memory.
+// client SDK; MemoryRelay (memory-relay.testkit.ts) in memory, for tests.
 
 import { ParleyClient } from '../client/index.ts';
 import type { Subscription } from '../client/index.ts';

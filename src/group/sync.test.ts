@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls';
 import { encodeGroupMls } from './envelope.ts';
 import { GroupClient } from './group-client.ts';
-import { MemoryRelay } from './memory-relay.ts';
+import { MemoryRelay } from './memory-relay.testkit.ts';
 import type { GroupHooks } from './services.ts';
-import { lines, tempDir, user } from './test-clients.ts';
+import { lines, tempDir, user } from './test-clients.testkit.ts';
 
 async function trio(relay: MemoryRelay, group: string): Promise<GroupClient[]> {
   const users = [await user(relay, 'alice'), await user(relay, 'bob'), await user(relay, 'carol')];

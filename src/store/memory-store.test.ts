@@ -1,5 +1,5 @@
 import { MemoryStore } from './memory-store.ts';
-import { describeStoreContract } from './store-contract.ts';
+import { describeStoreContract } from './store-contract.testkit.ts';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

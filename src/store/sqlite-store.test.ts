@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from './sqlite-store.ts';
 import type { AppendRequest, Store } from './store.ts';
 import { StoreError } from './store-error.ts';
-import { describeStoreContract } from './store-contract.ts';
+import { describeStoreContract } from './store-contract.testkit.ts';
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'parley-store-')), 'store.db');
 

@@ -1,4 +1,4 @@
-// Test support, not part of the SDK (index.ts does not export it): a fake WebSocket
+// Test kit, not part of the SDK (index.ts does not export it): a fake WebSocket
 // class wired to a small in-memory node that speaks enough of parley.v1 (hello, sub with
 // replay and live, unsub, pub with cid dedupe, query) for the client's unit tests. Tests
 // can intercept any frame, drop connections, withhold acks and inject frames, so every

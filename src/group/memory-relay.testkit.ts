@@ -1,4 +1,4 @@
-// Test support: an in-memory relay with the node's ordering and cid semantics, shared by
+// Test kit: an in-memory relay with the node's ordering and cid semantics, shared by
 // several group clients in one process. `hold` lets a test delay a channel's publishes to
 // force interleavings; `inject` appends raw bytes as an attacker or a broken client would.
 

@@ -1,4 +1,4 @@
-// Fixtures for the group tests: clients over one in-memory relay, each on a state
+// Test kit, fixtures for the group tests: clients over one in-memory relay, each on a state
 // directory of its own that is removed when the test file ends, and hooks that
 // simulate a crash at a named point.
 
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { GroupClient } from './group-client.ts';
-import type { MemoryRelay } from './memory-relay.ts';
+import type { MemoryRelay } from './memory-relay.testkit.ts';
 import type { CrashPoint, GroupHooks } from './services.ts';
 
 const dirs: string[] = [];

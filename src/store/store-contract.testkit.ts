@@ -1,4 +1,4 @@
-// The Store contract as one test suite, run against every implementation (memory and
+// Test kit: the Store contract as one test suite, run against every implementation (memory and
 // SQLite), so they cannot drift apart.
 
 import { describe, test } from 'node:test';

@@ -6,16 +6,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hub, type Delivery } from '../hub/hub.ts';
 import { MemoryStore } from '../store/memory-store.ts';
-import { flushOutbound } from '../websocket/outbound.ts';
 import { fakeConnection, ServerClosedError, testSessionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
 import { REFUSALS } from '../websocket/refusals.ts';
-import { mlesAuth } from './auth.ts';
+import { mlesAuth } from '../access/auth.ts';
+import { MlesChannels } from './channels.ts';
+import { MemoryJoinHeaders } from './join-headers.ts';
 import { MlesConnection, type ConnectionContext } from './session.ts';
 
 function setup(options: { mlesKey?: string; headerTimeoutMs?: number } = {}) {
-  const hub = new Hub({ store: new MemoryStore({ nodeId: 'node-a' }), mlesHistoryLimit: 100, mlesHistoryBytes: 1024 * 1024, afterBatch: flushOutbound });
   const session = testSessionContext(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs });
-  const ctx: ConnectionContext = { ...session, hub, mlesKey: options.mlesKey };
+  const store = new MemoryStore({ nodeId: 'node-a' });
+  const hub = new Hub({ store, afterBatch: session.outbound.flush });
+  const headers = new MemoryJoinHeaders({ firstSeq: (channel) => store.bounds(channel).first });
+  const channels = new MlesChannels({ hub, store, headers, historyLimit: 100, historyBytes: 1024 * 1024 });
+  const ctx: ConnectionContext = { ...session, hub, channels, mlesKey: options.mlesKey };
   const connect = (): { client: FakeWsClient; connection: MlesConnection } => {
     const { server, client } = fakeConnection();
     return { client, connection: new MlesConnection(server, Buffer.alloc(0), 'test', ctx) };
@@ -25,7 +29,7 @@ function setup(options: { mlesKey?: string; headerTimeoutMs?: number } = {}) {
     new Promise((resolve) => {
       const watcher = {
         channel,
-        relay: true,
+        peerLink: true,
         deliver: (delivery: Delivery) => {
           hub.leave(watcher);
           resolve(delivery);
@@ -33,20 +37,20 @@ function setup(options: { mlesKey?: string; headerTimeoutMs?: number } = {}) {
       };
       hub.subscribe(watcher);
     });
-  return { hub, ctx, closed: session.closedSessions, connect, committed };
+  return { hub, store, ctx, closed: session.closedSessions, connect, committed };
 }
 
 const header = (uid: string, channel: string, extra: Record<string, unknown> = {}) => JSON.stringify({ uid, channel, ...extra });
 
 test('a joiner gets the channel\'s history: earlier headers and messages in order, without auth, then live frames', async () => {
-  const { hub, connect, committed } = setup({ mlesKey: 'k' });
+  const { hub, store, connect, committed } = setup({ mlesKey: 'k' });
   const alice = connect();
   alice.client.sendText(header('alice', 'room', { auth: mlesAuth('alice', 'room', 'k') }));
   const stored = committed('room');
   alice.client.sendText('hi all');
   alice.client.sendBinary(Buffer.from([0, 1, 2]));
   assert.equal(Buffer.from((await stored).message.payload).toString(), 'hi all');
-  assert.equal(hub.store.bounds('room').last, 2, 'both messages were committed in one turn');
+  assert.equal(store.bounds('room').last, 2, 'both messages were committed in one turn');
   assert.equal(alice.connection.uid, 'alice');
 
   const bob = connect();
@@ -65,7 +69,7 @@ test('a joiner gets the channel\'s history: earlier headers and messages in orde
 });
 
 test('relays between members of a channel only, as the frame type it came in', async () => {
-  const { hub, connect, committed } = setup();
+  const { hub, store, connect, committed } = setup();
   const [alice, bob, carol] = [connect(), connect(), connect()];
   // Alice's join is done once her first message is committed (a connection's frames are
   // handled in order); bob joins after that, so he gets it as history.

@@ -50,7 +50,8 @@ class Signal<T> {
 /** One node's side: its identity, hub, and the link context whose events the test awaits. */
 function side(peerKey: string | undefined) {
   const id = identity();
-  const hub = new Hub({ store: new MemoryStore({ nodeId: id.nodeId }), mlesHistoryLimit: 100, mlesHistoryBytes: 1 << 20 });
+  const store = new MemoryStore({ nodeId: id.nodeId });
+  const hub = new Hub({ store });
   const ready = new Signal<true>();
   const closed = new Signal<number | undefined>();
   const caughtUp = new Signal<string>();
@@ -59,6 +60,7 @@ function side(peerKey: string | undefined) {
     identity: id,
     policy: { selfId: id.nodeId, peerKey, trusted: undefined },
     hub,
+    store,
     log: pino({ level: 'silent' }),
     maxPayload: 64 * 1024,
     rateLimit: 0,
@@ -71,7 +73,7 @@ function side(peerKey: string | undefined) {
     closed: (link) => closed.fire(link, link.closeCode),
     handshakeFailed: (link, reason) => handshakeFailed.fire(link, reason),
   };
-  return { id, hub, ctx, ready, closed, caughtUp, handshakeFailed };
+  return { id, hub, store, ctx, ready, closed, caughtUp, handshakeFailed };
 }
 
 type Side = ReturnType<typeof side>;
@@ -89,7 +91,7 @@ function committed(hub: Hub, channel: string): Promise<Delivery> {
   return new Promise((resolve) => {
     const watcher = {
       channel,
-      relay: true,
+      peerLink: true,
       deliver: (delivery: Delivery) => {
         hub.leave(watcher);
         resolve(delivery);
@@ -154,7 +156,7 @@ test('a channel asked for is replayed, then what is published on the other hub a
   const live = committed(a.hub, 'room');
   b.hub.publish({ channel: 'room', uid: 'bob', binary: false, payload: Buffer.from('after') });
   const second = (await live).message;
-  const [original] = b.hub.store.readByIds('room', [second.id]);
+  const [original] = b.store.readByIds('room', [second.id]);
   assert.ok(original !== undefined, 'the same id on both nodes');
   assert.deepEqual([Buffer.from(second.payload).toString(), second.binary, second.origin, second.originSeq], ['after', false, b.id.nodeId, 2]);
   assert.equal(out.counters.messagesIn, 2);

@@ -8,6 +8,7 @@ import { duplexPair, type Duplex } from 'node:stream';
 import { pino } from 'pino';
 import type { ClientSession, SessionContext } from './client-session.ts';
 import { encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseFrames } from './frame.ts';
+import { OutboundFlusher } from './outbound.ts';
 import { NodeStats } from './stats.ts';
 
 /** A data message the server sent. */
@@ -155,6 +156,7 @@ export function testSessionContext(overrides: Partial<SessionContext> = {}): Ses
   const closedSessions = new Closed();
   return {
     stats: new NodeStats(),
+    outbound: new OutboundFlusher(),
     log: pino({ level: 'silent' }),
     headerTimeoutMs: 5000,
     maxMessage: 64 * 1024,

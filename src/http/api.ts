@@ -10,6 +10,7 @@ import { isName, NAME_RULE } from '../access/names.ts';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { Store } from '../store/store.ts';
 import { readPage } from '../native/query-page.ts';
+import type { Route } from './handlers.ts';
 
 export interface MessagesQuery {
   readonly channel: string;
@@ -68,6 +69,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/** The query API as a route: every path under /v1/. */
+export function queryApi(store: Store, mlesKey: string | undefined, catchUp: (channel: string) => Promise<void>): Route {
+  return {
+    matches: (path) => path.startsWith('/v1/'),
+    handle: (req, res) => serveMessages(req, res, store, mlesKey, catchUp),
+  };
 }
 
 /**

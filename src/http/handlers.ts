@@ -1,8 +1,17 @@
 // What every listener of the node serves: one handler for requests, one for WebSocket
-// upgrades. The plain listeners and the ACME-managed TLS one take the same pair.
+// upgrades. The plain listeners and the ACME-managed TLS one take the same pair. And
+// what a front-end adds to the HTTP side: routes, each owning the paths it matches.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Some paths of the HTTP side, served by one front-end (the query API; Matrix next). */
+export interface Route {
+  /** Whether this route answers the path (without the query string). */
+  matches(path: string): boolean;
+  /** Answers a GET or HEAD request of a matching path; resolves once answered. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}

@@ -9,20 +9,19 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryStore } from '../store/memory-store.ts';
 import { StoreError } from '../store/store-error.ts';
+import { queryApi } from './api.ts';
 import { createRequestHandler, type RouteDependencies } from './routes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-routes-'));
 writeFileSync(join(root, 'index.html'), '<p>hi</p>\n');
 
-let fresh: RouteDependencies['catchUp'] = () => Promise.resolve();
+let fresh: (channel: string) => Promise<void> = () => Promise.resolve();
 let metricsText: () => Promise<string> = () => Promise.resolve('parley_up 1\n');
 const deps: RouteDependencies = {
   log: pino({ level: 'silent' }),
   health: () => ({ connections: 3, channels: 2, peers: 1 }),
   metrics: { contentType: 'text/plain; version=0.0.4', metrics: () => metricsText() },
-  store: new MemoryStore({ nodeId: '0'.repeat(32) }),
-  mlesKey: undefined,
-  catchUp: (channel) => fresh(channel),
+  routes: [queryApi(new MemoryStore({ nodeId: '0'.repeat(32) }), undefined, (channel) => fresh(channel))],
   site: { root, perHost: false, domains: [] },
 };
 

@@ -1,15 +1,13 @@
 // Where each HTTP request goes: GET and HEAD only, then
 //   /healthz   liveness and a few counts, as JSON
 //   /metrics   Prometheus text
-//   /v1/...    the query API (api.ts)
+//   the front-ends' routes, in the order given (the query API at /v1/... today)
 //   anything else: a static file (static-files.ts)
 // Everything a route needs is passed in; nothing here knows how the node is built.
 
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
-import { serveMessages } from './api.ts';
-import type { RequestHandler } from './handlers.ts';
+import type { RequestHandler, Route } from './handlers.ts';
 import { serveStatic } from './static-files.ts';
 
 /** The counts /healthz reports. */
@@ -37,10 +35,8 @@ export interface RouteDependencies {
   readonly log: Logger;
   readonly health: () => Health;
   readonly metrics: MetricsText;
-  readonly store: Store;
-  readonly mlesKey: string | undefined;
-  /** Resolves when the peers have caught this node up on the channel (see api.ts). */
-  readonly catchUp: (channel: string) => Promise<void>;
+  /** The front-ends' paths, asked in order. */
+  readonly routes: readonly Route[];
   readonly site: StaticSite;
 }
 
@@ -58,9 +54,9 @@ export function createRequestHandler(deps: RouteDependencies): RequestHandler {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
       return;
     }
-    if (path?.startsWith('/v1/')) {
-      // A valid query first lets the peers catch this node up on the channel.
-      serveMessages(req, res, deps.store, deps.mlesKey, deps.catchUp).catch((error: unknown) => {
+    const route = path === undefined ? undefined : deps.routes.find((r) => r.matches(path));
+    if (route !== undefined) {
+      route.handle(req, res).catch((error: unknown) => {
         if (!(error instanceof StoreError)) {
           log.error({ err: error, url: req.url }, 'query failed');
           if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');

@@ -6,14 +6,19 @@ import type { Duplex } from 'node:stream';
 import type { Delivery, Hub } from '../hub/hub.ts';
 import type { MlesChannels, MlesMember } from './channels.ts';
 import { authAccepted } from '../access/auth.ts';
-import { headerForReplay, MAX_HEADER_BYTES, parseMlesHeader } from './header.ts';
+import { headerForReplay, MAX_HEADER_BYTES, MLES_SUBPROTOCOL, parseMlesHeader } from './header.ts';
 import { encodeFrame, OP_TEXT } from '../websocket/frame.ts';
-import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
+import { ClientSession, type SessionContext, type WebSocketProtocol } from '../websocket/client-session.ts';
 
 export interface ConnectionContext extends SessionContext {
   readonly hub: Hub;
   readonly channels: MlesChannels;
   readonly mlesKey: string | undefined;
+}
+
+/** Mles v2 as a protocol of the node's WebSocket server. */
+export function mlesProtocol(ctx: ConnectionContext): WebSocketProtocol {
+  return { subprotocol: MLES_SUBPROTOCOL, accept: (socket, head, remote) => new MlesConnection(socket, head, remote, ctx).session };
 }
 
 export class MlesConnection implements MlesMember {

@@ -14,6 +14,7 @@ import {
   MAX_PAGE_BYTES,
   MAX_QUERY_IDS,
   MAX_QUERY_LIMIT,
+  NATIVE_SUBPROTOCOL,
   PROTOCOL_VERSION,
   type ErrorCode,
   type FrameAbout,
@@ -27,7 +28,7 @@ import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type Ack
 import { encodeFrame as webSocketFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
-import { ClientSession, type SessionContext } from '../websocket/client-session.ts';
+import { ClientSession, type SessionContext, type WebSocketProtocol } from '../websocket/client-session.ts';
 import { readPage } from './query-page.ts';
 
 export interface NativeContext extends SessionContext {
@@ -122,6 +123,11 @@ class Subscription implements Member {
     if (!this.live) return;
     for (const wire of this.#frames.get(run)) this.#session.send(wire);
   }
+}
+
+/** The native protocol as a protocol of the node's WebSocket server. */
+export function nativeProtocol(ctx: NativeContext): WebSocketProtocol {
+  return { subprotocol: NATIVE_SUBPROTOCOL, accept: (socket, head, remote) => new NativeConnection(socket, head, remote, ctx).session };
 }
 
 export class NativeConnection {

@@ -5,14 +5,15 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { queryApi } from '../http/api.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
 import { MlesChannels } from '../mles/channels.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
-import type { ConnectionContext } from '../mles/session.ts';
+import { mlesProtocol, type ConnectionContext } from '../mles/session.ts';
 import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
-import { sharedRunFrames, type NativeContext } from '../native/session.ts';
+import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/session.ts';
 import { Peering } from '../network/peering.ts';
 import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
@@ -145,7 +146,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onClosed: clients.onClosed,
   };
   const native: NativeContext = { ...mles, store, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
-  const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, mles, native });
+  const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   const onRequest = createRequestHandler({
     log,
     health: () => ({
@@ -154,9 +155,8 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       peers: peering.status().filter((p) => p.up).length,
     }),
     metrics: metrics.registry,
-    store,
-    mlesKey: config.mles.key,
-    catchUp: (channel) => peering.catchUp(channel),
+    // A valid query first lets the peers catch this node up on the channel.
+    routes: [queryApi(store, config.mles.key, (channel) => peering.catchUp(channel))],
     site: staticSite(config.http, config.tls),
   });
 

@@ -1,15 +1,12 @@
 // Where each WebSocket upgrade goes: refused with an HTTP status (rate limit, a bad
 // handshake, an unknown subprotocol), handed to peering (the peer subprotocol), or
-// accepted as an Mles or native client connection.
+// accepted by the client protocol whose subprotocol it asked for (Mles, native: the
+// list the node is given).
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { UpgradeHandler } from '../http/handlers.ts';
-import { MLES_SUBPROTOCOL } from '../mles/header.ts';
-import { MlesConnection, type ConnectionContext } from '../mles/session.ts';
-import { NATIVE_SUBPROTOCOL } from '../native/frames.ts';
-import { NativeConnection, type NativeContext } from '../native/session.ts';
 import { PEER_SUBPROTOCOL } from '../network/protocol.ts';
 import { checkUpgrade } from '../websocket/handshake.ts';
 import { refuseUpgrade } from '../websocket/http-refusal.ts';
@@ -18,9 +15,7 @@ import type { HttpRefusalCode } from '../websocket/refusals.ts';
 import type { NodeStats } from '../websocket/stats.ts';
 import { checkSubprotocol, offeredSubprotocols } from '../websocket/upgrade-check.ts';
 import type { ClientConnections } from './client-connections.ts';
-
-/** The client protocols a WebSocket upgrade may ask for. */
-const CLIENT_SUBPROTOCOLS = [MLES_SUBPROTOCOL, NATIVE_SUBPROTOCOL] as const;
+import type { WebSocketProtocol } from '../websocket/client-session.ts';
 
 /** What the upgrade routing needs of peering (Peering has it). */
 export interface PeerUpgrades {
@@ -34,12 +29,13 @@ export interface UpgradeDependencies {
   readonly limiter: ConnectionRateLimiter;
   readonly peering: PeerUpgrades;
   readonly clients: ClientConnections;
-  readonly mles: ConnectionContext;
-  readonly native: NativeContext;
+  /** The client protocols spoken, by subprotocol; a client's first offered one that is here wins. */
+  readonly protocols: readonly WebSocketProtocol[];
 }
 
 export function createUpgradeHandler(deps: UpgradeDependencies): UpgradeHandler {
   const { stats, log, limiter, peering } = deps;
+  const spoken = deps.protocols.map((p) => p.subprotocol);
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy()); // a reset before or during the handshake
     const remote = req.socket.remoteAddress ?? 'unknown';
@@ -61,7 +57,7 @@ export function createUpgradeHandler(deps: UpgradeDependencies): UpgradeHandler 
       if (!peering.acceptsLinks) return refuse('PEERING_DISABLED');
       return peering.handleUpgrade(req, socket, head);
     }
-    const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol'], CLIENT_SUBPROTOCOLS);
+    const subprotocol = checkSubprotocol(req.headers['sec-websocket-protocol'], spoken);
     if (!subprotocol.ok) return refuse(subprotocol.code);
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
@@ -69,10 +65,7 @@ export function createUpgradeHandler(deps: UpgradeDependencies): UpgradeHandler 
     );
     stats.connections++;
     stats.connectionsTotal++;
-    deps.clients.add(
-      subprotocol.protocol === MLES_SUBPROTOCOL
-        ? new MlesConnection(socket, head, remote, deps.mles).session
-        : new NativeConnection(socket, head, remote, deps.native).session,
-    );
+    const protocol = deps.protocols.find((p) => p.subprotocol === subprotocol.protocol)!;
+    deps.clients.add(protocol.accept(socket, head, remote));
   };
 }

@@ -130,3 +130,13 @@ export class ClientSession {
     this.#ctx.log.info({ conn: this.id, remote: this.remote, ...this.#hooks.describe(), ...fields }, msg);
   }
 }
+
+/**
+ * A client protocol that runs on this WebSocket server: the subprotocol it answers to,
+ * and how it takes a connection once the upgrade is accepted (the 101 is written). The
+ * node lists the ones it speaks; adding one touches no other.
+ */
+export interface WebSocketProtocol {
+  readonly subprotocol: string;
+  accept(socket: Duplex, head: Buffer, remote: string): ClientSession;
+}

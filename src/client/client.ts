@@ -3,7 +3,8 @@
 // channel again after its cursor, re-sends unanswered queries, and re-sends unacked
 // publishes with their original cid and `retry: true`, so nothing is lost or stored
 // twice. Frames, backoff, pending requests, the outbox, subscriptions and cursor stores
-// each live in their own module; this file wires them to the connection.
+// each live in their own module; this file wires them to the connection (about 460
+// lines: the public API of the SDK, each method short, kept in one class for readers).
 
 import { mlesAuth } from '../access/auth.ts';
 import { MAX_QUERY_LIMIT } from '../native/frames.ts';

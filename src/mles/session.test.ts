@@ -1,4 +1,4 @@
-// MlesConnection through the fake transport (websocket/fake-socket.testkit.ts): real
+// MlesSession through the fake transport (websocket/fake-socket.testkit.ts): real
 // WebSocket frames over an in-memory socket pair, a real Hub over a MemoryStore. Joins,
 // history replay, refusals with their close codes, relay between members.
 
@@ -6,23 +6,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hub, type Delivery } from '../hub/hub.ts';
 import { MemoryStore } from '../store/memory-store.ts';
-import { fakeConnection, ServerClosedError, testSessionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
+import { fakeConnection, ServerClosedError, testConnectionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
 import { REFUSALS } from '../websocket/refusals.ts';
 import { mlesAuth } from '../access/auth.ts';
 import { MlesChannels } from './channels.ts';
 import { MemoryJoinHeaders } from './join-headers.ts';
-import { MlesConnection, type ConnectionContext } from './session.ts';
+import { MlesSession, type MlesContext } from './session.ts';
 
 function setup(options: { mlesKey?: string; headerTimeoutMs?: number } = {}) {
-  const session = testSessionContext(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs });
+  const session = testConnectionContext(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs });
   const store = new MemoryStore({ nodeId: 'node-a' });
   const hub = new Hub({ store, afterBatch: session.outbound.flush });
   const headers = new MemoryJoinHeaders({ firstSeq: (channel) => store.bounds(channel).first });
   const channels = new MlesChannels({ hub, store, headers, historyLimit: 100, historyBytes: 1024 * 1024 });
-  const ctx: ConnectionContext = { ...session, hub, channels, mlesKey: options.mlesKey };
-  const connect = (): { client: FakeWsClient; connection: MlesConnection } => {
+  const ctx: MlesContext = { ...session, hub, channels, mlesKey: options.mlesKey };
+  const connect = (): { client: FakeWsClient; connection: MlesSession } => {
     const { server, client } = fakeConnection();
-    return { client, connection: new MlesConnection(server, Buffer.alloc(0), 'test', ctx) };
+    return { client, connection: new MlesSession(server, Buffer.alloc(0), 'test', ctx) };
   };
   /** Resolves with the next message the hub commits to `channel`. */
   const committed = (channel: string): Promise<Delivery> =>

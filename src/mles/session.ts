@@ -8,44 +8,44 @@ import type { MlesChannels, MlesMember } from './channels.ts';
 import { authAccepted } from '../access/auth.ts';
 import { headerForReplay, MAX_HEADER_BYTES, MLES_SUBPROTOCOL, parseMlesHeader } from './header.ts';
 import { encodeFrame, OP_TEXT } from '../websocket/frame.ts';
-import { ClientSession, type SessionContext, type WebSocketProtocol } from '../websocket/client-session.ts';
+import { ClientConnection, type ConnectionContext, type WebSocketProtocol } from '../websocket/client-connection.ts';
 
-export interface ConnectionContext extends SessionContext {
+export interface MlesContext extends ConnectionContext {
   readonly hub: Hub;
   readonly channels: MlesChannels;
   readonly mlesKey: string | undefined;
 }
 
 /** Mles v2 as a protocol of the node's WebSocket server. */
-export function mlesProtocol(ctx: ConnectionContext): WebSocketProtocol {
-  return { subprotocol: MLES_SUBPROTOCOL, accept: (socket, head, remote) => new MlesConnection(socket, head, remote, ctx).session };
+export function mlesProtocol(ctx: MlesContext): WebSocketProtocol {
+  return { subprotocol: MLES_SUBPROTOCOL, accept: (socket, head, remote) => new MlesSession(socket, head, remote, ctx).connection };
 }
 
-export class MlesConnection implements MlesMember {
+export class MlesSession implements MlesMember {
   uid = '';
   channel = '';
-  readonly session: ClientSession;
-  readonly #ctx: ConnectionContext;
+  readonly connection: ClientConnection;
+  readonly #ctx: MlesContext;
   #joined = false;
 
-  constructor(socket: Duplex, head: Buffer, remote: string, ctx: ConnectionContext) {
+  constructor(socket: Duplex, head: Buffer, remote: string, ctx: MlesContext) {
     this.#ctx = ctx;
-    this.session = new ClientSession(socket, remote, ctx, {
+    this.connection = new ClientConnection(socket, remote, ctx, {
       message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
       leave: () => this.#leave(),
       describe: () => ({ uid: this.uid || undefined, channel: this.channel || undefined }),
     });
-    this.session.start(head);
+    this.connection.start(head);
   }
 
   deliver(delivery: Delivery): void {
     // An Mles client gets the payload alone, as a binary or a text frame: Mles has no
     // message fields. Built once per message and shared by every Mles member it goes to.
-    this.session.send(this.#ctx.channels.frameOf(delivery));
+    this.connection.send(this.#ctx.channels.frameOf(delivery));
   }
 
   deliverHeader(frame: Uint8Array): void {
-    this.session.send(encodeFrame(OP_TEXT, frame));
+    this.connection.send(encodeFrame(OP_TEXT, frame));
   }
 
   #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
@@ -56,21 +56,21 @@ export class MlesConnection implements MlesMember {
       this.#ctx.hub.publish({ channel: this.channel, uid: this.uid, binary, payload }, this);
       return;
     }
-    const session = this.session;
-    if (binary) return session.refuse('BAD_HEADER', 'header must be a text frame');
-    if (end - start > MAX_HEADER_BYTES) return session.refuse('BAD_HEADER', `header over ${MAX_HEADER_BYTES} bytes`);
+    const connection = this.connection;
+    if (binary) return connection.refuse('BAD_HEADER', 'header must be a text frame');
+    if (end - start > MAX_HEADER_BYTES) return connection.refuse('BAD_HEADER', `header over ${MAX_HEADER_BYTES} bytes`);
     const text = buf.toString('utf8', start, end);
     const parsed = parseMlesHeader(text);
-    if (!parsed.ok) return session.refuse('BAD_HEADER', parsed.error);
+    if (!parsed.ok) return connection.refuse('BAD_HEADER', parsed.error);
     const { uid, channel, auth } = parsed.header;
     this.uid = uid;
     this.channel = channel;
-    if (!authAccepted(uid, channel, auth, this.#ctx.mlesKey)) return session.refuse('AUTH_FAILED');
-    session.accepted();
+    if (!authAccepted(uid, channel, auth, this.#ctx.mlesKey)) return connection.refuse('AUTH_FAILED');
+    connection.accepted();
     const joined = this.#ctx.channels.join(this, Buffer.from(headerForReplay(text)));
-    if (!joined.ok) return session.refuse(joined.code);
+    if (!joined.ok) return connection.refuse(joined.code);
     this.#joined = true;
-    this.#ctx.log.debug({ conn: session.id, uid, channel }, 'joined');
+    this.#ctx.log.debug({ conn: connection.id, uid, channel }, 'joined');
   }
 
   #leave(): void {

@@ -1,4 +1,4 @@
-// NativeConnection through the fake transport (websocket/fake-socket.testkit.ts): real
+// NativeSession through the fake transport (websocket/fake-socket.testkit.ts): real
 // WebSocket frames carrying CBOR over an in-memory socket pair, a real Hub over a
 // MemoryStore. Hello and welcome, publish and ack, subscribe (live, and replay then
 // live), and the answers to bad frames.
@@ -9,9 +9,9 @@ import { Hub } from '../hub/hub.ts';
 import { mlesAuth } from '../access/auth.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { OP_TEXT } from '../websocket/frame.ts';
-import { fakeConnection, testSessionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
+import { fakeConnection, testConnectionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
 import { decodeMaps, encodeMap, PROTOCOL_VERSION } from './frames.ts';
-import { NativeConnection, sharedRunFrames, type NativeContext } from './session.ts';
+import { NativeSession, sharedRunFrames, type NativeContext } from './session.ts';
 
 type Frame = Record<string, unknown>;
 
@@ -59,13 +59,13 @@ const pick = (frame: Frame, keys: readonly string[]): Frame => Object.fromEntrie
 const text = (bytes: unknown): string => Buffer.from(bytes as Uint8Array).toString();
 
 function setup(options: { mlesKey?: string } = {}) {
-  const session = testSessionContext();
+  const session = testConnectionContext();
   const store = new MemoryStore({ nodeId: 'node-a' });
   const hub = new Hub({ store, afterBatch: session.outbound.flush });
   const ctx: NativeContext = { ...session, hub, store, runFrames: sharedRunFrames(), nodeId: 'node-a', mlesKey: options.mlesKey };
   const connect = (): Client => {
     const { server, client } = fakeConnection();
-    new NativeConnection(server, Buffer.alloc(0), 'test', ctx);
+    new NativeSession(server, Buffer.alloc(0), 'test', ctx);
     return new Client(client);
   };
   return { hub, store, ctx, closed: session.closedSessions, connect };

@@ -28,10 +28,10 @@ import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type Ack
 import { encodeFrame as webSocketFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
-import { ClientSession, type SessionContext, type WebSocketProtocol } from '../websocket/client-session.ts';
+import { ClientConnection, type ConnectionContext, type WebSocketProtocol } from '../websocket/client-connection.ts';
 import { readPage } from './query-page.ts';
 
-export interface NativeContext extends SessionContext {
+export interface NativeContext extends ConnectionContext {
   readonly hub: Hub;
   readonly store: Store;
   /** The WebSocket frames of a run, built by the first subscription it reaches (one per node). */
@@ -106,12 +106,12 @@ class Subscription implements Member {
   readonly channel: string;
   live = false;
   cancelled = false;
-  readonly #session: ClientSession;
+  readonly #connection: ClientConnection;
   readonly #frames: EncodeOnce<DeliveryRun, readonly Buffer[]>;
 
-  constructor(channel: string, session: ClientSession, frames: EncodeOnce<DeliveryRun, readonly Buffer[]>) {
+  constructor(channel: string, connection: ClientConnection, frames: EncodeOnce<DeliveryRun, readonly Buffer[]>) {
     this.channel = channel;
-    this.#session = session;
+    this.#connection = connection;
     this.#frames = frames;
   }
 
@@ -121,18 +121,18 @@ class Subscription implements Member {
 
   deliverRun(run: DeliveryRun): void {
     if (!this.live) return;
-    for (const wire of this.#frames.get(run)) this.#session.send(wire);
+    for (const wire of this.#frames.get(run)) this.#connection.send(wire);
   }
 }
 
 /** The native protocol as a protocol of the node's WebSocket server. */
 export function nativeProtocol(ctx: NativeContext): WebSocketProtocol {
-  return { subprotocol: NATIVE_SUBPROTOCOL, accept: (socket, head, remote) => new NativeConnection(socket, head, remote, ctx).session };
+  return { subprotocol: NATIVE_SUBPROTOCOL, accept: (socket, head, remote) => new NativeSession(socket, head, remote, ctx).connection };
 }
 
-export class NativeConnection {
+export class NativeSession {
   uid = '';
-  readonly session: ClientSession;
+  readonly connection: ClientConnection;
   readonly #ctx: NativeContext;
   readonly #subscriptions = new Map<string, Subscription>();
   /** Channels this connection has shown auth for (with MLES_KEY). */
@@ -140,16 +140,16 @@ export class NativeConnection {
 
   constructor(socket: Duplex, head: Buffer, remote: string, ctx: NativeContext) {
     this.#ctx = ctx;
-    this.session = new ClientSession(socket, remote, ctx, {
+    this.connection = new ClientConnection(socket, remote, ctx, {
       message: (buf, start, end, binary) => this.#onMessage(buf, start, end, binary),
       leave: () => this.#leaveAll(),
       describe: () => ({ uid: this.uid || undefined, protocol: 'native' }),
     });
-    this.session.start(head);
+    this.connection.start(head);
   }
 
   #send(frame: NodeFrame): void {
-    this.session.send(webSocketFrame(OP_BINARY, encodeFrame(frame)));
+    this.connection.send(webSocketFrame(OP_BINARY, encodeFrame(frame)));
   }
 
   #error(code: ErrorCode, about: FrameAbout & { first?: number; last?: number; store?: string }, detail?: string): void {
@@ -164,15 +164,15 @@ export class NativeConnection {
   }
 
   #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
-    if (!binary) return this.session.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
+    if (!binary) return this.connection.refuse('BAD_HELLO', 'native protocol frames are binary CBOR');
     const decoded = decodeClientFrame(buf.subarray(start, end));
     if (this.uid === '') {
-      if (!decoded.ok) return this.session.refuse('BAD_HELLO', decoded.error);
+      if (!decoded.ok) return this.connection.refuse('BAD_HELLO', decoded.error);
       if (decoded.frame.t !== 'hello') {
         this.#error('NOT_HELLO', {});
-        return this.session.refuse('BAD_HELLO', 'the first frame must be hello');
+        return this.connection.refuse('BAD_HELLO', 'the first frame must be hello');
       }
-      this.session.accepted();
+      this.connection.accepted();
       this.uid = decoded.frame.uid;
       this.#send({ t: 'welcome', v: PROTOCOL_VERSION, node: this.#ctx.nodeId, max: this.#ctx.maxMessage });
       return;
@@ -223,7 +223,7 @@ export class NativeConnection {
       if (frame.after > bounds.last) return this.#error('UNKNOWN_CURSOR', about, `the newest seq is ${bounds.last}`);
       if (frame.after + 1 < bounds.first) return this.#error('GAP', { ch: frame.ch, first: bounds.first, last: bounds.last });
     }
-    const subscription = new Subscription(frame.ch, this.session, this.#ctx.runFrames);
+    const subscription = new Subscription(frame.ch, this.connection, this.#ctx.runFrames);
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
     if (frame.after === undefined) {
@@ -235,7 +235,7 @@ export class NativeConnection {
       // The store failed mid-replay: the subscription ends with an error the client can
       // retry on, and the node goes on (an unhandled rejection would end the process).
       this.#ctx.log.error({ err: error, storeCode: toStoreError(error).code, channel: subscription.channel }, 'replay failed');
-      if (subscription.cancelled || this.session.closing) return;
+      if (subscription.cancelled || this.connection.closing) return;
       this.#unsubscribe(subscription);
       this.#storeFailed(about, error, 'the replay could not be read; subscribe again');
     });
@@ -245,7 +245,7 @@ export class NativeConnection {
     return replayThenLive(this.#ctx.store, subscription.channel, after, REPLAY_PAGE, {
       stopped: () => subscription.cancelled,
       deliver: (messages) => {
-        for (const wire of messageFrames(messages)) this.session.send(wire);
+        for (const wire of messageFrames(messages)) this.connection.send(wire);
       },
       live: (last) => {
         subscription.live = true;
@@ -256,7 +256,7 @@ export class NativeConnection {
       // overflow its send buffer (which would drop it as too slow).
       drain: async () => {
         await new Promise((resolve) => setImmediate(resolve));
-        return this.session.waitForRoom(REPLAY_PAGE.bytes);
+        return this.connection.waitForRoom(REPLAY_PAGE.bytes);
       },
     });
   }
@@ -276,10 +276,10 @@ export class NativeConnection {
       { channel: frame.ch, uid: this.uid, binary: frame.bin, payload, cid: frame.cid, retry: frame.retry },
       undefined, // the publisher's own subscription gets the message too: its cursor covers it
       (result) => {
-        if (this.session.closing) return;
+        if (this.connection.closing) return;
         if (result instanceof Error) return this.#storeFailed(about, result);
         const { message } = result;
-        this.session.send(ackFrame({ ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate }));
+        this.connection.send(ackFrame({ ch: frame.ch, cid: frame.cid, seq: message.seq, id: message.id, ts: message.ts, dup: result.duplicate }));
       },
     );
   }
@@ -294,7 +294,7 @@ export class NativeConnection {
     if (catchUp === undefined) return this.#answerOrFail(frame, about);
     catchUp(frame.ch).then(
       () => {
-        if (!this.session.closing) this.#answerOrFail(frame, about);
+        if (!this.connection.closing) this.#answerOrFail(frame, about);
       },
       (error: unknown) => this.#ctx.log.error({ err: error, channel: frame.ch }, 'query failed'),
     );

@@ -1,18 +1,18 @@
 // The node's open client connections, whatever their protocol: kept alive with pings,
 // and at shutdown closed with 1001 and waited for (a while).
 
-import type { ClientSession } from '../websocket/client-session.ts';
+import type { ClientConnection } from '../websocket/client-connection.ts';
 
 export class ClientConnections {
-  readonly #open = new Set<ClientSession>();
+  readonly #open = new Set<ClientConnection>();
   #allClosed: (() => void) | undefined;
 
-  add(session: ClientSession): void {
+  add(session: ClientConnection): void {
     this.#open.add(session);
   }
 
-  /** For SessionContext.onClosed. */
-  readonly onClosed = (session: ClientSession): void => {
+  /** For ConnectionContext.onClosed. */
+  readonly onClosed = (session: ClientConnection): void => {
     this.#open.delete(session);
     if (this.#open.size === 0) this.#allClosed?.();
   };

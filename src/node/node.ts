@@ -11,7 +11,7 @@ import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
 import { MlesChannels } from '../mles/channels.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
-import { mlesProtocol, type ConnectionContext } from '../mles/session.ts';
+import { mlesProtocol, type MlesContext } from '../mles/session.ts';
 import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
 import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/session.ts';
 import { Peering } from '../network/peering.ts';
@@ -133,7 +133,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
 
   const clients = new ClientConnections();
   const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);
-  const mles: ConnectionContext = {
+  const mles: MlesContext = {
     hub,
     channels: mlesChannels,
     stats,

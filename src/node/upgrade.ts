@@ -15,7 +15,7 @@ import type { HttpRefusalCode } from '../websocket/refusals.ts';
 import type { NodeStats } from '../websocket/stats.ts';
 import { checkSubprotocol, offeredSubprotocols } from '../websocket/upgrade-check.ts';
 import type { ClientConnections } from './client-connections.ts';
-import type { WebSocketProtocol } from '../websocket/client-session.ts';
+import type { WebSocketProtocol } from '../websocket/client-connection.ts';
 
 /** What the upgrade routing needs of peering (Peering has it). */
 export interface PeerUpgrades {

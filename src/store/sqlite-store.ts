@@ -10,7 +10,7 @@
 // start), and lookups by id, which are rare, scan the channel.
 //
 // The tables are in sqlite-schema.ts, the row decoding in sqlite-rows.ts. What is left
-// (about 550 lines) is one class on purpose: appends, reads and retention share the
+// (about 470 lines) is one class on purpose: appends, reads and retention share the
 // cached counters, vectors and client ids, and the rule that a transaction changes the
 // cache only once it has committed; split apart, that rule would have to be kept in
 // several places.

@@ -6,7 +6,7 @@
 
 import { duplexPair, type Duplex } from 'node:stream';
 import { pino } from 'pino';
-import type { ClientSession, SessionContext } from './client-session.ts';
+import type { ClientConnection, ConnectionContext } from './client-connection.ts';
 import { encodeFrame, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseFrames } from './frame.ts';
 import { OutboundFlusher } from './outbound.ts';
 import { NodeStats } from './stats.ts';
@@ -151,8 +151,8 @@ export function fakeConnection(): { readonly server: Duplex; readonly client: Fa
   return { server, client: new FakeWsClient(client) };
 }
 
-/** A SessionContext with a silent logger and fresh counters; `closedSessions` resolves per close. */
-export function testSessionContext(overrides: Partial<SessionContext> = {}): SessionContext & { readonly closedSessions: Closed } {
+/** A ConnectionContext with a silent logger and fresh counters; `closedSessions` resolves per close. */
+export function testConnectionContext(overrides: Partial<ConnectionContext> = {}): ConnectionContext & { readonly closedSessions: Closed } {
   const closedSessions = new Closed();
   return {
     stats: new NodeStats(),
@@ -169,10 +169,10 @@ export function testSessionContext(overrides: Partial<SessionContext> = {}): Ses
 
 /** The sessions a context saw close, and a wait for the next ones. */
 export class Closed {
-  readonly sessions: ClientSession[] = [];
+  readonly sessions: ClientConnection[] = [];
   #waiters: Array<() => void> = [];
 
-  add(session: ClientSession): void {
+  add(session: ClientConnection): void {
     this.sessions.push(session);
     for (const wake of this.#waiters.splice(0)) wake();
   }

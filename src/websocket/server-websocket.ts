@@ -10,7 +10,7 @@ import { encodeFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame.ts';
 import { WsReader } from './reader.ts';
 import { OutboundQueue, type OutboundFlusher, type OutboundTotals } from './outbound.ts';
 
-export interface WsConnectionHandlers {
+export interface ServerWebSocketHandlers {
   /** A complete message, `buf[start, end)`; only valid during the call. */
   message(buf: Buffer, start: number, end: number, binary: boolean): void;
   /** The client broke the protocol; the connection is closing with `code`. */
@@ -23,7 +23,7 @@ export interface WsConnectionHandlers {
   closed(code: number, reason: string): void;
 }
 
-export interface WsConnectionOptions {
+export interface ServerWebSocketOptions {
   readonly maxMessage: number;
   readonly maxBuffered: number;
   readonly totals: OutboundTotals;
@@ -48,11 +48,11 @@ function closeFrame(code: number | undefined, reason: string): Buffer {
 
 const EMPTY_PING = encodeFrame(OP_PING, Buffer.alloc(0));
 
-export class WsConnection {
+export class ServerWebSocket {
   readonly #socket: Duplex;
   readonly #queue: OutboundQueue;
   readonly #reader: WsReader;
-  readonly #handlers: WsConnectionHandlers;
+  readonly #handlers: ServerWebSocketHandlers;
   #open = true;
   #closeSent = false;
   #closeCode = 1006;
@@ -61,7 +61,7 @@ export class WsConnection {
   /** Pings sent since the client last showed it is alive. */
   #missedPings = 0;
 
-  constructor(socket: Duplex, options: WsConnectionOptions, handlers: WsConnectionHandlers) {
+  constructor(socket: Duplex, options: ServerWebSocketOptions, handlers: ServerWebSocketHandlers) {
     this.#socket = socket;
     this.#handlers = handlers;
     this.#queue = new OutboundQueue(socket, options.outbound, options.maxBuffered, options.totals, () => handlers.overflow());

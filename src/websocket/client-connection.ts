@@ -7,10 +7,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { REFUSALS, type RefusalCode } from './refusals.ts';
 import type { NodeStats } from './stats.ts';
-import { WsConnection } from './connection.ts';
+import { ServerWebSocket } from './server-websocket.ts';
 import type { OutboundFlusher } from './outbound.ts';
 
-export interface SessionContext {
+export interface ConnectionContext {
   readonly stats: NodeStats;
   readonly log: Logger;
   readonly headerTimeoutMs: number;
@@ -19,7 +19,7 @@ export interface SessionContext {
   /** The node's end-of-turn writer of queued frames. */
   readonly outbound: OutboundFlusher;
   /** Called once when the connection has closed. */
-  readonly onClosed: (session: ClientSession) => void;
+  readonly onClosed: (session: ClientConnection) => void;
 }
 
 export interface SessionHooks {
@@ -38,21 +38,21 @@ function protocolRefusal(code: number): RefusalCode {
 
 let nextSessionId = 1;
 
-export class ClientSession {
+export class ClientConnection {
   readonly id = nextSessionId++;
   readonly remote: string;
-  readonly #ctx: SessionContext;
+  readonly #ctx: ConnectionContext;
   readonly #hooks: SessionHooks;
-  readonly #ws: WsConnection;
+  readonly #ws: ServerWebSocket;
   #headerTimer: NodeJS.Timeout | undefined;
   #closing = false;
 
-  constructor(socket: Duplex, remote: string, ctx: SessionContext, hooks: SessionHooks) {
+  constructor(socket: Duplex, remote: string, ctx: ConnectionContext, hooks: SessionHooks) {
     this.remote = remote;
     this.#ctx = ctx;
     this.#hooks = hooks;
     this.#headerTimer = setTimeout(() => this.refuse('HEADER_TIMEOUT'), ctx.headerTimeoutMs);
-    this.#ws = new WsConnection(
+    this.#ws = new ServerWebSocket(
       socket,
       { maxMessage: ctx.maxMessage, maxBuffered: ctx.maxBuffered, totals: ctx.stats, outbound: ctx.outbound },
       {
@@ -138,5 +138,5 @@ export class ClientSession {
  */
 export interface WebSocketProtocol {
   readonly subprotocol: string;
-  accept(socket: Duplex, head: Buffer, remote: string): ClientSession;
+  accept(socket: Duplex, head: Buffer, remote: string): ClientConnection;
 }

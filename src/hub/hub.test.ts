@@ -2,20 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
-import { Hub, type Delivery, type DeliveryRun, type Member } from './hub.ts';
+import { Hub, type Delivery, type DeliveryRun } from './hub.ts';
+import { Recorder } from './hub.testkit.ts';
 
-class Recorder implements Member {
-  readonly received: string[] = [];
-  readonly uid: string;
-  readonly channel: string;
-  constructor(uid: string, channel: string) {
-    this.uid = uid;
-    this.channel = channel;
-  }
-  deliver(delivery: Delivery): void {
-    this.received.push(Buffer.from(delivery.message.payload).toString());
-  }
-}
 
 function makeHub(options: { store?: Store; onInterest?: (channel: string, used: boolean) => void } = {}) {
   const scheduled: Array<() => void> = [];

@@ -1,21 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hub, type Delivery } from '../hub/hub.ts';
+import { Hub } from '../hub/hub.ts';
+import { Recorder } from '../hub/hub.testkit.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { MlesChannels, type MlesMember } from './channels.ts';
 import { MemoryJoinHeaders } from './join-headers.ts';
 
-class Recorder implements MlesMember {
-  readonly received: string[] = [];
-  readonly uid: string;
-  readonly channel: string;
-  constructor(uid: string, channel: string) {
-    this.uid = uid;
-    this.channel = channel;
-  }
-  deliver(delivery: Delivery): void {
-    this.received.push(Buffer.from(delivery.message.payload).toString());
-  }
+class MlesRecorder extends Recorder implements MlesMember {
   deliverHeader(frame: Uint8Array): void {
     this.received.push(`header:${Buffer.from(frame).toString()}`);
   }
@@ -29,53 +20,53 @@ function makeRoom(options: { limit?: number; bytes?: number } = {}) {
   const headers = new MemoryJoinHeaders({ firstSeq: (channel) => store.bounds(channel).first });
   const channels = new MlesChannels({ hub, store, headers, historyLimit: options.limit ?? 200, historyBytes: options.bytes ?? 1e9, schedule });
   const endTurn = () => scheduled.splice(0).forEach((run) => run());
-  const send = (from: Recorder, text: string) => hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text) }, from);
+  const send = (from: MlesRecorder, text: string) => hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text) }, from);
   return { hub, store, channels, endTurn, send };
 }
 
 test('refuses a second Mles member with the same uid on a channel until the first leaves', () => {
   const { channels } = makeRoom();
-  const first = new Recorder('a', 'x');
+  const first = new MlesRecorder('a', 'x');
   channels.join(first, Buffer.from('h'));
-  assert.deepEqual(channels.join(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
-  assert.deepEqual(channels.join(new Recorder('a', 'other'), Buffer.from('h')), { ok: true });
-  const refused = new Recorder('a', 'x');
+  assert.deepEqual(channels.join(new MlesRecorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
+  assert.deepEqual(channels.join(new MlesRecorder('a', 'other'), Buffer.from('h')), { ok: true });
+  const refused = new MlesRecorder('a', 'x');
   channels.leave(refused); // leaving as a refused duplicate must not remove the real member
-  assert.deepEqual(channels.join(new Recorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
+  assert.deepEqual(channels.join(new MlesRecorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
   channels.leave(first);
-  assert.deepEqual(channels.join(new Recorder('a', 'x'), Buffer.from('h')), { ok: true });
+  assert.deepEqual(channels.join(new MlesRecorder('a', 'x'), Buffer.from('h')), { ok: true });
 });
 
 test('replays history with headers, bounded by count and bytes; headers are never live', () => {
   const { channels, endTurn, send } = makeRoom({ limit: 4 });
-  const a = new Recorder('a', 'x');
+  const a = new MlesRecorder('a', 'x');
   channels.join(a, Buffer.from('ha'));
   send(a, '1');
   send(a, '2');
   endTurn();
-  const b = new Recorder('b', 'x');
+  const b = new MlesRecorder('b', 'x');
   channels.join(b, Buffer.from('hb'));
   endTurn();
   assert.deepEqual(b.received, ['header:ha', '1', '2']);
   assert.deepEqual(a.received, [], 'b joining broadcast nothing live');
   channels.leave(a);
   channels.leave(b);
-  const c = new Recorder('c', 'x');
+  const c = new MlesRecorder('c', 'x');
   channels.join(c, Buffer.from('hc'));
   assert.deepEqual(c.received, ['header:ha', '1', '2', 'header:hb'], 'history outlives members');
   const small = makeRoom({ limit: 100, bytes: 5 });
-  const d = new Recorder('d', 'z');
+  const d = new MlesRecorder('d', 'z');
   small.channels.join(d, Buffer.from('hd'));
   for (const text of ['aaa', 'bb', 'c']) small.send(d, text);
   small.endTurn();
-  const e = new Recorder('e', 'z');
+  const e = new MlesRecorder('e', 'z');
   small.channels.join(e, Buffer.from('he'));
   assert.deepEqual(e.received, ['bb', 'c'], 'the newest entries that fit in the byte budget');
 });
 
 test('members get messages live after their header, and the frame of a delivery is built once', () => {
   const { hub, channels, endTurn, send } = makeRoom();
-  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  const [a, b] = [new MlesRecorder('a', 'x'), new MlesRecorder('b', 'x')];
   channels.join(a, Buffer.from('a'));
   channels.join(b, Buffer.from('b'));
   endTurn();

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hub, type Delivery } from '../hub/hub.ts';
+import { nextDelivery } from '../hub/hub.testkit.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { fakeConnection, ServerClosedError, testConnectionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
 import { REFUSALS } from '../websocket/refusals.ts';
@@ -25,18 +26,7 @@ function setup(options: { mlesKey?: string; headerTimeoutMs?: number } = {}) {
     return { client, connection: new MlesSession(server, Buffer.alloc(0), 'test', ctx) };
   };
   /** Resolves with the next message the hub commits to `channel`. */
-  const committed = (channel: string): Promise<Delivery> =>
-    new Promise((resolve) => {
-      const watcher = {
-        channel,
-        peerLink: true,
-        deliver: (delivery: Delivery) => {
-          hub.leave(watcher);
-          resolve(delivery);
-        },
-      };
-      hub.subscribe(watcher);
-    });
+  const committed = (channel: string): Promise<Delivery> => nextDelivery(hub, channel);
   return { hub, store, ctx, closed: session.closedSessions, connect, committed };
 }
 

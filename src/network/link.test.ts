@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { pino } from 'pino';
-import { Hub, type Delivery } from '../hub/hub.ts';
+import { Hub } from '../hub/hub.ts';
+import { nextDelivery } from '../hub/hub.testkit.ts';
 import { nodeIdOf, type NodeIdentity } from '../identity/node-identity.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { PeerLink, type LinkContext } from './link.ts';
@@ -87,19 +88,7 @@ function link(a: Side, b: Side): { readonly out: PeerLink; readonly in: Promise<
 }
 
 /** Resolves with the next message the hub commits to `channel`. */
-function committed(hub: Hub, channel: string): Promise<Delivery> {
-  return new Promise((resolve) => {
-    const watcher = {
-      channel,
-      peerLink: true,
-      deliver: (delivery: Delivery) => {
-        hub.leave(watcher);
-        resolve(delivery);
-      },
-    };
-    hub.subscribe(watcher);
-  });
-}
+const committed = nextDelivery;
 
 async function shutDown(a: Side, out: PeerLink, b: Side, inbound: PeerLink): Promise<void> {
   const closed = Promise.all([a.closed.wait(out), b.closed.wait(inbound)]);

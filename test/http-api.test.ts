@@ -117,6 +117,10 @@ describe('GET /v1/channels/{channel}/messages', () => {
   test('malformed parameters get 400 with an error', async () => {
     assert.deepEqual(await get('/v1/channels/api/messages?limit=5000'), { status: 400, body: { error: 'limit must be at most 1000' } });
     assert.deepEqual(await get('/v1/channels/api/messages?after=soon'), { status: 400, body: { error: 'after must be a whole number >= 0' } });
+    assert.deepEqual(await get('/v1/channels/api/messages?limt=1'), {
+      status: 400,
+      body: { error: 'unknown parameter "limt"; known: after, before, limit, uid, auth' },
+    });
     assert.equal((await get('/v1/nothing')).status, 404);
   });
 

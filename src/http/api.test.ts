@@ -33,8 +33,15 @@ test('malformed parameters are 400 with a reason; other paths 404', () => {
     [`/v1/channels/c/messages?uid=u&auth=${'0'.repeat(65)}`, 400, 'auth must be 1-64 hex digits'],
     ['/v1/channels/c/messages?uid=u&auth=', 400, 'auth must be 1-64 hex digits'],
     ['/v1/channels/c/messages?uid=u&auth=0x12', 400, 'auth must be 1-64 hex digits'],
+    ['/v1/channels/c/messages?limt=1', 400, 'unknown parameter "limt"; known: after, before, limit, uid, auth'],
+    ['/v1/channels/c/messages?after=1&Limit=5', 400, 'unknown parameter "Limit"; known: after, before, limit, uid, auth'],
     ['/v1/channels/c', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
     ['/v1/other', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
   ];
   for (const [target, status, error] of cases) assert.deepEqual(parseMessagesRequest(target), { ok: false, status, error }, target);
+});
+
+test('every known parameter is accepted; an empty query segment is not a parameter', () => {
+  assert.equal(parseMessagesRequest('/v1/channels/c/messages?after=1&before=3&limit=5&uid=u&auth=ff&').ok, true);
+  assert.equal(parseMessagesRequest('/v1/channels/c/messages?&limit=5').ok, true);
 });

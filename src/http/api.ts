@@ -27,6 +27,12 @@ export type ParsedRequest =
 
 const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
 
+/**
+ * Every query parameter the API reads. Any other is refused with 400 rather than ignored:
+ * a misspelt `limt=1` would otherwise quietly give a default page.
+ */
+export const KNOWN_PARAMETERS: readonly string[] = ['after', 'before', 'limit', 'uid', 'auth'];
+
 function seqParam(params: URLSearchParams, name: string): number | undefined | string {
   const value = params.get(name);
   if (value === null) return undefined;
@@ -49,6 +55,11 @@ export function parseMessagesRequest(target: string): ParsedRequest {
     return { ok: false, status: 400, error: `the channel must be ${NAME_RULE}` };
   }
   const params = url.searchParams;
+  for (const name of params.keys()) {
+    if (!KNOWN_PARAMETERS.includes(name)) {
+      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: ${KNOWN_PARAMETERS.join(', ')}` };
+    }
+  }
   const after = seqParam(params, 'after');
   if (typeof after === 'string') return { ok: false, status: 400, error: after };
   const before = seqParam(params, 'before');

@@ -18,6 +18,7 @@ interface ApiMessage {
 interface ApiPage {
   messages: ApiMessage[];
   first: number;
+  newest: number;
   last: boolean;
   next?: number;
 }
@@ -81,7 +82,7 @@ describe('GET /v1/channels/{channel}/messages', () => {
     const newest = (await get('/v1/channels/scroll/messages?before=100&limit=10')).body as ApiPage;
     assert.deepEqual(newest.messages.map((m) => m.seq), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
     assert.deepEqual(newest.messages.map((m) => Buffer.from(m.payload, 'base64').toString()), newest.messages.map((m) => String(m.seq)));
-    assert.deepEqual([newest.first, newest.last, newest.next], [1, false, 90]);
+    assert.deepEqual([newest.first, newest.newest, newest.last, newest.next], [1, 100, false, 90]);
     const seen: number[] = [];
     let page = (await get('/v1/channels/scroll/messages?before=101&limit=30')).body as ApiPage;
     for (;;) {
@@ -110,8 +111,14 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.ok(seen.every((m, i) => Buffer.from(m.payload, 'base64').equals(Buffer.alloc(900 * 1024, i))));
   });
 
-  test('a channel with nothing stored gives an empty list', async () => {
-    assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, last: true } });
+  test('a channel nothing was ever stored in gives an empty list and newest 0', async () => {
+    assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, newest: 0, last: true } });
+  });
+
+  test('newest is the newest seq, also on an empty page of a channel with messages', async () => {
+    const past = (await get('/v1/channels/api/messages?after=150')).body as ApiPage;
+    assert.deepEqual([past.messages.length, past.newest, past.last], [0, 150, true]);
+    assert.equal(((await get('/v1/channels/api/messages?limit=1')).body as ApiPage).newest, 150);
   });
 
   test('malformed parameters get 400 with an error', async () => {

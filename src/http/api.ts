@@ -111,6 +111,7 @@ export async function serveMessages(
   }
   await catchUp(query.channel);
   const { messages, last, next } = readPage(store, query.channel, query);
+  const bounds = store.bounds(query.channel);
   sendJson(res, 200, {
     // The HTTP API's own format, not the native protocol's message (src/native/frames.ts):
     // JSON, so a hex id and a base64 payload, under the names of the store; the channel
@@ -123,7 +124,13 @@ export async function serveMessages(
       binary: m.binary,
       payload: Buffer.from(m.payload).toString('base64'),
     })),
-    first: store.bounds(query.channel).first,
+    first: bounds.first,
+    // A channel nothing was ever stored in still answers 200 (anyone may publish to any
+    // name, so there is no "no such channel"), and `newest: 0` tells it from an empty
+    // page of a channel that has messages. The newest seq ever assigned, rather than a
+    // `stored: false` flag: it also tells a channel whose messages all expired (an empty
+    // list, `newest` above 0) and gives any client the end of the channel in one answer.
+    newest: bounds.last,
     last,
     ...(next === undefined ? {} : { next }),
   });

@@ -14,6 +14,7 @@ interface ApiMessage {
   uid: string;
   binary: boolean;
   payload: string;
+  encoding?: string;
 }
 interface ApiPage {
   messages: ApiMessage[];
@@ -121,12 +122,25 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.equal(((await get('/v1/channels/api/messages?limit=1')).body as ApiPage).newest, 150);
   });
 
+  test('encoding=text gives UTF-8 payloads as text, the others in base64 with encoding base64', async () => {
+    const writer = await NativeTestClient.connect(node.wsUrl, 'w');
+    const payloads = [Buffer.from('grüße 👋'), Buffer.from([0xff, 0x00, 0x80]), Buffer.from('')];
+    payloads.forEach((p, i) => writer.send({ t: 'pub', ch: 'mixed', cid: `x${i}`, p }));
+    await writer.next((f) => f.t === 'ack' && f.cid === 'x2');
+    await writer.close();
+    const page = (await get('/v1/channels/mixed/messages?encoding=text')).body as ApiPage;
+    assert.deepEqual(page.messages.map((m) => [m.payload, m.encoding]), [['grüße 👋', 'text'], ['/wCA', 'base64'], ['', 'text']]);
+    const plain = (await get('/v1/channels/mixed/messages')).body as ApiPage;
+    assert.deepEqual(plain.messages.map((m) => [m.payload, m.encoding]), payloads.map((p) => [p.toString('base64'), undefined]));
+    assert.deepEqual(await get('/v1/channels/mixed/messages?encoding=hex'), { status: 400, body: { error: 'encoding must be base64 or text' } });
+  });
+
   test('malformed parameters get 400 with an error', async () => {
     assert.deepEqual(await get('/v1/channels/api/messages?limit=5000'), { status: 400, body: { error: 'limit must be at most 1000' } });
     assert.deepEqual(await get('/v1/channels/api/messages?after=soon'), { status: 400, body: { error: 'after must be a whole number >= 0' } });
     assert.deepEqual(await get('/v1/channels/api/messages?limt=1'), {
       status: 400,
-      body: { error: 'unknown parameter "limt"; known: after, before, limit, uid, auth' },
+      body: { error: 'unknown parameter "limt"; known: after, before, limit, uid, auth, encoding' },
     });
     assert.equal((await get('/v1/nothing')).status, 404);
   });

@@ -14,10 +14,12 @@ interface ApiMessage {
   uid: string;
   binary: boolean;
   payload: string;
+  encoding?: string;
 }
 interface ApiPage {
   messages: ApiMessage[];
   first: number;
+  newest: number;
   last: boolean;
   next?: number;
 }
@@ -81,7 +83,7 @@ describe('GET /v1/channels/{channel}/messages', () => {
     const newest = (await get('/v1/channels/scroll/messages?before=100&limit=10')).body as ApiPage;
     assert.deepEqual(newest.messages.map((m) => m.seq), [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
     assert.deepEqual(newest.messages.map((m) => Buffer.from(m.payload, 'base64').toString()), newest.messages.map((m) => String(m.seq)));
-    assert.deepEqual([newest.first, newest.last, newest.next], [1, false, 90]);
+    assert.deepEqual([newest.first, newest.newest, newest.last, newest.next], [1, 100, false, 90]);
     const seen: number[] = [];
     let page = (await get('/v1/channels/scroll/messages?before=101&limit=30')).body as ApiPage;
     for (;;) {
@@ -110,13 +112,36 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.ok(seen.every((m, i) => Buffer.from(m.payload, 'base64').equals(Buffer.alloc(900 * 1024, i))));
   });
 
-  test('a channel with nothing stored gives an empty list', async () => {
-    assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, last: true } });
+  test('a channel nothing was ever stored in gives an empty list and newest 0', async () => {
+    assert.deepEqual(await get('/v1/channels/empty/messages'), { status: 200, body: { messages: [], first: 1, newest: 0, last: true } });
+  });
+
+  test('newest is the newest seq, also on an empty page of a channel with messages', async () => {
+    const past = (await get('/v1/channels/api/messages?after=150')).body as ApiPage;
+    assert.deepEqual([past.messages.length, past.newest, past.last], [0, 150, true]);
+    assert.equal(((await get('/v1/channels/api/messages?limit=1')).body as ApiPage).newest, 150);
+  });
+
+  test('encoding=text gives UTF-8 payloads as text, the others in base64 with encoding base64', async () => {
+    const writer = await NativeTestClient.connect(node.wsUrl, 'w');
+    const payloads = [Buffer.from('grüße 👋'), Buffer.from([0xff, 0x00, 0x80]), Buffer.from('')];
+    payloads.forEach((p, i) => writer.send({ t: 'pub', ch: 'mixed', cid: `x${i}`, p }));
+    await writer.next((f) => f.t === 'ack' && f.cid === 'x2');
+    await writer.close();
+    const page = (await get('/v1/channels/mixed/messages?encoding=text')).body as ApiPage;
+    assert.deepEqual(page.messages.map((m) => [m.payload, m.encoding]), [['grüße 👋', 'text'], ['/wCA', 'base64'], ['', 'text']]);
+    const plain = (await get('/v1/channels/mixed/messages')).body as ApiPage;
+    assert.deepEqual(plain.messages.map((m) => [m.payload, m.encoding]), payloads.map((p) => [p.toString('base64'), undefined]));
+    assert.deepEqual(await get('/v1/channels/mixed/messages?encoding=hex'), { status: 400, body: { error: 'encoding must be base64 or text' } });
   });
 
   test('malformed parameters get 400 with an error', async () => {
     assert.deepEqual(await get('/v1/channels/api/messages?limit=5000'), { status: 400, body: { error: 'limit must be at most 1000' } });
     assert.deepEqual(await get('/v1/channels/api/messages?after=soon'), { status: 400, body: { error: 'after must be a whole number >= 0' } });
+    assert.deepEqual(await get('/v1/channels/api/messages?limt=1'), {
+      status: 400,
+      body: { error: 'unknown parameter "limt"; known: after, before, limit, uid, auth, encoding' },
+    });
     assert.equal((await get('/v1/nothing')).status, 404);
   });
 

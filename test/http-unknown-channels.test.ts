@@ -33,7 +33,7 @@ async function queryMadeUpChannels(prefix: string, count: number): Promise<void>
       const name = `${prefix}-${next++}-`.padEnd(NAME_LENGTH, 'x');
       const response = await fetch(new URL(`/v1/channels/${name}/messages?before=10`, node.url));
       assert.equal(response.status, 200);
-      assert.deepEqual(await response.json(), { messages: [], first: 1, last: true });
+      assert.deepEqual(await response.json(), { messages: [], first: 1, newest: 0, last: true });
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));

@@ -1,5 +1,5 @@
 // The HTTP query API, for tools and clients that only need to fetch:
-//   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A
+//   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A&encoding=text
 // Pages as a native query does (see query-page.ts): `before` without `after` pages back.
 // Same auth rules as an Mles header. Parameters are validated here, once, into a typed
 // query (pure, table-tested); the handler only reads the store and writes JSON.
@@ -19,13 +19,23 @@ export interface MessagesQuery {
   readonly limit: number;
   readonly uid: string | undefined;
   readonly auth: string | undefined;
+  /** How payloads are written: base64 (the default), or text where they are UTF-8. */
+  readonly encoding: PayloadEncoding;
 }
+
+export type PayloadEncoding = 'base64' | 'text';
 
 export type ParsedRequest =
   | { readonly ok: true; readonly query: MessagesQuery }
   | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
 
 const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
+
+/**
+ * Every query parameter the API reads. Any other is refused with 400 rather than ignored:
+ * a misspelt `limt=1` would otherwise quietly give a default page.
+ */
+export const KNOWN_PARAMETERS: readonly string[] = ['after', 'before', 'limit', 'uid', 'auth', 'encoding'];
 
 function seqParam(params: URLSearchParams, name: string): number | undefined | string {
   const value = params.get(name);
@@ -49,6 +59,11 @@ export function parseMessagesRequest(target: string): ParsedRequest {
     return { ok: false, status: 400, error: `the channel must be ${NAME_RULE}` };
   }
   const params = url.searchParams;
+  for (const name of params.keys()) {
+    if (!KNOWN_PARAMETERS.includes(name)) {
+      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: ${KNOWN_PARAMETERS.join(', ')}` };
+    }
+  }
   const after = seqParam(params, 'after');
   if (typeof after === 'string') return { ok: false, status: 400, error: after };
   const before = seqParam(params, 'before');
@@ -62,7 +77,30 @@ export function parseMessagesRequest(target: string): ParsedRequest {
   }
   const auth = params.get('auth') ?? undefined;
   if (auth !== undefined && !isAuthText(auth)) return { ok: false, status: 400, error: `auth must be 1-${MAX_AUTH_DIGITS} hex digits` };
-  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth } };
+  const encoding = params.get('encoding') ?? 'base64';
+  if (encoding !== 'base64' && encoding !== 'text') return { ok: false, status: 400, error: 'encoding must be base64 or text' };
+  return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth, encoding } };
+}
+
+/** Throws on bytes that are not UTF-8; keeps a leading byte order mark as a character. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A payload as the query asked for it. With `encoding=text` a payload that is not valid
+ * UTF-8 stays base64 and says so, rather than failing the request with 422: one binary
+ * message would otherwise make a whole channel unreadable as text, and a client that
+ * asks for text can still decode the odd message. So with `text` every message carries
+ * its `encoding`; without it, payloads are base64 and messages carry none (as before).
+ */
+export function payloadFields(payload: Uint8Array, encoding: PayloadEncoding): { payload: string; encoding?: PayloadEncoding } {
+  if (encoding === 'text') {
+    try {
+      return { payload: strictUtf8.decode(payload), encoding: 'text' };
+    } catch {
+      return { payload: Buffer.from(payload).toString('base64'), encoding: 'base64' };
+    }
+  }
+  return { payload: Buffer.from(payload).toString('base64') };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -100,19 +138,26 @@ export async function serveMessages(
   }
   await catchUp(query.channel);
   const { messages, last, next } = readPage(store, query.channel, query);
+  const bounds = store.bounds(query.channel);
   sendJson(res, 200, {
     // The HTTP API's own format, not the native protocol's message (src/native/frames.ts):
-    // JSON, so a hex id and a base64 payload, under the names of the store; the channel
-    // is the path's, and no origin.
+    // JSON, so a hex id and a base64 (or text) payload, under the names of the store;
+    // the channel is the path's, and no origin.
     messages: messages.map((m) => ({
       seq: m.seq,
       id: Buffer.from(m.id).toString('hex'),
       ts: m.ts,
       uid: m.uid,
       binary: m.binary,
-      payload: Buffer.from(m.payload).toString('base64'),
+      ...payloadFields(m.payload, query.encoding),
     })),
-    first: store.bounds(query.channel).first,
+    first: bounds.first,
+    // A channel nothing was ever stored in still answers 200 (anyone may publish to any
+    // name, so there is no "no such channel"), and `newest: 0` tells it from an empty
+    // page of a channel that has messages. The newest seq ever assigned, rather than a
+    // `stored: false` flag: it also tells a channel whose messages all expired (an empty
+    // list, `newest` above 0) and gives any client the end of the channel in one answer.
+    newest: bounds.last,
     last,
     ...(next === undefined ? {} : { next }),
   });

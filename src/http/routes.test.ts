@@ -64,7 +64,7 @@ test('/v1 queries the store after asking for freshness', async () => {
   fresh = (channel) => (asked.push(channel), Promise.resolve());
   const res = await fetch(`${base}/v1/channels/lobby/messages`);
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { messages: [], first: 1, last: true });
+  assert.deepEqual(await res.json(), { messages: [], first: 1, newest: 0, last: true });
   assert.deepEqual(asked, ['lobby']);
   assert.equal((await fetch(`${base}/v1/other`)).status, 404);
 });

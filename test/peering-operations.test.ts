@@ -119,3 +119,14 @@ test("a node sends a catch-up at the pace the peer allows, instead of being cut 
   assert.equal(sink.process.stdout.filter((line) => line.includes('peer sends too fast')).length, 0);
   assert.equal(source.process.stdout.filter((line) => line.includes('peer link closed')).length, 0);
 });
+
+test('a node given --peer without PEER_KEY or --trust warns at start, and warns again when the peer refuses it', async () => {
+  const keyed = await node('KEYED');
+  const keyless = await node('KEYLESS', { env: { PEER_KEY: undefined }, peers: [keyed.wsUrl] });
+  const startWarning = '--peer needs PEER_KEY (the same on every node) or --trust NODEID; without them the peer will refuse this node';
+  // Logged before 'listening', which startNode waited for.
+  const [line] = keyless.process.logged(startWarning);
+  assert.equal(line?.level, 40, 'at warn level');
+  assert.deepEqual(keyed.process.logged(startWarning), [], 'a node with PEER_KEY and no peers does not warn');
+  await keyless.process.waitForLogCount("the peer refused this node's handshake: is PEER_KEY set to the same value on both nodes?", 1);
+});

@@ -26,6 +26,11 @@ describe('signals', () => {
       assert.deepEqual(await b.closed, { code: 1001, reason: 'node shutting down' });
       assert.equal(node.logged('shutting down')[0]?.signal, signal);
       assert.equal(node.logged('stopped').length, 1);
+      // Each client is closed, not refused: the log says so, with why.
+      const closes = node.logged('connection closed');
+      assert.equal(closes.length, 2);
+      for (const close of closes) assert.equal(close.reason, 'node shutting down');
+      assert.deepEqual(node.logged('connection refused'), []);
 
       const again = await startNode(['--data', node.dataDir]);
       try {

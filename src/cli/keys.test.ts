@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { loadOrCreateIdentity } from '../identity/node-identity.ts';
 import { runKeys } from './keys.ts';
 
 function run(argv: string[]): { code: number; out: string; err: string } {
@@ -15,10 +16,26 @@ function run(argv: string[]): { code: number; out: string; err: string } {
 
 test('shows the same node id every time for one data directory', () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-keys-'));
+  const identity = loadOrCreateIdentity(dir);
   const first = run(['show', '--data', dir]);
   assert.equal(first.code, 0);
   assert.match(first.out, /^node id: {4}[0-9a-f]{32}\npublic key: [A-Za-z0-9_-]{43} \(Ed25519\)\n/);
+  assert.ok(first.out.includes(identity.nodeId));
   assert.equal(run(['show', '--data', dir]).out, first.out);
+});
+
+test('a data directory without a key is neither created nor given one; the message says what to do', () => {
+  const missing = join(mkdtempSync(join(tmpdir(), 'parley-keys-')), 'mistyped');
+  const shown = run(['show', '--data', missing]);
+  assert.equal(shown.code, 1);
+  assert.equal(shown.out, '');
+  assert.match(shown.err, /no node key in .*mistyped/);
+  assert.match(shown.err, /parley serve --data .*mistyped/);
+  assert.equal(existsSync(missing), false);
+
+  const empty = mkdtempSync(join(tmpdir(), 'parley-keys-'));
+  assert.equal(run(['show', '--data', empty]).code, 1);
+  assert.equal(existsSync(join(empty, 'node.key')), false);
 });
 
 test('usage errors exit 2', () => {

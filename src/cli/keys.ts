@@ -1,16 +1,16 @@
-// `parley keys show`: prints this node's identity (created on first use), so an
-// operator can hand the node id to the operators of its peers.
+// `parley keys show`: prints this node's identity, so an operator can hand the node id
+// to the operators of its peers. Showing never creates: a mistyped --data must not
+// print a fresh key as if it were the node's.
 
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../node/config.ts';
-import { KEY_FILE, loadOrCreateIdentity } from '../identity/node-identity.ts';
+import { KEY_FILE, loadIdentity } from '../identity/node-identity.ts';
 
 export const KEYS_USAGE = `Usage: parley keys show [--data DIR]
 
 Prints the node id and public key of the node whose data directory is DIR
-(default: ${DEFAULTS.dataDir}). The key pair lives in DIR/${KEY_FILE}; it is created on
-first use, as 'parley serve' does.
+(default: ${DEFAULTS.dataDir}). The key pair lives in DIR/${KEY_FILE}; 'parley serve'
+creates it on its first start with that --data. Showing never creates a key.
 `;
 
 export function runKeys(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
@@ -32,13 +32,19 @@ export function runKeys(argv: readonly string[], out: NodeJS.WritableStream = pr
   }
   const dataDir = values.data ?? DEFAULTS.dataDir;
   try {
-    mkdirSync(dataDir, { recursive: true });
-    const identity = loadOrCreateIdentity(dataDir);
+    const identity = loadIdentity(dataDir);
+    if (identity === undefined) {
+      err.write(
+        `parley keys: no node key in ${dataDir} (no ${KEY_FILE} there).\n` +
+          `Check the --data path; if this is a new node, start it once with 'parley serve --data ${dataDir}' to create its key.\n`,
+      );
+      return 1;
+    }
     const raw = identity.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
     out.write(`node id:    ${identity.nodeId}\npublic key: ${raw.toString('base64url')} (Ed25519)\nkey file:   ${dataDir}/${KEY_FILE}\n`);
     return 0;
   } catch (error) {
-    err.write(`parley keys: cannot read or create the key in ${dataDir}: ${(error as Error).message}\n`);
+    err.write(`parley keys: cannot read the key in ${dataDir}: ${(error as Error).message}\n`);
     return 1;
   }
 }

@@ -10,7 +10,8 @@ Commands:
   chat      Interactive terminal client for a channel.
   group     End-to-end encrypted groups (MLS): init, create, add, remove, send, read, ...
   keys      Show this node's identity (keys show).
-  help      Show this help.
+  version   Print parley's version (also -v, --version).
+  help      Show this help (also -h, --help).
 
 Run 'parley <command> --help' for a command's options.
 `;
@@ -43,7 +44,9 @@ async function main(argv: readonly string[]): Promise<number> {
     case '--help':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
+    case 'version':
     case '--version':
+    case '-v':
     case '-V':
       process.stdout.write(`parley ${version()}\n`);
       return 0;

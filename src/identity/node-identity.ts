@@ -20,6 +20,19 @@ export function nodeIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(raw).digest('hex').slice(0, 32);
 }
 
+/** The identity kept in dataDir, or undefined when there is no key file there; never creates anything. */
+export function loadIdentity(dataDir: string): NodeIdentity | undefined {
+  const file = join(dataDir, KEY_FILE);
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return identityOf(file, pem);
+}
+
 export function loadOrCreateIdentity(dataDir: string): NodeIdentity {
   const file = join(dataDir, KEY_FILE);
   let pem: string;
@@ -32,6 +45,10 @@ export function loadOrCreateIdentity(dataDir: string): NodeIdentity {
     // 'wx': never overwrite a key that appeared meanwhile; 0600: it is a secret.
     writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
   }
+  return identityOf(file, pem);
+}
+
+function identityOf(file: string, pem: string): NodeIdentity {
   const privateKey = createPrivateKey(pem);
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
   const publicKey = createPublicKey(privateKey);

@@ -57,12 +57,14 @@ function side(peerKey: string | undefined) {
   const closed = new Signal<number | undefined>();
   const caughtUp = new Signal<string>();
   const handshakeFailed = new Signal<string>();
+  // Warnings and worse, parsed: what an operator would be shown.
+  const warned: Array<Record<string, unknown>> = [];
   const ctx: LinkContext = {
     identity: id,
     policy: { selfId: id.nodeId, peerKey, trusted: undefined },
     hub,
     store,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: 'warn' }, { write: (line: string) => void warned.push(JSON.parse(line) as Record<string, unknown>) }),
     maxPayload: 64 * 1024,
     rateLimit: 0,
     handshakeTimeoutMs: 5000,
@@ -74,7 +76,7 @@ function side(peerKey: string | undefined) {
     closed: (link) => closed.fire(link, link.closeCode),
     handshakeFailed: (link, reason) => handshakeFailed.fire(link, reason),
   };
-  return { id, hub, store, ctx, ready, closed, caughtUp, handshakeFailed };
+  return { id, hub, store, ctx, ready, closed, caughtUp, handshakeFailed, warned };
 }
 
 type Side = ReturnType<typeof side>;
@@ -121,6 +123,9 @@ test('with another PEER_KEY the dialed side refuses the proof, and neither link 
   assert.equal(out.closedFor, undefined, 'the dialer closed nothing itself');
   assert.ok(!out.ready && !inbound.ready);
   assert.deepEqual([a.ready.seen, b.ready.seen], [[], []]);
+  const refused = a.warned.filter((line) => line.code === PEER_CLOSES.BAD_PROOF.close);
+  assert.equal(refused.length, 1, 'the dialer warns that it was refused');
+  assert.match(String(refused[0]!.msg), /refused this node's handshake: is PEER_KEY set to the same value on both nodes\?/);
 });
 
 test('a channel asked for is replayed, then what is published on the other hub arrives live', async () => {

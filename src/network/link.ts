@@ -67,6 +67,10 @@ const REPLAY_PAGE: ReplayPage = { rows: 1000, bytes: 4 * 1024 * 1024 };
 /** Messages a paced link waits to be allowed before it sends again. */
 const PACED_CHUNK = 256;
 
+/** What a node refused by its peer's handshake logs: what is likely missing on this side. */
+const REFUSED_PROOF = "the peer refused this node's handshake: is PEER_KEY set to the same value on both nodes?";
+const REFUSED_UNTRUSTED = "the peer does not trust this node: is this node's id ('parley keys show') in the peer's --trust?";
+
 let nextLinkId = 1;
 
 export interface LinkCounters {
@@ -457,7 +461,13 @@ export class PeerLink {
 
   #onClose(code: number, reason: string): void {
     this.closeCode ??= code;
-    if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
+    const refusal = code === PEER_CLOSES.BAD_PROOF.close ? REFUSED_PROOF : code === PEER_CLOSES.UNTRUSTED.close ? REFUSED_UNTRUSTED : undefined;
+    if (!this.#closed && refusal !== undefined) {
+      // The peer refused this node: retrying will not help until an operator fixes
+      // the configuration, so say what is likely missing, and loudly.
+      this.#ctx.log.warn({ peer: this.label, node: this.node, direction: this.direction, code, reason }, refusal);
+      if (this.direction === 'in' && !this.ready) this.#ctx.handshakeFailed(this, 'closed');
+    } else if (!this.#closed && this.ready) this.#ctx.log.info({ peer: this.label, node: this.node, code, reason }, 'peer link closed by the peer');
     else if (!this.#closed && this.direction === 'in') {
       // Anyone may connect and say hello: one who leaves before proving anything is a
       // prober or a misconfigured peer, and either is worth seeing. (An outgoing link

@@ -99,6 +99,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     logDropped: options.logDropped,
   });
   hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
+  const network = config.network;
+  const peersConfigured = network.peers.length > 0 || network.peersFile !== undefined || network.peersUrl !== undefined;
+  if (peersConfigured && network.peerKey === undefined && network.trust.length === 0) {
+    // Nothing else would say it: the links would be refused and retried for ever.
+    log.warn({ peers: network.peers }, '--peer needs PEER_KEY (the same on every node) or --trust NODEID; without them the peer will refuse this node');
+  }
   const peerSources = new PeerSources({
     flags: config.network.peers,
     file: config.network.peersFile,

@@ -112,11 +112,15 @@ export class ClientConnection {
   refuse(code: RefusalCode, detail?: string): void {
     if (this.#closing) return;
     this.#closing = true;
-    if (code !== 'SHUTDOWN' && code !== 'IDLE') this.#ctx.stats.reject(code);
-    this.log('connection refused', { code, detail });
-    this.#hooks.leave();
     const refusal = REFUSALS[code];
     const reason = detail === undefined ? refusal.reason : `${refusal.reason}: ${detail}`;
+    // A node shutting down or a client gone silent is a close, not a refusal of the client.
+    if (code === 'SHUTDOWN' || code === 'IDLE') this.log('connection closed', { code, reason });
+    else {
+      this.#ctx.stats.reject(code);
+      this.log('connection refused', { code, detail });
+    }
+    this.#hooks.leave();
     if (code === 'TOO_SLOW') this.#ws.abandon(refusal.close, reason);
     else this.#ws.close(refusal.close, reason);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { parseGroupArgs, runGroup } from './group.ts';
+import { GROUP_USAGE, parseGroupArgs, runGroup } from './group.ts';
 
 const common = ['--url', 'ws://127.0.0.1:1/', '--uid', 'alice', '--data', '/nonexistent'];
 
@@ -16,6 +16,24 @@ test('verbs take their arguments and the three required flags', () => {
   assert.match(String(parseGroupArgs(['explode', ...common], {})), /unknown verb/);
   assert.match(String(parseGroupArgs(['read', 'team', '--uid', 'alice'], {})), /required/);
   assert.match(String(parseGroupArgs(['read', 'team', '--bogus', ...common], {})), /bogus/);
+});
+
+test('--url, --uid and --data default to PARLEY_URL, PARLEY_UID and PARLEY_DATA; flags win', () => {
+  const env = { PARLEY_URL: 'ws://env:1/', PARLEY_UID: 'envuser', PARLEY_DATA: '/env-data' };
+  assert.deepEqual(parseGroupArgs(['read', 'team'], env), { verb: 'read', args: ['team'], url: 'ws://env:1/', uid: 'envuser', dataDir: '/env-data', key: undefined });
+  assert.deepEqual(parseGroupArgs(['read', 'team', ...common], env), { verb: 'read', args: ['team'], url: 'ws://127.0.0.1:1/', uid: 'alice', dataDir: '/nonexistent', key: undefined });
+  assert.deepEqual(parseGroupArgs(['read', 'team', '--uid', 'bob'], env), { verb: 'read', args: ['team'], url: 'ws://env:1/', uid: 'bob', dataDir: '/env-data', key: undefined });
+  const missing = String(parseGroupArgs(['read', 'team', '--uid', 'bob'], { PARLEY_URL: 'ws://env:1/', PARLEY_DATA: '' }));
+  assert.match(missing, /--data \(or env PARLEY_DATA\)/);
+  assert.doesNotMatch(missing, /--url|--uid/);
+  const none = String(parseGroupArgs(['read', 'team'], {}));
+  for (const name of ['--url', 'PARLEY_URL', '--uid', 'PARLEY_UID', '--data', 'PARLEY_DATA']) assert.ok(none.includes(name), name);
+});
+
+test('the usage names the environment defaults', () => {
+  assert.match(GROUP_USAGE, /default: env PARLEY_URL/);
+  assert.match(GROUP_USAGE, /default: env PARLEY_UID/);
+  assert.match(GROUP_USAGE, /default: env PARLEY_DATA/);
 });
 
 test('bad flags exit 2 with usage; help exits 0', async () => {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { GroupClient, GroupError } from '../group/index.ts';
 import type { StoredMessage } from '../group/index.ts';
 
-export const GROUP_USAGE = `Usage: parley group <verb> --url URL --uid UID --data DIR [--key MLES_KEY] [args]
+export const GROUP_USAGE = `Usage: parley group <verb> [--url URL] [--uid UID] [--data DIR] [--key MLES_KEY] [args]
 
 End-to-end encrypted groups (MLS). The node relays and stores only ciphertext.
 
@@ -26,10 +26,15 @@ Verbs:
 
 Options:
   --url URL         the node, ws://host:port/ (http:// also accepted)
-  --uid UID         your uid
+                    (default: env PARLEY_URL)
+  --uid UID         your uid (default: env PARLEY_UID)
   --data DIR        this client's own state directory (identity, groups, messages)
+                    (default: env PARLEY_DATA)
   --key MLES_KEY    the node's shared key, when it requires auth (default: env MLES_KEY)
   -h, --help        show this help
+
+--url, --uid and --data are required, each given as a flag or by its environment
+variable; a flag wins over the variable.
 
 Exit status: 0 on success, 1 when the operation failed (the error code is printed on
 stderr, e.g. NO_KEY_PACKAGES, UNKNOWN_GROUP), 2 for bad flags.
@@ -83,9 +88,19 @@ export function parseGroupArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const shape = VERB_ARGS[verb];
   if (shape === undefined) return `unknown verb "${verb}"`;
   if (args.length < shape.min || args.length > shape.max) return `wrong number of arguments for "${verb}"`;
-  if (values.url === undefined || values.uid === undefined || values.data === undefined) return '--url, --uid and --data are required';
-  return { verb, args, url: values.url, uid: values.uid, dataDir: values.data, key: values.key ?? env.MLES_KEY };
+  const url = values.url ?? nonEmpty(env.PARLEY_URL);
+  const uid = values.uid ?? nonEmpty(env.PARLEY_UID);
+  const dataDir = values.data ?? nonEmpty(env.PARLEY_DATA);
+  const missing = [
+    url === undefined ? '--url (or env PARLEY_URL)' : undefined,
+    uid === undefined ? '--uid (or env PARLEY_UID)' : undefined,
+    dataDir === undefined ? '--data (or env PARLEY_DATA)' : undefined,
+  ].filter((m) => m !== undefined);
+  if (url === undefined || uid === undefined || dataDir === undefined) return `missing ${missing.join(', ')}: required`;
+  return { verb, args, url, uid, dataDir, key: values.key ?? env.MLES_KEY };
 }
+
+const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
 
 const line = (m: StoredMessage): string => `${m.sender.uid}: ${m.text}\n`;
 

@@ -58,7 +58,7 @@ describe('parley group against a node', () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /NO_KEY_PACKAGES/);
     await ok('alice', 'add', 'team', 'bob');
-    await ok('alice', 'send', 'team', 'the plan is secret');
+    assert.match(await ok('alice', 'send', 'team', 'the plan is secret'), /^sent to team \(seq \d+\)\n$/);
     await ok('bob', 'send', 'team', 'agreed, très secret');
     assert.equal(await ok('bob', 'read', 'team'), 'alice: the plan is secret\nbob: agreed, très secret\n');
     assert.equal(await ok('alice', 'read', 'team'), 'alice: the plan is secret\nbob: agreed, très secret\n');

@@ -17,7 +17,8 @@ Verbs:
   add GROUP UID...      add every installation of each UID (they must have run a
                         group command once, so their key packages are published)
   remove GROUP UID...   remove every installation of each UID
-  send GROUP TEXT       send a message
+  send GROUP TEXT       send a message; prints "sent to GROUP (seq N)", N its place in
+                        the group's order
   read GROUP            sync, print each message as "UID: TEXT" in group order, exit
   members GROUP         sync, print one member per line: "UID INSTALLATION"
   update GROUP          rotate your keys in the group (a commit with a fresh path)
@@ -155,9 +156,11 @@ async function runVerb(client: GroupClient, parsed: Parsed, io: GroupIo): Promis
       await client.remove(group, rest);
       out(`removed ${rest.join(' ')} from ${group}\n`);
       return;
-    case 'send':
-      await client.send(group, rest[0]!);
+    case 'send': {
+      const sent = await client.send(group, rest[0]!);
+      out(`sent to ${group} (seq ${sent.seq})\n`);
       return;
+    }
     case 'read':
       await client.sync(group);
       for (const m of client.messages(group)) out(line(m));

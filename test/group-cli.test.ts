@@ -67,7 +67,9 @@ describe('parley group against a node', () => {
 
     await ok('alice', 'remove', 'team', 'bob');
     await ok('alice', 'send', 'team', 'after bob left');
-    assert.equal(await ok('bob', 'read', 'team'), 'alice: the plan is secret\nbob: agreed, très secret\n');
+    const afterRemoval = await ok('bob', 'read', 'team');
+    assert.match(afterRemoval, /^you were removed from team at epoch \d+; older messages below are those you could read\n/);
+    assert.equal(afterRemoval.replace(/^you were removed[^\n]*\n/, ''), 'alice: the plan is secret\nbob: agreed, très secret\n');
     const refused = await group('bob', 'send', 'team', 'still here?');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /NOT_MEMBER/);

@@ -19,7 +19,8 @@ Verbs:
   remove GROUP UID...   remove every installation of each UID
   send GROUP TEXT       send a message; prints "sent to GROUP (seq N)", N its place in
                         the group's order
-  read GROUP            sync, print each message as "UID: TEXT" in group order, exit
+  read GROUP            sync, print each message as "UID: TEXT" in group order, exit;
+                        first says so when you were removed from (or left) the group
   members GROUP         sync, print one member per line: "UID INSTALLATION"
   update GROUP          rotate your keys in the group (a commit with a fresh path)
   leave GROUP           ask the group to remove you (a member commits it)
@@ -161,10 +162,14 @@ async function runVerb(client: GroupClient, parsed: Parsed, io: GroupIo): Promis
       out(`sent to ${group} (seq ${sent.seq})\n`);
       return;
     }
-    case 'read':
+    case 'read': {
       await client.sync(group);
+      const row = client.groups().find((g) => g.name === group);
+      if (row?.status === 'removed') out(`you were removed from ${group} at epoch ${row.epoch}; older messages below are those you could read\n`);
+      if (row?.status === 'left') out(`you left ${group} at epoch ${row.epoch}; older messages below are those you could read\n`);
       for (const m of client.messages(group)) out(line(m));
       return;
+    }
     case 'members':
       await client.sync(group);
       for (const m of client.members(group)) out(`${m.uid} ${m.installation}\n`);

@@ -145,6 +145,27 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.equal((await get('/v1/nothing')).status, 404);
   });
 
+  test('GET /v1/channels lists the channels with messages by name, with counts and newest, paged', async () => {
+    interface ChannelList {
+      channels: Array<{ channel: string; count: number; newest: number }>;
+      next?: string;
+    }
+    const all = await get('/v1/channels');
+    assert.equal(all.status, 200);
+    assert.deepEqual((all.body as ChannelList).channels, [
+      { channel: 'api', count: 150, newest: 150 },
+      { channel: 'bulky', count: 10, newest: 10 },
+      { channel: 'mixed', count: 3, newest: 3 },
+      { channel: 'scroll', count: 100, newest: 100 },
+    ]);
+    assert.equal((all.body as ChannelList).next, undefined);
+    const first = (await get('/v1/channels?limit=2')).body as ChannelList;
+    assert.deepEqual([first.channels.map((c) => c.channel), first.next], [['api', 'bulky'], 'bulky']);
+    const second = (await get(`/v1/channels?limit=2&after=${first.next}`)).body as ChannelList;
+    assert.deepEqual([second.channels.map((c) => c.channel), second.next], [['mixed', 'scroll'], undefined]);
+    assert.deepEqual(await get('/v1/channels?limit=1001'), { status: 400, body: { error: 'limit must be at most 1000' } });
+  });
+
   test('without MLES_KEY a given auth must still be right', async () => {
     assert.equal((await get(`/v1/channels/api/messages?uid=x&auth=${mlesAuth('x', 'api', undefined)}`)).status, 200);
     assert.equal((await get('/v1/channels/api/messages?uid=x&auth=0000')).status, 401);
@@ -165,5 +186,11 @@ describe('HTTP query auth with MLES_KEY', () => {
     assert.equal(await status('?uid=alice&auth=0afa46b8689dae7a5'), 200, 'a leading zero does not matter');
     assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(64, '0')}`), 200);
     assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(65, '0')}`), 400);
+  });
+
+  test('listing channels is refused with 403: it would give their names away', async () => {
+    const response = await fetch(new URL('/v1/channels', node.url));
+    assert.equal(response.status, 403);
+    assert.match(((await response.json()) as { error: string }).error, /listing channels is off on a node with an MLES_KEY/);
   });
 });

@@ -145,9 +145,98 @@ describe('GET /v1/channels/{channel}/messages', () => {
     assert.equal((await get('/v1/nothing')).status, 404);
   });
 
+  test('GET /v1/channels lists the channels with messages by name, with counts and newest, paged', async () => {
+    interface ChannelList {
+      channels: Array<{ channel: string; count: number; newest: number }>;
+      next?: string;
+    }
+    const all = await get('/v1/channels');
+    assert.equal(all.status, 200);
+    assert.deepEqual((all.body as ChannelList).channels, [
+      { channel: 'api', count: 150, newest: 150 },
+      { channel: 'bulky', count: 10, newest: 10 },
+      { channel: 'mixed', count: 3, newest: 3 },
+      { channel: 'scroll', count: 100, newest: 100 },
+    ]);
+    assert.equal((all.body as ChannelList).next, undefined);
+    const first = (await get('/v1/channels?limit=2')).body as ChannelList;
+    assert.deepEqual([first.channels.map((c) => c.channel), first.next], [['api', 'bulky'], 'bulky']);
+    const second = (await get(`/v1/channels?limit=2&after=${first.next}`)).body as ChannelList;
+    assert.deepEqual([second.channels.map((c) => c.channel), second.next], [['mixed', 'scroll'], undefined]);
+    assert.deepEqual(await get('/v1/channels?limit=1001'), { status: 400, body: { error: 'limit must be at most 1000' } });
+  });
+
   test('without MLES_KEY a given auth must still be right', async () => {
     assert.equal((await get(`/v1/channels/api/messages?uid=x&auth=${mlesAuth('x', 'api', undefined)}`)).status, 200);
     assert.equal((await get('/v1/channels/api/messages?uid=x&auth=0000')).status, 401);
+  });
+});
+
+describe('POST /v1/channels/{channel}/messages', () => {
+  let node: NodeProcess;
+  before(async () => (node = await startNode(['--max-message', '1024'])));
+  after(() => node.stop());
+
+  interface Posted {
+    seq: number;
+    id: string;
+    ts: number;
+    duplicate: boolean;
+  }
+  const post = async (path: string, body: string | Buffer, contentType = 'text/plain'): Promise<{ status: number; body: unknown }> => {
+    const response = await fetch(new URL(path, node.url), { method: 'POST', body: typeof body === 'string' ? body : Uint8Array.from(body), headers: { 'content-type': contentType } });
+    assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+    return { status: response.status, body: await response.json() };
+  };
+
+  test('a posted message is stored, listed by GET, and reaches an Mles member of the channel', async () => {
+    const mles = await MlesTestClient.join(node.wsUrl, { uid: 'm', channel: 'posted' });
+    const text = await post('/v1/channels/posted/messages?uid=alice', 'hello over http');
+    assert.equal(text.status, 201);
+    const first = text.body as Posted;
+    assert.deepEqual([first.seq, first.id.length, typeof first.ts, first.duplicate], [1, 64, 'number', false]);
+    const bytes = await post('/v1/channels/posted/messages?uid=alice', Buffer.from([0xff, 0x00]), 'application/octet-stream');
+    assert.deepEqual([bytes.status, (bytes.body as Posted).seq], [201, 2]);
+    const received = await mles.waitFor(2);
+    assert.deepEqual(received.map((r) => [r.binary, r.data.toString('hex')]), [
+      [false, Buffer.from('hello over http').toString('hex')],
+      [true, 'ff00'],
+    ]);
+    await mles.close();
+    const page = (await fetch(new URL('/v1/channels/posted/messages?encoding=text', node.url)).then((r) => r.json())) as ApiPage;
+    assert.deepEqual(page.messages.map((m) => [m.seq, m.id, m.uid, m.binary, m.payload]), [
+      [1, first.id, 'alice', false, 'hello over http'],
+      [2, (bytes.body as Posted).id, 'alice', true, '/wA='],
+    ]);
+  });
+
+  test('the same cid from the same uid gets the first result with duplicate: true', async () => {
+    const first = (await post('/v1/channels/once/messages?uid=alice&cid=c1', 'one')).body as Posted;
+    const again = await post('/v1/channels/once/messages?uid=alice&cid=c1', 'one');
+    assert.equal(again.status, 201);
+    assert.deepEqual(again.body, { ...first, duplicate: true });
+    const other = (await post('/v1/channels/once/messages?uid=bob&cid=c1', 'one')).body as Posted;
+    assert.deepEqual([other.seq, other.duplicate], [2, false]);
+    const page = (await fetch(new URL('/v1/channels/once/messages', node.url)).then((r) => r.json())) as ApiPage;
+    assert.equal(page.messages.length, 2);
+  });
+
+  test('refuses bad names, a missing uid, a wrong auth and a body over --max-message', async () => {
+    assert.deepEqual(await post('/v1/channels/x/messages', 'hi'), { status: 400, body: { error: 'uid is required' } });
+    assert.equal((await post('/v1/channels/x/messages?uid=a%01b', 'hi')).status, 400);
+    assert.equal((await post('/v1/channels/a%01b/messages?uid=u', 'hi')).status, 400);
+    assert.equal((await post('/v1/channels/x/messages?uid=u&auth=0000', 'hi')).status, 401);
+    const auth = mlesAuth('u', 'x', undefined);
+    assert.equal((await post(`/v1/channels/x/messages?uid=u&auth=${auth}`, 'hi')).status, 201, 'without MLES_KEY a right auth is fine');
+    assert.equal((await post('/v1/channels/x/messages?uid=u', Buffer.alloc(1024, 1), 'application/octet-stream')).status, 201);
+    assert.deepEqual(await post('/v1/channels/x/messages?uid=u', Buffer.alloc(1025, 1), 'application/octet-stream'), {
+      status: 413,
+      body: { error: "the message is larger than this node's limit of 1024 bytes" },
+    });
+    assert.equal((await post('/v1/channels/x/messages?uid=u', Buffer.from([0xff]))).status, 400, 'text/plain must be UTF-8');
+    const elsewhere = await fetch(new URL('/v1/channels', node.url), { method: 'POST', body: 'x' });
+    assert.deepEqual([elsewhere.status, elsewhere.headers.get('allow')], [405, 'GET, HEAD']);
+    await elsewhere.text();
   });
 });
 
@@ -165,5 +254,19 @@ describe('HTTP query auth with MLES_KEY', () => {
     assert.equal(await status('?uid=alice&auth=0afa46b8689dae7a5'), 200, 'a leading zero does not matter');
     assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(64, '0')}`), 200);
     assert.equal(await status(`?uid=alice&auth=${'afa46b8689dae7a5'.padStart(65, '0')}`), 400);
+  });
+
+  test('a POST needs the auth of uid and channel', async () => {
+    const status = async (query: string) =>
+      (await fetch(new URL(`/v1/channels/example/messages${query}`, node.url), { method: 'POST', body: 'hi', headers: { 'content-type': 'text/plain' } })).status;
+    assert.equal(await status('?uid=alice'), 401);
+    assert.equal(await status('?uid=alice&auth=6f862a3096e7c765'), 401);
+    assert.equal(await status('?uid=alice&auth=afa46b8689dae7a5'), 201);
+  });
+
+  test('listing channels is refused with 403: it would give their names away', async () => {
+    const response = await fetch(new URL('/v1/channels', node.url));
+    assert.equal(response.status, 403);
+    assert.match(((await response.json()) as { error: string }).error, /listing channels is off on a node with an MLES_KEY/);
   });
 });

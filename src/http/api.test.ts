@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessagesRequest, payloadFields } from './api.ts';
+import { parseChannelsRequest, parseMessagesRequest, payloadFields } from './api.ts';
 
 test('parses a query with defaults', () => {
   assert.deepEqual(parseMessagesRequest('/v1/channels/lobby/messages'), {
@@ -37,8 +37,8 @@ test('malformed parameters are 400 with a reason; other paths 404', () => {
     ['/v1/channels/c/messages?after=1&Limit=5', 400, 'unknown parameter "Limit"; known: after, before, limit, uid, auth, encoding'],
     ['/v1/channels/c/messages?encoding=utf8', 400, 'encoding must be base64 or text'],
     ['/v1/channels/c/messages?encoding=', 400, 'encoding must be base64 or text'],
-    ['/v1/channels/c', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
-    ['/v1/other', 404, 'no such endpoint: use /v1/channels/{channel}/messages'],
+    ['/v1/channels/c', 404, 'no such endpoint: use /v1/channels or /v1/channels/{channel}/messages'],
+    ['/v1/other', 404, 'no such endpoint: use /v1/channels or /v1/channels/{channel}/messages'],
   ];
   for (const [target, status, error] of cases) assert.deepEqual(parseMessagesRequest(target), { ok: false, status, error }, target);
 });
@@ -58,4 +58,14 @@ test('encoding=text writes UTF-8 payloads as text and leaves the rest base64, sa
     assert.deepEqual(payloadFields(invalid, 'text'), { payload: Buffer.from(invalid).toString('base64'), encoding: 'base64' }, String(invalid));
   }
   assert.deepEqual(payloadFields(text('hi'), 'base64'), { payload: 'aGk=' }, 'the default names no encoding');
+});
+
+test('a channel listing takes after (a name) and limit (1-1000, default 100), nothing else', () => {
+  const parse = (query: string) => parseChannelsRequest(new URLSearchParams(query));
+  assert.deepEqual(parse(''), { ok: true, query: { after: undefined, limit: 100 } });
+  assert.deepEqual(parse('after=a%20b&limit=1000'), { ok: true, query: { after: 'a b', limit: 1000 } });
+  assert.deepEqual(parse('limit=1001'), { ok: false, status: 400, error: 'limit must be at most 1000' });
+  assert.deepEqual(parse('limit=0'), { ok: false, status: 400, error: 'limit must be a whole number >= 1' });
+  assert.equal(parse('after=').ok, false, 'an empty name is no name');
+  assert.deepEqual(parse('uid=u'), { ok: false, status: 400, error: 'unknown parameter "uid"; known: after, limit' });
 });

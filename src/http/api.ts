@@ -1,4 +1,5 @@
 // The HTTP query API, for tools and clients that only need to fetch:
+//   GET /v1/channels?after=NAME&limit=N
 //   GET /v1/channels/{channel}/messages?after=SEQ&before=SEQ&limit=N&uid=U&auth=A&encoding=text
 // Pages as a native query does (see query-page.ts): `before` without `after` pages back.
 // Same auth rules as an Mles header. Parameters are validated here, once, into a typed
@@ -48,7 +49,7 @@ function seqParam(params: URLSearchParams, name: string): number | undefined | s
 export function parseMessagesRequest(target: string): ParsedRequest {
   const url = new URL(target, 'http://node.invalid');
   const match = ROUTE.exec(url.pathname);
-  if (!match) return { ok: false, status: 404, error: 'no such endpoint: use /v1/channels/{channel}/messages' };
+  if (!match) return { ok: false, status: 404, error: 'no such endpoint: use /v1/channels or /v1/channels/{channel}/messages' };
   let channel: string;
   try {
     channel = decodeURIComponent(match[1]!);
@@ -82,6 +83,60 @@ export function parseMessagesRequest(target: string): ParsedRequest {
   return { ok: true, query: { channel, after, before, limit, uid: params.get('uid') ?? undefined, auth, encoding } };
 }
 
+const LIST_ROUTE = /^\/v1\/channels\/?$/;
+
+export const DEFAULT_CHANNELS_LIMIT = 100;
+export const MAX_CHANNELS_LIMIT = 1000;
+
+export interface ChannelsQuery {
+  /** Only channels named after this one (the `next` of the page before). */
+  readonly after: string | undefined;
+  readonly limit: number;
+}
+
+export type ParsedChannelsRequest =
+  | { readonly ok: true; readonly query: ChannelsQuery }
+  | { readonly ok: false; readonly status: 400; readonly error: string };
+
+/** Parses a channel listing's parameters, or says what is wrong with them. Pure. */
+export function parseChannelsRequest(params: URLSearchParams): ParsedChannelsRequest {
+  for (const name of params.keys()) {
+    if (name !== 'after' && name !== 'limit') {
+      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: after, limit` };
+    }
+  }
+  const after = params.get('after') ?? undefined;
+  if (after !== undefined && !isName(after)) return { ok: false, status: 400, error: `after must be a channel name: ${NAME_RULE}` };
+  let limit = DEFAULT_CHANNELS_LIMIT;
+  const limitText = params.get('limit');
+  if (limitText !== null) {
+    if (!/^\d{1,7}$/.test(limitText) || Number(limitText) < 1) return { ok: false, status: 400, error: 'limit must be a whole number >= 1' };
+    limit = Number(limitText);
+    if (limit > MAX_CHANNELS_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_CHANNELS_LIMIT}` };
+  }
+  return { ok: true, query: { after, limit } };
+}
+
+/**
+ * Lists the channels with messages stored, by name. A node with an MLES_KEY refuses:
+ * its channels are only for those who know their names (and the key), and a list would
+ * give the names away. `next`, when there may be more, is the `after` of the next page.
+ */
+export function serveChannels(req: IncomingMessage, res: ServerResponse, store: Store, mlesKey: string | undefined): void {
+  if (mlesKey !== undefined) {
+    return sendJson(res, 403, { error: 'listing channels is off on a node with an MLES_KEY: it would give their names away' });
+  }
+  const parsed = parseChannelsRequest(new URL(req.url ?? '/', 'http://node.invalid').searchParams);
+  if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error });
+  const { after, limit } = parsed.query;
+  const found = store.channels(after, limit + 1);
+  const page = found.slice(0, limit);
+  sendJson(res, 200, {
+    channels: page.map((c) => ({ channel: c.channel, count: c.count, newest: c.last })),
+    ...(found.length > limit ? { next: page[page.length - 1]!.channel } : {}),
+  });
+}
+
 /** Throws on bytes that are not UTF-8; keeps a leading byte order mark as a character. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -113,7 +168,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export function queryApi(store: Store, mlesKey: string | undefined, catchUp: (channel: string) => Promise<void>): Route {
   return {
     matches: (path) => path.startsWith('/v1/'),
-    handle: (req, res) => serveMessages(req, res, store, mlesKey, catchUp),
+    handle: async (req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (LIST_ROUTE.test(path)) return serveChannels(req, res, store, mlesKey);
+      return serveMessages(req, res, store, mlesKey, catchUp);
+    },
   };
 }
 

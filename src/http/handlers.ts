@@ -10,8 +10,10 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 
 /** Some paths of the HTTP side, served by one front-end (the query API; Matrix next). */
 export interface Route {
+  /** The methods it answers; GET and HEAD when not given. */
+  readonly methods?: readonly string[];
   /** Whether this route answers the path (without the query string). */
   matches(path: string): boolean;
-  /** Answers a GET or HEAD request of a matching path; resolves once answered. */
+  /** Answers a request of a matching path, with one of its methods; resolves once answered. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { MemoryStore } from '../store/memory-store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { queryApi } from './api.ts';
+import { publishApi } from './publish.ts';
 import { createRequestHandler, type RouteDependencies } from './routes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-routes-'));
@@ -21,7 +22,10 @@ const deps: RouteDependencies = {
   log: pino({ level: 'silent' }),
   health: () => ({ connections: 3, channels: 2, peers: 1 }),
   metrics: { contentType: 'text/plain; version=0.0.4', metrics: () => metricsText() },
-  routes: [queryApi(new MemoryStore({ nodeId: '0'.repeat(32) }), undefined, (channel) => fresh(channel))],
+  routes: [
+    publishApi({ publish: (_request, _except, done) => done(new StoreError('full', 'SQLITE_FULL: database or disk is full')) }, undefined, 1024),
+    queryApi(new MemoryStore({ nodeId: '0'.repeat(32) }), undefined, (channel) => fresh(channel)),
+  ],
   site: { root, perHost: false, domains: [] },
 };
 
@@ -88,4 +92,13 @@ test('anything else is a static file', async () => {
   res = await fetch(`${base}/missing.txt`);
   assert.equal(res.status, 404);
   assert.equal(await res.text(), 'not found\n');
+});
+
+test('a POST reaches the route that takes it; a publish the store refuses gets 503 with its storeCode', async () => {
+  const res = await fetch(`${base}/v1/channels/c/messages?uid=u`, { method: 'POST', body: 'hi' });
+  assert.equal(res.status, 503);
+  assert.deepEqual(await res.json(), { error: 'store full: SQLITE_FULL: database or disk is full', storeCode: 'full' });
+  const other = await fetch(`${base}/v1/channels`, { method: 'POST', body: 'hi' });
+  assert.deepEqual([other.status, other.headers.get('allow')], [405, 'GET, HEAD']);
+  await other.text();
 });

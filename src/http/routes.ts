@@ -1,4 +1,5 @@
-// Where each HTTP request goes: GET and HEAD only, then
+// Where each HTTP request goes: GET and HEAD, or another method a route takes (POST to
+// /v1/channels/{channel}/messages), then
 //   /healthz   liveness and a few counts, as JSON
 //   /metrics   Prometheus text
 //   the front-ends' routes, in the order given (the query API at /v1/... today)
@@ -40,12 +41,19 @@ export interface RouteDependencies {
   readonly site: StaticSite;
 }
 
+const READ_METHODS: readonly string[] = ['GET', 'HEAD'];
+
 export function createRequestHandler(deps: RouteDependencies): RequestHandler {
   const { log } = deps;
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+    const method = req.method ?? 'GET';
+    const matching = path === undefined ? [] : deps.routes.filter((r) => r.matches(path));
+    const route = matching.find((r) => (r.methods ?? READ_METHODS).includes(method));
+    if (route === undefined && !READ_METHODS.includes(method)) {
+      // Only routes take other methods, and only those they name.
+      const allow = new Set([...READ_METHODS, ...matching.flatMap((r) => r.methods ?? READ_METHODS)]);
+      res.writeHead(405, { allow: [...allow].join(', '), 'content-type': 'text/plain', connection: 'close' }).end('method not allowed\n');
       return;
     }
     if (path === '/healthz') {
@@ -54,7 +62,6 @@ export function createRequestHandler(deps: RouteDependencies): RequestHandler {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
       return;
     }
-    const route = path === undefined ? undefined : deps.routes.find((r) => r.matches(path));
     if (route !== undefined) {
       route.handle(req, res).catch((error: unknown) => {
         if (!(error instanceof StoreError)) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { queryApi } from '../http/api.ts';
+import { publishApi } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
@@ -162,7 +163,10 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     }),
     metrics: metrics.registry,
     // A valid query first lets the peers catch this node up on the channel.
-    routes: [queryApi(store, config.mles.key, (channel) => peering.catchUp(channel))],
+    routes: [
+      publishApi(hub, config.mles.key, config.websocket.maxMessage),
+      queryApi(store, config.mles.key, (channel) => peering.catchUp(channel)),
+    ],
     site: staticSite(config.http, config.tls),
   });
 

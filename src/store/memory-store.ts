@@ -13,6 +13,7 @@ import type {
   RetentionLimits,
   Store,
   StoredMessage,
+  ChannelSummary,
   StoreStats,
 } from './store.ts';
 
@@ -221,6 +222,18 @@ export class MemoryStore implements Store {
       bytes += channel.bytes;
     }
     return { channels: this.#channels.size, messages, bytes };
+  }
+
+  channels(after: string | undefined, limit: number): ChannelSummary[] {
+    const names = [...this.#channels.keys()].filter((name) => after === undefined || name > after).sort();
+    const summaries: ChannelSummary[] = [];
+    for (const name of names) {
+      if (summaries.length >= limit) break;
+      const channel = this.#channels.get(name)!;
+      if (channel.messages.length === 0) continue;
+      summaries.push({ channel: name, count: channel.messages.length, bytes: channel.bytes, last: channel.lastSeq });
+    }
+    return summaries;
   }
 
   close(): void {}

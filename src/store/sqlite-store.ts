@@ -31,6 +31,7 @@ import type {
   RetentionLimits,
   Store,
   StoredMessage,
+  ChannelSummary,
   StoreStats,
 } from './store.ts';
 
@@ -116,6 +117,7 @@ export class SqliteStore implements Store {
       largest: p('SELECT max(length(payload)) AS largest FROM messages WHERE channel = ?'),
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       channels: p('SELECT channel, count, bytes FROM channels'),
+      listChannels: p('SELECT channel, count, bytes, last_seq AS last FROM channels WHERE count > 0 AND channel > ? ORDER BY channel LIMIT ?'),
       vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
       saveOrigin: p(
         'INSERT INTO origins (channel, origin, highest) VALUES (?, ?, ?) ON CONFLICT (channel, origin) DO UPDATE SET highest = excluded.highest',
@@ -462,6 +464,17 @@ export class SqliteStore implements Store {
   #stats(): StoreStats {
     const { channels, messages, bytes } = this.#sql.totals!.get() as unknown as StoreStats;
     return { channels, messages, bytes };
+  }
+
+  channels(after: string | undefined, limit: number): ChannelSummary[] {
+    return this.#reading(() =>
+      (this.#sql.listChannels!.all(after ?? '', limit) as Array<Record<string, unknown>>).map((row) => ({
+        channel: String(row['channel']),
+        count: Number(row['count']),
+        bytes: Number(row['bytes']),
+        last: Number(row['last']),
+      })),
+    );
   }
 
   close(): void {

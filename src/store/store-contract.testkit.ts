@@ -64,6 +64,25 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.close();
     });
 
+    test('lists the channels with messages stored, by name, paged by the last name seen', () => {
+      const store = fresh();
+      store.append([req('gone', 'old')]);
+      clock += 10_000;
+      store.append([req('b', '12'), req('a', '1'), req('c', 'x'), req('b', '3'), req('d', 'y')]);
+      // A channel whose messages have all expired is not listed.
+      assert.equal(store.enforceRetention({ count: 0, ageMs: 5000, bytes: 0 }, clock, 100), 1);
+      assert.deepEqual(store.channels(undefined, 10).map((c) => c.channel), ['a', 'b', 'c', 'd']);
+      assert.deepEqual(store.channels(undefined, 2), [
+        { channel: 'a', count: 1, bytes: 1, last: 1 },
+        { channel: 'b', count: 2, bytes: 3, last: 2 },
+      ]);
+      assert.deepEqual(store.channels('b', 10).map((c) => c.channel), ['c', 'd']);
+      assert.deepEqual(store.channels('bb', 1).map((c) => c.channel), ['c']);
+      assert.deepEqual(store.channels('d', 10), []);
+      assert.deepEqual(fresh().channels(undefined, 10), []);
+      store.close();
+    });
+
     test('reads ranges by seq and time, either direction', () => {
       const store = fresh();
       for (let i = 1; i <= 10; i++) {

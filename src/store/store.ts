@@ -127,6 +127,17 @@ export interface StoreStats {
   readonly bytes: number;
 }
 
+/** One channel that has messages stored, as `Store.channels` lists it. */
+export interface ChannelSummary {
+  readonly channel: string;
+  /** Messages stored. */
+  readonly count: number;
+  /** Payload bytes stored. */
+  readonly bytes: number;
+  /** Newest seq ever assigned. */
+  readonly last: number;
+}
+
 export interface Store {
   /** This store's node id: the origin of messages accepted here. */
   readonly nodeId: string;
@@ -152,5 +163,10 @@ export interface Store {
    */
   enforceRetention(limits: RetentionLimits, now: number, budget: number): number;
   stats(): StoreStats;
+  /**
+   * The channels that have messages stored, by name (which is ASCII, so one order for
+   * every store), from the first name after `after`; at most `limit` of them.
+   */
+  channels(after: string | undefined, limit: number): ChannelSummary[];
   close(): void;
 }

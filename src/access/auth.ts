@@ -29,7 +29,7 @@ export function authAccepted(
 }
 
 /**
- * Hex digits an auth may have: any number of leading zeros are fine (the value is what
+ * Hex digits an auth may have: leading zeros are fine however many (the value is what
  * counts), but not without end, so that parsing one costs little.
  */
 export const MAX_AUTH_DIGITS = 64;

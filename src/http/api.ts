@@ -12,6 +12,7 @@ import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from '../native/frames.ts';
 import type { Store } from '../store/store.ts';
 import { readPage } from '../native/query-page.ts';
 import type { Route } from './handlers.ts';
+import { AUTH_FAILED, channelOf, limitParam, MESSAGES_PATH, sendJson, unknownParameter, utf8Text } from './request.ts';
 
 export interface MessagesQuery {
   readonly channel: string;
@@ -30,8 +31,6 @@ export type ParsedRequest =
   | { readonly ok: true; readonly query: MessagesQuery }
   | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
 
-const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
-
 /**
  * Every query parameter the API reads. Any other is refused with 400 rather than ignored:
  * a misspelt `limt=1` would otherwise quietly give a default page.
@@ -48,34 +47,20 @@ function seqParam(params: URLSearchParams, name: string): number | undefined | s
 /** Parses the request target into a query, or says what is wrong with it. Pure. */
 export function parseMessagesRequest(target: string): ParsedRequest {
   const url = new URL(target, 'http://node.invalid');
-  const match = ROUTE.exec(url.pathname);
+  const match = MESSAGES_PATH.exec(url.pathname);
   if (!match) return { ok: false, status: 404, error: 'no such endpoint: use /v1/channels or /v1/channels/{channel}/messages' };
-  let channel: string;
-  try {
-    channel = decodeURIComponent(match[1]!);
-  } catch {
-    return { ok: false, status: 400, error: 'the channel is not valid percent-encoding' };
-  }
-  if (!isName(channel)) {
-    return { ok: false, status: 400, error: `the channel must be ${NAME_RULE}` };
-  }
+  const named = channelOf(match);
+  if (!named.ok) return named;
+  const { channel } = named;
   const params = url.searchParams;
-  for (const name of params.keys()) {
-    if (!KNOWN_PARAMETERS.includes(name)) {
-      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: ${KNOWN_PARAMETERS.join(', ')}` };
-    }
-  }
+  const unknown = unknownParameter(params, KNOWN_PARAMETERS);
+  if (unknown !== undefined) return { ok: false, status: 400, error: unknown };
   const after = seqParam(params, 'after');
   if (typeof after === 'string') return { ok: false, status: 400, error: after };
   const before = seqParam(params, 'before');
   if (typeof before === 'string') return { ok: false, status: 400, error: before };
-  let limit = DEFAULT_QUERY_LIMIT;
-  const limitText = params.get('limit');
-  if (limitText !== null) {
-    if (!/^\d{1,7}$/.test(limitText) || Number(limitText) < 1) return { ok: false, status: 400, error: 'limit must be a whole number >= 1' };
-    limit = Number(limitText);
-    if (limit > MAX_QUERY_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_QUERY_LIMIT}` };
-  }
+  const limit = limitParam(params, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT);
+  if (typeof limit === 'string') return { ok: false, status: 400, error: limit };
   const auth = params.get('auth') ?? undefined;
   if (auth !== undefined && !isAuthText(auth)) return { ok: false, status: 400, error: `auth must be 1-${MAX_AUTH_DIGITS} hex digits` };
   const encoding = params.get('encoding') ?? 'base64';
@@ -100,20 +85,12 @@ export type ParsedChannelsRequest =
 
 /** Parses a channel listing's parameters, or says what is wrong with them. Pure. */
 export function parseChannelsRequest(params: URLSearchParams): ParsedChannelsRequest {
-  for (const name of params.keys()) {
-    if (name !== 'after' && name !== 'limit') {
-      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: after, limit` };
-    }
-  }
+  const unknown = unknownParameter(params, ['after', 'limit']);
+  if (unknown !== undefined) return { ok: false, status: 400, error: unknown };
   const after = params.get('after') ?? undefined;
   if (after !== undefined && !isName(after)) return { ok: false, status: 400, error: `after must be a channel name: ${NAME_RULE}` };
-  let limit = DEFAULT_CHANNELS_LIMIT;
-  const limitText = params.get('limit');
-  if (limitText !== null) {
-    if (!/^\d{1,7}$/.test(limitText) || Number(limitText) < 1) return { ok: false, status: 400, error: 'limit must be a whole number >= 1' };
-    limit = Number(limitText);
-    if (limit > MAX_CHANNELS_LIMIT) return { ok: false, status: 400, error: `limit must be at most ${MAX_CHANNELS_LIMIT}` };
-  }
+  const limit = limitParam(params, DEFAULT_CHANNELS_LIMIT, MAX_CHANNELS_LIMIT);
+  if (typeof limit === 'string') return { ok: false, status: 400, error: limit };
   return { ok: true, query: { after, limit } };
 }
 
@@ -137,9 +114,6 @@ export function serveChannels(req: IncomingMessage, res: ServerResponse, store: 
   });
 }
 
-/** Throws on bytes that are not UTF-8; keeps a leading byte order mark as a character. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /**
  * A payload as the query asked for it. With `encoding=text` a payload that is not valid
  * UTF-8 stays base64 and says so, rather than failing the request with 422: one binary
@@ -149,19 +123,10 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function payloadFields(payload: Uint8Array, encoding: PayloadEncoding): { payload: string; encoding?: PayloadEncoding } {
   if (encoding === 'text') {
-    try {
-      return { payload: strictUtf8.decode(payload), encoding: 'text' };
-    } catch {
-      return { payload: Buffer.from(payload).toString('base64'), encoding: 'base64' };
-    }
+    const text = utf8Text(payload);
+    return text === undefined ? { payload: Buffer.from(payload).toString('base64'), encoding: 'base64' } : { payload: text, encoding: 'text' };
   }
   return { payload: Buffer.from(payload).toString('base64') };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
 }
 
 /** The query API as a route: every path under /v1/. */
@@ -192,7 +157,7 @@ export async function serveMessages(
   const { query } = parsed;
   if (query.auth !== undefined || mlesKey !== undefined) {
     if (query.uid === undefined || !authAccepted(query.uid, query.channel, query.auth, mlesKey)) {
-      return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' });
+      return sendJson(res, 401, AUTH_FAILED);
     }
   }
   await catchUp(query.channel);

@@ -2,7 +2,7 @@
 //   POST /v1/channels/{channel}/messages?uid=U&auth=A&cid=C
 // The body is the payload: `content-type: text/plain` makes a text message (the body must
 // then be UTF-8, as a WebSocket text frame must), anything else a binary one. It goes
-// through the hub as any publish does, so Mles and native members of the channel get it.
+// through the hub like every other publish, so Mles and native members of the channel get it.
 // A retry with the same cid from the same uid gets the first result, `duplicate: true`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +13,7 @@ import { MAX_TOKEN_LENGTH } from '../native/frames.ts';
 import type { AppendRequest } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
 import type { Route } from './handlers.ts';
+import { AUTH_FAILED, channelOf, MESSAGES_PATH, sendJson, unknownParameter, utf8Text } from './request.ts';
 
 /** What the route needs of the hub: a hub has this shape. */
 export interface Publisher {
@@ -30,28 +31,19 @@ export type ParsedPublish =
   | { readonly ok: true; readonly target: PublishTarget }
   | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
 
-const ROUTE = /^\/v1\/channels\/([^/]+)\/messages\/?$/;
-
 export const PUBLISH_PARAMETERS: readonly string[] = ['uid', 'auth', 'cid'];
 
 /** Parses a publish's request target, or says what is wrong with it. Pure. */
 export function parsePublishRequest(target: string): ParsedPublish {
   const url = new URL(target, 'http://node.invalid');
-  const match = ROUTE.exec(url.pathname);
+  const match = MESSAGES_PATH.exec(url.pathname);
   if (!match) return { ok: false, status: 404, error: 'no such endpoint: POST to /v1/channels/{channel}/messages' };
-  let channel: string;
-  try {
-    channel = decodeURIComponent(match[1]!);
-  } catch {
-    return { ok: false, status: 400, error: 'the channel is not valid percent-encoding' };
-  }
-  if (!isName(channel)) return { ok: false, status: 400, error: `the channel must be ${NAME_RULE}` };
+  const named = channelOf(match);
+  if (!named.ok) return named;
+  const { channel } = named;
   const params = url.searchParams;
-  for (const name of params.keys()) {
-    if (!PUBLISH_PARAMETERS.includes(name)) {
-      return { ok: false, status: 400, error: `unknown parameter ${JSON.stringify(name)}; known: ${PUBLISH_PARAMETERS.join(', ')}` };
-    }
-  }
+  const unknown = unknownParameter(params, PUBLISH_PARAMETERS);
+  if (unknown !== undefined) return { ok: false, status: 400, error: unknown };
   const uid = params.get('uid');
   if (uid === null) return { ok: false, status: 400, error: 'uid is required' };
   if (!isName(uid)) return { ok: false, status: 400, error: `uid must be ${NAME_RULE}` };
@@ -69,17 +61,6 @@ export function isTextPlain(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(';')[0]!.trim().toLowerCase() === 'text/plain';
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(text);
-}
-
 /** The body, or undefined once it is past `max` bytes (the rest is then read and dropped). */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
@@ -95,13 +76,11 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   return Buffer.concat(chunks, size);
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /** Publishing as a route: POST to /v1/channels/{channel}/messages. */
 export function publishApi(hub: Publisher, mlesKey: string | undefined, maxMessage: number): Route {
   return {
     methods: ['POST'],
-    matches: (path) => ROUTE.test(path),
+    matches: (path) => MESSAGES_PATH.test(path),
     handle: (req, res) => servePublish(req, res, hub, mlesKey, maxMessage),
   };
 }
@@ -117,7 +96,7 @@ export async function servePublish(
   if (!parsed.ok) return sendJson(res, parsed.status, { error: parsed.error }, true);
   const { channel, uid, auth, cid } = parsed.target;
   if ((auth !== undefined || mlesKey !== undefined) && !authAccepted(uid, channel, auth, mlesKey)) {
-    return sendJson(res, 401, { error: 'auth failed: give uid and auth as in an Mles header (auth = SipHash of uid, channel and the key)' }, true);
+    return sendJson(res, 401, AUTH_FAILED, true);
   }
   const tooLarge = { error: `the message is larger than this node's limit of ${maxMessage} bytes` };
   const declared = Number(req.headers['content-length']);
@@ -125,12 +104,8 @@ export async function servePublish(
   const payload = await readBody(req, maxMessage);
   if (payload === undefined) return sendJson(res, 413, tooLarge, true);
   const binary = !isTextPlain(req.headers['content-type']);
-  if (!binary) {
-    try {
-      strictUtf8.decode(payload);
-    } catch {
-      return sendJson(res, 400, { error: 'a text/plain body must be UTF-8; send other bytes as application/octet-stream' });
-    }
+  if (!binary && utf8Text(payload) === undefined) {
+    return sendJson(res, 400, { error: 'a text/plain body must be UTF-8; send other bytes as application/octet-stream' });
   }
   const result = await new Promise<Parameters<PublishCallback>[0]>((resolve) => hub.publish({ channel, uid, binary, payload, cid }, undefined, resolve));
   if (result instanceof StoreError) throw result; // answered 503 with its storeCode by the routes

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect as connectTcp, createServer, type AddressInfo } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,6 +182,9 @@ export async function startPebble(timeoutMs = 15_000): Promise<Pebble> {
     children.push(pebble);
     await pebble.waitForLine(/ACME directory available at/, timeoutMs);
     await pebble.waitForLine(/Root CA certificate available at/, timeoutMs);
+    // pebble prints those lines just before its listeners accept: a test that asks
+    // for the root CA at once could be refused.
+    await Promise.all([acmePort, mgmtPort].map((port) => acceptsConnections(port, timeoutMs)));
   } catch (error) {
     await stop();
     throw error;
@@ -196,6 +199,26 @@ export async function startPebble(timeoutMs = 15_000): Promise<Pebble> {
     rootCa: () => fetchText(`https://127.0.0.1:${mgmtPort}/roots/0`, httpsCa, timeoutMs),
     stop,
   };
+}
+
+/**
+ * Resolves once something accepts TCP connections on 127.0.0.1:port. A process that says
+ * it listens gives no event when its socket is ready, so this asks until it is, for at
+ * most `timeoutMs`.
+ */
+async function acceptsConnections(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const socket = connectTcp(port, '127.0.0.1');
+    const accepted = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+    });
+    socket.destroy();
+    if (accepted) return;
+    if (Date.now() > deadline) throw new Error(`nothing accepts connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function fetchText(url: string, ca: string, timeoutMs: number): Promise<string> {

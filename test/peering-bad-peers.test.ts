@@ -6,16 +6,25 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { makeHello, makeProof, openSession } from '../src/network/handshake.ts';
-import { encodePeerFrame, type HelloFrame, type PeerFrame, type PeerMessage } from '../src/network/protocol.ts';
-import { messageId } from '../src/store/message-id.ts';
+import { encodePeerFrame, type HelloFrame, type PeerFrame } from '../src/network/protocol.ts';
+import type { Envelope } from '../src/envelope/envelope.ts';
+import { OriginWriter } from '../src/envelope/origin-writer.testkit.ts';
+import type { NodeIdentity } from '../src/identity/node-identity.ts';
 import { FakePeer, identity } from './helpers/fake-peer.ts';
 import { Participant } from './helpers/participant.ts';
 import { Random } from './helpers/random.ts';
 import { PEER_KEY, startNetworkNode, storedIds, type NetworkNode } from './helpers/peer-network.ts';
 
-function message(channel: string, origin: string, originSeq: number, text: string): PeerMessage {
-  const fields = { origin, channel, originSeq, ts: Date.now(), uid: 'mallory', binary: false, payload: Buffer.from(text) };
-  return { ...fields, id: messageId(fields) };
+/** One writer per origin, so that a seq written again is the same message. */
+const writers = new Map<string, OriginWriter>();
+function writer(origin: NodeIdentity): OriginWriter {
+  let w = writers.get(origin.nodeId);
+  if (w === undefined) writers.set(origin.nodeId, (w = new OriginWriter(origin)));
+  return w;
+}
+/** A sealed envelope of one message from `origin`. */
+function message(channel: string, origin: NodeIdentity, originSeq: number, text: string): Envelope {
+  return writer(origin).envelope(channel, originSeq, [text]);
 }
 
 describe('bad peers', () => {
@@ -37,7 +46,7 @@ describe('bad peers', () => {
     const sub = await peer.next('sub');
     assert.equal(sub.ch, 'guarded');
     assert.ok(sub.have !== undefined, 'the first ask says what the node has');
-    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'honest')] });
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, e: [message('guarded', me, 1, 'honest')] });
     await watcher.waitUntil((m) => m.length === 1, 'the honest message');
     assert.equal(watcher.received[0]!.origin, me.nodeId);
     peer.ws.close();
@@ -48,8 +57,9 @@ describe('bad peers', () => {
     const peer = await FakePeer.linked(target.wsUrl, me);
     const sub = await peer.next('sub');
     const before = (await storedIds(target, 'guarded')).length;
-    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s! + 1, m: [message('guarded', me.nodeId, 1, 'stale stream')] });
-    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'current stream')] });
+    // Two versions of message 1, as two different writers would make them.
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s! + 1, e: [new OriginWriter(me).envelope('guarded', 1, ['stale stream'])] });
+    peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, e: [message('guarded', me, 1, 'current stream')] });
     await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'current stream'), 'the current stream');
     assert.equal((await storedIds(target, 'guarded')).length, before + 1);
     assert.ok(!watcher.texts().includes('stale stream'));
@@ -97,15 +107,17 @@ describe('bad peers', () => {
     const before = await storedIds(target, 'guarded');
     const forger = await FakePeer.linked(target.wsUrl, me);
     const forgerSub = await forger.next('sub');
-    const good = message('guarded', me.nodeId, 2, 'fine');
-    const tampered = { ...message('guarded', me.nodeId, 3, 'original'), payload: Buffer.from('tampered') };
-    forger.send({ t: 'msgs', ch: 'guarded', s: forgerSub.s!, m: [good, tampered] });
+    const good = message('guarded', me, 2, 'fine');
+    const sealed = message('guarded', me, 3, 'original');
+    const tampered = { ...sealed, messages: [{ ...sealed.messages[0]!, payload: Buffer.from('tampered') }] };
+    forger.send({ t: 'msgs', ch: 'guarded', s: forgerSub.s!, e: [good, tampered] });
     assert.deepEqual(await forger.closed, { code: 4422, reason: 'forged message' });
 
     const impersonator = await FakePeer.linked(target.wsUrl, identity());
     const impersonatorSub = await impersonator.next('sub');
     const targetId = (await impersonator.next('hello')).node;
-    impersonator.send({ t: 'msgs', ch: 'guarded', s: impersonatorSub.s!, m: [message('guarded', targetId, 99, 'in your name')] });
+    const inYourName = { ...message('guarded', me, 99, 'in your name'), origin: targetId };
+    impersonator.send({ t: 'msgs', ch: 'guarded', s: impersonatorSub.s!, e: [inYourName] });
     assert.deepEqual(await impersonator.closed, { code: 4422, reason: 'forged message' });
 
     const garbler = await FakePeer.linked(target.wsUrl, identity());
@@ -121,13 +133,14 @@ describe('bad peers', () => {
     const b = identity();
     const honest = await FakePeer.linked(target.wsUrl, b);
     const honestSub = await honest.next('sub');
-    honest.send({ t: 'msgs', ch: 'guarded', s: honestSub.s!, m: [message('guarded', b.nodeId, 1, 'b says one')] });
+    honest.send({ t: 'msgs', ch: 'guarded', s: honestSub.s!, e: [message('guarded', b, 1, 'b says one')] });
     await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'b says one'), "b's first message");
     honest.ws.close();
 
     const liar = await FakePeer.linked(target.wsUrl, identity());
     const liarSub = await liar.next('sub');
-    liar.send({ t: 'msgs', ch: 'guarded', s: liarSub.s!, m: [message('guarded', b.nodeId, 9e15, 'b says nothing of the sort')] });
+    // Even sealed by b (a liar with b's key could do no better), the hole is refused.
+    liar.send({ t: 'msgs', ch: 'guarded', s: liarSub.s!, e: [message('guarded', b, 9e15, 'b says nothing of the sort')] });
     assert.deepEqual(await liar.closed, { code: 4423, reason: "message skips its origin's sequence" });
     const metrics = await (await fetch(`${target.httpUrl}metrics`)).text();
     assert.match(metrics, /parley_peer_links_refused_total\{reason="OUT_OF_ORDER"\} 1\n/);
@@ -135,7 +148,7 @@ describe('bad peers', () => {
     const again = await FakePeer.linked(target.wsUrl, b);
     const againSub = await again.next('sub');
     assert.equal(againSub.have?.get(b.nodeId), 1, 'the target still says it holds b up to 1');
-    again.send({ t: 'msgs', ch: 'guarded', s: againSub.s!, m: [message('guarded', b.nodeId, 2, 'b says two')] });
+    again.send({ t: 'msgs', ch: 'guarded', s: againSub.s!, e: [message('guarded', b, 2, 'b says two')] });
     await watcher.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'b says two'), "b's second message");
     assert.ok(!watcher.texts().includes('b says nothing of the sort'));
     again.ws.close();
@@ -143,22 +156,21 @@ describe('bad peers', () => {
 
   test('names and times a client could not send are refused from a peer too', async () => {
     const me = identity();
-    const cases: Array<[string, PeerMessage]> = [
-      ['an empty uid', { ...message('guarded', me.nodeId, 1, 'x'), uid: '' }],
-      ['a uid with a control character', { ...message('guarded', me.nodeId, 1, 'x'), uid: 'a\u0007b' }],
-      ['a time before 2020', { ...message('guarded', me.nodeId, 1, 'x'), ts: 0 }],
+    const fresh = () => new OriginWriter(identity());
+    const cases: Array<[string, Envelope]> = [
+      ['an empty uid', fresh().envelope('guarded', 1, ['x'], { uid: '' })],
+      ['a uid with a control character', fresh().envelope('guarded', 1, ['x'], { uid: 'a\u0007b' })],
+      ['a time before 2020', fresh().envelope('guarded', 1, ['x'], { ts: 0 })],
     ];
-    for (const [what, m] of cases) {
+    for (const [what, e] of cases) {
       const peer = await FakePeer.linked(target.wsUrl, me);
       const sub = await peer.next('sub');
-      const fields = { ...m, channel: 'guarded' };
-      peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [{ ...m, id: messageId(fields) }] });
+      peer.send({ t: 'msgs', ch: 'guarded', s: sub.s!, e: [e] });
       assert.deepEqual(await peer.closed, { code: 4400, reason: 'malformed peer frame' }, what);
     }
     const future = await FakePeer.linked(target.wsUrl, me);
     const sub = await future.next('sub');
-    const fields = { origin: me.nodeId, channel: 'guarded', originSeq: 1, ts: Date.now() + 86_400_000, uid: 'mallory', binary: false, payload: Buffer.from('tomorrow') };
-    future.send({ t: 'msgs', ch: 'guarded', s: sub.s!, m: [{ ...fields, id: messageId(fields) }] });
+    future.send({ t: 'msgs', ch: 'guarded', s: sub.s!, e: [fresh().envelope('guarded', 1, ['tomorrow'], { ts: Date.now() + 86_400_000 })] });
     assert.deepEqual(await future.closed, { code: 4400, reason: 'malformed peer frame' });
     // A non-ASCII channel name never reaches the store either.
     const nonAscii = await FakePeer.linked(target.wsUrl, me);
@@ -181,18 +193,19 @@ describe('bad peers', () => {
       for (let round = 0; round < 40; round++) {
         const peer = await FakePeer.linked(target.wsUrl, identity());
         const sub = await peer.next('sub', 'fuzzed');
-        const batch: PeerMessage[] = [];
+        const batch: Envelope[] = [];
         let hole = false;
         for (let i = 0; i < 1 + random.int(5); i++) {
-          const origin = random.pick(origins).nodeId;
+          const originKey = random.pick(origins);
+          const origin = originKey.nodeId;
           const highest = held.get(origin) ?? 0;
           const seq = random.pick([highest + 1, highest + 1, Math.max(1, highest), highest + 2 + random.int(1000), 9e15]);
-          batch.push(message('fuzzed', origin, seq, `${origin.slice(0, 4)}:${seq}`));
+          batch.push(message('fuzzed', originKey, seq, `${origin.slice(0, 4)}:${seq}`));
           if (seq <= highest) continue;
           if (seq === highest + 1 || highest === 0) held.set(origin, seq); // the next, or a first from an origin not held here
           else hole = true;
         }
-        peer.send({ t: 'msgs', ch: 'fuzzed', s: sub.s!, m: batch });
+        peer.send({ t: 'msgs', ch: 'fuzzed', s: sub.s!, e: batch });
         if (hole) assert.equal((await peer.closed).code, 4423, `round ${round}: a hole closes the link`);
         else {
           peer.ws.send(Buffer.from([0xff])); // ends the link once the frame before it was taken
@@ -214,7 +227,7 @@ describe('bad peers', () => {
     const me = identity();
     const peer = await FakePeer.linked(target.wsUrl, me);
     const sub = await peer.next('sub');
-    const frame: PeerFrame = { t: 'msgs', ch: 'guarded', s: sub.s!, m: [message('guarded', me.nodeId, 1, 'said once')] };
+    const frame: PeerFrame = { t: 'msgs', ch: 'guarded', s: sub.s!, e: [message('guarded', me, 1, 'said once')] };
     peer.send(frame);
     peer.send(frame);
     peer.send(frame);
@@ -232,10 +245,10 @@ describe('bad peers', () => {
       const me = identity();
       const flooder = await FakePeer.linked(flooded.wsUrl, me);
       const { s: stream } = await flooder.next('sub');
-      const batch = Array.from({ length: 150 }, (_, i) => message('flood', me.nodeId, i + 1, `f${i}`));
-      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: batch.slice(0, 150) });
-      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: [message('flood', me.nodeId, 151, 'more')] });
-      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, m: Array.from({ length: 100 }, (_, i) => message('flood', me.nodeId, 152 + i, `g${i}`)) });
+      const w = writer(me);
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, e: [w.envelope('flood', 1, Array.from({ length: 150 }, (_, i) => `f${i}`))] });
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, e: [w.envelope('flood', 151, ['more'])] });
+      flooder.send({ t: 'msgs', ch: 'flood', s: stream!, e: [w.envelope('flood', 152, Array.from({ length: 100 }, (_, i) => `g${i}`))] });
       assert.deepEqual(await flooder.closed, { code: 4429, reason: 'peer sends too fast' });
       await flooded.process.waitForLogCount('peer link closed: peer sends too fast', 1);
       assert.ok(listener.received.length <= 200, 'at most the burst was taken');
@@ -278,7 +291,7 @@ describe('bad peers', () => {
     }
     const me = identity();
     // A fresh link's first ask is stream 1.
-    const valid = encodePeerFrame({ t: 'msgs', ch: 'guarded', s: 1, m: [message('guarded', me.nodeId, 1, 'fuzz')] });
+    const valid = encodePeerFrame({ t: 'msgs', ch: 'guarded', s: 1, e: [message('guarded', me, 1, 'fuzz')] });
     for (let i = 0; i < 30; i++) {
       const peer = await FakePeer.linked(target.wsUrl, me);
       await peer.next('sub');

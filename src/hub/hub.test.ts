@@ -160,7 +160,7 @@ test('a replica from a peer is delivered to everyone but the link it came on, an
   const other = { channel: 'x', peerLink: true, deliver: (d: Delivery) => otherLink.push(Buffer.from(d.message.payload).toString()) };
   hub.subscribe(link);
   hub.subscribe(other);
-  const replica = { origin: 'far', originSeq: 1, ts: 5, id: new Uint8Array(32) };
+  const replica = { origin: 'far', originSeq: 1, ts: 5, id: new Uint8Array(32), prev: new Uint8Array(32) };
   hub.publish({ channel: 'x', uid: 'remote', binary: true, payload: Buffer.from('r1'), replica }, link);
   hub.publish({ channel: 'x', uid: 'remote', binary: true, payload: Buffer.from('r1'), replica }, other);
   endTurn();

@@ -14,10 +14,26 @@ export interface NodeIdentity {
 
 export const KEY_FILE = 'node.key';
 
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** The raw 32 bytes of an Ed25519 public key, as the wire formats carry it. */
+export function rawPublicKey(key: KeyObject): Uint8Array {
+  return key.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
+export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+/** The node id of a raw Ed25519 public key: the first 16 bytes of its SHA-256, in hex. */
+export function nodeIdOfRaw(raw: Uint8Array): string {
+  return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+}
+
 /** The node id of a public key: the first 16 bytes of SHA-256 of its raw bytes, in hex. */
 export function nodeIdOf(publicKey: KeyObject): string {
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-  return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  return nodeIdOfRaw(rawPublicKey(publicKey));
 }
 
 /** The identity kept in dataDir, or undefined when there is no key file there; never creates anything. */

@@ -3,7 +3,6 @@
 
 import type { Delivery, Member } from '../hub/hub.ts';
 import type { StoredMessage } from '../store/store.ts';
-import type { PeerMessage } from './protocol.ts';
 
 /**
  * A channel the peer asked for. It sends each message the peer lacks, judged by the
@@ -22,10 +21,10 @@ export class ChannelFeed implements Member {
   cancelled = false;
   /** The local seq of the newest message considered: how far the peer is served. */
   position = 0;
-  readonly #send: (stream: ChannelFeed, message: PeerMessage) => void;
+  readonly #send: (stream: ChannelFeed, message: StoredMessage) => void;
 
   /** `send` queues a message for the peer, on the link. */
-  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, send: (stream: ChannelFeed, message: PeerMessage) => void) {
+  constructor(channel: string, number: number, have: ReadonlyMap<string, number>, send: (stream: ChannelFeed, message: StoredMessage) => void) {
     this.channel = channel;
     this.number = number;
     this.peerHas = new Map(have);
@@ -40,13 +39,11 @@ export class ChannelFeed implements Member {
     this.position = message.seq;
     if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
     this.peerHas.set(message.origin, message.originSeq);
-    // A stored message is a PeerMessage as it is (the same names); the peer format's
-    // mapping to the wire is encodePeerFrame's.
     this.#send(this, message);
   }
 
-  /** The peer showed it has this message (it sent it to us). */
-  peerHolds(message: PeerMessage): void {
-    if (message.originSeq > (this.peerHas.get(message.origin) ?? 0)) this.peerHas.set(message.origin, message.originSeq);
+  /** The peer showed it has the origin's messages up to this one (it sent them to us). */
+  peerHolds(origin: string, originSeq: number): void {
+    if (originSeq > (this.peerHas.get(origin) ?? 0)) this.peerHas.set(origin, originSeq);
   }
 }

@@ -28,22 +28,12 @@
 
 import { createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import type { NodeIdentity } from '../identity/node-identity.ts';
-import { nodeIdOf } from '../identity/node-identity.ts';
+import { nodeIdOf, publicKeyFromRaw, rawPublicKey } from '../identity/node-identity.ts';
 import { PEER_PROTOCOL_VERSION, type HelloFrame, type PeerCloseCode, type ProofFrame } from './protocol.ts';
 
 const CONTEXT = 'parley-peer-v2';
-/** DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 /** DER prefix of an X25519 SubjectPublicKeyInfo. */
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-
-export function rawPublicKey(key: KeyObject): Uint8Array {
-  return key.export({ format: 'der', type: 'spki' }).subarray(-32);
-}
-
-export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-}
 
 /** Which end of the link a side is: the one that dialed, or the one that was dialed. */
 export type Role = 'dialer' | 'dialed';

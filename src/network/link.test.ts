@@ -13,6 +13,8 @@ import { Hub } from '../hub/hub.ts';
 import { nextDelivery } from '../hub/hub.testkit.ts';
 import { nodeIdOf, type NodeIdentity } from '../identity/node-identity.ts';
 import { MemoryStore } from '../store/memory-store.ts';
+import { ReplicaIntake } from '../envelope/intake.ts';
+import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { PeerLink, type LinkContext } from './link.ts';
 import { memoryWsPair } from './memory-ws.testkit.ts';
 import { PEER_CLOSES, PEER_SUBPROTOCOL } from './protocol.ts';
@@ -64,6 +66,8 @@ function side(peerKey: string | undefined) {
     policy: { selfId: id.nodeId, peerKey, trusted: undefined },
     hub,
     store,
+    intake: new ReplicaIntake(store, new SealChecker()),
+    sealer: new Sealer(id),
     log: pino({ level: 'warn' }, { write: (line: string) => void warned.push(JSON.parse(line) as Record<string, unknown>) }),
     maxPayload: 64 * 1024,
     rateLimit: 0,

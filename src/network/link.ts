@@ -1,7 +1,8 @@
 // One link to another node, over one WebSocket that carries every channel the two
 // share. It runs the mutual handshake, then answers the peer's asks with channel
-// streams (what the peer lacks from the store, then live), and hands the peer's
-// messages to the hub as replicas once each has been checked against its id.
+// streams (what the peer lacks from the store, then live), in envelopes sealed by each
+// message's origin, and hands the peer's messages to the hub as replicas once the
+// node's intake has checked their chain and seal (src/envelope/).
 //
 // Links run on the `ws` package, not on src/websocket/: a node dials its peers as often
 // as it accepts them, and `ws` has a client; src/websocket/ is a server written for the
@@ -12,8 +13,10 @@ import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.ts';
 import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
-import { messageId } from '../store/message-id.ts';
-import type { AppendResult, Store } from '../store/store.ts';
+import type { AppendResult, Store, StoredMessage } from '../store/store.ts';
+import { packEnvelopes } from '../envelope/envelope.ts';
+import type { IntakeSource, ReplicaIntake, Rejection, VerifiedMessage } from '../envelope/intake.ts';
+import type { Sealer } from '../envelope/seal.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
 import { ChannelFeed } from './channel-feed.ts';
@@ -28,7 +31,6 @@ import {
   type InterestPath,
   type PeerCloseCode,
   type PeerFrame,
-  type PeerMessage,
   type SubFrame,
 } from './protocol.ts';
 
@@ -37,6 +39,10 @@ export interface LinkContext {
   readonly policy: TrustPolicy;
   readonly hub: Hub;
   readonly store: Store;
+  /** Checks what peers send before it is stored; shared by all links and transports. */
+  readonly intake: ReplicaIntake;
+  /** Seals this node's own messages as they are sent. */
+  readonly sealer: Sealer;
   readonly log: Logger;
   /** Largest message payload accepted. */
   readonly maxPayload: number;
@@ -56,11 +62,15 @@ export interface LinkContext {
   readonly handshakeFailed: (link: PeerLink, reason: string) => void;
 }
 
-/**
- * How far ahead of this node's clock a peer's message may be dated: clocks drift, but
- * a message from the far future would never age out.
- */
-const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+/** The close code for each reason the intake refuses an envelope. */
+const CLOSE_FOR: Record<Rejection, PeerCloseCode> = {
+  malformed: 'BAD_FRAME',
+  forged: 'FORGED',
+  bad_seal: 'FORGED',
+  out_of_order: 'OUT_OF_ORDER',
+  unsealed: 'UNSEALED',
+  replayed: 'FORGED',
+};
 
 /** What a replay reads and sends per step: 1000 messages or about 4 MiB of payloads. */
 const REPLAY_PAGE: ReplayPage = { rows: 1000, bytes: 4 * 1024 * 1024 };
@@ -113,7 +123,9 @@ export class PeerLink {
   /** Channels whose current stream from the peer has caught up. */
   readonly #caughtUp = new Set<string>();
   /** Messages to send, per stream (a replaced stream's leftovers keep their number). */
-  #pending = new Map<ChannelFeed, PeerMessage[]>();
+  #pending = new Map<ChannelFeed, StoredMessage[]>();
+  /** What the peer sent of runs whose seal has not come yet. */
+  readonly #source: IntakeSource;
   #flushQueued = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** What this peer may send us (--peer-rate, twice that in a burst). */
@@ -132,6 +144,7 @@ export class PeerLink {
     this.#ctx = ctx;
     this.#received = new TokenBucket(ctx.rateLimit * 2, ctx.rateLimit);
     this.#own = makeHello(ctx.identity, ctx.rateLimit);
+    this.#source = ctx.intake.source();
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -149,6 +162,7 @@ export class PeerLink {
     if (want.length === 0) {
       this.#asking.delete(channel);
       this.#caughtUp.delete(channel);
+      this.#source.drop(channel);
       this.#send({ t: 'unsub', ch: channel });
       return;
     }
@@ -157,6 +171,7 @@ export class PeerLink {
       const s = this.#nextStream++;
       this.#asking.set(channel, s);
       this.#caughtUp.delete(channel);
+      this.#source.drop(channel);
       frame = { ...frame, have: this.#ctx.store.vector(channel), s };
     }
     this.#send(frame);
@@ -201,7 +216,7 @@ export class PeerLink {
     this.#ws.terminate();
   }
 
-  queue(stream: ChannelFeed, message: PeerMessage): void {
+  queue(stream: ChannelFeed, message: StoredMessage): void {
     let batch = this.#pending.get(stream);
     if (batch === undefined) {
       batch = [];
@@ -241,9 +256,9 @@ export class PeerLink {
         while (to < allowed && to - from < MAX_BATCH && (to === from || bytes + messages[to]!.payload.length <= MAX_FRAME_PAYLOAD)) {
           bytes += messages[to++]!.payload.length;
         }
-        const m = messages.slice(from, to);
-        this.counters.messagesOut += m.length;
-        last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, m });
+        const e = packEnvelopes(messages.slice(from, to), this.#ctx.identity.nodeId, this.#ctx.sealer);
+        this.counters.messagesOut += to - from;
+        if (e.length > 0) last = this.#send({ t: 'msgs', ch: stream.channel, s: stream.number, e });
         from = to;
       }
       for (let i = 0; i < allowed; i++) this.#pendingBytes -= messages[i]!.payload.length;
@@ -407,32 +422,27 @@ export class PeerLink {
     // A channel given up, or asked for again, can still have messages of the earlier
     // stream on the way: they are not needed, and taking them could leave a hole.
     if (this.#asking.get(frame.ch) !== frame.s) return;
-    if (!this.#received.tryTake(frame.m.length)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
-    const self = this.#ctx.identity.nodeId;
-    const latest = Date.now() + MAX_CLOCK_AHEAD_MS;
-    // Every message of the frame is checked before any is stored.
-    for (const m of frame.m) {
-      // A message from the far future would never age out, one from before the epoch
-      // would go with the next retention pass: both say the peer or its clock is wrong.
-      if (m.ts > latest) {
-        return this.close('BAD_FRAME', `message ${m.origin}/${m.originSeq} in ${frame.ch} is dated ${Math.round((m.ts - Date.now()) / 60_000)} min ahead of this node's clock`);
+    let count = 0;
+    for (const e of frame.e) count += e.messages.length;
+    if (!this.#received.tryTake(count)) return this.close('FLOOD', `over ${this.#ctx.rateLimit} messages/s`);
+    this.counters.messagesIn += count;
+    // Every envelope of the frame is checked before any message is stored.
+    const taken: VerifiedMessage[] = [];
+    for (const envelope of frame.e) {
+      const result = this.#source.take(frame.ch, envelope);
+      if (!result.ok) {
+        // What the frame's earlier envelopes put in flight will not be stored.
+        this.#ctx.intake.reset();
+        return this.close(CLOSE_FOR[result.reason], result.detail);
       }
-      if (!Buffer.from(messageId({ ...m, channel: frame.ch })).equals(m.id)) {
-        return this.close('FORGED', `message ${m.origin}/${m.originSeq} in ${frame.ch} does not match its id`);
-      }
-      if (m.origin === self && m.originSeq > (this.#ctx.store.vector(frame.ch).get(self) ?? 0)) {
-        return this.close('FORGED', `message ${m.originSeq} in ${frame.ch} claims to come from this node, which never sent it`);
-      }
+      taken.push(...result.messages);
     }
-    this.counters.messagesIn += frame.m.length;
     const back = this.#streams.get(frame.ch);
-    for (const m of frame.m) {
-      back?.peerHolds(m);
-      this.#ctx.hub.publish(
-        { channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id } },
-        back,
-        this.#onStored,
-      );
+    // The peer holds these whether or not they are new here: never send them back.
+    for (const envelope of frame.e) back?.peerHolds(envelope.origin, envelope.firstSeq + envelope.messages.length - 1);
+    for (const m of taken) {
+      const replica = { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal };
+      this.#ctx.hub.publish({ channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica }, back, this.#onStored);
     }
   }
 
@@ -444,9 +454,14 @@ export class PeerLink {
   readonly #onStored = (result: AppendResult | Error): void => {
     // A batch the store refused is lost here, but the peer counts it as sent: start
     // over, and the vectors exchanged on the next link say again what is missing.
-    if (result instanceof Error) return this.close('STORE_FAILED', result.message);
-    if (result.hole === undefined) return;
+    if (result instanceof Error) {
+      this.#ctx.intake.reset();
+      return this.close('STORE_FAILED', result.message);
+    }
     const { channel, origin, originSeq } = result.message;
+    this.#ctx.intake.stored(channel, origin, originSeq);
+    if (result.hole === undefined) return;
+    this.#ctx.intake.reset();
     this.close('OUT_OF_ORDER', `message ${origin}/${originSeq} in ${channel} skips that origin's sequence: this node holds it up to ${result.hole.after}`);
   };
 

@@ -11,6 +11,8 @@ import { Backoff } from '../timing/backoff.ts';
 import type { Hub } from '../hub/hub.ts';
 import type { Store } from '../store/store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { ReplicaIntake } from '../envelope/intake.ts';
+import type { Sealer } from '../envelope/seal.ts';
 import { InterestTable, type AskChange } from './interest.ts';
 import { PeerLink, type LinkContext, type LinkCounters } from './link.ts';
 import { QueriedChannels } from './queried-channels.ts';
@@ -32,6 +34,9 @@ export interface PeeringOptions {
   readonly identity: NodeIdentity;
   readonly hub: Hub;
   readonly store: Store;
+  /** Checks envelopes from peers (shared with the other transports). */
+  readonly intake: ReplicaIntake;
+  readonly sealer: Sealer;
   readonly log: Logger;
   /** Shared secret all peers must prove they know (PEER_KEY). */
   readonly peerKey: string | undefined;
@@ -104,6 +109,8 @@ export class Peering {
       },
       hub: options.hub,
       store: options.store,
+      intake: options.intake,
+      sealer: options.sealer,
       log: options.log,
       maxPayload: options.maxPayload,
       rateLimit: options.rateLimit,

@@ -15,7 +15,13 @@ function plain(value: unknown): unknown {
   if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
 }
-const message = [NODE, 7, 1700000000000, 'alice', true, new Uint8Array([1, 2]), new Uint8Array(32)];
+const message = [1700000000000, 'alice', true, new Uint8Array([1, 2])];
+const envelope = (messages: unknown[], overrides: Record<number, unknown> = {}) => {
+  const e: unknown[] = [NODE, 7, new Uint8Array(32), messages, new Uint8Array(96)];
+  for (const [i, v] of Object.entries(overrides)) e[Number(i)] = v;
+  return e;
+};
+const msgs = (e: unknown[]) => ({ t: 'msgs', ch: 'c', s: 1, e: [e] });
 
 test('every frame survives encoding and decoding', () => {
   const frames: PeerFrame[] = [
@@ -25,7 +31,8 @@ test('every frame survives encoding and decoding', () => {
     { t: 'sub', ch: 'lobby', want: [[NODE, OTHER]], have: new Map([[OTHER, 12]]), s: 3 },
     { t: 'sub', ch: 'lobby', want: [[NODE]] },
     { t: 'unsub', ch: 'lobby' },
-    { t: 'msgs', ch: 'lobby', s: 3, m: [{ origin: NODE, originSeq: 7, ts: 1_700_000_000_000, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] },
+    { t: 'msgs', ch: 'lobby', s: 3, e: [{ origin: NODE, firstSeq: 7, prev: new Uint8Array(32), messages: [{ ts: 1_700_000_000_000, uid: 'u', binary: false, payload: new Uint8Array([9]) }], seal: new Uint8Array(96) }] },
+    { t: 'msgs', ch: 'lobby', s: 3, e: [{ origin: OTHER, firstSeq: 1, prev: new Uint8Array(32).fill(1), messages: [{ ts: 1_700_000_000_000, uid: 'u', binary: true, payload: new Uint8Array(0) }], seal: undefined }] },
   ];
   for (const frame of frames) {
     const decoded = decodePeerFrame(encodePeerFrame(frame), 1024);
@@ -42,23 +49,29 @@ test('malformed frames are refused with a reason', () => {
     [{ t: 'hello', v: PEER_PROTOCOL_VERSION, node: NODE, key: new Uint8Array(31), nonce: new Uint8Array(32), dh: new Uint8Array(32) }, /key must be 32 bytes/],
     [{ t: 'hello', v: PEER_PROTOCOL_VERSION, node: NODE, key: new Uint8Array(32), nonce: new Uint8Array(32) }, /dh must be bytes/],
     // A hello of the first version has no dh: it is refused by its version, not by a missing field.
-    [{ t: 'hello', v: 1, node: NODE, key: new Uint8Array(32), nonce: new Uint8Array(32) }, /peer protocol version 1; this node speaks 2/],
+    [{ t: 'hello', v: 1, node: NODE, key: new Uint8Array(32), nonce: new Uint8Array(32) }, /peer protocol version 1; this node speaks 3/],
     [{ t: 'proof', sig: 'text' }, /sig must be bytes/],
     [{ t: 'sub', ch: '', want: [] }, /ch must not be empty/],
     [{ t: 'sub', ch: 'caf\u00e9', want: [] }, /ch must be printable ASCII/],
     [{ t: 'unsub', ch: 'a\nb' }, /ch must be printable ASCII/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, message[2], '', ...message.slice(4)]] }, /uid must not be empty/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, message[2], 'bell\u0007', ...message.slice(4)]] }, /uid must be printable ASCII/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 1, 0, ...message.slice(3)]] }, /ts 0 is before 2020/],
+    [msgs(envelope([[message[0], '', true, message[3]]])), /uid must not be empty/],
+    [msgs(envelope([[message[0], 'bell\u0007', true, message[3]]])), /uid must be printable ASCII/],
+    [msgs(envelope([[0, ...message.slice(1)]])), /ts must be a time in ms after 2020/],
+    [msgs(envelope([[Date.now() + 3_600_000, ...message.slice(1)]])), /min ahead of this node's clock/],
     [{ t: 'sub', ch: 'c', want: [Array(MAX_PATH_LENGTH + 1).fill(NODE)] }, /want path/],
     [{ t: 'sub', ch: 'c', want: [[NODE]], have: { [NODE]: -1 }, s: 1 }, /have value must be an integer/],
     [{ t: 'sub', ch: 'c', want: [[NODE]], have: {} }, /s must be an integer/],
-    [{ t: 'msgs', ch: 'c', m: [message] }, /s must be an integer/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [] }, /m must list/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [message.slice(0, 6)] }, /each message must be/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[NODE, 0, ...message.slice(2)]] }, /originSeq starts at 1/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[...message.slice(0, 5), new Uint8Array(2000), message[6]]] }, /payload over 1024 bytes/],
-    [{ t: 'msgs', ch: 'c', s: 1, m: [[...message.slice(0, 6), new Uint8Array(31)]] }, /id must be 32 bytes/],
+    [{ t: 'msgs', ch: 'c', e: [envelope([message])] }, /s must be an integer/],
+    [{ t: 'msgs', ch: 'c', s: 1, e: [] }, /e must list/],
+    [msgs(envelope([])), /an envelope holds 1-4096 messages/],
+    [msgs(envelope([message]).slice(0, 4)), /an envelope is \[origin/],
+    [msgs(envelope([message.slice(0, 3)])), /each message is \[ts, uid, bin, payload\]/],
+    [msgs(envelope([message], { 1: 0 })), /firstSeq must be an integer >= 1/],
+    [msgs(envelope([message], { 0: 'xyz' })), /origin must be a node id/],
+    [msgs(envelope([[...message.slice(0, 3), new Uint8Array(2000)]])), /payload over 1024 bytes/],
+    [msgs(envelope([message], { 2: new Uint8Array(31) })), /prev must be 32 bytes/],
+    [msgs(envelope([message], { 4: new Uint8Array(64) })), /seal must be 96 bytes or null/],
+    [{ t: 'msgs', ch: 'c', s: 1, e: [envelope(Array(3000).fill(message)), envelope(Array(3000).fill(message))] }, /at most 4096 messages/],
   ];
   for (const [value, reason] of cases) {
     const decoded = decodePeerFrame(raw(value), 1024);
@@ -71,7 +84,7 @@ test('malformed frames are refused with a reason', () => {
 test('fuzz: random and mutated frames never throw', () => {
   let seed = 12345;
   const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-  const valid = encodePeerFrame({ t: 'msgs', ch: 'lobby', s: 1, m: [{ origin: NODE, originSeq: 7, ts: 1_700_000_000_000, uid: 'u', binary: false, payload: new Uint8Array([9]), id: new Uint8Array(32) }] });
+  const valid = raw(msgs(envelope([message, message])));
   for (let i = 0; i < 20_000; i++) {
     const bytes = i % 2 === 0 ? Buffer.from(valid) : Buffer.alloc(1 + Math.floor(next() * 64));
     const flips = 1 + Math.floor(next() * 4);

@@ -16,21 +16,22 @@
 //   unsub  {t, ch}                    nobody behind me wants it any more
 //   live   {t, ch, s}                 stream s has sent all I had of ch, and all my other
 //                                     peers had when I asked them (or I stopped waiting)
-//   msgs   {t, ch, s, m}              messages of stream s, each
-//                                     [origin, originSeq, ts, uid, bin, payload, id]
+//   msgs   {t, ch, s, e}              messages of stream s, in envelopes (runs of one
+//                                     origin's messages, sealed by it: src/envelope/)
 
 import { Decoder, Encoder } from 'cbor-x';
 import { nameError } from '../access/names.ts';
+import { envelopeFromWire, envelopeToWire, InvalidEnvelope, type Envelope } from '../envelope/envelope.ts';
 
 export const PEER_SUBPROTOCOL = 'parley.peer.v1';
-export const PEER_PROTOCOL_VERSION = 2;
+export const PEER_PROTOCOL_VERSION = 3;
 /** Longest interest path (hops from here to an interested node) accepted. */
 export const MAX_PATH_LENGTH = 32;
 /** Interested nodes one `sub` may name. */
 export const MAX_WANT = 4096;
 /** Origins one `have` may name. */
 export const MAX_HAVE = 65536;
-/** Messages in one `msgs` frame. */
+/** Messages in one `msgs` frame, over all its envelopes. */
 export const MAX_BATCH = 4096;
 /**
  * Payload bytes a sender puts in one `msgs` frame (more only for a single message):
@@ -52,6 +53,7 @@ export const PEER_CLOSES = {
   SELF: { close: 4409, reason: 'connected to itself' },
   DUPLICATE: { close: 4410, reason: 'duplicate link: the nodes are linked already' },
   FORGED: { close: 4422, reason: 'forged message' },
+  UNSEALED: { close: 4424, reason: 'run of messages without a seal' },
   OUT_OF_ORDER: { close: 4423, reason: "message skips its origin's sequence" },
   FLOOD: { close: 4429, reason: 'peer sends too fast' },
   TOO_SLOW: { close: 4430, reason: 'peer reads too slowly' },
@@ -62,8 +64,6 @@ export const PEER_CLOSES = {
 export type PeerCloseCode = keyof typeof PEER_CLOSES;
 
 const NODE_ID = /^[0-9a-f]{32}$/;
-/** The earliest message time taken from a peer (2020-01-01); later bounds need a clock. */
-const EARLIEST_TS = Date.UTC(2020, 0, 1);
 
 export interface HelloFrame {
   readonly t: 'hello';
@@ -102,21 +102,6 @@ export interface UnsubFrame {
   readonly t: 'unsub';
   readonly ch: string;
 }
-/**
- * A message as peers replicate it: the store's own fields (a StoredMessage is one), sent
- * as a positional array [origin, originSeq, ts, uid, bin, payload, id] under the `msgs`
- * frame's channel. Not the native protocol's message (src/native/frames.ts): peers need
- * the origin's seq and the id to check, clients need the local seq.
- */
-export interface PeerMessage {
-  readonly origin: string;
-  readonly originSeq: number;
-  readonly ts: number;
-  readonly uid: string;
-  readonly binary: boolean;
-  readonly payload: Uint8Array;
-  readonly id: Uint8Array;
-}
 export interface MsgsFrame {
   readonly t: 'msgs';
   readonly ch: string;
@@ -126,7 +111,7 @@ export interface MsgsFrame {
    * can run ahead of what it told the second stream it has.
    */
   readonly s: number;
-  readonly m: readonly PeerMessage[];
+  readonly e: readonly Envelope[];
 }
 export interface LiveFrame {
   readonly t: 'live';
@@ -148,7 +133,7 @@ export function encodePeerFrame(frame: PeerFrame): Buffer {
         ...(frame.have === undefined ? {} : { have: Object.fromEntries(frame.have), s: frame.s }),
       });
     case 'msgs':
-      return encoder.encode({ t: 'msgs', ch: frame.ch, s: frame.s, m: frame.m.map((m) => [m.origin, m.originSeq, m.ts, m.uid, m.binary, m.payload, m.id]) });
+      return encoder.encode({ t: 'msgs', ch: frame.ch, s: frame.s, e: frame.e.map(envelopeToWire) });
     default:
       return encoder.encode(frame);
   }
@@ -180,20 +165,6 @@ const channelName = (v: unknown): string => name(v, 'ch');
 function path(v: unknown): InterestPath {
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PATH_LENGTH) fail(`each want path must list 1-${MAX_PATH_LENGTH} node ids`);
   return v.map((n) => nodeId(n, 'want path entry'));
-}
-
-function message(v: unknown, maxPayload: number): PeerMessage {
-  if (!Array.isArray(v) || v.length !== 7) fail('each message must be [origin, originSeq, ts, uid, bin, payload, id]');
-  const [origin, originSeq, ts, uid, binary, payload, id] = v as unknown[];
-  if (typeof binary !== 'boolean') fail('bin must be a boolean');
-  const body = bytes(payload, 'payload');
-  if (body.length > maxPayload) fail(`payload over ${maxPayload} bytes`);
-  const seq = count(originSeq, 'originSeq');
-  if (seq === 0) fail('originSeq starts at 1');
-  const time = count(ts, 'ts');
-  // Before any parley node ran: the next retention pass would remove it at once.
-  if (time < EARLIEST_TS) fail(`ts ${time} is before ${new Date(EARLIEST_TS).toISOString()}`);
-  return { origin: nodeId(origin, 'origin'), originSeq: seq, ts: time, uid: name(uid, 'uid'), binary, payload: body, id: bytes(id, 'id', 32) };
 }
 
 /** Decodes and validates one frame; `maxPayload` bounds each message's payload. */
@@ -250,14 +221,19 @@ export function decodePeerFrame(data: Uint8Array, maxPayload: number): Decoded {
       case 'live':
         return { ok: true, frame: { t: 'live', ch: channelName(raw.ch), s: count(raw.s, 's') } };
       case 'msgs': {
-        if (!Array.isArray(raw.m) || raw.m.length === 0 || raw.m.length > MAX_BATCH) fail(`m must list 1-${MAX_BATCH} messages`);
-        return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), s: count(raw.s, 's'), m: raw.m.map((m) => message(m, maxPayload)) } };
+        if (!Array.isArray(raw.e) || raw.e.length === 0 || raw.e.length > MAX_BATCH) fail(`e must list 1-${MAX_BATCH} envelopes`);
+        const limits = { maxPayload, maxMessages: MAX_BATCH, now: Date.now() };
+        const envelopes = raw.e.map((e) => envelopeFromWire(e, limits));
+        let messages = 0;
+        for (const e of envelopes) messages += e.messages.length;
+        if (messages > MAX_BATCH) fail(`a msgs frame holds at most ${MAX_BATCH} messages`);
+        return { ok: true, frame: { t: 'msgs', ch: channelName(raw.ch), s: count(raw.s, 's'), e: envelopes } };
       }
       default:
         return fail(`unknown frame type ${JSON.stringify(raw.t)}`);
     }
   } catch (error) {
-    if (error instanceof Invalid) return { ok: false, error: error.message };
+    if (error instanceof Invalid || error instanceof InvalidEnvelope) return { ok: false, error: error.message };
     throw error;
   }
 }

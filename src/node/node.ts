@@ -15,6 +15,8 @@ import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
 import { mlesProtocol, type MlesContext } from '../mles/session.ts';
 import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
 import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/session.ts';
+import { ReplicaIntake } from '../envelope/intake.ts';
+import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { Peering } from '../network/peering.ts';
 import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
@@ -79,10 +81,15 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     historyBytes: config.mles.historyBytes,
     onStoreError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused join headers'),
   });
+  // Envelopes from every transport go through one intake; own messages are sealed by one sealer.
+  const intake = new ReplicaIntake(store, new SealChecker());
+  const sealer = new Sealer(identity);
   const peering = new Peering({
     identity,
     hub,
     store,
+    intake,
+    sealer,
     log,
     peerKey: config.network.peerKey,
     trusted: config.network.trust,

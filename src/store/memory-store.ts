@@ -1,7 +1,7 @@
 // A Store in memory: the same contract as SqliteStore, for tests and `--memory`.
 // Nothing survives a restart.
 
-import { messageId } from './message-id.ts';
+import { messageId, NO_PREV } from './message-id.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import type {
@@ -21,6 +21,12 @@ import type {
  * A message whose id is computed when first asked for: a SHA-256 per message would be
  * most of the cost of relaying in memory mode, and Mles-only channels never need it.
  * The payload is kept as given: publishers hand over a buffer of their own.
+ *
+ * An id covers the previous id of its origin (message-id.ts), so a node's own message
+ * points at its own previous one until its id is computed; the ids of a run of such
+ * messages are then computed oldest first, in a loop (a recursion could overflow the
+ * stack on a long run). Retention computes the id of a message it removes (see
+ * MemoryStore), so the pointer never holds more than one removed message alive.
  */
 class MemoryMessage implements StoredMessage {
   readonly channel: string;
@@ -31,7 +37,11 @@ class MemoryMessage implements StoredMessage {
   readonly uid: string;
   readonly binary: boolean;
   readonly payload: Uint8Array;
+  readonly seal: Uint8Array | undefined;
   #id: Uint8Array | undefined;
+  #prev: Uint8Array | undefined;
+  /** The previous own message, while this one's prev is not known yet. */
+  #before: MemoryMessage | undefined;
 
   constructor(
     channel: string,
@@ -42,7 +52,7 @@ class MemoryMessage implements StoredMessage {
     uid: string,
     binary: boolean,
     payload: Uint8Array,
-    id?: Uint8Array,
+    chain: { readonly id: Uint8Array; readonly prev: Uint8Array; readonly seal?: Uint8Array | undefined } | { readonly before: MemoryMessage | undefined },
   ) {
     this.channel = channel;
     this.seq = seq;
@@ -52,11 +62,38 @@ class MemoryMessage implements StoredMessage {
     this.uid = uid;
     this.binary = binary;
     this.payload = payload;
-    this.#id = id;
+    if ('id' in chain) {
+      this.#id = chain.id;
+      this.#prev = chain.prev;
+      this.seal = chain.seal;
+    } else {
+      this.#before = chain.before;
+      if (chain.before === undefined) this.#prev = NO_PREV;
+      this.seal = undefined;
+    }
+  }
+
+  get prev(): Uint8Array {
+    if (this.#prev === undefined) {
+      // The run of own messages whose ids are not known yet, newest first.
+      const run: MemoryMessage[] = [];
+      for (let m: MemoryMessage | undefined = this; m !== undefined && m.#prev === undefined; m = m.#before) run.push(m);
+      for (let i = run.length - 1; i >= 0; i--) {
+        const m = run[i]!;
+        m.#prev = m.#before!.#id ?? m.#before!.#computeId();
+        m.#before = undefined;
+      }
+    }
+    return this.#prev!;
   }
 
   get id(): Uint8Array {
-    this.#id ??= messageId(this);
+    return this.#id ?? this.#computeId();
+  }
+
+  #computeId(): Uint8Array {
+    const { prev, origin, channel, originSeq, ts, uid, binary, payload } = this;
+    this.#id = messageId({ prev, origin, channel, originSeq, ts, uid, binary, payload });
     return this.#id;
   }
 }
@@ -67,6 +104,19 @@ interface MemoryChannel {
   originSeq: number;
   bytes: number;
   vector: Map<string, number>;
+  /** Each origin's newest id, for replicas (this node's own is `lastOwn`'s). */
+  lastIds: Map<string, Uint8Array>;
+  lastOwn: MemoryMessage | undefined;
+}
+
+/**
+ * Removes a channel's oldest message. Its id is computed first: the next own message may
+ * still point at it for its prev (see MemoryMessage), and must not keep older ones alive.
+ */
+function removeOldest(channel: MemoryChannel): StoredMessage {
+  const oldest = channel.messages.shift()!;
+  void oldest.id;
+  return oldest;
 }
 
 export class MemoryStore implements Store {
@@ -93,7 +143,7 @@ export class MemoryStore implements Store {
   #channel(name: string): MemoryChannel {
     let channel = this.#channels.get(name);
     if (channel === undefined) {
-      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, vector: new Map() };
+      channel = { messages: [], lastSeq: 0, originSeq: 0, bytes: 0, vector: new Map(), lastIds: new Map(), lastOwn: undefined };
       this.#channels.set(name, channel);
     }
     return channel;
@@ -126,8 +176,10 @@ export class MemoryStore implements Store {
         request.uid,
         request.binary,
         request.payload,
-        replica?.id,
+        replica === undefined ? { before: channel.lastOwn } : { id: replica.id, prev: replica.prev, seal: replica.seal },
       );
+      if (replica === undefined) channel.lastOwn = message;
+      else channel.lastIds.set(replica.origin, replica.id);
       channel.messages.push(message);
       channel.lastSeq++;
       if (replica === undefined) channel.originSeq++;
@@ -138,7 +190,7 @@ export class MemoryStore implements Store {
         channel.messages.length > 1 &&
         ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))
       ) {
-        channel.bytes -= channel.messages.shift()!.payload.length;
+        channel.bytes -= removeOldest(channel).payload.length;
       }
       return { message, duplicate: false };
     });
@@ -186,6 +238,12 @@ export class MemoryStore implements Store {
     return new Map(this.#channels.get(name)?.vector);
   }
 
+  lastId(name: string, origin: string): Uint8Array | undefined {
+    const channel = this.#channels.get(name);
+    if (channel === undefined) return undefined;
+    return origin === this.nodeId ? channel.lastOwn?.id : channel.lastIds.get(origin);
+  }
+
   firstMissing(name: string, have: OriginVector): number | undefined {
     const channel = this.#channels.get(name);
     if (channel === undefined) return undefined;
@@ -206,7 +264,7 @@ export class MemoryStore implements Store {
         const tooOld = limits.ageMs > 0 && oldest.ts < now - limits.ageMs;
         const tooBig = limits.bytes > 0 && channel.bytes > limits.bytes;
         if (!tooMany && !tooOld && !tooBig) break;
-        channel.messages.shift();
+        removeOldest(channel);
         channel.bytes -= oldest.payload.length;
         removed++;
       }

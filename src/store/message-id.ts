@@ -2,10 +2,16 @@
 // that make a message what it is. Any node computes the same id for the same message,
 // so ids deduplicate across nodes; length prefixes keep distinct field splits from
 // colliding (unlike Mles auth's plain concatenation).
+//
+// Each id also covers `prev`, the id of the same origin's previous message in the
+// channel: an origin's messages form a hash chain, so one signature over the newest id
+// vouches for every message before it (see src/envelope/, docs/p2p.md).
 
 import { hash } from 'node:crypto';
 
 export interface IdentifyingFields {
+  /** The id of the origin's previous message in the channel; NO_PREV for its first. */
+  readonly prev: Uint8Array;
   readonly origin: string;
   readonly channel: string;
   readonly originSeq: number;
@@ -15,7 +21,10 @@ export interface IdentifyingFields {
   readonly payload: Uint8Array;
 }
 
-const VERSION = 1;
+const VERSION = 2;
+/** What a chain starts from: the `prev` of an origin's first message in a channel. */
+export const NO_PREV: Uint8Array = new Uint8Array(32);
+export const ID_LENGTH = 32;
 
 /** Writes a number below 2^53 as 8 bytes, big-endian, without a BigInt. */
 function writeU64(out: Buffer, value: number, at: number): number {
@@ -53,10 +62,13 @@ export function messageId(m: IdentifyingFields): Uint8Array {
   const originLength = utf8Length(m.origin);
   const channelLength = utf8Length(m.channel);
   const uidLength = utf8Length(m.uid);
-  const size = 1 + (8 + originLength) + (8 + channelLength) + 8 + 8 + (8 + uidLength) + 1 + (8 + m.payload.length);
+  if (m.prev.length !== ID_LENGTH) throw new RangeError(`prev must be ${ID_LENGTH} bytes`);
+  const size = 1 + ID_LENGTH + (8 + originLength) + (8 + channelLength) + 8 + 8 + (8 + uidLength) + 1 + (8 + m.payload.length);
   if (size > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length));
   const out = scratch;
   let at = out.writeUInt8(VERSION, 0);
+  out.set(m.prev, at);
+  at += ID_LENGTH;
   at = writeText(out, m.origin, originLength, at);
   at = writeText(out, m.channel, channelLength, at);
   at = writeU64(out, m.originSeq, at);

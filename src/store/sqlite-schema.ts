@@ -5,7 +5,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS messages (
   uid TEXT NOT NULL,
   binary INTEGER NOT NULL,
   cid TEXT,                         -- the publisher's client message id, if it gave one
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  chain BLOB                        -- prev id (32 bytes), then the origin's seal if it sealed here; NULL before schema 3
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_seq ON messages (channel, seq);
 CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS origins (  -- each channel's origin vector (see Origi
   channel TEXT NOT NULL,
   origin TEXT NOT NULL,
   highest INTEGER NOT NULL,
+  last_id BLOB,                     -- id of the message \`highest\` counts (NULL if unknown)
   PRIMARY KEY (channel, origin)
 ) STRICT, WITHOUT ROWID;
 `;
@@ -46,6 +48,26 @@ INSERT INTO origins (channel, origin, highest)
 UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
+/**
+ * Schema 2 had no hash chain: old messages keep a NULL chain (peers are not sent them),
+ * and each vector entry learns the id of its newest message where it is still stored,
+ * so the origin's next message can chain onto it.
+ */
+const MIGRATE_2_TO_3 = `
+UPDATE origins SET last_id = (
+  SELECT id FROM messages m WHERE m.channel = origins.channel AND m.origin = origins.origin AND m.origin_seq = origins.highest
+);
+UPDATE meta SET value = '3' WHERE key = 'schema';
+`;
+
+/** The columns schema 3 added, to tables an older schema made (a table made just now has them). */
+function addColumns(db: DatabaseSync): void {
+  const has = (table: string, column: string) =>
+    (db.prepare(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column) as unknown) !== undefined;
+  if (!has('messages', 'chain')) db.exec('ALTER TABLE messages ADD COLUMN chain BLOB');
+  if (!has('origins', 'last_id')) db.exec('ALTER TABLE origins ADD COLUMN last_id BLOB');
+}
+
 /** Makes the tables of a new store, or brings an older one up to SCHEMA_VERSION. */
 export function migrateToCurrent(db: DatabaseSync, path: string): void {
   db.exec(SCHEMA);
@@ -53,7 +75,13 @@ export function migrateToCurrent(db: DatabaseSync, path: string): void {
   if (version === undefined) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   } else if (Number(version.value) === 1) {
-    db.exec(`BEGIN; ${MIGRATE_1_TO_2} COMMIT;`);
+    db.exec('BEGIN');
+    addColumns(db);
+    db.exec(`${MIGRATE_1_TO_2} ${MIGRATE_2_TO_3} COMMIT;`);
+  } else if (Number(version.value) === 2) {
+    db.exec('BEGIN');
+    addColumns(db);
+    db.exec(`${MIGRATE_2_TO_3} COMMIT;`);
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     throw new Error(`store ${path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
   }

@@ -125,7 +125,7 @@ test('a batch the disk has no room for fails as full and leaves the cached count
     uid: 'w',
     binary: true,
     payload: Buffer.from(`from the peer ${originSeq}`),
-    replica: { origin: 'peer', originSeq, ts: 1, id: new Uint8Array(32).fill(originSeq) },
+    replica: { origin: 'peer', originSeq, ts: 1, id: new Uint8Array(32).fill(originSeq), prev: new Uint8Array(32) },
   });
   store.append([publish('a', 'c1'), publish('a', 'c2'), publish('b', 'c1'), replica(1)]);
   const before = snapshot(store, ['a', 'b']);
@@ -198,6 +198,22 @@ test('a schema 1 store is migrated: its origin vectors come from the stored mess
   const reopened = new SqliteStore({ path, nodeId: 'n' });
   assert.deepEqual(reopened.vector('a'), new Map([['n', 4]]));
   reopened.close();
+});
+
+test('a schema 2 store is migrated: old messages have no chain, and the next one chains onto the newest id', () => {
+  const path = tempFile();
+  const old = new SqliteStore({ path, nodeId: 'n' });
+  const stored = old.append([1, 2, 3].map((i) => ({ channel: 'a', uid: 'u', binary: true, payload: Buffer.from(String(i)) })));
+  old.close();
+  const db = new DatabaseSync(path);
+  db.exec("ALTER TABLE messages DROP COLUMN chain; ALTER TABLE origins DROP COLUMN last_id; UPDATE meta SET value = '2' WHERE key = 'schema'");
+  db.close();
+  const migrated = new SqliteStore({ path, nodeId: 'n' });
+  assert.deepEqual(migrated.read('a', { limit: 10 }).map((m) => m.prev), [undefined, undefined, undefined]);
+  assert.deepEqual(Buffer.from(migrated.lastId('a', 'n')!), Buffer.from(stored[2]!.message.id));
+  const [next] = migrated.append([{ channel: 'a', uid: 'u', binary: true, payload: Buffer.from('4') }]);
+  assert.deepEqual(Buffer.from(next!.message.prev!), Buffer.from(stored[2]!.message.id));
+  migrated.close();
 });
 
 test('range reads give back every byte of ids and payloads, and each message its origin', () => {

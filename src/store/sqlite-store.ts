@@ -16,11 +16,11 @@
 // several places.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { messageId } from './message-id.ts';
+import { messageId, NO_PREV } from './message-id.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
 import { migrateToCurrent } from './sqlite-schema.ts';
-import { COLUMNS, fromRangeRow, RANGE_COLUMNS, toMessage, type MessageRow, type RangeRow } from './sqlite-rows.ts';
+import { chainOf, COLUMNS, fromRangeRow, RANGE_COLUMNS, toMessage, type MessageRow, type RangeRow } from './sqlite-rows.ts';
 import { SqliteGuard } from './sqlite-transaction.ts';
 import type {
   AppendRequest,
@@ -38,6 +38,7 @@ import type {
 /** What every channel without a row has: shared, so asking about one keeps nothing. */
 const NO_BOUNDS: ChannelBounds = Object.freeze({ first: 1, last: 0 });
 const NO_ORIGINS: OriginVector = new Map();
+const NO_IDS: ReadonlyMap<string, Uint8Array> = new Map();
 
 /** A message retention removes, with its payload size for the channel's byte counter. */
 type Victim = { channel: string; seq: number; size: number };
@@ -72,6 +73,8 @@ export class SqliteStore implements Store {
   readonly #channels = new Map<string, ChannelRow>();
   /** Origin vectors of the channels touched since start, loaded on first use. */
   readonly #vectors = new Map<string, Map<string, number>>();
+  /** With each loaded vector: the id of each origin's newest message (see Store.lastId). */
+  readonly #lastIds = new Map<string, Map<string, Uint8Array>>();
   /** (channel, uid, cid) -> seq of recent publishes, bounded. */
   readonly #recent: RecentIds;
   readonly #recentLimit: number;
@@ -108,7 +111,7 @@ export class SqliteStore implements Store {
         'INSERT INTO channels (channel, last_seq, origin_seq, count, bytes) VALUES (?, ?, ?, ?, ?) ' +
           'ON CONFLICT (channel) DO UPDATE SET last_seq = excluded.last_seq, origin_seq = excluded.origin_seq, count = excluded.count, bytes = excluded.bytes',
       ),
-      insert: p('INSERT INTO messages (channel, seq, id, ts, origin, origin_seq, uid, binary, cid, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insert: p('INSERT INTO messages (channel, seq, id, ts, origin, origin_seq, uid, binary, cid, payload, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       publish: p('SELECT seq FROM messages WHERE channel = ? AND uid = ? AND cid = ? ORDER BY seq DESC LIMIT 1'),
       recentPublishes: p('SELECT channel, uid, cid, seq FROM messages WHERE cid IS NOT NULL ORDER BY rowid DESC LIMIT ?'),
       bySeq: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? AND seq = ?`),
@@ -118,9 +121,10 @@ export class SqliteStore implements Store {
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       channels: p('SELECT channel, count, bytes FROM channels'),
       listChannels: p('SELECT channel, count, bytes, last_seq AS last FROM channels WHERE count > 0 AND channel > ? ORDER BY channel LIMIT ?'),
-      vector: p('SELECT origin, highest FROM origins WHERE channel = ?'),
+      vector: p('SELECT origin, highest, last_id AS lastId FROM origins WHERE channel = ?'),
       saveOrigin: p(
-        'INSERT INTO origins (channel, origin, highest) VALUES (?, ?, ?) ON CONFLICT (channel, origin) DO UPDATE SET highest = excluded.highest',
+        'INSERT INTO origins (channel, origin, highest, last_id) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (channel, origin) DO UPDATE SET highest = excluded.highest, last_id = excluded.last_id',
       ),
       newestFirst: arrays('SELECT seq, origin, origin_seq FROM messages WHERE channel = ? ORDER BY seq DESC'),
       totals: p('SELECT count(*) AS channels, coalesce(sum(count), 0) AS messages, coalesce(sum(bytes), 0) AS bytes FROM channels'),
@@ -183,9 +187,27 @@ export class SqliteStore implements Store {
 
   #loadVector(channel: string): Map<string, number> {
     const vector = new Map<string, number>();
-    for (const row of this.#sql.vector!.all(channel) as Array<{ origin: string; highest: number }>) vector.set(row.origin, row.highest);
+    const ids = new Map<string, Uint8Array>();
+    for (const row of this.#sql.vector!.all(channel) as Array<{ origin: string; highest: number; lastId: Uint8Array | null }>) {
+      vector.set(row.origin, row.highest);
+      if (row.lastId !== null) ids.set(row.origin, row.lastId);
+    }
     this.#vectors.set(channel, vector);
+    this.#lastIds.set(channel, ids);
     return vector;
+  }
+
+  /** The newest ids of a channel's origins, loaded with its vector. */
+  #ids(channel: string): ReadonlyMap<string, Uint8Array> {
+    if (!this.#vectors.has(channel)) {
+      if (this.#existing(channel) === undefined) return NO_IDS;
+      this.#loadVector(channel);
+    }
+    return this.#lastIds.get(channel)!;
+  }
+
+  lastId(channel: string, origin: string): Uint8Array | undefined {
+    return this.#reading(() => this.#ids(channel).get(origin));
   }
 
   #transaction<T>(work: () => T, apply: (result: T) => void): T {
@@ -200,7 +222,7 @@ export class SqliteStore implements Store {
     if (requests.length === 0) return [];
     // What this batch changes, applied to the cached state only once it is committed.
     const rows = new Map<string, ChannelRow>();
-    const vectors = new Map<string, { was: ReadonlyMap<string, number>; now: Map<string, number> }>();
+    const vectors = new Map<string, { was: ReadonlyMap<string, number>; now: Map<string, number>; ids: Map<string, Uint8Array> }>();
     const remembered = new RecentIds(Number.MAX_SAFE_INTEGER);
     const remember: Array<[string, string, string, number]> = [];
     return this.#transaction(
@@ -231,8 +253,9 @@ export class SqliteStore implements Store {
           if (channel === undefined) {
             channel = { ...this.#channel(request.channel) };
             rows.set(request.channel, channel);
-            vectors.set(request.channel, { was: vector, now: new Map(vector) });
+            vectors.set(request.channel, { was: vector, now: new Map(vector), ids: new Map(this.#ids(request.channel)) });
           }
+          const changes = vectors.get(request.channel)!;
           const fields = {
             channel: request.channel,
             seq: channel.lastSeq + 1,
@@ -242,8 +265,9 @@ export class SqliteStore implements Store {
             uid: request.uid,
             binary: request.binary,
             payload: request.payload,
+            prev: replica?.prev ?? changes.ids.get(this.nodeId) ?? NO_PREV,
           };
-          const message: StoredMessage = { ...fields, id: replica?.id ?? messageId(fields) };
+          const message: StoredMessage = { ...fields, id: replica?.id ?? messageId(fields), seal: replica?.seal };
           this.#sql.insert!.run(
             message.channel,
             message.seq,
@@ -255,6 +279,7 @@ export class SqliteStore implements Store {
             message.binary ? 1 : 0,
             request.cid ?? null,
             message.payload,
+            chainOf(fields.prev, replica?.seal),
           );
           if (request.cid !== undefined) {
             remembered.set(request.channel, request.uid, request.cid, message.seq);
@@ -262,7 +287,8 @@ export class SqliteStore implements Store {
           }
           channel.lastSeq++;
           if (replica === undefined) channel.originSeq++;
-          vectors.get(request.channel)!.now.set(message.origin, message.originSeq);
+          changes.now.set(message.origin, message.originSeq);
+          changes.ids.set(message.origin, message.id);
           channel.count++;
           channel.bytes += message.payload.length;
           // An upper bound (see #largest): raised even if the commit then fails.
@@ -272,16 +298,19 @@ export class SqliteStore implements Store {
         }
         for (const [name, row] of rows) {
           this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
-          const { was, now } = vectors.get(name)!;
+          const { was, now, ids } = vectors.get(name)!;
           for (const [origin, highest] of now) {
-            if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest);
+            if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest, ids.get(origin) ?? null);
           }
         }
         return results;
       },
       () => {
         for (const [name, row] of rows) this.#channels.set(name, row);
-        for (const [name, { now }] of vectors) this.#vectors.set(name, now);
+        for (const [name, { now, ids }] of vectors) {
+          this.#vectors.set(name, now);
+          this.#lastIds.set(name, ids);
+        }
         for (const [channel, uid, cid, seq] of remember) this.#remember(channel, uid, cid, seq);
       },
     );

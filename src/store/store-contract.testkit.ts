@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppendRequest, Store } from './store.ts';
+import { messageId, NO_PREV } from './message-id.ts';
 
 export type StoreFactory = (options: { now: () => number }) => Store;
 
@@ -151,12 +152,38 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       store.close();
     });
 
+    test("own messages chain their ids per channel, and lastId follows each origin's newest", () => {
+      const store = fresh();
+      const [a1, b1, a2] = store.append([req('a', 'one'), req('b', 'other'), req('a', 'two')]).map((r) => r.message);
+      assert.deepEqual(Buffer.from(a1!.prev!), Buffer.from(NO_PREV), 'the first message of a channel starts the chain');
+      assert.deepEqual(Buffer.from(a2!.prev!), Buffer.from(a1!.id), "the second covers the first's id");
+      assert.deepEqual(Buffer.from(b1!.prev!), Buffer.from(NO_PREV), 'each channel has its own chain');
+      assert.deepEqual(Buffer.from(a2!.id), Buffer.from(messageId({ ...a2!, prev: a1!.id })));
+      const [read1, read2] = store.read('a', { limit: 10 });
+      assert.deepEqual([Buffer.from(read1!.prev!), Buffer.from(read2!.prev!)], [Buffer.from(NO_PREV), Buffer.from(a1!.id)]);
+      assert.equal(read2!.seal, undefined, 'own messages are sealed when sent, not stored with a seal');
+      assert.deepEqual(Buffer.from(store.lastId('a', store.nodeId)!), Buffer.from(a2!.id));
+      const seal = new Uint8Array(96).fill(5);
+      const prev = new Uint8Array(32).fill(3);
+      store.append([{ ...req('a', 'far'), replica: { origin: 'x', originSeq: 7, ts: 9, id: new Uint8Array(32).fill(8), prev, seal } }]);
+      const [far] = store.read('a', { after: 2, limit: 10 });
+      assert.deepEqual([Buffer.from(far!.prev!), Buffer.from(far!.seal!)], [Buffer.from(prev), Buffer.from(seal)], 'a replica keeps its prev and seal');
+      assert.deepEqual(Buffer.from(store.readByIds('a', [far!.id])[0]!.seal!), Buffer.from(seal));
+      assert.deepEqual(Buffer.from(store.lastId('a', 'x')!), Buffer.from(new Uint8Array(32).fill(8)));
+      assert.equal(store.lastId('a', 'y'), undefined);
+      assert.equal(store.lastId('none', 'x'), undefined);
+      // The chain goes on from the newest own id, also after replicas.
+      const [a3] = store.append([req('a', 'three')]);
+      assert.deepEqual(Buffer.from(a3!.message.prev!), Buffer.from(a2!.id));
+      store.close();
+    });
+
     test('replicas keep their origin, get a local seq, and come once', () => {
       const store = fresh();
       const [own] = store.append([req('a', 'mine')]);
       const replica = (origin: string, originSeq: number, payload: string): AppendRequest => ({
         ...req('a', payload, { uid: 'remote' }),
-        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq) },
+        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq), prev: new Uint8Array(32) },
       });
       const results = store.append([replica('x', 1, 'x1'), replica('x', 2, 'x2'), replica('x', 1, 'x1 again'), replica('y', 1, 'y1')]);
       assert.deepEqual(results.map((r) => [r.message.seq, r.duplicate]), [[2, false], [3, false], [0, true], [4, false]]);
@@ -175,7 +202,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       const store = fresh();
       const replica = (origin: string, originSeq: number): AppendRequest => ({
         ...req('a', `${origin}${originSeq}`, { uid: 'remote' }),
-        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq % 256) },
+        replica: { origin, originSeq, ts: 42, id: new Uint8Array(32).fill(originSeq % 256), prev: new Uint8Array(32) },
       });
       // y is known here: a lying peer's y at 9e15 and one past a hole are refused, the next is taken.
       const results = store.append([replica('y', 1), replica('y', 9e15), replica('y', 3), replica('y', 2)]);
@@ -229,7 +256,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       const store = fresh();
       const replica = (origin: string, originSeq: number): AppendRequest => ({
         ...req('a', `${origin}${originSeq}`),
-        replica: { origin, originSeq, ts: 1, id: new Uint8Array(32) },
+        replica: { origin, originSeq, ts: 1, id: new Uint8Array(32), prev: new Uint8Array(32) },
       });
       // seqs: 1 x1, 2 own1, 3 x2, 4 y1, 5 own2, 6 x3
       store.append([replica('x', 1), req('a', 'own1'), replica('x', 2), replica('y', 1), req('a', 'own2'), replica('x', 3)]);

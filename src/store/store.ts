@@ -20,6 +20,18 @@ export interface StoredMessage {
   /** Whether it arrived as a binary (true) or text WebSocket frame. */
   readonly binary: boolean;
   readonly payload: Uint8Array;
+  /**
+   * The id of the origin's previous message in the channel, which this one's id covers
+   * (message-id.ts); absent for a message stored before ids were chained, which peers
+   * cannot verify and are not sent.
+   */
+  readonly prev?: Uint8Array | undefined;
+  /**
+   * The origin's seal over this message's id (src/envelope/seal.ts), kept for a replica
+   * the origin sealed: it vouches for the message and the chain before it. A node's own
+   * messages carry none in the store; it seals them when it sends them.
+   */
+  readonly seal?: Uint8Array | undefined;
 }
 
 /** What a message copied from a peer keeps from its origin node. */
@@ -29,6 +41,10 @@ export interface OriginStamp {
   readonly ts: number;
   /** Checked against the other fields by whoever accepted it from the wire. */
   readonly id: Uint8Array;
+  /** The origin's previous id in the channel, which `id` covers. */
+  readonly prev: Uint8Array;
+  /** The origin's seal, when this message ends a sealed run. */
+  readonly seal?: Uint8Array | undefined;
 }
 
 export interface AppendRequest {
@@ -152,6 +168,12 @@ export interface Store {
   bounds(channel: string): ChannelBounds;
   /** The channel's origin vector (a copy). */
   vector(channel: string): Map<string, number>;
+  /**
+   * The id of the newest message of `origin` in the channel (the one its vector entry
+   * counts), even once retention removed it; undefined when none was stored, or when it
+   * was stored before ids were chained and its id was not kept.
+   */
+  lastId(channel: string, origin: string): Uint8Array | undefined;
   /**
    * The seq of the oldest stored message that a holder of `have` lacks (its origin seq
    * is above `have`'s entry for its origin); undefined when it lacks nothing stored.

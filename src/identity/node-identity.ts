@@ -16,8 +16,22 @@ export const KEY_FILE = 'node.key';
 
 /** The node id of a public key: the first 16 bytes of SHA-256 of its raw bytes, in hex. */
 export function nodeIdOf(publicKey: KeyObject): string {
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  return nodeIdOfRaw(rawPublicKey(publicKey));
+}
+
+/** The node id of a raw 32-byte Ed25519 public key (as a libp2p peer id carries it). */
+export function nodeIdOfRaw(raw: Uint8Array): string {
   return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+}
+
+/** The 32 raw bytes of an Ed25519 public key. */
+export function rawPublicKey(publicKey: KeyObject): Uint8Array {
+  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
+/** The 32-byte seed of an Ed25519 private key, from which the whole key pair follows. */
+export function privateKeySeed(privateKey: KeyObject): Uint8Array {
+  return privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
 }
 
 /** The identity kept in dataDir, or undefined when there is no key file there; never creates anything. */

@@ -11,3 +11,6 @@ export class P2PStartError extends Error {
     this.code = code;
   }
 }
+
+/** A find query that names nothing: neither a node id, a peer id nor a valid name. */
+export class FindQueryError extends Error {}

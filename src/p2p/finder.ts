@@ -5,6 +5,7 @@
 
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
+import { FindQueryError } from './errors.ts';
 import { nodeIdOfPeer, parsePeerId } from './peer-identity.ts';
 import { nameCid, nodeCid, parseFindQuery, type FindQuery } from './records.ts';
 
@@ -29,8 +30,6 @@ export interface FinderDependencies {
   /** Time a find may take, ms. */
   readonly timeoutMs?: number;
 }
-
-export class FindQueryError extends Error {}
 
 export class Finder {
   readonly #deps: FinderDependencies;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadOrCreateIdentity } from '../identity/node-identity.ts';
+import { peerIdOf } from '../p2p/peer-identity.ts';
 import { runKeys } from './keys.ts';
 
 function run(argv: string[]): { code: number; out: string; err: string } {
@@ -19,8 +20,9 @@ test('shows the same node id every time for one data directory', () => {
   const identity = loadOrCreateIdentity(dir);
   const first = run(['show', '--data', dir]);
   assert.equal(first.code, 0);
-  assert.match(first.out, /^node id: {4}[0-9a-f]{32}\npublic key: [A-Za-z0-9_-]{43} \(Ed25519\)\n/);
+  assert.match(first.out, /^node id: {4}[0-9a-f]{32}\npeer id: {4}12D3KooW[1-9A-HJ-NP-Za-km-z]{44}\npublic key: [A-Za-z0-9_-]{43} \(Ed25519\)\n/);
   assert.ok(first.out.includes(identity.nodeId));
+  assert.ok(first.out.includes(`peer id:    ${peerIdOf(identity.publicKey)}\n`));
   assert.equal(run(['show', '--data', dir]).out, first.out);
 });
 

@@ -4,11 +4,12 @@
 
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../node/config.ts';
-import { KEY_FILE, loadIdentity } from '../identity/node-identity.ts';
+import { KEY_FILE, loadIdentity, rawPublicKey } from '../identity/node-identity.ts';
+import { peerIdOf } from '../p2p/peer-identity.ts';
 
 export const KEYS_USAGE = `Usage: parley keys show [--data DIR]
 
-Prints the node id and public key of the node whose data directory is DIR
+Prints the node id, libp2p peer id and public key of the node whose data directory is DIR
 (default: ${DEFAULTS.dataDir}). The key pair lives in DIR/${KEY_FILE}; 'parley serve'
 creates it on its first start with that --data. Showing never creates a key.
 `;
@@ -40,8 +41,10 @@ export function runKeys(argv: readonly string[], out: NodeJS.WritableStream = pr
       );
       return 1;
     }
-    const raw = identity.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-    out.write(`node id:    ${identity.nodeId}\npublic key: ${raw.toString('base64url')} (Ed25519)\nkey file:   ${dataDir}/${KEY_FILE}\n`);
+    const raw = Buffer.from(rawPublicKey(identity.publicKey));
+    out.write(
+      `node id:    ${identity.nodeId}\npeer id:    ${peerIdOf(identity.publicKey)}\npublic key: ${raw.toString('base64url')} (Ed25519)\nkey file:   ${dataDir}/${KEY_FILE}\n`,
+    );
     return 0;
   } catch (error) {
     err.write(`parley keys: cannot read the key in ${dataDir}: ${(error as Error).message}\n`);

@@ -10,6 +10,7 @@ Commands:
   chat      Interactive terminal client for a channel.
   group     End-to-end encrypted groups (MLS): init, create, add, remove, send, read, ...
   keys      Show this node's identity (keys show).
+  p2p       Ask a node about its peer-to-peer side: status, find NODEID|PEERID|NAME.
   version   Print parley's version (also -v, --version).
   help      Show this help (also -h, --help).
 
@@ -29,6 +30,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'keys': {
       const { runKeys } = await import('./keys.ts');
       return runKeys(rest);
+    }
+    case 'p2p': {
+      const { runP2P } = await import('./p2p.ts');
+      return runP2P(rest);
     }
     case 'chat': {
       const { runChat } = await import('./chat.ts');

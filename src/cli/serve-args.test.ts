@@ -119,3 +119,39 @@ test('peering flags', () => {
     assert.throws(() => parseServeArgs(args, {}), (e: unknown) => e instanceof UsageError && message.test(e.message));
   }
 });
+
+test('p2p is off by default; --p2p turns it on with mDNS and the default listen addresses', () => {
+  assert.equal(parseServeArgs([], {}).config.p2p.enabled, false);
+  const { p2p } = parseServeArgs(['--p2p'], {}).config;
+  assert.equal(p2p.enabled, true);
+  assert.equal(p2p.mdns, true);
+  assert.deepEqual(p2p.listen, ['/ip4/0.0.0.0/tcp/4100', '/ip4/0.0.0.0/tcp/4101/ws']);
+  assert.deepEqual([p2p.announce, p2p.bootstrap, p2p.names, p2p.channels], [[], [], [], []]);
+  assert.equal(p2p.relay, false);
+  assert.equal(p2p.secretFile, undefined);
+});
+
+test('the p2p flags fill the p2p section', () => {
+  const boot = '/ip4/10.0.0.2/tcp/4100/p2p/12D3KooWGzBvL6ArZ3wiS3wNJ6tQwNNNh8TLGPmL4yJ3sZJ4jB3L';
+  const { p2p } = parseServeArgs(
+    ['--p2p', '--p2p-listen', '/ip4/0.0.0.0/tcp/5000', '--p2p-announce', '/dns4/chat.example.org/tcp/5000', '--bootstrap', boot, '--no-mdns', '--p2p-secret', 'swarm.key',
+      '--relay', '--p2p-name', 'alice', '--p2p-name', 'alice', '--p2p-name', 'bob', '--p2p-channels', 'lobby, news,,lobby'],
+    {},
+  ).config;
+  assert.deepEqual(p2p.listen, ['/ip4/0.0.0.0/tcp/5000']);
+  assert.deepEqual(p2p.announce, ['/dns4/chat.example.org/tcp/5000']);
+  assert.deepEqual(p2p.bootstrap, [boot]);
+  assert.equal(p2p.mdns, false);
+  assert.equal(p2p.secretFile, 'swarm.key');
+  assert.equal(p2p.relay, true);
+  assert.deepEqual(p2p.names, ['alice', 'bob']);
+  assert.deepEqual(p2p.channels, ['lobby', 'news']);
+});
+
+test('p2p flags without --p2p, and unusable names, are usage errors that say what to do', () => {
+  assert.throws(() => parseServeArgs(['--bootstrap', '/ip4/1.2.3.4/tcp/1'], {}), /--bootstrap needs --p2p/);
+  assert.throws(() => parseServeArgs(['--no-mdns'], {}), /--no-mdns needs --p2p/);
+  assert.throws(() => parseServeArgs(['--p2p', '--p2p-name', ''], {}), /--p2p-name must not be empty/);
+  assert.throws(() => parseServeArgs(['--p2p', '--p2p-name', '0123456789abcdef0123456789abcdef'], {}), /looks like a node id/);
+  assert.throws(() => parseServeArgs(['--p2p', '--p2p-channels', 'ok,t\tab'], {}), /--p2p-channels: "t\tab" is not a channel name/);
+});

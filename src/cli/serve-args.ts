@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig } from '../node/config.ts';
+import { isName, NAME_RULE, nameError } from '../access/names.ts';
+import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -71,6 +72,28 @@ Peering (see the README's "A network of nodes"):
       --peer-rate N         Messages per second a peer may send (it is told, and
                             paces itself); more is cut off as a flood; 0 = no limit
                             (default: ${DEFAULTS.peerRate}).
+
+Peer to peer (libp2p; see the README's "Peer to peer"):
+      --p2p                 Run a libp2p host beside the WebSocket server. The other
+                            p2p flags need it.
+      --p2p-listen MULTIADDR
+                            Listen on this libp2p address. Repeatable. Default:
+                            ${DEFAULTS.p2pListen.join(' and ')}.
+                            /p2p-circuit: reserve a slot on a relay among the peers.
+      --p2p-announce MULTIADDR
+                            Advertise this address instead of the listening ones
+                            (a public address or DNS name in front of a NAT). Repeatable.
+      --bootstrap MULTIADDR Keep connected to this peer (its address ending in
+                            /p2p/PEERID, as 'parley p2p status' prints); redialled
+                            with backoff. Repeatable.
+      --no-mdns             Do not find or announce peers on the LAN with mDNS.
+      --p2p-secret FILE     Private network: only nodes with the same swarm key file
+                            (/key/swarm/psk/1.0.0/, /base16/, 64 hex digits) connect.
+      --relay               Serve as a circuit relay for nodes that cannot be reached.
+      --p2p-name NAME       Claim this name in the DHT ('parley p2p find NAME').
+                            Repeatable.
+      --p2p-channels LIST   Channels (comma-separated) this node keeps even with no
+                            clients on them.
 
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
@@ -145,6 +168,62 @@ export function peerUrl(flag: string, value: string): string {
   return value;
 }
 
+interface P2PFlags {
+  readonly p2p?: boolean;
+  readonly 'p2p-listen'?: string[];
+  readonly 'p2p-announce'?: string[];
+  readonly bootstrap?: string[];
+  readonly 'no-mdns'?: boolean;
+  readonly 'p2p-secret'?: string;
+  readonly relay?: boolean;
+  readonly 'p2p-name'?: string[];
+  readonly 'p2p-channels'?: string;
+}
+
+/**
+ * The p2p flags. Multiaddrs and the secret file are checked when the host starts (a bad
+ * one exits 1 there), so that parsing flags never loads libp2p's multiaddr code.
+ */
+function parseP2PFlags(values: P2PFlags): Partial<P2PConfig> {
+  const given = (['p2p-listen', 'p2p-announce', 'bootstrap', 'no-mdns', 'p2p-secret', 'relay', 'p2p-name', 'p2p-channels'] as const).filter(
+    (flag) => values[flag] !== undefined,
+  );
+  if (!values.p2p) {
+    if (given.length > 0) throw new UsageError(`--${given[0]} needs --p2p`);
+    return { enabled: false };
+  }
+  const names = (values['p2p-name'] ?? []).map((name) => {
+    const error = nameError('--p2p-name', name);
+    if (error !== undefined) throw new UsageError(`${error} (a name is ${NAME_RULE})`);
+    // A find query of 32 hex digits is a node id, so such a name could never be found.
+    if (/^[0-9a-f]{32}$/i.test(name)) throw new UsageError(`--p2p-name: "${name}" looks like a node id (32 hex digits); choose another name`);
+    return name;
+  });
+  return {
+    enabled: true,
+    ...(values['p2p-listen'] === undefined ? {} : { listen: values['p2p-listen'] }),
+    announce: values['p2p-announce'] ?? [],
+    bootstrap: values.bootstrap ?? [],
+    mdns: !values['no-mdns'],
+    secretFile: values['p2p-secret'],
+    relay: values.relay ?? false,
+    names: [...new Set(names)],
+    channels: values['p2p-channels'] === undefined ? [] : parseChannelList(values['p2p-channels']),
+  };
+}
+
+/** `--p2p-channels a,b,c`: channel names, spaces around commas allowed. */
+export function parseChannelList(text: string): string[] {
+  const channels = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const channel of channels) {
+    if (!isName(channel)) throw new UsageError(`--p2p-channels: "${channel}" is not a channel name (${NAME_RULE})`);
+  }
+  return [...new Set(channels)];
+}
+
 export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeOptions {
   let values;
   try {
@@ -184,6 +263,15 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         'peers-interval': { type: 'string' },
         trust: { type: 'string', multiple: true },
         'peer-rate': { type: 'string' },
+        p2p: { type: 'boolean' },
+        'p2p-listen': { type: 'string', multiple: true },
+        'p2p-announce': { type: 'string', multiple: true },
+        bootstrap: { type: 'string', multiple: true },
+        'no-mdns': { type: 'boolean' },
+        'p2p-secret': { type: 'string' },
+        relay: { type: 'boolean' },
+        'p2p-name': { type: 'string', multiple: true },
+        'p2p-channels': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -226,6 +314,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (values['peers-url'] !== undefined && !/^https?:\/\//.test(values['peers-url'])) {
     throw new UsageError(`--peers-url must be an http(s) URL, got "${values['peers-url']}"`);
   }
+
+  const p2p = parseP2PFlags(values);
 
   // Sections in the order the flags were always checked: with two bad flags, the same one is reported.
   const config = defaultConfig({
@@ -273,6 +363,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       peerKey: env.PEER_KEY,
       peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
     },
+    p2p,
   });
   const { maxBuffered } = config.websocket;
   const { historyBytes } = config.mles;

@@ -36,6 +36,11 @@ export function nodeIdOf(publicKey: KeyObject): string {
   return nodeIdOfRaw(rawPublicKey(publicKey));
 }
 
+/** The 32-byte seed of an Ed25519 private key, from which the whole key pair follows. */
+export function privateKeySeed(privateKey: KeyObject): Uint8Array {
+  return privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+}
+
 /** The identity kept in dataDir, or undefined when there is no key file there; never creates anything. */
 export function loadIdentity(dataDir: string): NodeIdentity | undefined {
   const file = join(dataDir, KEY_FILE);

@@ -19,6 +19,7 @@ export interface NodeConfig {
   readonly websocket: WebSocketConfig;
   readonly mles: MlesConfig;
   readonly network: NetworkConfig;
+  readonly p2p: P2PConfig;
 }
 
 /** sqlite: `dataDir/parley.db`; memory: nothing survives a restart. */
@@ -106,6 +107,27 @@ export interface NetworkConfig {
   readonly peerRate: number;
 }
 
+/** Peer-to-peer mode on libp2p (`--p2p`); nothing of it is loaded when off. */
+export interface P2PConfig {
+  readonly enabled: boolean;
+  /** Multiaddrs to listen on. */
+  readonly listen: readonly string[];
+  /** Multiaddrs to advertise instead of the listening ones. */
+  readonly announce: readonly string[];
+  /** Peers to keep connected to, each ending in /p2p/PEERID. */
+  readonly bootstrap: readonly string[];
+  /** Find and dial peers on the LAN with mDNS. */
+  readonly mdns: boolean;
+  /** Swarm key file of a private network; undefined: open. */
+  readonly secretFile: string | undefined;
+  /** Serve as a circuit relay for other nodes. */
+  readonly relay: boolean;
+  /** Names this node claims in the DHT. */
+  readonly names: readonly string[];
+  /** Channels this node stores even without clients. */
+  readonly channels: readonly string[];
+}
+
 /** Settings to change from the defaults, by section. */
 export interface ConfigOverrides {
   readonly dataDir?: string;
@@ -115,6 +137,7 @@ export interface ConfigOverrides {
   readonly websocket?: Partial<WebSocketConfig>;
   readonly mles?: Partial<MlesConfig>;
   readonly network?: Partial<NetworkConfig>;
+  readonly p2p?: Partial<P2PConfig>;
 }
 
 export const DEFAULTS = {
@@ -137,6 +160,8 @@ export const DEFAULTS = {
   maxMissedPings: 3,
   peersIntervalMs: 60_000,
   peerRate: 200_000,
+  // Ports of their own, apart from the node's http port (8080) and the usual IPFS ones (4001).
+  p2pListen: ['/ip4/0.0.0.0/tcp/4100', '/ip4/0.0.0.0/tcp/4101/ws'],
 } as const;
 
 export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
@@ -185,6 +210,18 @@ export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
       peerKey: undefined,
       peerRate: DEFAULTS.peerRate,
       ...overrides.network,
+    },
+    p2p: {
+      enabled: false,
+      listen: DEFAULTS.p2pListen,
+      announce: [],
+      bootstrap: [],
+      mdns: true,
+      secretFile: undefined,
+      relay: false,
+      names: [],
+      channels: [],
+      ...overrides.p2p,
     },
   };
 }

@@ -21,6 +21,14 @@ export interface MetricsSources {
   readonly logDropped?: () => LogLinesDropped;
   /** Incoming peer links that ended before their handshake did, by reason. */
   readonly peerHandshakesFailed?: () => ReadonlyMap<string, number>;
+  /** The libp2p host when it runs (undefined until it has started), with --p2p. */
+  readonly p2p?: () => P2PMetricsSource | undefined;
+}
+
+/** What /metrics reads from the p2p host. */
+export interface P2PMetricsSource {
+  peers(): readonly unknown[];
+  meshSizes(): ReadonlyMap<string, number>;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -141,7 +149,23 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   if (handshakesFailed !== undefined) {
     reasonCounter(registry, 'parley_peer_handshakes_failed_total', 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)', handshakesFailed);
   }
+  const p2p = sources.p2p;
+  if (p2p !== undefined) p2pMetrics(registry, p2p);
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
+}
+
+function p2pMetrics(registry: Registry, p2p: () => P2PMetricsSource | undefined): void {
+  gauge(registry, 'parley_p2p_peers', 'libp2p peers connected', () => p2p()?.peers().length ?? 0);
+  new Gauge({
+    name: 'parley_p2p_topic_mesh_peers',
+    help: 'Peers in this node\'s gossipsub mesh, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [topic, size] of p2p()?.meshSizes() ?? []) this.set({ topic }, size);
+    },
+  });
 }
 
 /** Per peer: up or down, how far behind, bytes and messages each way. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { queryApi } from '../http/api.ts';
+import { nodeApi } from '../http/node-api.ts';
 import { publishApi } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
@@ -18,6 +19,7 @@ import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/s
 import { ReplicaIntake } from '../envelope/intake.ts';
 import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { Peering } from '../network/peering.ts';
+import type { P2PHost, P2PHostOptions } from '../p2p/host.ts';
 import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
@@ -28,7 +30,7 @@ import { OutboundFlusher } from '../websocket/outbound.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { NodeStats } from '../websocket/stats.ts';
 import { ClientConnections } from './client-connections.ts';
-import type { HttpConfig, NodeConfig, StoreConfig, TlsConfig } from './config.ts';
+import type { HttpConfig, NodeConfig, P2PConfig, StoreConfig, TlsConfig } from './config.ts';
 import { HubEvents } from './hub-events.ts';
 import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
@@ -45,6 +47,8 @@ export interface ParleyNode {
   readonly stats: NodeStats;
   readonly hub: Hub;
   readonly peering: Peering;
+  /** The libp2p host, with --p2p; replication and catch-up over libp2p attach here. */
+  readonly p2p: P2PHost | undefined;
   /** Closes every connection with 1001, stops the listeners and timers. */
   close(): Promise<void>;
 }
@@ -54,6 +58,8 @@ const SHUTDOWN_GRACE_MS = 3000;
 export interface StartOptions {
   /** Log lines dropped so far, by reason, for /metrics. */
   readonly logDropped?: () => LogLinesDropped;
+  /** Gossipsub's message id function for the p2p host (the envelope id); default SHA-256 of the data. */
+  readonly p2pMessageId?: P2PHostOptions['messageId'];
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
@@ -97,6 +103,8 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     rateLimit: config.network.peerRate,
     pingIntervalMs: config.websocket.pingIntervalMs,
   });
+  // Set once the host has started (below); the metrics and routes read it when asked.
+  let p2p: P2PHost | undefined;
   const metrics = createMetrics({
     stats,
     hub,
@@ -105,6 +113,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     peerRefusals: () => peering.refusals(),
     peerHandshakesFailed: () => peering.handshakesFailed(),
     logDropped: options.logDropped,
+    p2p: config.p2p.enabled ? () => p2p : undefined,
   });
   hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
   const network = config.network;
@@ -171,13 +180,21 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     metrics: metrics.registry,
     // A valid query first lets the peers catch this node up on the channel.
     routes: [
+      nodeApi(identity.nodeId, () => p2p),
       publishApi(hub, config.mles.key, config.websocket.maxMessage),
       queryApi(store, config.mles.key, (channel) => peering.catchUp(channel)),
     ],
     site: staticSite(config.http, config.tls),
   });
 
-  const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch((error: unknown) => {
+  try {
+    p2p = config.p2p.enabled ? await startP2P(config.p2p, identity, log, options.p2pMessageId) : undefined;
+  } catch (error) {
+    closeStores();
+    throw error;
+  }
+  const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch(async (error: unknown) => {
+    await p2p?.stop();
     closeStores();
     throw error;
   });
@@ -195,6 +212,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       clearInterval(pruner);
       peerSources.stop();
       await peering.close();
+      await p2p?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
@@ -206,7 +224,24 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     return closing;
   };
 
-  return { urls: listeners.urls, identity, stats, hub, peering, close };
+  return { urls: listeners.urls, identity, stats, hub, peering, p2p, close };
+}
+
+/** Loaded only with --p2p: libp2p and its protocols cost memory a node without it should not pay. */
+async function startP2P(settings: P2PConfig, identity: NodeIdentity, log: Logger, messageId: P2PHostOptions['messageId']): Promise<P2PHost> {
+  const { startP2PHost } = await import('../p2p/host.ts');
+  return startP2PHost({
+    identity,
+    listen: settings.listen,
+    announce: settings.announce,
+    bootstrap: settings.bootstrap,
+    mdns: settings.mdns,
+    secretFile: settings.secretFile,
+    relay: settings.relay,
+    names: settings.names,
+    log,
+    ...(messageId === undefined ? {} : { messageId }),
+  });
 }
 
 function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Store {

@@ -127,7 +127,8 @@ export class IntakeSource {
     return { ok: false, reason, detail };
   }
 
-  take(channel: string, envelope: Envelope): IntakeResult {
+  /** `ids`: the envelope's ids when the caller has computed them already (chainIds). */
+  take(channel: string, envelope: Envelope, ids: readonly Uint8Array[] = chainIds(channel, envelope)): IntakeResult {
     const { origin, firstSeq } = envelope;
     const last = firstSeq + envelope.messages.length - 1;
     const self = this.#intake.selfId;
@@ -140,7 +141,6 @@ export class IntakeSource {
     const pending = this.#pending.get(k);
     const before = pending?.messages.at(-1);
     const tail: Tail = before !== undefined ? { seq: before.originSeq, id: before.id } : this.#intake.tail(channel, origin);
-    const ids = chainIds(channel, envelope);
     if (firstSeq > tail.seq + 1) {
       // A hole. Inside one source's unsealed run it is a lie; after what is held, the store
       // decides (a hole is honest only where this node holds nothing of the origin: see

@@ -19,7 +19,8 @@ import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/s
 import { ReplicaIntake } from '../envelope/intake.ts';
 import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { Peering } from '../network/peering.ts';
-import type { P2PHost, P2PHostOptions } from '../p2p/host.ts';
+import type { P2PHost } from '../p2p/host.ts';
+import type { P2PMode, P2PModeOptions } from '../p2p/mode.ts';
 import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { RetentionJob } from '../store/retention.ts';
@@ -30,7 +31,7 @@ import { OutboundFlusher } from '../websocket/outbound.ts';
 import { ConnectionRateLimiter } from '../websocket/rate-limit.ts';
 import { NodeStats } from '../websocket/stats.ts';
 import { ClientConnections } from './client-connections.ts';
-import type { HttpConfig, NodeConfig, P2PConfig, StoreConfig, TlsConfig } from './config.ts';
+import type { HttpConfig, NodeConfig, StoreConfig, TlsConfig } from './config.ts';
 import { HubEvents } from './hub-events.ts';
 import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
@@ -58,8 +59,6 @@ const SHUTDOWN_GRACE_MS = 3000;
 export interface StartOptions {
   /** Log lines dropped so far, by reason, for /metrics. */
   readonly logDropped?: () => LogLinesDropped;
-  /** Gossipsub's message id function for the p2p host (the envelope id); default SHA-256 of the data. */
-  readonly p2pMessageId?: P2PHostOptions['messageId'];
 }
 
 export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
@@ -104,6 +103,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     pingIntervalMs: config.websocket.pingIntervalMs,
   });
   // Set once the host has started (below); the metrics and routes read it when asked.
+  let p2pMode: P2PMode | undefined;
   let p2p: P2PHost | undefined;
   const metrics = createMetrics({
     stats,
@@ -115,7 +115,13 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     logDropped: options.logDropped,
     p2p: config.p2p.enabled ? () => p2p : undefined,
   });
-  hubEvents.attach({ interest: (channel, used) => peering.channelUsed(channel, used), commit: metrics.observeCommit });
+  hubEvents.attach({
+    interest: (channel, used) => {
+      peering.channelUsed(channel, used);
+      if (used) p2pMode?.replication.channelUsed(channel);
+    },
+    commit: metrics.observeCommit,
+  });
   const network = config.network;
   const peersConfigured = network.peers.length > 0 || network.peersFile !== undefined || network.peersUrl !== undefined;
   if (peersConfigured && network.peerKey === undefined && network.trust.length === 0) {
@@ -188,13 +194,16 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   });
 
   try {
-    p2p = config.p2p.enabled ? await startP2P(config.p2p, identity, log, options.p2pMessageId) : undefined;
+    if (config.p2p.enabled) {
+      p2pMode = await startP2P({ settings: config.p2p, identity, hub, store, intake, sealer, maxPayload: config.websocket.maxMessage, log });
+      p2p = p2pMode.host;
+    }
   } catch (error) {
     closeStores();
     throw error;
   }
   const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch(async (error: unknown) => {
-    await p2p?.stop();
+    await p2pMode?.stop();
     closeStores();
     throw error;
   });
@@ -212,7 +221,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       clearInterval(pruner);
       peerSources.stop();
       await peering.close();
-      await p2p?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
+      await p2pMode?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
@@ -228,20 +237,9 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
 }
 
 /** Loaded only with --p2p: libp2p and its protocols cost memory a node without it should not pay. */
-async function startP2P(settings: P2PConfig, identity: NodeIdentity, log: Logger, messageId: P2PHostOptions['messageId']): Promise<P2PHost> {
-  const { startP2PHost } = await import('../p2p/host.ts');
-  return startP2PHost({
-    identity,
-    listen: settings.listen,
-    announce: settings.announce,
-    bootstrap: settings.bootstrap,
-    mdns: settings.mdns,
-    secretFile: settings.secretFile,
-    relay: settings.relay,
-    names: settings.names,
-    log,
-    ...(messageId === undefined ? {} : { messageId }),
-  });
+async function startP2P(options: P2PModeOptions): Promise<P2PMode> {
+  const { startP2PMode } = await import('../p2p/mode.ts');
+  return startP2PMode(options);
 }
 
 function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Store {

@@ -1,0 +1,284 @@
+// Channels over gossipsub: for each channel this node carries, a topic it subscribes to
+// and a hub member. What the hub stores (from clients here, or from WebSocket peers) goes
+// out as sealed envelopes, one gossip message per run; what comes in is checked by the
+// node's intake before gossipsub may pass it on, then stored through the hub like any
+// replica. Gossip has no order: a run that arrives before the one it follows waits here
+// (its seal already checked) for a while, and a gap that stays asks for a sync.
+
+import type { Logger } from 'pino';
+import { packEnvelopes, UNSEALED_BYTES, UNSEALED_MESSAGES, type Envelope } from '../envelope/envelope.ts';
+import type { ReplicaIntake, VerifiedMessage } from '../envelope/intake.ts';
+import type { Sealer } from '../envelope/seal.ts';
+import type { DeliveryRun, Hub, Member } from '../hub/hub.ts';
+import type { AppendResult, StoredMessage } from '../store/store.ts';
+import { encodeGossip, topicOf, type GossipDecoder, type GossipMessage } from './gossip-codec.ts';
+import type { Verdict } from './host.ts';
+
+/** What of the host gossip needs. */
+export interface GossipTransport {
+  subscribe(topic: string, validate: (data: Uint8Array, fromPeerId: string) => Verdict): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, data: Uint8Array): Promise<void>;
+}
+
+export interface GossipChannelsOptions {
+  readonly transport: GossipTransport;
+  readonly hub: Hub;
+  readonly intake: ReplicaIntake;
+  readonly sealer: Sealer;
+  readonly decoder: GossipDecoder;
+  readonly log: Logger;
+  /** A run came whose predecessors did not: ask this peer for the channel. */
+  readonly onGap: (channel: string, peerId: string) => void;
+  /** How long a run waits for the one before it. */
+  readonly gapWaitMs?: number;
+}
+
+/** Runs waiting for their predecessors, per channel and origin, at most. */
+const MAX_WAITING = 256;
+
+interface Waiting {
+  readonly message: GossipMessage;
+  readonly from: string;
+}
+
+export interface GossipCounters {
+  /** Gossip messages (runs) this node published. */
+  published: number;
+  /** Runs taken from gossip. */
+  received: number;
+  /** Runs that could not be published (too large, or the host refused). */
+  failed: number;
+}
+
+export class GossipChannels {
+  readonly #options: GossipChannelsOptions;
+  readonly #members = new Map<string, ChannelMember>();
+  readonly #waiting = new Map<string, Waiting[]>();
+  readonly #gapTimers = new Map<string, NodeJS.Timeout>();
+  readonly counters: GossipCounters = { published: 0, received: 0, failed: 0 };
+
+  constructor(options: GossipChannelsOptions) {
+    this.#options = options;
+  }
+
+  /** Carries a channel: subscribes to its topic and to its messages here. */
+  join(channel: string): void {
+    if (this.#members.has(channel)) return;
+    const member = new ChannelMember(channel, this);
+    this.#members.set(channel, member);
+    this.#options.transport.subscribe(topicOf(channel), (data, from) => this.#validate(channel, member, data, from));
+    this.#options.hub.subscribe(member);
+  }
+
+  has(channel: string): boolean {
+    return this.#members.has(channel);
+  }
+
+  channels(): string[] {
+    return [...this.#members.keys()];
+  }
+
+  /** Runs waiting for the runs before them. */
+  waiting(): number {
+    let count = 0;
+    for (const list of this.#waiting.values()) count += list.length;
+    return count;
+  }
+
+  stop(): void {
+    for (const [channel, member] of this.#members) {
+      this.#options.hub.leave(member);
+      this.#options.transport.unsubscribe(topicOf(channel));
+    }
+    this.#members.clear();
+    for (const timer of this.#gapTimers.values()) clearTimeout(timer);
+    this.#gapTimers.clear();
+  }
+
+  /** Publishes what the hub stored: sealed runs, one gossip message each. */
+  publish(channel: string, envelopes: readonly Envelope[]): void {
+    const topic = topicOf(channel);
+    for (const envelope of envelopes) {
+      let data: Uint8Array;
+      try {
+        data = encodeGossip(channel, envelope);
+      } catch (error) {
+        this.counters.failed++;
+        this.#options.log.error({ err: error, channel }, 'p2p could not encode a run');
+        continue;
+      }
+      this.counters.published++;
+      this.#options.transport.publish(topic, data).catch((error: unknown) => {
+        this.counters.failed++;
+        this.#options.log.warn({ channel, origin: envelope.origin, err: (error as Error).message }, 'p2p could not publish a run; peers get it by sync');
+      });
+    }
+  }
+
+  #validate(channel: string, member: ChannelMember, data: Uint8Array, from: string): Verdict {
+    const { intake, decoder, log } = this.#options;
+    const decoded = decoder.decode(data);
+    if (!decoded.ok || decoded.message.channel !== channel) {
+      intake.count('malformed');
+      log.debug({ peer: from, channel, error: decoded.ok ? 'channel does not match the topic' : decoded.error }, 'p2p gossip message refused');
+      return 'reject';
+    }
+    const message = decoded.message;
+    const { envelope } = message;
+    const tail = intake.tail(channel, envelope.origin);
+    if (envelope.origin !== intake.selfId && tail.seq > 0 && envelope.firstSeq > tail.seq + 1) {
+      // Ahead of what is here: authentic or not decides whether gossip passes it on.
+      const check = intake.checkSeal(envelope.origin, message.ids.at(-1)!, envelope.seal!);
+      if (check !== 'ok') {
+        intake.count('bad_seal');
+        return 'reject';
+      }
+      this.#wait(channel, { message, from });
+      return 'accept';
+    }
+    const result = intake.source().take(channel, envelope, message.ids);
+    if (!result.ok) {
+      log.info({ peer: from, channel, reason: result.reason, detail: result.detail }, 'p2p envelope refused');
+      return 'reject';
+    }
+    if (result.nothingNew) {
+      intake.count('replayed');
+      return 'ignore';
+    }
+    this.counters.received++;
+    member.store(result.messages);
+    this.#release(channel, envelope.origin, result.messages.at(-1)!.originSeq);
+    return 'accept';
+  }
+
+  #wait(channel: string, waiting: Waiting): void {
+    const key = `${channel}\0${waiting.message.envelope.origin}`;
+    let list = this.#waiting.get(key);
+    if (list === undefined) this.#waiting.set(key, (list = []));
+    if (list.length >= MAX_WAITING) list.shift();
+    list.push(waiting);
+    list.sort((a, b) => a.message.envelope.firstSeq - b.message.envelope.firstSeq);
+    if (!this.#gapTimers.has(key)) {
+      const timer = setTimeout(() => {
+        this.#gapTimers.delete(key);
+        const still = this.#waiting.get(key);
+        this.#waiting.delete(key);
+        // The runs between never came by gossip: a sync brings them and these too.
+        if (still !== undefined && still.length > 0) this.#options.onGap(channel, still[0]!.from);
+      }, this.#options.gapWaitMs ?? 1000);
+      timer.unref();
+      this.#gapTimers.set(key, timer);
+    }
+  }
+
+  /** Takes the waiting runs that now follow what is here. */
+  #release(channel: string, origin: string, upTo: number): void {
+    const key = `${channel}\0${origin}`;
+    const list = this.#waiting.get(key);
+    if (list === undefined) return;
+    let next = upTo;
+    while (list.length > 0 && list[0]!.message.envelope.firstSeq <= next + 1) {
+      const { message } = list.shift()!;
+      const result = this.#options.intake.source().take(channel, message.envelope, message.ids);
+      if (result.ok && result.messages.length > 0) {
+        this.counters.received++;
+        this.#members.get(channel)?.store(result.messages);
+        next = result.messages.at(-1)!.originSeq;
+      }
+    }
+    if (list.length === 0) {
+      this.#waiting.delete(key);
+      clearTimeout(this.#gapTimers.get(key));
+      this.#gapTimers.delete(key);
+    }
+  }
+
+  /** Stores replicas verified elsewhere (a sync) as this channel's gossip member would. */
+  storeReplicas(channel: string, messages: readonly VerifiedMessage[]): void {
+    const member = this.#members.get(channel);
+    if (member !== undefined) member.store(messages);
+  }
+
+  /** Stores verified replicas through the hub, not back to gossip. */
+  storeThrough(member: ChannelMember, messages: readonly VerifiedMessage[]): void {
+    const { hub } = this.#options;
+    for (const m of messages) {
+      const replica = { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal };
+      hub.publish({ channel: m.channel, uid: m.uid, binary: m.binary, payload: m.payload, replica }, member, this.#stored);
+    }
+  }
+
+  readonly #stored = (result: AppendResult | Error): void => {
+    const { intake, log } = this.#options;
+    if (result instanceof Error) {
+      intake.reset();
+      return;
+    }
+    intake.stored(result.message.channel, result.message.origin, result.message.originSeq);
+    if (result.hole !== undefined) {
+      intake.reset();
+      log.warn({ channel: result.message.channel, origin: result.message.origin, originSeq: result.message.originSeq, after: result.hole.after }, "p2p run skips its origin's sequence; not stored");
+    }
+  };
+
+  /** Packs what the hub stored on a channel and publishes it. */
+  packAndPublish(channel: string, messages: readonly StoredMessage[], open: OpenTails): void {
+    const all = open.prepend(messages);
+    const envelopes = packEnvelopes(all, this.#options.intake.selfId, this.#options.sealer);
+    const sealed: Envelope[] = [];
+    for (const envelope of envelopes) {
+      if (envelope.seal !== undefined) sealed.push(envelope);
+      else open.keep(envelope, all);
+    }
+    this.publish(channel, sealed);
+  }
+}
+
+/**
+ * Replica runs the hub stored in parts (it commits at most a batch at a time): the part
+ * without its seal waits for the rest, to go out as one sealed run.
+ */
+class OpenTails {
+  #held: StoredMessage[] = [];
+
+  prepend(messages: readonly StoredMessage[]): readonly StoredMessage[] {
+    if (this.#held.length === 0) return messages;
+    const all = [...this.#held, ...messages];
+    this.#held = [];
+    return all;
+  }
+
+  keep(envelope: Envelope, messages: readonly StoredMessage[]): void {
+    const last = envelope.firstSeq + envelope.messages.length - 1;
+    const part = messages.filter((m) => m.origin === envelope.origin && m.originSeq >= envelope.firstSeq && m.originSeq <= last);
+    let bytes = 0;
+    for (const m of this.#held) bytes += m.payload.length;
+    if (this.#held.length + part.length > UNSEALED_MESSAGES || bytes > UNSEALED_BYTES) return; // never sealed: peers get it by sync
+    this.#held.push(...part);
+  }
+}
+
+/** The hub member of one channel carried over gossip. */
+class ChannelMember implements Member {
+  readonly channel: string;
+  readonly #gossip: GossipChannels;
+  readonly #open = new OpenTails();
+
+  constructor(channel: string, gossip: GossipChannels) {
+    this.channel = channel;
+    this.#gossip = gossip;
+  }
+
+  deliver(delivery: { readonly message: StoredMessage }): void {
+    this.#gossip.packAndPublish(this.channel, [delivery.message], this.#open);
+  }
+
+  deliverRun(run: DeliveryRun): void {
+    this.#gossip.packAndPublish(this.channel, run.messages, this.#open);
+  }
+
+  store(messages: readonly VerifiedMessage[]): void {
+    this.#gossip.storeThrough(this, messages);
+  }
+}

@@ -1,0 +1,74 @@
+// The peer-to-peer mode as the node starts it: the libp2p host, and the replication of
+// channels over it (gossip and sync), sharing the node's store, hub and envelope intake.
+// The node imports this module only with --p2p (libp2p costs memory a node without it
+// should not pay).
+
+import type { Logger } from 'pino';
+import type { ReplicaIntake } from '../envelope/intake.ts';
+import type { Sealer } from '../envelope/seal.ts';
+import type { Hub } from '../hub/hub.ts';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { P2PConfig } from '../node/config.ts';
+import type { Store } from '../store/store.ts';
+import { GossipDecoder } from './gossip-codec.ts';
+import { startP2PHost, type P2PHost } from './host.ts';
+import { P2PReplication } from './replication.ts';
+
+export interface P2PModeOptions {
+  readonly settings: P2PConfig;
+  readonly identity: NodeIdentity;
+  readonly hub: Hub;
+  readonly store: Store;
+  readonly intake: ReplicaIntake;
+  readonly sealer: Sealer;
+  readonly maxPayload: number;
+  readonly log: Logger;
+}
+
+export interface P2PMode {
+  readonly host: P2PHost;
+  readonly replication: P2PReplication;
+  stop(): Promise<void>;
+}
+
+export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
+  const { settings, log } = options;
+  const decoder = new GossipDecoder({ maxPayload: options.maxPayload });
+  const host = await startP2PHost({
+    identity: options.identity,
+    listen: settings.listen,
+    announce: settings.announce,
+    bootstrap: settings.bootstrap,
+    mdns: settings.mdns,
+    secretFile: settings.secretFile,
+    relay: settings.relay,
+    names: settings.names,
+    log,
+    messageId: (data) => decoder.messageId(data),
+  });
+  const replication = new P2PReplication({
+    host,
+    hub: options.hub,
+    store: options.store,
+    intake: options.intake,
+    sealer: options.sealer,
+    decoder,
+    log,
+    maxPayload: options.maxPayload,
+    channels: settings.channels,
+  });
+  try {
+    await replication.start();
+  } catch (error) {
+    await host.stop();
+    throw error;
+  }
+  return {
+    host,
+    replication,
+    async stop() {
+      replication.stop();
+      await host.stop();
+    },
+  };
+}

@@ -1,0 +1,171 @@
+// The p2p side of a node's channels: which channels it carries over gossip (those its
+// clients use, those it stores, and --p2p-channels), and when it catches up with its
+// peers over /parley/sync/1 (when a peer connects, every half minute with one peer per
+// channel, and when gossip shows a gap). Gossip brings what is new; sync brings what a
+// node missed while it was away: together nothing is lost.
+
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Logger } from 'pino';
+import type { ReplicaIntake } from '../envelope/intake.ts';
+import type { Sealer } from '../envelope/seal.ts';
+import type { Hub } from '../hub/hub.ts';
+import type { Store } from '../store/store.ts';
+import { GossipChannels } from './gossip-channels.ts';
+import { GossipDecoder, topicOf } from './gossip-codec.ts';
+import type { P2PHost } from './host.ts';
+import { requestSync, serveSync, SYNC_PROTOCOL, SyncError } from './sync.ts';
+
+export interface ReplicationOptions {
+  readonly host: P2PHost;
+  readonly hub: Hub;
+  readonly store: Store;
+  readonly intake: ReplicaIntake;
+  readonly sealer: Sealer;
+  readonly decoder: GossipDecoder;
+  readonly log: Logger;
+  readonly maxPayload: number;
+  /** Channels to carry even with no client here (--p2p-channels). */
+  readonly channels: readonly string[];
+  readonly syncIntervalMs?: number;
+  /** How long one sync may take. */
+  readonly syncTimeoutMs?: number;
+}
+
+export interface SyncCounters {
+  /** Syncs that ended well, and the messages they brought. */
+  runs: number;
+  messages: number;
+  /** Syncs that failed, by why. */
+  readonly failed: Map<string, number>;
+}
+
+/** Syncs running at once at most: each reads a page of the store at a time. */
+const MAX_SYNCS = 4;
+/** How long a peer whose sync stream was refused is not asked again. */
+const SYNC_BAN_MS = 10 * 60_000;
+
+export class P2PReplication {
+  readonly #options: ReplicationOptions;
+  readonly gossip: GossipChannels;
+  readonly sync: SyncCounters = { runs: 0, messages: 0, failed: new Map() };
+  readonly #running = new Set<string>();
+  readonly #queue: Array<{ peer: string; channel: string }> = [];
+  readonly #banned = new Map<string, number>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #abort = new AbortController();
+  #active = 0;
+
+  constructor(options: ReplicationOptions) {
+    this.#options = options;
+    this.gossip = new GossipChannels({
+      transport: options.host,
+      hub: options.hub,
+      intake: options.intake,
+      sealer: options.sealer,
+      decoder: options.decoder,
+      log: options.log,
+      onGap: (channel, peer) => this.requestSync(peer, channel),
+    });
+    this.#timer = setInterval(() => this.#syncRound(), options.syncIntervalMs ?? 30_000);
+    this.#timer.unref();
+  }
+
+  async start(): Promise<void> {
+    const { host, store, hub, log } = this.#options;
+    await host.libp2p.handle(
+      SYNC_PROTOCOL,
+      (stream) => {
+        serveSync(stream, { store, sealer: this.#options.sealer, maxPayload: this.#options.maxPayload }, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(120_000)])).catch(
+          (error: unknown) => {
+            log.debug({ err: (error as Error).message }, 'p2p sync stream to a peer ended early');
+            stream.abort(error as Error);
+          },
+        );
+      },
+      { maxInboundStreams: 8 },
+    );
+    for (const channel of this.#options.channels) this.gossip.join(channel);
+    for (const channel of hub.usedChannels()) this.gossip.join(channel);
+    for (let after: string | undefined; ; ) {
+      const page = store.channels(after, 1000);
+      for (const summary of page) this.gossip.join(summary.channel);
+      if (page.length < 1000) break;
+      after = page.at(-1)!.channel;
+    }
+    host.onPeerConnected((peer) => {
+      for (const channel of this.gossip.channels()) this.requestSync(peer, channel);
+    });
+    log.info({ channels: this.gossip.channels().length }, 'p2p replication started');
+  }
+
+  /** A client here uses a channel: carry it, and catch up on it with every peer. */
+  channelUsed(channel: string): void {
+    if (this.gossip.has(channel)) return;
+    this.gossip.join(channel);
+    for (const peer of this.#options.host.peers()) this.requestSync(peer.peerId, channel);
+  }
+
+  /** Asks a peer for what this node lacks of a channel (queued; one at a time per peer and channel). */
+  requestSync(peer: string, channel: string): void {
+    const key = `${peer} ${channel}`;
+    if (this.#running.has(key) || (this.#banned.get(peer) ?? 0) > Date.now()) return;
+    this.#running.add(key);
+    this.#queue.push({ peer, channel });
+    this.#next();
+  }
+
+  #next(): void {
+    while (this.#active < MAX_SYNCS && this.#queue.length > 0) {
+      const { peer, channel } = this.#queue.shift()!;
+      this.#active++;
+      void this.#syncWith(peer, channel).finally(() => {
+        this.#active--;
+        this.#running.delete(`${peer} ${channel}`);
+        this.#next();
+      });
+    }
+  }
+
+  async #syncWith(peer: string, channel: string): Promise<void> {
+    const { host, store, intake, log, maxPayload } = this.#options;
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.syncTimeoutMs ?? 60_000)]);
+    try {
+      const stream = await host.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal });
+      const taken = await requestSync(stream, channel, { store, intake, maxPayload, take: (messages) => this.gossip.storeReplicas(channel, messages) }, signal).catch((error: unknown) => {
+        stream.abort(error as Error);
+        throw error;
+      });
+      this.sync.runs++;
+      this.sync.messages += taken;
+      if (taken > 0) log.info({ peer, channel, messages: taken }, 'p2p caught up with a peer');
+    } catch (error) {
+      if (this.#abort.signal.aborted) return;
+      const reason = error instanceof SyncError ? error.reason : 'unreachable';
+      this.sync.failed.set(reason, (this.sync.failed.get(reason) ?? 0) + 1);
+      if (error instanceof SyncError && error.reason !== 'limit') {
+        // It sent what no honest node sends: not asked again for a while.
+        this.#banned.set(peer, Date.now() + SYNC_BAN_MS);
+        log.warn({ peer, channel, reason, err: error.message }, 'p2p sync refused what the peer sent');
+      } else if (error instanceof SyncError) {
+        this.requestSync(peer, channel); // a large gap: the next sync goes on from here
+      } else log.debug({ peer, channel, err: (error as Error).message }, 'p2p sync with a peer failed');
+    }
+  }
+
+  /** Every half minute, each channel with one peer that carries it. */
+  #syncRound(): void {
+    const pubsub = this.#options.host.libp2p.services.pubsub;
+    for (const channel of this.gossip.channels()) {
+      const carriers = pubsub.getSubscribers(topicOf(channel));
+      if (carriers.length === 0) continue;
+      const peer = carriers[Math.floor(Math.random() * carriers.length)]!;
+      this.requestSync(peer.toString(), channel);
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    this.gossip.stop();
+  }
+}

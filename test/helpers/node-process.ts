@@ -38,6 +38,8 @@ export interface StartOptions {
    * and the log waits then see nothing, and the URL comes from the line on stderr.
    */
   readonly stdout?: number;
+  /** A command the node runs under, e.g. ['ip', 'netns', 'exec', 'ns1'] to start it in a network namespace. */
+  readonly prefix?: readonly string[];
 }
 
 export async function startNode(
@@ -50,9 +52,10 @@ export async function startNode(
   const given = args.indexOf('--data');
   const dataDir = given >= 0 ? args[given + 1]! : mkdtempSync(join(tmpdir(), 'parley-test-'));
   const hasListen = args.includes('--listen') || args.includes('--domains') || args.includes('-d');
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
-    [CLI, 'serve', ...(hasListen ? [] : ['--listen', '127.0.0.1:0']), ...(given >= 0 ? [] : ['--data', dataDir]), '--log-level', 'info', ...args],
+    command!,
+    [...prefixArgs, CLI, 'serve', ...(hasListen ? [] : ['--listen', '127.0.0.1:0']), ...(given >= 0 ? [] : ['--data', dataDir]), '--log-level', 'info', ...args],
     { cwd: REPO_ROOT, env: { ...process.env, MLES_KEY: undefined, ...env }, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'] },
   );
   const stdout: string[] = [];

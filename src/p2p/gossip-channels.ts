@@ -11,7 +11,7 @@ import type { ReplicaIntake, VerifiedMessage } from '../envelope/intake.ts';
 import type { Sealer } from '../envelope/seal.ts';
 import type { DeliveryRun, Hub, Member } from '../hub/hub.ts';
 import type { AppendResult, StoredMessage } from '../store/store.ts';
-import { encodeGossip, topicOf, type GossipDecoder, type GossipMessage } from './gossip-codec.ts';
+import { encodeGossip, TOPIC_PREFIX, topicOf, type GossipDecoder, type GossipMessage } from './gossip-codec.ts';
 import type { Verdict } from './host.ts';
 
 /** What of the host gossip needs. */
@@ -30,10 +30,14 @@ export interface GossipChannelsOptions {
   readonly log: Logger;
   /** A run came whose predecessors did not: ask this peer for the channel. */
   readonly onGap: (channel: string, peerId: string) => void;
+  /** A relayed topic's first message named its channel (see relay). */
+  readonly onLearned: (channel: string, peerId: string) => void;
   /** How long a run waits for the one before it. */
   readonly gapWaitMs?: number;
 }
 
+/** Topics relayed before their channel is known, at most (a peer could subscribe to endless made-up ones). */
+const MAX_RELAYED = 10_000;
 /** Runs waiting for their predecessors, per channel and origin, at most. */
 const MAX_WAITING = 256;
 
@@ -56,6 +60,10 @@ export class GossipChannels {
   readonly #members = new Map<string, ChannelMember>();
   readonly #waiting = new Map<string, Waiting[]>();
   readonly #gapTimers = new Map<string, NodeJS.Timeout>();
+  /** The topic of each carried channel, to its channel. */
+  readonly #topics = new Map<string, string>();
+  /** Topics carried for peers before their channel's name is known. */
+  readonly #relayed = new Set<string>();
   readonly counters: GossipCounters = { published: 0, received: 0, failed: 0 };
 
   constructor(options: GossipChannelsOptions) {
@@ -67,8 +75,38 @@ export class GossipChannels {
     if (this.#members.has(channel)) return;
     const member = new ChannelMember(channel, this);
     this.#members.set(channel, member);
-    this.#options.transport.subscribe(topicOf(channel), (data, from) => this.#validate(channel, member, data, from));
+    const topic = topicOf(channel);
+    this.#relayed.delete(topic);
+    this.#topics.set(topic, channel);
+    this.#options.transport.subscribe(topic, (data, from) => this.#validate(channel, member, data, from));
     this.#options.hub.subscribe(member);
+  }
+
+  /**
+   * Carries a topic a peer carries, whose channel this node does not know by name yet:
+   * a node between two others must carry their channels, or gossip cannot cross it. The
+   * first message names the channel (its hash must be the topic); from then on the
+   * channel is carried like any other, and stored here.
+   */
+  relay(topic: string): void {
+    if (!topic.startsWith(TOPIC_PREFIX) || this.#topics.has(topic) || this.#relayed.has(topic) || this.#relayed.size >= MAX_RELAYED) return;
+    this.#relayed.add(topic);
+    this.#options.transport.subscribe(topic, (data, from) => {
+      const decoded = this.#options.decoder.decode(data);
+      if (!decoded.ok || topicOf(decoded.message.channel) !== topic) {
+        this.#options.intake.count('malformed');
+        return 'reject';
+      }
+      const channel = decoded.message.channel;
+      this.join(channel);
+      this.#options.onLearned(channel, from);
+      return this.#validate(channel, this.#members.get(channel)!, data, from);
+    });
+  }
+
+  /** The carried channel whose topic this is. */
+  channelOf(topic: string): string | undefined {
+    return this.#topics.get(topic);
   }
 
   has(channel: string): boolean {

@@ -65,6 +65,7 @@ export class P2PReplication {
       decoder: options.decoder,
       log: options.log,
       onGap: (channel, peer) => this.requestSync(peer, channel),
+      onLearned: (channel, peer) => this.requestSync(peer, channel),
     });
     this.#timer = setInterval(() => this.#syncRound(), options.syncIntervalMs ?? 30_000);
     this.#timer.unref();
@@ -94,6 +95,18 @@ export class P2PReplication {
     }
     host.onPeerConnected((peer) => {
       for (const channel of this.gossip.channels()) this.requestSync(peer, channel);
+    });
+    // A topic a peer carries is carried here too (see GossipChannels.relay).
+    // A peer that starts carrying a channel here is caught up with it at once: gossip
+    // sent before its mesh formed never reached it.
+    host.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
+      const peer = event.detail.peerId.toString();
+      for (const { topic, subscribe } of event.detail.subscriptions) {
+        if (!subscribe) continue;
+        const channel = this.gossip.channelOf(topic);
+        if (channel === undefined) this.gossip.relay(topic);
+        else this.requestSync(peer, channel);
+      }
     });
     log.info({ channels: this.gossip.channels().length }, 'p2p replication started');
   }

@@ -21,14 +21,22 @@ export interface MetricsSources {
   readonly logDropped?: () => LogLinesDropped;
   /** Incoming peer links that ended before their handshake did, by reason. */
   readonly peerHandshakesFailed?: () => ReadonlyMap<string, number>;
-  /** The libp2p host when it runs (undefined until it has started), with --p2p. */
+  /** The p2p mode when it runs (undefined until it has started), with --p2p. */
   readonly p2p?: () => P2PMetricsSource | undefined;
+  /** Envelopes from other nodes, over every transport: refused by reason, and messages taken. */
+  readonly envelopes?: () => { readonly rejected: ReadonlyMap<string, number>; readonly accepted: number };
 }
 
-/** What /metrics reads from the p2p host. */
+/** What /metrics reads from the p2p mode. */
 export interface P2PMetricsSource {
   peers(): readonly unknown[];
   meshSizes(): ReadonlyMap<string, number>;
+  /** Runs published to gossip, taken from it, and not published. */
+  readonly gossip: { readonly published: number; readonly received: number; readonly failed: number };
+  /** Syncs done, the messages they brought, and syncs failed by why. */
+  readonly sync: { readonly runs: number; readonly messages: number; readonly failed: ReadonlyMap<string, number> };
+  /** Runs from gossip waiting for the runs before them. */
+  waiting(): number;
 }
 
 /** A counter whose value is copied from a running total when scraped. */
@@ -149,6 +157,11 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   if (handshakesFailed !== undefined) {
     reasonCounter(registry, 'parley_peer_handshakes_failed_total', 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)', handshakesFailed);
   }
+  const envelopes = sources.envelopes;
+  if (envelopes !== undefined) {
+    reasonCounter(registry, 'parley_envelopes_rejected_total', 'Envelopes from other nodes refused, over every transport, by reason (malformed, forged, bad_seal, out_of_order, unsealed, replayed)', () => envelopes().rejected);
+    totalCounter(registry, 'parley_envelope_messages_accepted_total', 'Messages from other nodes whose chain and seal checked out, over every transport', () => envelopes().accepted);
+  }
   const p2p = sources.p2p;
   if (p2p !== undefined) p2pMetrics(registry, p2p);
   return { registry, observeCommit: (seconds) => commits.observe(seconds) };
@@ -156,6 +169,13 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
 
 function p2pMetrics(registry: Registry, p2p: () => P2PMetricsSource | undefined): void {
   gauge(registry, 'parley_p2p_peers', 'libp2p peers connected', () => p2p()?.peers().length ?? 0);
+  totalCounter(registry, 'parley_p2p_runs_published_total', 'Sealed runs of messages this node published to gossip', () => p2p()?.gossip.published ?? 0);
+  totalCounter(registry, 'parley_p2p_runs_received_total', 'Runs of messages taken from gossip', () => p2p()?.gossip.received ?? 0);
+  totalCounter(registry, 'parley_p2p_runs_unpublished_total', 'Runs that could not be published to gossip (peers get them by sync)', () => p2p()?.gossip.failed ?? 0);
+  totalCounter(registry, 'parley_p2p_syncs_total', 'Catch-ups with a peer over /parley/sync/1 that ended well', () => p2p()?.sync.runs ?? 0);
+  totalCounter(registry, 'parley_p2p_sync_messages_total', 'Messages brought by catch-ups over /parley/sync/1', () => p2p()?.sync.messages ?? 0);
+  reasonCounter(registry, 'parley_p2p_syncs_failed_total', 'Catch-ups that failed, by why (unreachable, limit, or what the peer sent)', () => p2p()?.sync.failed ?? []);
+  gauge(registry, 'parley_p2p_sync_lag_runs', 'Runs from gossip waiting for the runs before them (a gap a sync will fill)', () => p2p()?.waiting() ?? 0);
   new Gauge({
     name: 'parley_p2p_topic_mesh_peers',
     help: 'Peers in this node\'s gossipsub mesh, by topic',

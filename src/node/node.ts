@@ -113,7 +113,17 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     peerRefusals: () => peering.refusals(),
     peerHandshakesFailed: () => peering.handshakesFailed(),
     logDropped: options.logDropped,
-    p2p: config.p2p.enabled ? () => p2p : undefined,
+    envelopes: () => intake,
+    p2p: config.p2p.enabled
+      ? () =>
+          p2pMode && {
+            peers: () => p2pMode!.host.peers(),
+            meshSizes: () => p2pMode!.host.meshSizes(),
+            gossip: p2pMode.replication.gossip.counters,
+            sync: p2pMode.replication.sync,
+            waiting: () => p2pMode!.replication.gossip.waiting(),
+          }
+      : undefined,
   });
   hubEvents.attach({
     interest: (channel, used) => {

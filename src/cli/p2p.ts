@@ -1,5 +1,5 @@
-// `parley p2p status` and `parley p2p find QUERY`: ask a running node (its HTTP API) about
-// its libp2p side, and print the answer for people.
+// `parley p2p status`, `parley p2p find QUERY` and `parley p2p channels`: ask a running
+// node (its HTTP API) about its libp2p side, and print the answer for people.
 
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../node/config.ts';
@@ -8,12 +8,16 @@ export const DEFAULT_NODE_URL = `http://${DEFAULTS.listen.host}:${DEFAULTS.liste
 
 export const P2P_USAGE = `Usage: parley p2p status [--node URL]
        parley p2p find QUERY [--node URL]
+       parley p2p channels [--node URL]
 
 status  Prints the node's id, its libp2p peer id and addresses, and the peers it is
         connected to (GET /v1/node).
 find    Asks the node to find QUERY in the DHT: a node id (32 hex digits), a peer
         id (12D3KooW...) or a name a node claims with --p2p-name. Prints each node
         found with its addresses (GET /v1/p2p/find).
+channels
+        Lists the network's public channels, as the node has heard them announced
+        (--public on the announcing node; GET /v1/directory).
 
 Options:
   --node URL   The node to ask (default: ${DEFAULT_NODE_URL}; ws:// works too).
@@ -57,6 +61,25 @@ export function formatStatus(node: NodeAnswer): string {
   return lines.join('\n') + '\n';
 }
 
+interface DirectoryEntry {
+  readonly channel: string;
+  readonly about: string;
+  readonly node: string;
+  readonly lastActivity: number;
+}
+
+export function formatDirectory(channels: readonly DirectoryEntry[]): string {
+  if (channels.length === 0) return 'no public channels announced yet (a node lists one with --public CHANNEL)\n';
+  return (
+    channels
+      .map((c) => {
+        const active = c.lastActivity === 0 ? 'no messages yet' : `last message ${new Date(c.lastActivity).toISOString()}`;
+        return [`${c.channel}${c.about === '' ? '' : `  ${c.about}`}`, `  by node ${c.node}, ${active}`].join('\n');
+      })
+      .join('\n') + '\n'
+  );
+}
+
 export function formatFound(found: readonly Found[]): string {
   return found.map((f) => [`node ${f.nodeId}  peer ${f.peerId}`, ...(f.addrs.length === 0 ? ['  (no known address)'] : f.addrs.map((a) => `  ${a}`))].join('\n')).join('\n') + '\n';
 }
@@ -75,9 +98,9 @@ export async function runP2P(argv: readonly string[], out: NodeJS.WritableStream
     return 0;
   }
   const [command, ...rest] = positionals;
-  const valid = (command === 'status' && rest.length === 0) || (command === 'find' && rest.length === 1);
+  const valid = ((command === 'status' || command === 'channels') && rest.length === 0) || (command === 'find' && rest.length === 1);
   if (!valid) {
-    err.write(`parley p2p: expected 'status' or 'find QUERY'\n${P2P_USAGE}`);
+    err.write(`parley p2p: expected 'status', 'find QUERY' or 'channels'\n${P2P_USAGE}`);
     return 2;
   }
   const base = nodeBaseUrl(values.node ?? DEFAULT_NODE_URL);
@@ -85,7 +108,8 @@ export async function runP2P(argv: readonly string[], out: NodeJS.WritableStream
     err.write(`parley p2p: --node must be an http://, https://, ws:// or wss:// URL, got '${values.node}'\n`);
     return 2;
   }
-  const target = command === 'status' ? new URL('v1/node', base) : new URL(`v1/p2p/find?q=${encodeURIComponent(rest[0]!)}`, base);
+  const target =
+    command === 'status' ? new URL('v1/node', base) : command === 'channels' ? new URL('v1/directory', base) : new URL(`v1/p2p/find?q=${encodeURIComponent(rest[0]!)}`, base);
   let response: Response;
   try {
     response = await fetch(target, { signal: AbortSignal.timeout(60_000) });
@@ -100,6 +124,8 @@ export async function runP2P(argv: readonly string[], out: NodeJS.WritableStream
     err.write(`parley p2p: ${reason}\n`);
     return 1;
   }
-  out.write(command === 'status' ? formatStatus(body as unknown as NodeAnswer) : formatFound((body as { found: Found[] }).found));
+  if (command === 'status') out.write(formatStatus(body as unknown as NodeAnswer));
+  else if (command === 'channels') out.write(formatDirectory((body as { channels: DirectoryEntry[] }).channels));
+  else out.write(formatFound((body as { found: Found[] }).found));
   return 0;
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { MAX_ABOUT } from '../p2p/directory.ts';
 import { isName, NAME_RULE, nameError } from '../access/names.ts';
 import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
 
@@ -94,6 +95,10 @@ Peer to peer (libp2p; see the README's "Peer to peer"):
                             Repeatable.
       --p2p-channels LIST   Channels (comma-separated) this node keeps even with no
                             clients on them.
+      --public CHANNEL[=ABOUT]
+                            List the channel, with a description, in the network's
+                            directory of public channels (GET /v1/directory,
+                            'parley p2p channels'). Repeatable.
 
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
   -h, --help                Show this help.
@@ -178,6 +183,7 @@ interface P2PFlags {
   readonly relay?: boolean;
   readonly 'p2p-name'?: string[];
   readonly 'p2p-channels'?: string;
+  readonly public?: string[];
 }
 
 /**
@@ -185,7 +191,7 @@ interface P2PFlags {
  * one exits 1 there), so that parsing flags never loads libp2p's multiaddr code.
  */
 function parseP2PFlags(values: P2PFlags): Partial<P2PConfig> {
-  const given = (['p2p-listen', 'p2p-announce', 'bootstrap', 'no-mdns', 'p2p-secret', 'relay', 'p2p-name', 'p2p-channels'] as const).filter(
+  const given = (['p2p-listen', 'p2p-announce', 'bootstrap', 'no-mdns', 'p2p-secret', 'relay', 'p2p-name', 'p2p-channels', 'public'] as const).filter(
     (flag) => values[flag] !== undefined,
   );
   if (!values.p2p) {
@@ -209,7 +215,18 @@ function parseP2PFlags(values: P2PFlags): Partial<P2PConfig> {
     relay: values.relay ?? false,
     names: [...new Set(names)],
     channels: values['p2p-channels'] === undefined ? [] : parseChannelList(values['p2p-channels']),
+    public: (values.public ?? []).map(parsePublic),
   };
+}
+
+/** `--public CHANNEL[=ABOUT]`: the channel's name, then what it is about. */
+function parsePublic(text: string): { channel: string; about: string } {
+  const at = text.indexOf('=');
+  const channel = at < 0 ? text : text.slice(0, at);
+  const about = at < 0 ? '' : text.slice(at + 1);
+  if (!isName(channel)) throw new UsageError(`--public: "${channel}" is not a channel name (${NAME_RULE})`);
+  if (about.length > MAX_ABOUT) throw new UsageError(`--public: the description of ${channel} is over ${MAX_ABOUT} characters`);
+  return { channel, about };
 }
 
 /** `--p2p-channels a,b,c`: channel names, spaces around commas allowed. */
@@ -272,6 +289,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         relay: { type: 'boolean' },
         'p2p-name': { type: 'string', multiple: true },
         'p2p-channels': { type: 'string' },
+        public: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },

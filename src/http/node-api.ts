@@ -1,6 +1,7 @@
 // What a node says about itself and its libp2p side:
 //   GET /v1/node             {"id", "peerId", "addrs": [...], "peers": [{"peerId", "addrs"}]}
 //   GET /v1/p2p/find?q=QUERY {"found": [{"nodeId", "peerId", "addrs"}]}
+//   GET /v1/directory        {"channels": [{"channel", "about", "node", "announced", "lastActivity"}]}
 // Without --p2p, /v1/node has no peerId and empty lists, and a find answers 503.
 // The p2p host is reached through the narrow interface below, so this module loads no libp2p.
 
@@ -14,17 +15,22 @@ export interface P2PView {
   addrs(): string[];
   peers(): { readonly peerId: string; readonly addrs: string[] }[];
   find(query: string, signal?: AbortSignal): Promise<{ readonly nodeId: string; readonly peerId: string; readonly addrs: string[] }[]>;
+  /** The network's public channels, as this node has heard them announced. */
+  directory(): readonly { readonly channel: string; readonly about: string; readonly node: string; readonly announced: number; readonly lastActivity: number }[];
 }
 
 const NODE_PATH = /^\/v1\/node\/?$/;
 const FIND_PATH = /^\/v1\/p2p\/find\/?$/;
+const DIRECTORY_PATH = /^\/v1\/directory\/?$/;
+const P2P_OFF = 'peer-to-peer mode is off on this node: start it with --p2p';
 
 export function nodeApi(nodeId: string, p2p: () => P2PView | undefined): Route {
   return {
-    matches: (path) => NODE_PATH.test(path) || FIND_PATH.test(path),
+    matches: (path) => NODE_PATH.test(path) || FIND_PATH.test(path) || DIRECTORY_PATH.test(path),
     handle: async (req, res) => {
       const url = new URL(req.url ?? '/', 'http://node.invalid');
       if (NODE_PATH.test(url.pathname)) return serveNode(url, res, nodeId, p2p());
+      if (DIRECTORY_PATH.test(url.pathname)) return serveDirectory(url, res, p2p());
       return serveFind(url, res, p2p());
     },
   };
@@ -37,10 +43,17 @@ function serveNode(url: URL, res: ServerResponse, nodeId: string, host: P2PView 
   sendJson(res, 200, { id: nodeId, peerId: host.peerId, addrs: host.addrs(), peers: host.peers() });
 }
 
+function serveDirectory(url: URL, res: ServerResponse, host: P2PView | undefined): void {
+  const unknown = unknownParameter(url.searchParams, []);
+  if (unknown !== undefined) return sendJson(res, 400, { error: unknown });
+  if (host === undefined) return sendJson(res, 503, { error: P2P_OFF });
+  sendJson(res, 200, { channels: host.directory() });
+}
+
 async function serveFind(url: URL, res: ServerResponse, host: P2PView | undefined): Promise<void> {
   const unknown = unknownParameter(url.searchParams, ['q']);
   if (unknown !== undefined) return sendJson(res, 400, { error: unknown });
-  if (host === undefined) return sendJson(res, 503, { error: 'peer-to-peer mode is off on this node: start it with --p2p' });
+  if (host === undefined) return sendJson(res, 503, { error: P2P_OFF });
   const query = url.searchParams.get('q');
   if (query === null || query === '') return sendJson(res, 400, { error: 'give q: a node id (32 hex digits), a peer id (12D3KooW...) or a name' });
   // A client that goes away stops the DHT query.

@@ -126,6 +126,8 @@ export interface P2PConfig {
   readonly names: readonly string[];
   /** Channels this node stores even without clients. */
   readonly channels: readonly string[];
+  /** Channels this node lists in the network's directory, with what they are about. */
+  readonly public: readonly { readonly channel: string; readonly about: string }[];
 }
 
 /** Settings to change from the defaults, by section. */
@@ -221,6 +223,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
       relay: false,
       names: [],
       channels: [],
+      public: [],
       ...overrides.p2p,
     },
   };

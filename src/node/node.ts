@@ -196,7 +196,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     metrics: metrics.registry,
     // A valid query first lets the peers catch this node up on the channel.
     routes: [
-      nodeApi(identity.nodeId, () => p2p),
+      nodeApi(identity.nodeId, () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() }),
       publishApi(hub, config.mles.key, config.websocket.maxMessage),
       queryApi(store, config.mles.key, (channel) => peering.catchUp(channel)),
     ],

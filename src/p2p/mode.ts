@@ -10,6 +10,8 @@ import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { P2PConfig } from '../node/config.ts';
 import type { Store } from '../store/store.ts';
+import { DIRECTORY_TOPIC } from './directory.ts';
+import { DirectoryGossip } from './directory-gossip.ts';
 import { GossipDecoder } from './gossip-codec.ts';
 import { startP2PHost, type P2PHost } from './host.ts';
 import { P2PReplication } from './replication.ts';
@@ -28,6 +30,7 @@ export interface P2PModeOptions {
 export interface P2PMode {
   readonly host: P2PHost;
   readonly replication: P2PReplication;
+  readonly directory: DirectoryGossip;
   stop(): Promise<void>;
 }
 
@@ -63,10 +66,18 @@ export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
     await host.stop();
     throw error;
   }
+  for (const { channel } of settings.public) replication.gossip.join(channel);
+  const directory = new DirectoryGossip({ transport: host, identity: options.identity, store: options.store, channels: settings.public, log });
+  // A node that joins the directory learns this node's public channels within a second.
+  host.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
+    if (event.detail.subscriptions.some((s) => s.subscribe && s.topic === DIRECTORY_TOPIC)) directory.announceSoon();
+  });
   return {
     host,
     replication,
+    directory,
     async stop() {
+      directory.stop();
       replication.stop();
       await host.stop();
     },

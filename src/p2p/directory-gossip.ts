@@ -1,0 +1,72 @@
+// The directory of public channels on gossip: announces this node's public channels
+// every minute (and soon after a peer joins the directory topic, so a new node does not
+// wait a minute), and keeps what other nodes announce, each checked (see directory.ts).
+
+import type { Logger } from 'pino';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { Store } from '../store/store.ts';
+import { ANNOUNCE_EVERY_MS, DIRECTORY_TOPIC, Directory, encodeAnnouncement, type DirectoryEntry, type PublicChannel } from './directory.ts';
+import type { GossipTransport } from './gossip-channels.ts';
+
+export interface DirectoryGossipOptions {
+  readonly transport: GossipTransport;
+  readonly identity: NodeIdentity;
+  readonly store: Store;
+  readonly channels: readonly PublicChannel[];
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class DirectoryGossip {
+  readonly directory = new Directory();
+  readonly #options: DirectoryGossipOptions;
+  readonly #timer: NodeJS.Timeout;
+  #soon: NodeJS.Timeout | undefined;
+
+  constructor(options: DirectoryGossipOptions) {
+    this.#options = options;
+    options.transport.subscribe(DIRECTORY_TOPIC, (data, from) => {
+      const checked = this.directory.take(data, this.#now());
+      if (checked.ok) return 'accept';
+      options.log.info({ peer: from, error: checked.error }, 'p2p directory announcement refused');
+      return 'reject';
+    });
+    this.#timer = setInterval(() => this.announce(), ANNOUNCE_EVERY_MS);
+    this.#timer.unref();
+    this.announceSoon();
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  /** Announces within a second (a peer joined the topic): at most once per second however many join. */
+  announceSoon(): void {
+    if (this.#soon !== undefined || this.#options.channels.length === 0) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.announce();
+    }, 1000);
+    this.#soon.unref();
+  }
+
+  announce(): void {
+    const { identity, store, transport, log } = this.#options;
+    const now = this.#now();
+    for (const channel of this.#options.channels) {
+      const last = store.read(channel.channel, { limit: 1, descending: true })[0]?.ts ?? 0;
+      const data = encodeAnnouncement(identity, channel, now, last);
+      this.directory.add({ channel: channel.channel, about: channel.about, node: identity.nodeId, announced: now, lastActivity: last }, now);
+      transport.publish(DIRECTORY_TOPIC, data).catch((error: unknown) => log.debug({ err: (error as Error).message }, 'p2p directory announcement not sent'));
+    }
+  }
+
+  list(): DirectoryEntry[] {
+    return this.directory.list(this.#now());
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#soon);
+  }
+}

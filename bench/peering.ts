@@ -14,9 +14,13 @@ import type { Job, ScenarioResult } from './scenarios.ts';
 import type { RunningSystem, SystemOptions } from './systems.ts';
 import { startSystem } from './systems.ts';
 
+/** How the nodes of a chain are linked: WebSocket peering, or gossip in the peer-to-peer mode. */
+export type Transport = 'ws' | 'gossip';
+
 export interface PeeringRun {
+  readonly transport: Transport;
   readonly setup: string;
-  readonly kind: 'latency' | 'throughput';
+  readonly kind: 'latency' | 'throughput' | 'line';
   readonly hops: number;
   readonly result?: ScenarioResult;
   readonly error?: string;
@@ -48,21 +52,41 @@ async function linksUp(node: RunningSystem, count: number): Promise<void> {
   }
 }
 
-/** Starts a chain of `length` nodes, each dialing the one before. */
-async function startChain(deps: PeeringBenchDeps, length: number): Promise<RunningSystem[]> {
+interface NodeAnswer {
+  readonly addrs: string[];
+  readonly peers: unknown[];
+}
+
+async function nodeInfo(node: RunningSystem): Promise<NodeAnswer> {
+  return (await (await fetch(`http://${node.host}:${node.port}/v1/node`)).json()) as NodeAnswer;
+}
+
+/** Waits until a p2p node is connected to as many peers as expected. */
+async function p2pPeersUp(node: RunningSystem, count: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const { peers } = await nodeInfo(node);
+    if (peers.length >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${peers.length}/${count} p2p peers on port ${node.port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a status poll has no event to await
+  }
+}
+
+/** Starts a chain of `length` nodes, each linked to the one before (it dials it, or bootstraps from it). */
+async function startChain(deps: PeeringBenchDeps, length: number, transport: Transport): Promise<RunningSystem[]> {
   const chain: RunningSystem[] = [];
   try {
     for (let i = 0; i < length; i++) {
       const before = chain[i - 1];
-      chain.push(
-        await startSystem('parley', deps.systemOpts, {
-          mode: 'relay',
-          env: PEER_ENV,
-          extraArgs: before === undefined ? [] : ['--peer', `ws://${before.host}:${before.port}/`],
-        }),
-      );
+      let link: string[] = [];
+      if (transport === 'ws') link = before === undefined ? [] : ['--peer', `ws://${before.host}:${before.port}/`];
+      else {
+        link = ['--p2p', '--no-mdns', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
+        if (before !== undefined) link.push('--bootstrap', (await nodeInfo(before)).addrs[0]!);
+      }
+      chain.push(await startSystem('parley', deps.systemOpts, { mode: 'relay', env: PEER_ENV, extraArgs: link }));
     }
-    for (let i = 1; i < length; i++) await linksUp(chain[i]!, 1);
+    for (let i = 1; i < length; i++) await (transport === 'ws' ? linksUp(chain[i]!, 1) : p2pPeersUp(chain[i]!, 1));
     return chain;
   } catch (e) {
     for (const node of chain) await node.stop();
@@ -76,20 +100,29 @@ function throughputWindow(fanoutWindow: number): number {
 
 export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRun[]> {
   const runs: PeeringRun[] = [];
+  const window = throughputWindow(deps.fanoutWindow);
   const shapes = [
-    { kind: 'latency' as const, hops: 0, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
-    { kind: 'latency' as const, hops: 1, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
-    { kind: 'latency' as const, hops: 2, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
-    { kind: 'throughput' as const, hops: 0, clients: deps.fanoutSubs, window: throughputWindow(deps.fanoutWindow) },
-    { kind: 'throughput' as const, hops: 1, clients: deps.fanoutSubs, window: throughputWindow(deps.fanoutWindow) },
+    { transport: 'ws' as const, kind: 'latency' as const, hops: 0, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { transport: 'ws' as const, kind: 'latency' as const, hops: 1, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { transport: 'ws' as const, kind: 'latency' as const, hops: 2, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { transport: 'gossip' as const, kind: 'latency' as const, hops: 1, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { transport: 'gossip' as const, kind: 'latency' as const, hops: 2, clients: LATENCY_CLIENTS, window: LATENCY_WINDOW },
+    { transport: 'ws' as const, kind: 'throughput' as const, hops: 0, clients: deps.fanoutSubs, window },
+    { transport: 'ws' as const, kind: 'throughput' as const, hops: 1, clients: deps.fanoutSubs, window },
+    { transport: 'ws' as const, kind: 'throughput' as const, hops: 2, clients: deps.fanoutSubs, window },
+    { transport: 'gossip' as const, kind: 'throughput' as const, hops: 2, clients: deps.fanoutSubs, window },
+    // The line itself: one subscriber, so that what a hop carries, not a fan-out, sets the rate.
+    { transport: 'ws' as const, kind: 'line' as const, hops: 2, clients: 1, window },
+    { transport: 'gossip' as const, kind: 'line' as const, hops: 2, clients: 1, window },
   ];
   for (const shape of shapes) {
-    const setup = shape.hops === 0 ? 'one node' : shape.hops === 1 ? 'one hop (A-B)' : 'two hops (A-B-C)';
-    const label = `peering/${shape.kind}/${shape.hops}-hop`;
+    const line = shape.hops === 0 ? 'one node' : shape.hops === 1 ? 'one hop (A-B)' : 'two hops (A-B-C)';
+    const setup = shape.hops === 0 ? line : `${line}, ${shape.transport === 'ws' ? 'WebSocket peering' : 'gossip (--p2p)'}`;
+    const label = `peering/${shape.transport}/${shape.kind}/${shape.hops}-hop`;
     let chain: RunningSystem[] = [];
     try {
       deps.log(`[${label}] starting ${shape.hops + 1} parley node(s)`);
-      chain = await startChain(deps, shape.hops + 1);
+      chain = await startChain(deps, shape.hops + 1, shape.transport);
       const first = chain[0]!;
       const last = chain[chain.length - 1]!;
       const job = deps.jobFor(last, label, {
@@ -99,11 +132,11 @@ export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRu
         window: shape.window,
         publishPort: first.port,
       });
-      runs.push({ setup, kind: shape.kind, hops: shape.hops, result: await deps.generate(job, last) });
+      runs.push({ transport: shape.transport, setup, kind: shape.kind, hops: shape.hops, result: await deps.generate(job, last) });
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       deps.log(`[${label}] FAILED: ${error}`);
-      runs.push({ setup, kind: shape.kind, hops: shape.hops, error });
+      runs.push({ transport: shape.transport, setup, kind: shape.kind, hops: shape.hops, error });
     } finally {
       for (const node of chain) await node.stop();
     }
@@ -128,7 +161,8 @@ export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number,
     }
     const added = run.hops === 0 || p50(base) === undefined ? undefined : r.latency.p50Us - p50(base)!;
     const perHop = added === undefined ? undefined : added / run.hops;
-    const target = perHop === undefined ? '' : `< 1 ms a hop: ${perHop < 1000 ? 'met' : '**missed**'} (${ms(perHop)} a hop)`;
+    const goal = run.transport === 'ws' ? 1000 : 5000;
+    const target = perHop === undefined ? '' : `< ${goal / 1000} ms a hop: ${perHop < goal ? 'met' : '**missed**'} (${ms(perHop)} a hop)`;
     lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${added === undefined ? '' : ms(added)} | ${target} |`);
   }
   const throughput = runs.filter((r) => r.kind === 'throughput');
@@ -142,9 +176,28 @@ export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number,
       continue;
     }
     const ratio = single?.kind === 'throughput' && run.hops > 0 ? r.msgsPerSec / single.msgsPerSec : undefined;
-    const target = ratio === undefined ? '' : `>= 50%: ${ratio >= 0.5 ? 'met' : '**missed**'}`;
+    const target =
+      run.transport === 'gossip'
+        ? `${rate(r.msgsPerSec / fanoutSubs)} published`
+        : ratio === undefined
+          ? ''
+          : `>= 50%: ${ratio >= 0.5 ? 'met' : '**missed**'}`;
     lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p99Us)} | ${ratio === undefined ? '' : `${(ratio * 100).toFixed(0)}%`} | ${target} |`);
   }
-  lines.push('', 'Mles-mode clients, `--memory --retain-count 1` nodes linked with `--peer`; the publisher is on the first node and the subscribers on the last. All nodes share the server core, so a link\'s figures include both nodes\' work. The throughput rows keep 1024 messages in flight for the one node and the link alike: with (a)\'s 256, the link\'s extra round trip made the window, not the nodes, set its rate.');
+  const lineRuns = runs.filter((r) => r.kind === 'line');
+  if (lineRuns.length > 0) {
+    lines.push('', `### (h) peering: messages through a line of three nodes, 1 subscriber, ${throughputWindow(fanoutWindow)} in flight`, '');
+    lines.push('| setup | msgs/s through the line | p50 | p99 | target |', '|---|---|---|---|---|');
+    for (const run of lineRuns) {
+      const r = run.result;
+      if (r?.kind !== 'throughput') {
+        lines.push(`| ${run.setup} | failed: ${run.error ?? '?'} | | | |`);
+        continue;
+      }
+      const target = run.transport === 'gossip' ? `>= 50,000 msgs/s: ${r.msgsPerSec >= 50_000 ? 'met' : '**missed**'}` : '';
+      lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${target} |`);
+    }
+  }
+  lines.push('', 'Mles-mode clients, `--memory --retain-count 1` nodes linked with `--peer` (WebSocket peering) or `--p2p --bootstrap` (gossip: every message sealed by its origin and checked on each node); the publisher is on the first node and the subscribers on the last. All nodes share the server core, so a link\'s figures include both nodes\' work. The throughput rows keep 1024 messages in flight for the one node and the link alike: with (a)\'s 256, the link\'s extra round trip made the window, not the nodes, set its rate.');
   return `${lines.join('\n')}\n`;
 }

@@ -35,6 +35,8 @@ export interface Envelope {
   readonly messages: readonly EnvelopeMessage[];
   /** The origin's seal over the last message's id; absent when the run goes on in a later envelope. */
   readonly seal: Uint8Array | undefined;
+  /** The messages' ids, when the envelope was packed from stored messages (never sent: a receiver computes them). */
+  readonly ids?: readonly Uint8Array[];
 }
 
 export type EnvelopeWire = [string, number, Uint8Array, Array<[number, string, boolean, Uint8Array]>, Uint8Array | null];
@@ -123,6 +125,7 @@ interface OpenRun {
   readonly firstSeq: number;
   readonly prev: Uint8Array;
   readonly messages: EnvelopeMessage[];
+  readonly ids: Uint8Array[];
   last: StoredMessage;
   bytes: number;
   seal: Uint8Array | undefined;
@@ -153,11 +156,12 @@ export function packEnvelopes(messages: readonly StoredMessage[], self: string, 
       run = undefined;
     }
     if (run === undefined) {
-      run = { origin: m.origin, firstSeq: m.originSeq, prev: m.prev, messages: [], last: m, bytes: 0, seal: undefined, done: false };
+      run = { origin: m.origin, firstSeq: m.originSeq, prev: m.prev, messages: [], ids: [], last: m, bytes: 0, seal: undefined, done: false };
       runs.push(run);
       open.set(m.origin, run);
     }
     run.messages.push({ ts: m.ts, uid: m.uid, binary: m.binary, payload: m.payload });
+    run.ids.push(m.id);
     run.last = m;
     run.bytes += m.payload.length;
     if (!own && m.seal !== undefined) {
@@ -167,5 +171,5 @@ export function packEnvelopes(messages: readonly StoredMessage[], self: string, 
     }
   }
   for (const run of runs) if (!run.done && run.origin === self) run.seal = sealer.seal(run.last.id);
-  return runs.map(({ origin, firstSeq, prev, messages: list, seal }) => ({ origin, firstSeq, prev, messages: list, seal }));
+  return runs.map(({ origin, firstSeq, prev, messages: list, seal, ids }) => ({ origin, firstSeq, prev, messages: list, seal, ids }));
 }

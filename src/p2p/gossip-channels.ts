@@ -146,6 +146,7 @@ export class GossipChannels {
         this.#options.log.error({ err: error, channel }, 'p2p could not encode a run');
         continue;
       }
+      if (envelope.ids !== undefined) this.#options.decoder.prime(data, { channel, envelope, ids: envelope.ids });
       this.counters.published++;
       this.#options.transport.publish(topic, data).catch((error: unknown) => {
         this.counters.failed++;

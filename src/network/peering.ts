@@ -19,7 +19,7 @@ import { QueriedChannels } from './queried-channels.ts';
 import { maxPeerFrame, PEER_CLOSES, PEER_SUBPROTOCOL, type PeerCloseCode } from './protocol.ts';
 
 /** Close reasons that blame the peer: counted in /metrics. */
-const REFUSALS: ReadonlySet<PeerCloseCode> = new Set(['BAD_FRAME', 'BAD_PROOF', 'UNTRUSTED', 'HANDSHAKE_TIMEOUT', 'FORGED', 'OUT_OF_ORDER', 'FLOOD', 'TOO_SLOW']);
+const REFUSALS: ReadonlySet<PeerCloseCode> = new Set(['BAD_FRAME', 'BAD_PROOF', 'UNTRUSTED', 'HANDSHAKE_TIMEOUT', 'FORGED', 'OUT_OF_ORDER', 'UNSEALED', 'FLOOD', 'TOO_SLOW']);
 
 /** How long a query waits for the peers' streams of its channel to catch up. */
 const FRESH_WAIT_MS = 3000;

@@ -1,6 +1,8 @@
 // The node's settings as one typed value, with every default in one place. The CLI
 // validates flags into this; tests build it directly.
 
+import type { P2PSettings } from '../p2p/settings.ts';
+
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
@@ -108,26 +110,8 @@ export interface NetworkConfig {
 }
 
 /** Peer-to-peer mode on libp2p (`--p2p`); nothing of it is loaded when off. */
-export interface P2PConfig {
+export interface P2PConfig extends P2PSettings {
   readonly enabled: boolean;
-  /** Multiaddrs to listen on. */
-  readonly listen: readonly string[];
-  /** Multiaddrs to advertise instead of the listening ones. */
-  readonly announce: readonly string[];
-  /** Peers to keep connected to, each ending in /p2p/PEERID. */
-  readonly bootstrap: readonly string[];
-  /** Find and dial peers on the LAN with mDNS. */
-  readonly mdns: boolean;
-  /** Swarm key file of a private network; undefined: open. */
-  readonly secretFile: string | undefined;
-  /** Serve as a circuit relay for other nodes. */
-  readonly relay: boolean;
-  /** Names this node claims in the DHT. */
-  readonly names: readonly string[];
-  /** Channels this node stores even without clients. */
-  readonly channels: readonly string[];
-  /** Channels this node lists in the network's directory, with what they are about. */
-  readonly public: readonly { readonly channel: string; readonly about: string }[];
 }
 
 /** Settings to change from the defaults, by section. */

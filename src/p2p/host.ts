@@ -30,6 +30,7 @@ import { Finder, type FoundNode } from './finder.ts';
 import { MAX_GOSSIP_DATA, MAX_GOSSIP_RPC, SCORE_PARAMS, SCORE_THRESHOLDS, TOPIC_SCORE } from './gossip-options.ts';
 import { libp2pPrivateKey } from './peer-identity.ts';
 import { nameCid, nodeCid } from './records.ts';
+import type { P2PHostSettings } from './settings.ts';
 import { readSwarmKey, swarmKeyFile } from './swarm-key.ts';
 
 /** The DHT protocol: parley nodes keep a DHT of their own, apart from the public IPFS one. */
@@ -41,21 +42,8 @@ export const BAN_MS = 10 * 60_000;
 
 export type Verdict = 'accept' | 'reject' | 'ignore';
 
-export interface P2PHostOptions {
+export interface P2PHostOptions extends P2PHostSettings {
   readonly identity: NodeIdentity;
-  /** Multiaddrs to listen on (`/ip4/0.0.0.0/tcp/4100`, `.../ws`, `/p2p-circuit`). */
-  readonly listen: readonly string[];
-  /** Multiaddrs to advertise instead of the listening ones (a public address, a DNS name). */
-  readonly announce: readonly string[];
-  /** Peers to keep connected to, each ending in /p2p/PEERID. */
-  readonly bootstrap: readonly string[];
-  readonly mdns: boolean;
-  /** Swarm key file (private network); undefined: an open network. */
-  readonly secretFile: string | undefined;
-  /** Serve as a circuit relay (v2) for other nodes. */
-  readonly relay: boolean;
-  /** Names this node claims in the DHT (find by name). */
-  readonly names: readonly string[];
   readonly log: Logger;
   /** Gossipsub's message id; default SHA-256 of the data. */
   readonly messageId?: (data: Uint8Array) => Uint8Array;

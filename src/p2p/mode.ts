@@ -8,16 +8,16 @@ import type { ReplicaIntake } from '../envelope/intake.ts';
 import type { Sealer } from '../envelope/seal.ts';
 import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
-import type { P2PConfig } from '../node/config.ts';
 import type { Store } from '../store/store.ts';
 import { DIRECTORY_TOPIC } from './directory.ts';
 import { DirectoryGossip } from './directory-gossip.ts';
 import { GossipDecoder } from './gossip-codec.ts';
 import { startP2PHost, type P2PHost } from './host.ts';
 import { P2PReplication } from './replication.ts';
+import type { P2PSettings } from './settings.ts';
 
 export interface P2PModeOptions {
-  readonly settings: P2PConfig;
+  readonly settings: P2PSettings;
   readonly identity: NodeIdentity;
   readonly hub: Hub;
   readonly store: Store;

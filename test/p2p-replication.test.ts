@@ -48,20 +48,17 @@ test('a line A <- B <- C: an Mles message on A reaches Mles and native clients o
 
 test('a public channel announced by one node is listed by the others, with who announced it and its last activity', async () => {
   const a = await node(['--public', 'town-square=Everyone welcome']);
-  const b = await node(['--bootstrap', a.addrs[0]!]);
-  await b.waitForPeer(a.peerId);
   const talker = await Participant.join(a.wsUrl, 'crier', 'town-square');
   closers.push(() => talker.close());
   await talker.client.publish('town-square', 'hear ye');
+  const b = await node(['--bootstrap', a.addrs[0]!]);
+  await b.waitForPeer(a.peerId);
   type Listed = { channels: Array<{ channel: string; about: string; node: string; lastActivity: number; announced: number }> };
   const listed = async (n: P2PNode) => ((await (await fetch(new URL('v1/directory', n.url))).json()) as Listed).channels;
   // Announced within a second of B joining the directory topic, then every minute.
-  const deadline = Date.now() + 15_000;
-  let entry;
-  while ((entry = (await listed(b)).find((c) => c.channel === 'town-square' && c.lastActivity > 0)) === undefined) {
-    assert.ok(Date.now() < deadline, `B lists ${JSON.stringify(await listed(b))}`);
-    await b.waitForLog('p2p caught up with a peer', 2000).catch(() => {});
-  }
+  await b.waitForLogWhere('p2p directory lists a public channel', (line) => line.channel === 'town-square' && line.node === a.nodeId, 10_000);
+  const entry = (await listed(b)).find((c) => c.channel === 'town-square');
+  assert.ok(entry !== undefined && entry.lastActivity > 0, JSON.stringify(await listed(b)));
   assert.deepEqual({ ...entry, lastActivity: 0, announced: 0 }, { channel: 'town-square', about: 'Everyone welcome', node: a.nodeId, lastActivity: 0, announced: 0 });
   const shown = await parley(['p2p', 'channels', '--node', b.url]);
   assert.equal(shown.code, 0, shown.stderr);

@@ -27,7 +27,10 @@ export class DirectoryGossip {
     this.#options = options;
     options.transport.subscribe(DIRECTORY_TOPIC, (data, from) => {
       const checked = this.directory.take(data, this.#now());
-      if (checked.ok) return 'accept';
+      if (checked.ok) {
+        if (checked.added) options.log.info({ channel: checked.entry.channel, node: checked.entry.node, about: checked.entry.about }, 'p2p directory lists a public channel');
+        return 'accept';
+      }
       options.log.info({ peer: from, error: checked.error }, 'p2p directory announcement refused');
       return 'reject';
     });

@@ -100,20 +100,21 @@ export class Directory {
   readonly #entries = new Map<string, DirectoryEntry>();
   readonly #keys = new Map<string, KeyObject>();
 
-  /** Takes an announcement from gossip; false when it is not authentic (reject it). */
-  take(data: Uint8Array, now: number): CheckedAnnouncement {
+  /** Takes an announcement from gossip (not ok: it is not authentic, reject it); `added`: a channel and node not listed before. */
+  take(data: Uint8Array, now: number): CheckedAnnouncement & { readonly added?: boolean } {
     const checked = checkAnnouncement(data, now, this.#keys);
-    if (checked.ok) this.add(checked.entry, now);
-    return checked;
+    return checked.ok ? { ...checked, added: this.add(checked.entry, now) } : checked;
   }
 
-  add(entry: DirectoryEntry, now: number): void {
+  /** Keeps an entry if it is newer than what is listed; true when its channel and node were not listed. */
+  add(entry: DirectoryEntry, now: number): boolean {
     const key = `${entry.channel}\0${entry.node}`;
     const known = this.#entries.get(key);
-    if (known !== undefined && known.announced >= entry.announced) return;
+    if (known !== undefined && known.announced >= entry.announced) return false;
     if (known === undefined && this.#entries.size >= MAX_ENTRIES) this.expire(now);
-    if (known === undefined && this.#entries.size >= MAX_ENTRIES) return;
+    if (known === undefined && this.#entries.size >= MAX_ENTRIES) return false;
     this.#entries.set(key, entry);
+    return known === undefined;
   }
 
   expire(now: number): void {

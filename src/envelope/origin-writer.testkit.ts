@@ -9,8 +9,12 @@ import { Sealer } from './seal.ts';
 export class OriginWriter {
   readonly nodeId: string;
   readonly #sealer: Sealer;
-  /** What this origin wrote, per channel and seq: writing a seq again gives the same message. */
-  readonly #written = new Map<string, Map<number, { readonly message: EnvelopeMessage; readonly id: Uint8Array }>>();
+  /**
+   * What this origin wrote, per channel and seq: writing a seq again after the same
+   * message before it gives the same message (a seq written past a hole, with another
+   * message before it, is written anew once the chain reaches it).
+   */
+  readonly #written = new Map<string, Map<number, { readonly message: EnvelopeMessage; readonly id: Uint8Array; readonly prev: Uint8Array }>>();
 
   constructor(identity: NodeIdentity) {
     this.nodeId = identity.nodeId;
@@ -36,9 +40,9 @@ export class OriginWriter {
     texts.forEach((text, i) => {
       const seq = firstSeq + i;
       let entry = written.get(seq);
-      if (entry === undefined || options.prev !== undefined) {
+      if (entry === undefined || options.prev !== undefined || !Buffer.from(entry.prev).equals(prev)) {
         const message = { ts: options.ts ?? Date.now(), uid: options.uid ?? 'mallory', binary: false, payload: Buffer.from(text) };
-        entry = { message, id: messageId({ prev, origin: this.nodeId, channel, originSeq: seq, ...message }) };
+        entry = { message, id: messageId({ prev, origin: this.nodeId, channel, originSeq: seq, ...message }), prev };
         written.set(seq, entry);
       }
       messages.push(entry.message);

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { runServe } from './serve.ts';
+import { followLauncher } from './stop-requests.ts';
 
 const USAGE = `Usage: parley <command> [options]
 
@@ -23,6 +24,7 @@ function version(): string {
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== 'serve') followLauncher(process);
   switch (command) {
     case 'serve':
       return runServe(rest);
@@ -55,6 +57,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
   }
 }
+
+// In `ps` and `top`, rather than the name Node gives its main thread.
+process.title = 'parley';
 
 main(process.argv.slice(2)).then(
   // Exit explicitly: a finished command must not be kept alive by stdin or sockets.

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { NodeConfig } from '../node/config.ts';
 import { createNodeLog, type LogLinesDropped } from '../node/log.ts';
 import { startNode } from '../node/node.ts';
-import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
+import { renderSettings } from './print-config.ts';
+import { COMMAND_LINE_ONLY, parseServeArgs, SECRET_ENVIRONMENT, SERVE_DEFAULTS, SERVE_OPTIONS, SERVE_USAGE, UsageError } from './serve-args.ts';
 import { listenForStopRequests, type StopRequest, type StopSource } from './stop-requests.ts';
 
 /**
@@ -30,6 +31,11 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   if (options.help) {
     process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  if (options.printConfig) {
+    const secretEnvironment = Object.fromEntries(SECRET_ENVIRONMENT.map((name) => [name, process.env[name]]));
+    process.stdout.write(renderSettings({ options: SERVE_OPTIONS, skip: COMMAND_LINE_ONLY, given: options.given, defaults: SERVE_DEFAULTS, secretEnvironment }));
     return 0;
   }
   const output = createNodeLog({ level: options.logLevel });

@@ -1,6 +1,6 @@
 // The `parley` command: dispatches to a subcommand and sets the exit code.
 
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../node/version.ts';
 import { runServe } from './serve.ts';
 import { followLauncher } from './stop-requests.ts';
 
@@ -16,11 +16,6 @@ Commands:
 
 Run 'parley <command> --help' for a command's options.
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -50,7 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case '--version':
     case '-v':
     case '-V':
-      process.stdout.write(`parley ${version()}\n`);
+      process.stdout.write(`parley ${packageVersion()}\n`);
       return 0;
     default:
       process.stderr.write(`parley: unknown command "${command}"\n\n${USAGE}`);

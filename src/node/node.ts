@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { queryApi } from '../http/api.ts';
-import { publishApi } from '../http/publish.ts';
+import type { Route } from '../http/handlers.ts';
+import { openApiRoute } from '../http/openapi.ts';
+import { publishApi, type Publisher } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
@@ -32,8 +34,29 @@ import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import { packageVersion } from './version.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
+/** What the HTTP routes are built from. */
+export interface HttpRouteParts {
+  readonly hub: Publisher;
+  readonly store: Store;
+  /** Resolves when the channel is as current as the peers can make it. */
+  readonly catchUp: (channel: string) => Promise<void>;
+  readonly config: Pick<NodeConfig, 'mles' | 'websocket'>;
+}
+
+/** The node's HTTP routes (besides /healthz, /metrics and static files), asked in order. */
+export function httpRoutes({ hub, store, catchUp, config }: HttpRouteParts): Route[] {
+  return [
+    // Before the query API, which answers every other /v1/ path.
+    openApiRoute({ version: packageVersion(), maxMessage: config.websocket.maxMessage }),
+    publishApi(hub, config.mles.key, config.websocket.maxMessage),
+    // A valid query first lets the peers catch this node up on the channel.
+    queryApi(store, config.mles.key, catchUp),
+  ];
+}
+
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export interface ParleyNode {
@@ -162,11 +185,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       peers: peering.status().filter((p) => p.up).length,
     }),
     metrics: metrics.registry,
-    // A valid query first lets the peers catch this node up on the channel.
-    routes: [
-      publishApi(hub, config.mles.key, config.websocket.maxMessage),
-      queryApi(store, config.mles.key, (channel) => peering.catchUp(channel)),
-    ],
+    routes: httpRoutes({ hub, store, catchUp: (channel) => peering.catchUp(channel), config }),
     site: staticSite(config.http, config.tls),
   });
 

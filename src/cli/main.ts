@@ -1,7 +1,8 @@
 // The `parley` command: dispatches to a subcommand and sets the exit code.
 
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../node/version.ts';
 import { runServe } from './serve.ts';
+import { followLauncher } from './stop-requests.ts';
 
 const USAGE = `Usage: parley <command> [options]
 
@@ -17,13 +18,9 @@ Commands:
 Run 'parley <command> --help' for a command's options.
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== 'serve') followLauncher(process);
   switch (command) {
     case 'serve':
       return runServe(rest);
@@ -53,13 +50,16 @@ async function main(argv: readonly string[]): Promise<number> {
     case '--version':
     case '-v':
     case '-V':
-      process.stdout.write(`parley ${version()}\n`);
+      process.stdout.write(`parley ${packageVersion()}\n`);
       return 0;
     default:
       process.stderr.write(`parley: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 }
+
+// In `ps` and `top`, rather than the name Node gives its main thread.
+process.title = 'parley';
 
 main(process.argv.slice(2)).then(
   // Exit explicitly: a finished command must not be kept alive by stdin or sockets.

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from '../node/config.ts';
-import { parseListen, parseServeArgs, UsageError } from './serve-args.ts';
+import { COMMAND_LINE_ONLY, parseListen, parseServeArgs, SECRET_ENVIRONMENT, SERVE_DEFAULTS, SERVE_OPTIONS, UsageError } from './serve-args.ts';
+import { renderSettings } from './print-config.ts';
 
 test('defaults: plain listener on 127.0.0.1:8080, history 200, data ./data', () => {
   const { config, logLevel } = parseServeArgs([], {});
@@ -154,4 +155,102 @@ test('p2p flags without --p2p, and unusable names, are usage errors that say wha
   assert.throws(() => parseServeArgs(['--p2p', '--p2p-name', ''], {}), /--p2p-name must not be empty/);
   assert.throws(() => parseServeArgs(['--p2p', '--p2p-name', '0123456789abcdef0123456789abcdef'], {}), /looks like a node id/);
   assert.throws(() => parseServeArgs(['--p2p', '--p2p-channels', 'ok,t\tab'], {}), /--p2p-channels: "t\tab" is not a channel name/);
+  assert.throws(() => parseServeArgs(['--p2p', '--public', 'bad\tname'], {}), /--public: "bad\tname" is not a channel name/);
+  assert.throws(() => parseServeArgs(['--public', 'lobby'], {}), /--public needs --p2p/);
+  assert.deepEqual(parseServeArgs(['--p2p', '--public', 'lobby=Come in = all', '--public', 'quiet'], {}).config.p2p.public, [
+    { channel: 'lobby', about: 'Come in = all' },
+    { channel: 'quiet', about: '' },
+  ]);
+});
+
+/** parseServeArgs with --config reading `files` instead of the disk. */
+function withFiles(argv: string[], files: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
+  return parseServeArgs(argv, env, (file) => {
+    const text = files[file];
+    if (text === undefined) throw new Error(`ENOENT: no such file, open '${file}'`);
+    return text;
+  });
+}
+
+test('--config takes every setting from a file; flags override it, repeatable ones as a whole', () => {
+  const files = {
+    'node.conf': ['# production', 'listen = 0.0.0.0:8080', 'listen = [::]:8080', 'peer = ws://a.example/', 'peer = ws://b.example/', 'limit = 50', 'memory = true', 'log-level = warn'].join('\n'),
+  };
+  const fromFile = withFiles(['--config', 'node.conf'], files);
+  assert.deepEqual(fromFile.config.http.listen, [{ host: '0.0.0.0', port: 8080 }, { host: '::', port: 8080 }]);
+  assert.deepEqual(fromFile.config.network.peers, ['ws://a.example/', 'ws://b.example/']);
+  assert.equal(fromFile.config.mles.historyLimit, 50);
+  assert.equal(fromFile.config.store.backend, 'memory');
+  assert.equal(fromFile.logLevel, 'warn');
+
+  const overridden = withFiles(['--config', 'node.conf', '-l', '7', '--peer', 'ws://c.example/'], files);
+  assert.equal(overridden.config.mles.historyLimit, 7, 'a flag (short or long) wins over the file');
+  assert.deepEqual(overridden.config.network.peers, ['ws://c.example/'], "a repeatable flag replaces the file's lines");
+  assert.deepEqual(overridden.config.http.listen.length, 2, 'what no flag names comes from the file');
+});
+
+test('--config errors name the file and line, and say what to fix', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['# x\nlimit = many', /^node\.conf:2: --limit must be a whole number, got "many"$/],
+    ['peer = ws://a.example/\npeer = http://b.example/', /^node\.conf:2: --peer must be a ws:\/\/ or wss:\/\/ URL, got "http:\/\/b.example\/"$/],
+    ['retain-cont = 5', /^node\.conf:1: unknown setting "retain-cont"; did you mean "retain-count"\?/],
+    ['help = true', /^node\.conf:1: --help cannot be set in a config file$/],
+    ['redirect = true', /^node\.conf:1: --redirect needs --domains$/],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => withFiles(['--config', 'node.conf'], { 'node.conf': text }), (e: unknown) => e instanceof UsageError && message.test(e.message), text);
+  }
+  assert.throws(() => withFiles(['--config', 'missing.conf'], {}), (e: unknown) => e instanceof UsageError && /^--config: cannot read missing.conf: ENOENT/.test(e.message));
+  assert.throws(() => withFiles(['--lisen', ':80'], {}), /unknown option --lisen; did you mean --listen\?/);
+});
+
+// Generic over the option table: a flag added to SERVE_OPTIONS works in the file with no
+// further code. For each option, a value the flag accepts (or, if none of these, the same
+// refusal) must give the same result from the file.
+test('every flag works the same from a config file', () => {
+  const samples = ['5', '127.0.0.1:0', 'ws://a.example/', 'https://ca.example/dir', '30s', 'info', 'a.example', 'ab'.repeat(16), 'peers.txt'];
+  const outcome = (argv: string[], files: Record<string, string> = {}) => {
+    try {
+      const { config, logLevel } = withFiles(argv, files);
+      return JSON.stringify({ config, logLevel });
+    } catch (error) {
+      return `error: ${(error as Error).message.replace(/^node\.conf:\d+: /, '')}`;
+    }
+  };
+  const settings = Object.entries(SERVE_OPTIONS).filter(([name]) => !COMMAND_LINE_ONLY.includes(name as never));
+  assert.ok(settings.length >= 30);
+  for (const [name, spec] of settings) {
+    const values = spec.type === 'boolean' ? [true] : samples;
+    const value = values.find((v) => !outcome([`--${name}=${v}`]).startsWith('error')) ?? values[0]!;
+    const flag = value === true ? [`--${name}`] : [`--${name}=${value}`];
+    assert.equal(outcome(['--config', 'node.conf'], { 'node.conf': `${name} = ${value}\n` }), outcome(flag), name);
+  }
+});
+
+test('--print-config shows the settings in effect, in the file format, with secrets hidden', () => {
+  const files = { 'node.conf': 'data = /srv/parley\npeer = wss://op:hunter2@a.example/\nmemory = true\n' };
+  const options = withFiles(['--config', 'node.conf', '--listen', ':8080', '--print-config'], files);
+  assert.equal(options.printConfig, true);
+  const env = { MLES_KEY: 'sesame', PEER_KEY: undefined };
+  const text = renderSettings({
+    options: SERVE_OPTIONS,
+    skip: COMMAND_LINE_ONLY,
+    given: options.given,
+    defaults: SERVE_DEFAULTS,
+    secretEnvironment: Object.fromEntries(SECRET_ENVIRONMENT.map((name) => [name, env[name]])),
+  });
+  assert.match(text, /^# from the command line\nlisten = :8080$/m);
+  assert.match(text, /^# from node\.conf\ndata = \/srv\/parley\npeer = wss:\/\/op:\*{8}@a\.example\/\nmemory = true$/m);
+  assert.match(text, /^# limit = 200$/m);
+  assert.match(text, /^# domains \(not set\)$/m);
+  assert.match(text, /^# MLES_KEY: set \(not shown\)$/m);
+  assert.match(text, /^# PEER_KEY: not set$/m);
+  assert.doesNotMatch(text, /hunter2|sesame/);
+  assert.doesNotMatch(text, /^(config|print-config|help)\b/m);
+
+  // What it prints reads back as a config file with the same settings.
+  const saved = text.replace('op:********@', '');
+  const again = withFiles(['--config', 'saved.conf'], { 'saved.conf': saved });
+  assert.equal(again.config.dataDir, '/srv/parley');
+  assert.deepEqual(again.config.http.listen, [{ host: '0.0.0.0', port: 8080 }]);
 });

@@ -3,10 +3,12 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { MAX_ABOUT } from '../p2p/directory.ts';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { isName, NAME_RULE, nameError } from '../access/names.ts';
 import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
+import { MAX_ABOUT } from '../p2p/directory.ts';
+import { ConfigFileError, nearestName, parseConfigText, settingsToArgs, type FileSetting } from './config-file.ts';
+import type { GivenSetting } from './print-config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -101,6 +103,11 @@ Peer to peer (libp2p; see the README's "Peer to peer"):
                             'parley p2p channels'). Repeatable.
 
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
+      --config FILE         Settings from FILE, one "name = value" a line with the
+                            long flag names (repeat the line of a repeatable one;
+                            true or false for on/off ones; # starts a comment line).
+                            Flags given as well override the file's.
+      --print-config        Print the settings in effect, secrets hidden, and exit.
   -h, --help                Show this help.
 
 Environment:
@@ -116,6 +123,10 @@ export interface ServeOptions {
   readonly config: NodeConfig;
   readonly logLevel: LogLevel;
   readonly help: boolean;
+  /** --print-config: show the settings in effect rather than start. */
+  readonly printConfig: boolean;
+  /** Every setting given, by flag or in the config file, for --print-config. */
+  readonly given: readonly GivenSetting[];
 }
 
 function positiveInteger(flag: string, value: string | undefined, fallback: number, min = 0): number {
@@ -241,62 +252,163 @@ export function parseChannelList(text: string): string[] {
   return [...new Set(channels)];
 }
 
-export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ServeOptions {
-  let values;
+/**
+ * Every flag of `parley serve`, for node:util parseArgs. A config file (--config) takes
+ * the same names: a flag added here works in the file as well, and in --print-config.
+ */
+export const SERVE_OPTIONS = {
+  domains: { type: 'string', short: 'd', multiple: true },
+  email: { type: 'string', short: 'e', multiple: true },
+  cache: { type: 'string', short: 'c' },
+  limit: { type: 'string', short: 'l' },
+  wwwroot: { type: 'string', short: 'w' },
+  staging: { type: 'boolean', short: 's' },
+  port: { type: 'string', short: 'p' },
+  redirect: { type: 'boolean', short: 'r' },
+  'rate-limit': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'acme-directory': { type: 'string' },
+  'acme-ca': { type: 'string' },
+  'max-message': { type: 'string' },
+  'history-bytes': { type: 'string' },
+  'max-buffered': { type: 'string' },
+  'header-timeout': { type: 'string' },
+  'ping-interval': { type: 'string' },
+  data: { type: 'string' },
+  memory: { type: 'boolean' },
+  'retain-count': { type: 'string' },
+  'retain-age': { type: 'string' },
+  'retain-bytes': { type: 'string' },
+  'retention-interval': { type: 'string' },
+  peer: { type: 'string', multiple: true },
+  'peers-file': { type: 'string' },
+  'peers-url': { type: 'string' },
+  'peers-interval': { type: 'string' },
+  trust: { type: 'string', multiple: true },
+  'peer-rate': { type: 'string' },
+  p2p: { type: 'boolean' },
+  'p2p-listen': { type: 'string', multiple: true },
+  'p2p-announce': { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  'no-mdns': { type: 'boolean' },
+  'p2p-secret': { type: 'string' },
+  relay: { type: 'boolean' },
+  'p2p-name': { type: 'string', multiple: true },
+  'p2p-channels': { type: 'string' },
+  public: { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  config: { type: 'string' },
+  'print-config': { type: 'boolean' },
+} as const satisfies ParseArgsOptionsConfig;
+
+type ServeOptionName = keyof typeof SERVE_OPTIONS;
+
+/** Flags that only make sense on the command line, not in a config file. */
+export const COMMAND_LINE_ONLY: readonly ServeOptionName[] = ['config', 'print-config', 'help'];
+
+/** What --print-config shows for a setting that is not given. */
+export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
+  cache: 'DATA/acme',
+  limit: String(DEFAULTS.historyLimit),
+  port: `${DEFAULTS.acmePort} with domains, else ${DEFAULTS.listen.port}`,
+  'rate-limit': String(DEFAULTS.rateLimit),
+  listen: `${DEFAULTS.listen.host}:${DEFAULTS.listen.port} without domains`,
+  'max-message': String(DEFAULTS.maxMessage),
+  'history-bytes': String(DEFAULTS.historyBytes),
+  'max-buffered': String(DEFAULTS.maxBuffered),
+  'header-timeout': String(DEFAULTS.headerTimeoutSeconds),
+  'ping-interval': String(DEFAULTS.pingIntervalMs / 1000),
+  data: DEFAULTS.dataDir,
+  memory: 'false',
+  staging: 'false',
+  redirect: 'false',
+  'retain-count': String(DEFAULTS.retainCount),
+  'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d`,
+  'retain-bytes': String(DEFAULTS.retainBytes),
+  'retention-interval': `${DEFAULTS.retentionIntervalMs / 1000}s`,
+  'peers-interval': `${DEFAULTS.peersIntervalMs / 1000}s`,
+  'peer-rate': String(DEFAULTS.peerRate),
+  p2p: 'false',
+  'p2p-listen': DEFAULTS.p2pListen.join(' and '),
+  'no-mdns': 'false',
+  relay: 'false',
+  'log-level': 'info',
+};
+
+/** Environment variables that hold secrets: --print-config says whether they are set, never what they are. */
+export const SECRET_ENVIRONMENT = ['MLES_KEY', 'PEER_KEY'] as const;
+
+function parseFlags(args: readonly string[]) {
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        domains: { type: 'string', short: 'd', multiple: true },
-        email: { type: 'string', short: 'e', multiple: true },
-        cache: { type: 'string', short: 'c' },
-        limit: { type: 'string', short: 'l' },
-        wwwroot: { type: 'string', short: 'w' },
-        staging: { type: 'boolean', short: 's' },
-        port: { type: 'string', short: 'p' },
-        redirect: { type: 'boolean', short: 'r' },
-        'rate-limit': { type: 'string' },
-        listen: { type: 'string', multiple: true },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'acme-directory': { type: 'string' },
-        'acme-ca': { type: 'string' },
-        'max-message': { type: 'string' },
-        'history-bytes': { type: 'string' },
-        'max-buffered': { type: 'string' },
-        'header-timeout': { type: 'string' },
-        'ping-interval': { type: 'string' },
-        data: { type: 'string' },
-        memory: { type: 'boolean' },
-        'retain-count': { type: 'string' },
-        'retain-age': { type: 'string' },
-        'retain-bytes': { type: 'string' },
-        'retention-interval': { type: 'string' },
-        peer: { type: 'string', multiple: true },
-        'peers-file': { type: 'string' },
-        'peers-url': { type: 'string' },
-        'peers-interval': { type: 'string' },
-        trust: { type: 'string', multiple: true },
-        'peer-rate': { type: 'string' },
-        p2p: { type: 'boolean' },
-        'p2p-listen': { type: 'string', multiple: true },
-        'p2p-announce': { type: 'string', multiple: true },
-        bootstrap: { type: 'string', multiple: true },
-        'no-mdns': { type: 'boolean' },
-        'p2p-secret': { type: 'string' },
-        relay: { type: 'boolean' },
-        'p2p-name': { type: 'string', multiple: true },
-        'p2p-channels': { type: 'string' },
-        public: { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    return parseArgs({ args: [...args], strict: true, allowPositionals: false, options: SERVE_OPTIONS }).values;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const e = error as Error & { code?: string };
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--([^'=]+)/.exec(e.message)?.[1] : undefined;
+    const nearest = unknown === undefined ? undefined : nearestName(unknown, Object.keys(SERVE_OPTIONS));
+    throw new UsageError(nearest === undefined ? e.message : `unknown option --${unknown}; did you mean --${nearest}?`);
   }
+}
+
+type ServeValues = ReturnType<typeof parseFlags>;
+
+/**
+ * Flags, and with --config FILE the file's settings under them: a flag overrides the
+ * file's setting of the same name (a repeatable one's lines all together). A bad value
+ * from the file is reported with its file and line.
+ */
+export function parseServeArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  readText: (file: string) => string = (file) => readFileSync(file, 'utf8'),
+): ServeOptions {
+  const flags = parseFlags(argv);
+  const given: GivenSetting[] = [];
+  for (const [name, value] of Object.entries(flags)) {
+    if (COMMAND_LINE_ONLY.includes(name as ServeOptionName) || value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) given.push({ name, value: one, from: 'the command line' });
+  }
+  let fromFile: FileSetting[] = [];
+  const file = flags.config;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readText(file);
+    } catch (error) {
+      throw new UsageError(`--config: cannot read ${file}: ${(error as Error).message}`);
+    }
+    try {
+      fromFile = parseConfigText(text, file, SERVE_OPTIONS, COMMAND_LINE_ONLY).filter((s) => !(s.name in flags));
+    } catch (error) {
+      if (error instanceof ConfigFileError) throw new UsageError(error.message);
+      throw error;
+    }
+    for (const s of fromFile) given.push({ name: s.name, value: s.value, from: file });
+  }
+  const values = fromFile.length === 0 ? flags : parseFlags([...settingsToArgs(fromFile), ...argv]);
+  try {
+    return { ...buildConfig(values, env), help: values.help ?? false, printConfig: values['print-config'] ?? false, given };
+  } catch (error) {
+    if (error instanceof UsageError && file !== undefined) throw locate(error, fromFile, file);
+    throw error;
+  }
+}
+
+/** The error, prefixed with FILE:LINE when the flag it names came from the file. */
+function locate(error: UsageError, fromFile: readonly FileSetting[], file: string): UsageError {
+  for (const [, name] of error.message.matchAll(/--([a-z][a-z0-9-]*)/g)) {
+    const lines = fromFile.filter((s) => s.name === name);
+    if (lines.length === 0) continue;
+    // Of a repeated setting's lines, the one whose value the message quotes.
+    const line = lines.find((s) => typeof s.value === 'string' && error.message.includes(s.value)) ?? lines[0]!;
+    return new UsageError(`${file}:${line.line}: ${error.message}`);
+  }
+  return error;
+}
+
+function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: NodeConfig; logLevel: LogLevel } {
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -390,5 +502,5 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       `--max-buffered (${maxBuffered}) must be at least --history-bytes (${historyBytes}): a joiner's history replay has to fit in its send buffer`,
     );
   }
-  return { config, logLevel, help: values.help ?? false };
+  return { config, logLevel };
 }

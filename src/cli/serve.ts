@@ -1,12 +1,15 @@
 // `parley serve`: builds the config from flags, starts the node, and shuts it down
-// gracefully on SIGTERM, SIGINT, SIGHUP or SIGUSR2 (clients get 1001, the process exits 0).
+// gracefully on SIGTERM, SIGINT, SIGHUP or SIGUSR2 (clients get 1001, the process exits 0),
+// and when the process that started it is gone (stop-requests.ts).
 
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../node/config.ts';
 import { createNodeLog, type LogLinesDropped } from '../node/log.ts';
 import { startNode } from '../node/node.ts';
-import { parseServeArgs, SERVE_USAGE, UsageError } from './serve-args.ts';
+import { renderSettings } from './print-config.ts';
+import { COMMAND_LINE_ONLY, parseServeArgs, SECRET_ENVIRONMENT, SERVE_DEFAULTS, SERVE_OPTIONS, SERVE_USAGE, UsageError } from './serve-args.ts';
+import { listenForStopRequests, type StopRequest, type StopSource } from './stop-requests.ts';
 
 /**
  * The signals that stop the node, gracefully. By default Node dies on SIGHUP and SIGUSR2
@@ -28,6 +31,11 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   }
   if (options.help) {
     process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  if (options.printConfig) {
+    const secretEnvironment = Object.fromEntries(SECRET_ENVIRONMENT.map((name) => [name, process.env[name]]));
+    process.stdout.write(renderSettings({ options: SERVE_OPTIONS, skip: COMMAND_LINE_ONLY, given: options.given, defaults: SERVE_DEFAULTS, secretEnvironment }));
     return 0;
   }
   const output = createNodeLog({ level: options.logLevel });
@@ -72,17 +80,23 @@ async function serve(config: NodeConfig, log: Logger, logDropped: () => LogLines
   // send a signal at once.
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
+    const asked = new Set<StopSource>();
+    const stop = ({ signal, source }: StopRequest): void => {
       if (stopping) {
-        // A hangup often arrives more than once (from the kernel and from the shell, to
-        // each job): only a second Ctrl-C or SIGTERM means "do not wait".
-        if (signal === 'SIGHUP' || signal === 'SIGUSR2') return;
-        log.warn({ signal }, 'second signal: exiting now');
+        // The same request often arrives twice: a Ctrl-C or a systemd stop reaches the
+        // launcher too, which passes it on; a hangup comes from the kernel and from the
+        // shell. Only a second Ctrl-C or SIGTERM from the same source means "do not wait".
+        const again = asked.has(source);
+        asked.add(source);
+        if (!again || source === 'parent exited' || signal === 'SIGHUP' || signal === 'SIGUSR2') return;
+        log.warn({ signal, source }, 'second signal: exiting now');
         resolve(1);
         return;
       }
       stopping = true;
-      log.info({ signal }, 'shutting down');
+      asked.add(source);
+      if (signal === undefined) log.info({ reason: 'the process that started this one exited' }, 'shutting down');
+      else log.info({ signal, ...(source === 'launcher' ? { via: 'launcher' } : {}) }, 'shutting down');
       node.close().then(
         () => {
           log.info('stopped');
@@ -94,7 +108,7 @@ async function serve(config: NodeConfig, log: Logger, logDropped: () => LogLines
         },
       );
     };
-    for (const signal of STOP_SIGNALS) process.on(signal, stop);
+    listenForStopRequests(process, { signals: STOP_SIGNALS }, stop);
   });
   for (const url of node.urls) log.info({ url }, 'listening');
   const first = node.urls[0];

@@ -83,9 +83,12 @@ export type ParsedChannelsRequest =
   | { readonly ok: true; readonly query: ChannelsQuery }
   | { readonly ok: false; readonly status: 400; readonly error: string };
 
+/** Every query parameter the channel listing reads. */
+export const CHANNELS_PARAMETERS: readonly string[] = ['after', 'limit'];
+
 /** Parses a channel listing's parameters, or says what is wrong with them. Pure. */
 export function parseChannelsRequest(params: URLSearchParams): ParsedChannelsRequest {
-  const unknown = unknownParameter(params, ['after', 'limit']);
+  const unknown = unknownParameter(params, CHANNELS_PARAMETERS);
   if (unknown !== undefined) return { ok: false, status: 400, error: unknown };
   const after = params.get('after') ?? undefined;
   if (after !== undefined && !isName(after)) return { ok: false, status: 400, error: `after must be a channel name: ${NAME_RULE}` };
@@ -132,6 +135,8 @@ export function payloadFields(payload: Uint8Array, encoding: PayloadEncoding): {
 /** The query API as a route: every path under /v1/. */
 export function queryApi(store: Store, mlesKey: string | undefined, catchUp: (channel: string) => Promise<void>): Route {
   return {
+    paths: ['/v1/channels', '/v1/channels/{channel}/messages'],
+    // Every other /v1/ path too: it gets a 404 that names the endpoints, not a static file.
     matches: (path) => path.startsWith('/v1/'),
     handle: async (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';

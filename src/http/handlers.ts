@@ -10,10 +10,21 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 
 /** Some paths of the HTTP side, served by one front-end (the query API; Matrix next). */
 export interface Route {
+  /**
+   * The paths it serves, as OpenAPI path templates (`{channel}` for a segment). The
+   * description at /v1/openapi.json must list each of them (a test holds it to that).
+   */
+  readonly paths: readonly string[];
   /** The methods it answers; GET and HEAD when not given. */
   readonly methods?: readonly string[];
   /** Whether this route answers the path (without the query string). */
   matches(path: string): boolean;
   /** Answers a request of a matching path, with one of its methods; resolves once answered. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/** A path the HTTP side serves, with the methods it takes there. */
+export interface ServedPath {
+  readonly path: string;
+  readonly methods: readonly string[];
 }

@@ -26,6 +26,7 @@ const P2P_OFF = 'peer-to-peer mode is off on this node: start it with --p2p';
 
 export function nodeApi(nodeId: string, p2p: () => P2PView | undefined): Route {
   return {
+    paths: ['/v1/node', '/v1/p2p/find', '/v1/directory'],
     matches: (path) => NODE_PATH.test(path) || FIND_PATH.test(path) || DIRECTORY_PATH.test(path),
     handle: async (req, res) => {
       const url = new URL(req.url ?? '/', 'http://node.invalid');

@@ -79,6 +79,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
 /** Publishing as a route: POST to /v1/channels/{channel}/messages. */
 export function publishApi(hub: Publisher, mlesKey: string | undefined, maxMessage: number): Route {
   return {
+    paths: ['/v1/channels/{channel}/messages'],
     methods: ['POST'],
     matches: (path) => MESSAGES_PATH.test(path),
     handle: (req, res) => servePublish(req, res, hub, mlesKey, maxMessage),

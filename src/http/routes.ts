@@ -8,7 +8,7 @@
 
 import type { Logger } from 'pino';
 import { StoreError } from '../store/store-error.ts';
-import type { RequestHandler, Route } from './handlers.ts';
+import type { RequestHandler, Route, ServedPath } from './handlers.ts';
 import { serveStatic } from './static-files.ts';
 
 /** The counts /healthz reports. */
@@ -42,6 +42,15 @@ export interface RouteDependencies {
 }
 
 const READ_METHODS: readonly string[] = ['GET', 'HEAD'];
+
+/** What the HTTP side serves besides static files: its own paths, then the routes'. */
+export function servedPaths(routes: readonly Route[]): ServedPath[] {
+  return [
+    { path: '/healthz', methods: READ_METHODS },
+    { path: '/metrics', methods: READ_METHODS },
+    ...routes.flatMap((route) => route.paths.map((path) => ({ path, methods: route.methods ?? READ_METHODS }))),
+  ];
+}
 
 export function createRequestHandler(deps: RouteDependencies): RequestHandler {
   const { log } = deps;

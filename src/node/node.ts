@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { queryApi } from '../http/api.ts';
-import { nodeApi } from '../http/node-api.ts';
-import { publishApi } from '../http/publish.ts';
+import type { Route } from '../http/handlers.ts';
+import { nodeApi, type P2PView } from '../http/node-api.ts';
+import { openApiRoute } from '../http/openapi.ts';
+import { publishApi, type Publisher } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
@@ -37,8 +39,33 @@ import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import { packageVersion } from './version.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
+/** What the HTTP routes are built from. */
+export interface HttpRouteParts {
+  readonly hub: Publisher;
+  readonly store: Store;
+  /** Resolves when the channel is as current as the peers can make it. */
+  readonly catchUp: (channel: string) => Promise<void>;
+  readonly config: Pick<NodeConfig, 'mles' | 'websocket'>;
+  readonly nodeId: string;
+  /** The peer-to-peer side once it runs (with --p2p). */
+  readonly p2p: () => P2PView | undefined;
+}
+
+/** The node's HTTP routes (besides /healthz, /metrics and static files), asked in order. */
+export function httpRoutes({ hub, store, catchUp, config, nodeId, p2p }: HttpRouteParts): Route[] {
+  return [
+    // Before the query API, which answers every other /v1/ path.
+    openApiRoute({ version: packageVersion(), maxMessage: config.websocket.maxMessage }),
+    nodeApi(nodeId, p2p),
+    publishApi(hub, config.mles.key, config.websocket.maxMessage),
+    // A valid query first lets the peers catch this node up on the channel.
+    queryApi(store, config.mles.key, catchUp),
+  ];
+}
+
 export const BUNDLED_WWWROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export interface ParleyNode {
@@ -194,12 +221,14 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       peers: peering.status().filter((p) => p.up).length,
     }),
     metrics: metrics.registry,
-    // A valid query first lets the peers catch this node up on the channel.
-    routes: [
-      nodeApi(identity.nodeId, () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() }),
-      publishApi(hub, config.mles.key, config.websocket.maxMessage),
-      queryApi(store, config.mles.key, (channel) => peering.catchUp(channel)),
-    ],
+    routes: httpRoutes({
+      hub,
+      store,
+      catchUp: (channel) => peering.catchUp(channel),
+      config,
+      nodeId: identity.nodeId,
+      p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
+    }),
     site: staticSite(config.http, config.tls),
   });
 

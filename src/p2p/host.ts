@@ -213,6 +213,14 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
       }
     }
   });
+  // A relay reservation made or lost, an address observed: operators and tests see what is advertised.
+  let advertised = '';
+  libp2p.addEventListener('self:peer:update', () => {
+    const now = addrs();
+    if (now.join() === advertised) return;
+    advertised = now.join();
+    log.info({ addrs: now }, 'p2p addresses changed');
+  });
   libp2p.addEventListener('peer:disconnect', (event) => {
     const peer = event.detail.toString();
     log.info({ peer }, 'p2p peer disconnected');
@@ -266,6 +274,7 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
   });
 
   dialer.start();
+  advertised = addrs().join();
   log.info({ nodeId: identity.nodeId, peerId, addrs: addrs(), mdns: options.mdns, relay: options.relay, private: psk !== undefined }, 'p2p host started');
 
   return {

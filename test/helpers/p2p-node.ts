@@ -30,7 +30,7 @@ const LOOPBACK_P2P = ['--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
 export async function startP2PNode(args: readonly string[] = [], options: StartOptions = {}): Promise<P2PNode> {
   const listen = args.includes('--p2p-listen') ? [] : LOOPBACK_P2P;
   const mdns = args.includes('--mdns') ? [] : ['--no-mdns'];
-  const node = await startNode(['--p2p', ...listen, ...mdns, ...args.filter((a) => a !== '--mdns')], {}, 20_000, options);
+  const node = await startNode(['--p2p', ...listen, ...mdns, ...args.filter((a) => a !== '--mdns')], {}, 30_000, options);
   const started = node.logged('p2p host started')[0];
   if (started === undefined) throw new Error(`no "p2p host started" line\n${node.stdout.join('\n')}`);
   const prefix = options.prefix ?? [];
@@ -39,7 +39,7 @@ export async function startP2PNode(args: readonly string[] = [], options: StartO
     prefix.length === 0
       ? ((await (await fetch(new URL('v1/node', node.url))).json()) as NodeInfo)
       : (JSON.parse((await run(prefix[0]!, [...prefix.slice(1), 'curl', '-sf', new URL('v1/node', node.url).href])).stdout) as NodeInfo);
-  const waitForLogWhere = async (msg: string, where: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+  const waitForLogWhere = async (msg: string, where: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = node.logged(msg).find(where);

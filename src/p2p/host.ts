@@ -33,6 +33,8 @@ import { libp2pPrivateKey } from './peer-identity.ts';
 import { nameCid, nodeCid } from './records.ts';
 import { readSwarmKey, swarmKeyFile } from './swarm-key.ts';
 
+export type { FoundNode } from './finder.ts';
+
 /** The DHT protocol: parley nodes keep a DHT of their own, apart from the public IPFS one. */
 export const DHT_PROTOCOL = '/parley/kad/1.0.0';
 /** The mDNS service parley nodes announce and look for on the LAN. */

@@ -27,3 +27,15 @@ test('without --p2p, /v1/node has the node id and no p2p parts, and find answers
   const metrics = await (await fetch(new URL('metrics', node.url))).text();
   assert.doesNotMatch(metrics, /parley_p2p_/);
 });
+
+test('the help of parley, parley serve and parley p2p tells of peer-to-peer mode', async () => {
+  assert.match((await parley(['help'])).stdout, /^ {2}p2p +Ask a node about its peer-to-peer side/m);
+  const serve = (await parley(['serve', '--help'])).stdout;
+  for (const flag of ['--p2p ', '--p2p-listen MULTIADDR', '--p2p-announce MULTIADDR', '--bootstrap MULTIADDR', '--no-mdns', '--p2p-secret FILE', '--relay', '--p2p-name NAME', '--p2p-channels LIST']) {
+    assert.ok(serve.includes(flag), flag);
+  }
+  const p2p = await parley(['p2p', '--help']);
+  assert.equal(p2p.code, 0);
+  assert.match(p2p.stdout, /parley p2p find QUERY \[--node URL\]/);
+  assert.equal((await parley(['p2p', 'frobnicate'])).code, 2);
+});

@@ -29,7 +29,7 @@ test('a swarm key file in the wrong format exits 1 with what is wrong and the fo
 test('a swarm key file that cannot be read exits 1 and says why', async () => {
   const { code, stderr } = await serve('--p2p-secret', join(dir, 'missing.key'));
   assert.equal(code, 1, stderr);
-  assert.match(stderr, /--p2p-secret: cannot read .*missing\.key: ENOENT/);
+  assert.match(stderr, /--p2p-secret: cannot read .*missing\.key: ENOENT.*; give the path of a swarm key file: a swarm key file has three lines/);
 });
 
 test('an address that is not a multiaddr exits 1, naming the flag and showing a good one', async () => {

@@ -19,6 +19,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { Logger } from 'pino';
 import type { NodeIdentity } from '../identity/node-identity.ts';
@@ -32,6 +33,8 @@ import { libp2pPrivateKey } from './peer-identity.ts';
 import { nameCid, nodeCid } from './records.ts';
 import type { P2PHostSettings } from './settings.ts';
 import { readSwarmKey, swarmKeyFile } from './swarm-key.ts';
+
+export type { FoundNode } from './finder.ts';
 
 /** The DHT protocol: parley nodes keep a DHT of their own, apart from the public IPFS one. */
 export const DHT_PROTOCOL = '/parley/kad/1.0.0';
@@ -200,6 +203,14 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
       }
     }
   });
+  // A relay reservation made or lost, an address observed: operators and tests see what is advertised.
+  let advertised = '';
+  libp2p.addEventListener('self:peer:update', () => {
+    const now = addrs();
+    if (now.join() === advertised) return;
+    advertised = now.join();
+    log.info({ addrs: now }, 'p2p addresses changed');
+  });
   libp2p.addEventListener('peer:disconnect', (event) => {
     const peer = event.detail.toString();
     log.info({ peer }, 'p2p peer disconnected');
@@ -212,15 +223,21 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
     if (libp2p.getPeers().some((p) => p.equals(peer))) listenAddrs.set(id, addresses.map((a) => withPeer(a.toString(), id)));
     if (protocols.includes(DHT_PROTOCOL)) announcer.peerAdded();
   });
-  const mdnsService = libp2p.services.mdns as { addEventListener(type: 'peer', listener: (event: CustomEvent<{ id: PeerId }>) => void): void } | undefined;
-  // libp2p 3 reports a peer found on the LAN but does not dial it.
+  const mdnsService = libp2p.services.mdns as
+    | { addEventListener(type: 'peer', listener: (event: CustomEvent<{ id: PeerId; multiaddrs: Multiaddr[] }>) => void): void }
+    | undefined;
+  // libp2p 3 reports a peer found on the LAN but does not dial it. Its addresses go into
+  // the peer store first: libp2p stores them too, but not before this listener runs.
   mdnsService?.addEventListener('peer', (event) => {
-    const peer = event.detail.id;
+    const { id: peer, multiaddrs } = event.detail;
     if (peer.equals(libp2p.peerId) || libp2p.getConnections(peer).length > 0 || isBanned(peer)) return;
-    libp2p.dial(peer).then(
-      () => log.info({ peer: peer.toString() }, 'p2p dialled a peer found by mDNS'),
-      (error: unknown) => log.debug({ peer: peer.toString(), err: (error as Error).message }, 'p2p peer found by mDNS not reachable'),
-    );
+    libp2p.peerStore
+      .merge(peer, { multiaddrs })
+      .then(() => libp2p.dial(peer))
+      .then(
+        () => log.info({ peer: peer.toString() }, 'p2p dialled a peer found by mDNS'),
+        (error: unknown) => log.debug({ peer: peer.toString(), err: (error as Error).message }, 'p2p peer found by mDNS not reachable'),
+      );
   });
   pubsub.addEventListener('gossipsub:message', (event) => {
     const { propagationSource, msg } = event.detail;
@@ -247,7 +264,8 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
   });
 
   dialer.start();
-  log.info({ peerId, addrs: addrs(), mdns: options.mdns, relay: options.relay, private: psk !== undefined }, 'p2p host started');
+  advertised = addrs().join();
+  log.info({ nodeId: identity.nodeId, peerId, addrs: addrs(), mdns: options.mdns, relay: options.relay, private: psk !== undefined }, 'p2p host started');
 
   return {
     peerId,

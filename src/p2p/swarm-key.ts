@@ -42,7 +42,7 @@ export function readSwarmKey(file: string): Uint8Array {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SwarmKeyError(`--p2p-secret: cannot read ${file}: ${(error as Error).message}`);
+    throw new SwarmKeyError(`--p2p-secret: cannot read ${file}: ${(error as Error).message}; give the path of a swarm key file: ${SWARM_KEY_FORMAT}`);
   }
   try {
     return parseSwarmKey(text);

@@ -114,14 +114,21 @@ export async function startNode(
     while (countOf(msg) < count) await waitForLog(msg, Math.max(1, deadline - Date.now()));
   };
 
-  const url =
-    child.stdout !== null
-      ? String((await waitForLog('listening')).url)
-      : await Promise.race([
-          chatPage,
-          exited.then((code) => Promise.reject(new Error(`node exited (${code}) before listening\n${stderr.join('\n')}`))),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not listening within ${timeoutMs} ms\n${stderr.join('\n')}`)), timeoutMs).unref()),
-        ]);
+  let url: string;
+  try {
+    url =
+      child.stdout !== null
+        ? String((await waitForLog('listening')).url)
+        : await Promise.race([
+            chatPage,
+            exited.then((code) => Promise.reject(new Error(`node exited (${code}) before listening\n${stderr.join('\n')}`))),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not listening within ${timeoutMs} ms\n${stderr.join('\n')}`)), timeoutMs).unref()),
+          ]);
+  } catch (error) {
+    // A node that did not come up must not outlive the test (its pipes would keep the test process running).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
   const port = Number(new URL(url).port);
   return {
     url,

@@ -1,5 +1,5 @@
 // Real `parley serve --p2p` processes for end-to-end tests: each listens for libp2p on a
-// free loopback port (mDNS off unless asked), and the test reads what it says about
+// free loopback port unless given --p2p-listen (mDNS off unless given --mdns), and the test reads what it says about
 // itself from GET /v1/node and its log.
 
 import { execFile } from 'node:child_process';
@@ -25,14 +25,21 @@ export interface P2PNode extends NodeProcess {
   waitForLogWhere(msg: string, where: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export const LOOPBACK_P2P = ['--p2p', '--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
+const LOOPBACK_P2P = ['--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
 
 export async function startP2PNode(args: readonly string[] = [], options: StartOptions = {}): Promise<P2PNode> {
-  const node = await startNode([...LOOPBACK_P2P, ...(args.includes('--mdns') ? [] : ['--no-mdns']), ...args.filter((a) => a !== '--mdns')], {}, 20_000, options);
+  const listen = args.includes('--p2p-listen') ? [] : LOOPBACK_P2P;
+  const mdns = args.includes('--mdns') ? [] : ['--no-mdns'];
+  const node = await startNode(['--p2p', ...listen, ...mdns, ...args.filter((a) => a !== '--mdns')], {}, 30_000, options);
   const started = node.logged('p2p host started')[0];
   if (started === undefined) throw new Error(`no "p2p host started" line\n${node.stdout.join('\n')}`);
-  const info = async (): Promise<NodeInfo> => (await (await fetch(new URL('v1/node', node.url))).json()) as NodeInfo;
-  const waitForLogWhere = async (msg: string, where: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+  const prefix = options.prefix ?? [];
+  // A node in another network namespace is asked from inside it.
+  const info = async (): Promise<NodeInfo> =>
+    prefix.length === 0
+      ? ((await (await fetch(new URL('v1/node', node.url))).json()) as NodeInfo)
+      : (JSON.parse((await run(prefix[0]!, [...prefix.slice(1), 'curl', '-sf', new URL('v1/node', node.url).href])).stdout) as NodeInfo);
+  const waitForLogWhere = async (msg: string, where: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = node.logged(msg).find(where);
@@ -45,7 +52,7 @@ export async function startP2PNode(args: readonly string[] = [], options: StartO
   };
   return {
     ...node,
-    nodeId: node.logged('p2p host started')[0] ? await info().then((i) => i.id) : '',
+    nodeId: String(started.nodeId),
     peerId: String(started.peerId),
     addrs: started.addrs as string[],
     info,

@@ -534,6 +534,11 @@ describe('web chat page', { skip }, () => {
         assert.equal(kimItems.filter((line) => line === text).length, 1, `${text}\n${kimItems.join('\n')}`);
       }
       assert.equal((await items(jon)).filter((line) => line === 'ida: typed while the node was away').length, 1);
+      // A node stopping is not everyone leaving.
+      for (const page of [ida, jon]) {
+        const shown = await items(page);
+        assert.ok(!shown.some((line) => line.endsWith(' left')), shown.join('\n'));
+      }
       // While the node was down the browser logged each refused attempt; nothing else.
       for (const page of [ida, jon, kim]) {
         const errors = pageErrors.get(page) ?? [];

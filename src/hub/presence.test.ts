@@ -32,3 +32,14 @@ test('members are the distinct uids, sorted, cut at the limit, with the full cou
   assert.deepEqual(presence.members('room', 2), { uids: ['amy', 'mia'], count: 3 });
   assert.deepEqual(presence.members('empty', 10), { uids: [], count: 0 });
 });
+
+test('once silenced (the node is stopping), departures are not told', () => {
+  const presence = new ChannelPresence();
+  const heard: string[] = [];
+  presence.watch('room', { presence: (uid) => heard.push(uid) });
+  presence.arrive('room', 'bob');
+  presence.silence();
+  presence.depart('room', 'bob');
+  assert.deepEqual(heard, ['bob']);
+  assert.deepEqual(presence.members('room', 10), { uids: [], count: 0 });
+});

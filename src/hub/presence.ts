@@ -20,6 +20,7 @@ export class ChannelPresence {
   /** Connections per uid, per channel. */
   readonly #channels = new Map<string, Map<string, number>>();
   readonly #watchers = new Map<string, Set<PresenceWatcher>>();
+  #silent = false;
 
   /** A connection of `uid` came into the channel. */
   arrive(channel: string, uid: string): void {
@@ -72,7 +73,16 @@ export class ChannelPresence {
     if (watchers?.delete(watcher) && watchers.size === 0) this.#watchers.delete(channel);
   }
 
+  /**
+   * The node is stopping: every connection is about to close, which is not everyone
+   * leaving. Watchers hear nothing more (they learn of the stop from their own close).
+   */
+  silence(): void {
+    this.#silent = true;
+  }
+
   #tell(channel: string, uid: string, here: boolean): void {
+    if (this.#silent) return;
     const watchers = this.#watchers.get(channel);
     if (watchers === undefined) return;
     for (const watcher of [...watchers]) watcher.presence(uid, here);

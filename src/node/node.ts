@@ -192,6 +192,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       peerSources.stop();
       await peering.close();
       listeners.stopAccepting();
+      presence.silence();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
       // Whatever was published before the close is committed before the store shuts.

@@ -90,11 +90,13 @@ export interface QueryFrame {
 }
 export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame;
 
+/** A `sub` as the node's decoder gives it: the default filled in. */
+export type ReceivedSubscribe = SubscribeFrame & { readonly presence: boolean };
 /** A `pub` as the node's decoder gives it: the defaults filled in. */
 export type ReceivedPublish = PublishFrame & { readonly bin: boolean; readonly retry: boolean };
 /** A `query` as the node's decoder gives it: the defaults filled in. */
 export type ReceivedQuery = QueryFrame & { readonly limit: number; readonly desc: boolean };
-export type ReceivedClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | ReceivedPublish | ReceivedQuery;
+export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery;
 
 // ---- the schema: node -> client -----------------------------------------------------
 

@@ -22,7 +22,7 @@ import {
   type NodeFrame,
   type ReceivedPublish,
   type ReceivedQuery,
-  type SubscribeFrame,
+  type ReceivedSubscribe,
   type WireMessage,
 } from './frames.ts';
 import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type AckFields } from './writer.ts';
@@ -222,7 +222,7 @@ export class NativeSession {
     return true;
   }
 
-  #subscribe(frame: SubscribeFrame): void {
+  #subscribe(frame: ReceivedSubscribe): void {
     const about = { ch: frame.ch };
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
     if (this.#subscriptions.has(frame.ch)) return this.#error('ALREADY_SUBSCRIBED', about);
@@ -236,7 +236,7 @@ export class NativeSession {
     const subscription = new Subscription(frame.ch, this.connection, this.#ctx.runFrames);
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
-    this.#arrive(subscription, frame.presence === true);
+    this.#arrive(subscription, frame.presence);
     if (frame.after === undefined) {
       subscription.live = true;
       this.#send({ t: 'live', ch: frame.ch, last: bounds.last });

@@ -28,6 +28,9 @@ import { nativeSession } from './native-session.js';
  *   setConnected(connected: boolean): void,
  *   show(frame: ChatFrame, options?: ShowOptions): HTMLLIElement,
  *   note(text: string): HTMLLIElement,
+ *   waiting(item: HTMLLIElement, connected: boolean): void,
+ *   delivered(item: HTMLLIElement): void,
+ *   undelivered(item: HTMLLIElement, why: string): void,
  *   markLive(): void,
  *   setMembers(members: { uids: readonly string[], count: number } | undefined): void,
  *   joinedAs(): { uid: string, channel: string },
@@ -101,6 +104,14 @@ function timeElement(ts) {
 }
 
 // ---- the view the modes draw through ----
+
+/** The words beside one of our messages that is not delivered yet, or not at all. @param {string} text */
+function stateLabel(text) {
+  const label = document.createElement('span');
+  label.className = 'state';
+  label.textContent = text;
+  return label;
+}
 
 /** @param {HTMLLIElement} item */
 function append(item, own = false) {
@@ -187,6 +198,23 @@ const view = {
     item.className = 'event note';
     item.textContent = text;
     return append(item);
+  },
+
+  /** Our message is on its way (dimmed); while offline it says it waits for the connection. */
+  waiting(item, connected) {
+    item.classList.add('pending');
+    if (!connected && item.querySelector('.state') === null) item.append(stateLabel(' (waiting to send)'));
+  },
+
+  delivered(item) {
+    item.classList.remove('pending');
+    item.querySelector('.state')?.remove();
+  },
+
+  undelivered(item, why) {
+    item.classList.remove('pending');
+    item.classList.add('failed');
+    (item.querySelector('.state') ?? item.appendChild(stateLabel(''))).textContent = ` (not delivered: ${why})`;
   },
 
   markLive() {

@@ -32,6 +32,8 @@ const REPLAY_QUIET_MS = 1500;
  * that moment shows above the marker, without a time.
  */
 const LIVE_QUIET_MS = 300;
+/** The same before the first frame: the node may take a moment to read the history. */
+const LIVE_FIRST_MS = 1000;
 
 /**
  * A short fingerprint of a frame for recognising it when history is replayed.
@@ -49,14 +51,6 @@ function frameKey(data) {
     b = Math.imul(b ^ byte, 0x5bd1e995) ^ (b >>> 15);
   }
   return `b${bytes.length}:${(a >>> 0).toString(36)}:${(b >>> 0).toString(36)}`;
-}
-
-/** The words beside a message that waits for the connection. */
-export function pendingLabel() {
-  const label = document.createElement('span');
-  label.className = 'state';
-  label.textContent = ' (waiting to send)';
-  return label;
 }
 
 /** @param {ChatView} view */
@@ -116,13 +110,14 @@ export function mlesSession(view) {
     outbox: [],
   };
 
-  function markLiveSoon() {
+  /** @param {number} quietMs */
+  function markLiveSoon(quietMs) {
     if (!session.marking) return;
     clearTimeout(session.liveTimer);
     session.liveTimer = setTimeout(() => {
       stopLiveTimer();
       view.markLive();
-    }, LIVE_QUIET_MS);
+    }, quietMs);
   }
 
   function stopLiveTimer() {
@@ -135,8 +130,7 @@ export function mlesSession(view) {
   function sendNow(ws, bytes, item) {
     ws.send(bytes);
     remember(frameKey(bytes));
-    item.classList.remove('pending');
-    item.querySelector('.state')?.remove();
+    view.delivered(item);
   }
 
   function socketUrl() {
@@ -177,14 +171,14 @@ export function mlesSession(view) {
       view.setStatus('open', `Joined #${session.channel} as ${session.uid}`);
       view.setConnected(true);
       for (const { bytes, item } of session.outbox.splice(0)) sendNow(ws, bytes, item);
-      markLiveSoon();
+      markLiveSoon(LIVE_FIRST_MS);
     });
 
     ws.addEventListener('message', (event) => {
       if (ws !== session.ws) return;
       const data = /** @type {string | ArrayBuffer} */ (event.data);
       const key = frameKey(data);
-      markLiveSoon();
+      markLiveSoon(LIVE_QUIET_MS);
       const pending = session.replay?.get(key) ?? 0;
       if (pending > 0) {
         session.replay?.set(key, pending - 1);
@@ -211,7 +205,7 @@ export function mlesSession(view) {
       if (isRefusal(event.code)) {
         session.wanted = false;
         stopLiveTimer();
-        failOutbox('not sent: the node refused this name or channel');
+        failOutbox('the node refused this name or channel');
         view.setJoined(false);
         view.setStatus('refused', text, detail);
         return;
@@ -227,12 +221,7 @@ export function mlesSession(view) {
 
   /** @param {string} why */
   function failOutbox(why) {
-    for (const { item } of session.outbox.splice(0)) {
-      item.classList.remove('pending');
-      item.classList.add('failed');
-      const state = item.querySelector('.state');
-      if (state) state.textContent = ` (${why})`;
-    }
+    for (const { item } of session.outbox.splice(0)) view.undelivered(item, why);
   }
 
   return {
@@ -259,7 +248,7 @@ export function mlesSession(view) {
       clearTimeout(session.retryTimer);
       session.retryTimer = undefined;
       stopLiveTimer();
-      failOutbox('not sent: you left the channel');
+      failOutbox('you left the channel');
       if (session.ws) session.ws.close(1000, 'left');
       else view.setStatus('closed', `Left #${session.channel}`);
     },
@@ -267,14 +256,18 @@ export function mlesSession(view) {
     /** @param {string} message */
     send(message) {
       if (!session.wanted) return false;
+      // What we say comes after the history we were shown, however soon we say it.
+      if (session.marking) {
+        stopLiveTimer();
+        view.markLive();
+      }
       const bytes = encodeChatMessage(session.uid, session.channel, message);
       const item = view.show({ kind: 'message', uid: session.uid, message });
       const ws = session.ws;
       if (ws && ws.readyState === WebSocket.OPEN) {
         sendNow(ws, bytes, item);
       } else {
-        item.classList.add('pending');
-        item.append(pendingLabel());
+        view.waiting(item, false);
         session.outbox.push({ bytes, item });
       }
       return true;

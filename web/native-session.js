@@ -8,7 +8,6 @@
 // echo from the subscription is recognised and not shown again.
 
 import { decodePayload, describeClose, encodeChatMessage, explainClose } from './chat-frames.js';
-import { pendingLabel } from './mles-session.js';
 
 /** @typedef {import('./chat.js').ChatView} ChatView */
 
@@ -212,24 +211,16 @@ export function nativeSession(view) {
       const key = keyOf(bytes);
       unechoed.set(key, (unechoed.get(key) ?? 0) + 1);
       const item = view.show({ kind: 'message', uid, message });
-      item.classList.add('pending');
-      if (client.state !== 'connected') item.append(pendingLabel());
+      view.waiting(item, client.state === 'connected');
       // No timeout: while the node is away the message waits in the client's outbox and
       // is sent (once, by its cid) on reconnect.
       client.publish(channel, bytes, { timeoutMs: 0 }).then(
-        () => {
-          item.classList.remove('pending');
-          item.querySelector('.state')?.remove();
-        },
+        () => view.delivered(item),
         (/** @type {Error} */ error) => {
           const count = unechoed.get(key) ?? 0;
           if (count <= 1) unechoed.delete(key);
           else unechoed.set(key, count - 1);
-          item.classList.remove('pending');
-          item.classList.add('failed');
-          const label = item.querySelector('.state') ?? item.appendChild(pendingLabel());
-          label.textContent = ` (not delivered: ${error.message})`;
-          item.title = `Not delivered: ${error.message}`;
+          view.undelivered(item, error.message);
         },
       );
       return true;

@@ -26,6 +26,8 @@ const REPLAY_QUIET_MS = 1500;
  * burst as it accepts the header; Mles does not say where it ends.
  */
 const LIVE_QUIET_MS = 300;
+/** The same before the first frame: the node may take a moment to read the history. */
+const LIVE_FIRST_MS = 1000;
 
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -121,13 +123,13 @@ export function mlesChat(options: ChatOptions, io: ChatIo): Promise<number> {
       if (everOpened) leave();
     });
 
-    const markLiveSoon = (): void => {
+    const markLiveSoon = (quietMs: number): void => {
       if (!inHistory) return;
       clearTimeout(liveTimer);
       liveTimer = setTimeout(() => {
         inHistory = false;
         if (!options.raw) stdout.write(`${liveMarker(historyShown)}\n`);
-      }, LIVE_QUIET_MS);
+      }, quietMs);
     };
 
     const connect = (): void => {
@@ -161,7 +163,7 @@ export function mlesChat(options: ChatOptions, io: ChatIo): Promise<number> {
           replayTimer = setTimeout(() => seen.endReplay(), REPLAY_QUIET_MS);
         } else {
           stderr.write(`connected to ${options.url}, joining channel ${options.channel} as ${options.uid}\n`);
-          markLiveSoon();
+          markLiveSoon(LIVE_FIRST_MS);
         }
         everOpened = true;
         // Replayed to us on the next join, as our earlier headers are now.
@@ -173,7 +175,7 @@ export function mlesChat(options: ChatOptions, io: ChatIo): Promise<number> {
       socket.on('message', (data, isBinary) => {
         if (socket !== ws) return;
         const bytes = toBytes(data);
-        markLiveSoon();
+        markLiveSoon(LIVE_QUIET_MS);
         if (seen.seenBefore(frameKey(bytes, isBinary))) {
           clearTimeout(replayTimer);
           replayTimer = setTimeout(() => seen.endReplay(), REPLAY_QUIET_MS);

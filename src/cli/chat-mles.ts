@@ -95,7 +95,8 @@ export function mlesChat(options: ChatOptions, io: ChatIo): Promise<number> {
       clearTimeout(leaveTimer);
       if (open()) {
         ws!.close(1000, 'bye');
-        leaveTimer = setTimeout(() => finish(0), CLOSE_TIMEOUT_MS);
+        // No close frame back in time: the close is then unclean (1006), reported, exit 1.
+        leaveTimer = setTimeout(() => ws?.terminate(), CLOSE_TIMEOUT_MS);
         return;
       }
       if (waiting.length === 0) return finish(0);

@@ -23,7 +23,9 @@ export class ChatProcess {
   readonly waitMs: number;
   #wake: Array<() => void> = [];
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 10_000) {
+  // A bound, not a sleep: on a busy machine four chat processes starting at once took
+  // over 10 s to connect (each loads TypeScript sources), which is slow, not wrong.
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 30_000) {
     this.waitMs = waitMs;
     this.child = spawn(process.execPath, [CLI, 'chat', ...args], {
       cwd: REPO_ROOT,

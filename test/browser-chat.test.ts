@@ -106,8 +106,28 @@ describe('web chat page', { skip }, () => {
     return page.locator('#messages li').filter({ hasText: text });
   }
 
+  /** The lines of the conversation as read, without their times, the history/live marker and notes. */
   async function items(page: Page): Promise<string[]> {
-    return page.locator('#messages li').allTextContents();
+    return page.locator('#messages li:not(.divider, .note)').evaluateAll((lines) =>
+      lines.map((line) => {
+        const copy = line.cloneNode(true) as HTMLElement;
+        copy.querySelector('time')?.remove();
+        return (copy.textContent ?? '').trim();
+      }),
+    );
+  }
+
+  /** Every line of the conversation as shown, times replaced by "HH:MM" or "-" when absent, markers and notes included. */
+  async function lines(page: Page): Promise<string[]> {
+    return page.locator('#messages li').evaluateAll((all) =>
+      all.map((line) => {
+        const copy = line.cloneNode(true) as HTMLElement;
+        const time = copy.querySelector('time');
+        const when = time === null ? '-' : /^\d{4}-\d\d-\d\dT/.test(time.dateTime) ? 'HH:MM' : 'bad time';
+        time?.remove();
+        return line.classList.contains('divider') ? `--- ${copy.textContent}` : `${when} ${(copy.textContent ?? '').trim()}`;
+      }),
+    );
   }
 
   test('two people talk; a third joining later sees the history', async () => {
@@ -142,6 +162,17 @@ describe('web chat page', { skip }, () => {
     await send(carol, 'hi both');
     await item(alice, 'carol: hi both').waitFor();
     await item(bob, 'carol: hi both').waitFor();
+    // Mles history says nothing of when: replayed lines have no time, a marker ends them,
+    // and what comes live has the time it came.
+    assert.deepEqual(await lines(carol), [
+      '- alice joined',
+      '- bob joined',
+      '- alice: hello from alice',
+      '- bob: hi alice',
+      '--- Earlier messages above · new messages below',
+      'HH:MM carol (you): hi both',
+    ]);
+    assert.deepEqual((await lines(alice)).slice(0, 3), ['--- No earlier messages in #browser-talk', 'HH:MM alice (you): hello from alice', 'HH:MM bob: hi alice']);
 
     // Screenshot for a human look (outside the repository).
     if (process.env.CHAT_SCREENSHOT) await alice.screenshot({ path: process.env.CHAT_SCREENSHOT });
@@ -174,8 +205,11 @@ describe('web chat page', { skip }, () => {
     const second = await open(`${MLES}#browser-dup`);
     await second.fill('#uid', 'erin');
     await second.click('#join');
-    await second.locator('#status', { hasText: 'closed 4409: uid already joined to channel' }).waitFor();
+    await second.locator('#status', { hasText: 'The name “erin” is already in #browser-dup' }).waitFor();
+    assert.match((await second.textContent('#status')) ?? '', /Choose another name and join again\.$/);
     assert.equal(await second.getAttribute('#status', 'data-state'), 'refused');
+    // The code and the node's reason stay at hand, for whoever debugs.
+    assert.equal(await second.getAttribute('#status', 'title'), 'closed 4409: uid already joined to channel');
     // A refusal is final for that header: no reconnecting, the form is usable again.
     assert.ok(await second.isEnabled('#uid'));
     assert.ok(await second.isDisabled('#send'));
@@ -232,7 +266,7 @@ describe('web chat page', { skip }, () => {
       await item(gus, 'hal: before the drop').waitFor();
 
       await send(gus, 'x'.repeat(3000));
-      await gus.locator('#status', { hasText: /^closed 1009: .*; reconnecting in \d+ s/ }).waitFor();
+      await gus.locator('#status', { hasText: /^A message was too large for the node .* Reconnecting in \d+ s/ }).waitFor();
       await gus.locator('#status', { hasText: 'Joined #browser-drop as gus' }).waitFor();
 
       await send(hal, 'after the drop');
@@ -269,13 +303,98 @@ describe('web chat page', { skip }, () => {
     const carol = await open('/#native-talk');
     await join(carol, 'carol');
     await item(carol, 'bob: hi alice').waitFor();
-    // No join lines: the native protocol has no join headers.
-    assert.deepEqual(await items(carol), ['alice: hello from alice', 'bob: hi alice']);
+    await carol.locator('#messages li.divider').waitFor();
+    // Stored messages with the time they were sent, a marker, then what comes live.
+    assert.deepEqual(await lines(carol), [
+      'HH:MM alice: hello from alice',
+      'HH:MM bob: hi alice',
+      '--- Earlier messages above · new messages below',
+    ]);
+    const sentAt = await carol.locator('#messages li.message time').first().getAttribute('datetime');
+    assert.ok(Math.abs(Date.parse(sentAt ?? '') - Date.now()) < 5 * 60_000, `a stored message's time: ${sentAt}`);
+    assert.equal(await carol.textContent('#members'), '3 here: alice, bob, carol');
+    await item(alice, 'carol joined').waitFor();
+    await alice.locator('#members', { hasText: '3 here: alice, bob, carol' }).waitFor();
     await send(carol, 'hi both');
     await item(alice, 'carol: hi both').waitFor();
     await item(bob, 'carol: hi both').waitFor();
-    assert.deepEqual(await items(alice), ['alice (you): hello from alice', 'bob: hi alice', 'carol: hi both']);
+    // An Mles member is in the channel too.
+    const mles = await MlesTestClient.join(node.wsUrl, { uid: 'mick', channel: 'native-talk' });
+    await item(alice, 'mick joined').waitFor();
+    await alice.locator('#members', { hasText: '4 here: alice, bob, carol, mick' }).waitFor();
+    await mles.close();
+    await item(alice, 'mick left').waitFor();
+    await bob.click('#leave');
+    await item(alice, 'bob left').waitFor();
+    await alice.locator('#members', { hasText: '2 here: alice, carol' }).waitFor();
+    assert.deepEqual(await lines(alice), [
+      '--- No earlier messages in #native-talk',
+      'HH:MM bob joined',
+      'HH:MM alice (you): hello from alice',
+      'HH:MM bob: hi alice',
+      'HH:MM carol joined',
+      'HH:MM carol: hi both',
+      'HH:MM mick joined',
+      'HH:MM mick left',
+      'HH:MM bob left',
+    ]);
     await done(alice, bob, carol);
+  });
+
+  test('native: one name in two tabs is allowed, and the second tab says so in words', async () => {
+    const first = await open('/#native-twice');
+    await join(first, 'tess');
+    const second = await open('/#native-twice');
+    await join(second, 'tess');
+    await item(second, 'The name “tess” is also in #native-twice from another tab or device').waitFor();
+    assert.match((await second.locator('#messages li.note').textContent()) ?? '', /To talk as someone else, leave and join with another name\.$/);
+    assert.equal(await second.textContent('#members'), '1 here: tess');
+    await send(second, 'from the second tab');
+    await item(first, 'tess (you): from the second tab').waitFor();
+    // The first tab is not told: nobody arrived.
+    assert.equal(await first.locator('#messages li.event').count(), 0);
+    await done(first, second);
+  });
+
+  test('the name is remembered per tab: a second tab starts empty, a reload keeps it', async () => {
+    const context = await browser.newContext();
+    try {
+      const tab = await context.newPage();
+      tab.setDefaultTimeout(WAIT_MS);
+      await tab.goto(new URL('/#per-tab', node.url).href);
+      await join(tab, 'uma');
+      const other = await context.newPage();
+      other.setDefaultTimeout(WAIT_MS);
+      await other.goto(new URL('/#per-tab', node.url).href);
+      assert.equal(await other.inputValue('#uid'), '', 'another tab is another person');
+      await join(other, 'vic');
+      await tab.reload();
+      assert.equal(await tab.inputValue('#uid'), 'uma');
+      await other.reload();
+      assert.equal(await other.inputValue('#uid'), 'vic');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('at 390 px wide, joining folds the form into one line and leaves the screen to the conversation', async () => {
+    const page = await open('/#narrow');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const before = (await page.locator('#join-form').boundingBox())!;
+    assert.ok(before.height > 844 / 4, `the form is tall before joining (${before.height} px)`);
+    await join(page, 'wes');
+    const form = (await page.locator('#join-form').boundingBox())!;
+    const messages = (await page.locator('#messages').boundingBox())!;
+    assert.ok(form.height < 60, `the joined form is one line (${form.height} px)`);
+    assert.ok(messages.height > 844 / 2, `the messages take most of the screen (${messages.height} px)`);
+    for (const hidden of ['#name-rules', '#mode-hint', '#uid', '#channel', '#mode']) assert.equal(await page.locator(hidden).isVisible(), false, hidden);
+    assert.equal(await page.textContent('#joined-as'), 'wes in #narrow');
+    assert.ok(await page.locator('#leave').isVisible());
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    assert.equal(overflow, false, 'nothing wider than the screen');
+    await page.click('#leave');
+    assert.ok(await page.locator('#uid').isVisible(), 'leaving brings the form back');
+    await done(page);
   });
 
   test('native: leaving and joining again shows only what is new, your own messages as yours', async () => {
@@ -328,46 +447,104 @@ describe('web chat page', { skip }, () => {
     await done(native, mles);
   });
 
-  test('native: the page rides out a node restart and shows nothing twice', async () => {
+  test('the page rides out a node restart: compose while offline, pending until sent, Retry now, nothing shown twice', async () => {
     const first = await startNode();
     let second: NodeProcess | undefined;
     try {
       const ida = await open('/#native-restart', first.url);
+      // The width at which the status line was cut short.
+      await ida.setViewportSize({ width: 1000, height: 700 });
       await join(ida, 'ida');
       const jon = await open('/#native-restart', first.url);
       await join(jon, 'jon');
+      const kim = await open(`${MLES}#native-restart`, first.url);
+      await join(kim, 'kim');
       await send(jon, 'before the restart');
       await item(ida, 'jon: before the restart').waitFor();
+      await item(kim, 'jon: before the restart').waitFor();
+      await item(ida, 'kim joined').waitFor();
 
       // The status line changes on every reconnect attempt while the node is down, so the
-      // 1001 it shows first can be gone by the time a busy machine looks: every status
+      // words it shows first can be gone by the time a busy machine looks: every status
       // the page shows is recorded from before the stop.
-      await ida.evaluate(() => {
-        const status = document.querySelector('#status')!;
-        const seen: string[] = [];
-        (window as unknown as { statuses: string[] }).statuses = seen;
-        new MutationObserver(() => seen.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
-      });
+      for (const page of [ida, kim]) {
+        await page.evaluate(() => {
+          const status = document.querySelector('#status')!;
+          const seen: string[] = [];
+          (window as unknown as { statuses: string[] }).statuses = seen;
+          new MutationObserver(() => seen.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
+        });
+      }
       assert.equal(await first.stop('SIGTERM'), 0);
-      await ida.waitForFunction(() =>
-        (window as unknown as { statuses: string[] }).statuses.some((text) => /^closed 1001: .*; reconnecting in \d+ s/.test(text)),
-      );
-      assert.ok(await ida.isDisabled('#send'));
+      for (const page of [ida, kim]) {
+        await page.waitForFunction(() =>
+          (window as unknown as { statuses: string[] }).statuses.some((text) =>
+            /^The node went away \(it is restarting or shutting down\)\. Reconnecting in \d+ s; messages typed meanwhile are sent then\.$/.test(text),
+          ),
+        );
+      }
+      // Still joined: the box is open, says it is offline, and what is typed waits.
+      assert.match((await ida.getAttribute('#message', 'placeholder')) ?? '', /^Message #native-restart \(offline: sent when reconnected\)$/);
+      await send(ida, 'typed while the node was away');
+      await send(kim, 'mles, typed while away');
+      await ida.locator('#messages li.own.pending', { hasText: 'typed while the node was away (waiting to send)' }).waitFor();
+      await kim.locator('#messages li.own.pending', { hasText: 'mles, typed while away (waiting to send)' }).waitFor();
+      assert.equal(await ida.inputValue('#message'), '', 'the box is cleared for the next message');
+      // The whole status is visible at 1000 px, and a button retries at once.
+      await ida.locator('#retry:visible').waitFor();
+      const fits = await ida.locator('#status').evaluate((status) => {
+        const box = status.getBoundingClientRect();
+        return status.scrollWidth <= status.clientWidth && box.right <= window.innerWidth && getComputedStyle(status).textOverflow !== 'ellipsis';
+      });
+      assert.ok(fits, 'the status line is shown whole');
+      await kim.evaluate(() => ((window as unknown as { statuses: string[] }).statuses.length = 0));
+      await kim.click('#retry');
+      await kim.waitForFunction(() => (window as unknown as { statuses: string[] }).statuses.includes('Connecting to #native-restart'));
+
       second = await startNode(['--listen', `127.0.0.1:${first.port}`, '--data', first.dataDir]);
       await ida.locator('#status', { hasText: 'Joined #native-restart as ida' }).waitFor({ timeout: 40_000 });
       await jon.locator('#status', { hasText: 'Joined #native-restart as jon' }).waitFor({ timeout: 40_000 });
+      await kim.locator('#status', { hasText: 'Joined #native-restart as kim' }).waitFor({ timeout: 40_000 });
+      assert.equal(await ida.locator('#retry').isVisible(), false);
 
+      // Sent once reconnected, once each, and no longer pending.
+      await item(jon, 'ida: typed while the node was away').waitFor({ timeout: 40_000 });
+      await item(jon, 'kim: mles, typed while away').waitFor({ timeout: 40_000 });
+      await ida.locator('#messages li.own:not(.pending)', { hasText: 'typed while the node was away' }).waitFor();
+      await kim.locator('#messages li.own:not(.pending)', { hasText: 'mles, typed while away' }).waitFor();
+      assert.equal(await ida.locator('#messages .state').count(), 0);
       await send(jon, 'after the restart');
       await item(ida, 'jon: after the restart').waitFor();
+      await item(kim, 'jon: after the restart').waitFor();
       await send(ida, 'back again');
       await item(jon, 'ida: back again').waitFor();
-      assert.deepEqual(await items(ida), ['jon: before the restart', 'jon: after the restart', 'ida (you): back again']);
-      // While the node was down the browser logged each refused attempt; nothing else.
+      await item(kim, 'ida: back again').waitFor();
+      // Those who were there before the restart came back quietly.
+      assert.deepEqual(await items(ida), [
+        'jon joined',
+        'kim joined',
+        'jon: before the restart',
+        'ida (you): typed while the node was away',
+        'kim: mles, typed while away',
+        'jon: after the restart',
+        'ida (you): back again',
+      ]);
+      const kimItems = await items(kim);
+      for (const text of ['jon: before the restart', 'kim (you): mles, typed while away', 'ida: typed while the node was away', 'jon: after the restart']) {
+        assert.equal(kimItems.filter((line) => line === text).length, 1, `${text}\n${kimItems.join('\n')}`);
+      }
+      assert.equal((await items(jon)).filter((line) => line === 'ida: typed while the node was away').length, 1);
+      // A node stopping is not everyone leaving.
       for (const page of [ida, jon]) {
+        const shown = await items(page);
+        assert.ok(!shown.some((line) => line.endsWith(' left')), shown.join('\n'));
+      }
+      // While the node was down the browser logged each refused attempt; nothing else.
+      for (const page of [ida, jon, kim]) {
         const errors = pageErrors.get(page) ?? [];
         pageErrors.set(page, errors.filter((error) => !/^WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(error)));
       }
-      await done(ida, jon);
+      await done(ida, jon, kim);
     } finally {
       await second?.stop();
       await first.stop();

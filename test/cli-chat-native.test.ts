@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runChat } from '../src/cli/chat.ts';
-import { ChatProcess, chatsAgainstANode } from './helpers/chat-process.ts';
+import { ChatProcess, chatsAgainstANode, LIVE_MARKER, TIME_PREFIX } from './helpers/chat-process.ts';
 import { startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 
@@ -39,13 +39,18 @@ describe('parley chat --native against a node', () => {
     assert.equal(await carol.endInput(), 0);
 
     const again = chat('carol', 'native-history');
-    await again.waitForLine('stdout', (line) => line === 'carol: third');
+    await again.waitForLine('printed', (line) => LIVE_MARKER.test(line));
     assert.deepEqual(again.stdout, ['carol: first', 'carol: second', 'carol: third']);
+    // Stored messages carry the time they were said; the marker ends the history.
+    assert.equal(again.printed.length, 4, again.printed.join('\n'));
+    for (const line of again.printed.slice(0, 3)) assert.match(line, TIME_PREFIX);
+    assert.equal(again.printed[3], '--- earlier messages above, new messages below ---');
     const recent = chat('dave', 'native-history', ['--native', '--history', '2']);
     await recent.waitForLine('stdout', (line) => line === 'carol: third');
     assert.deepEqual(recent.stdout, ['carol: second', 'carol: third']);
     const none = chat('erin', 'native-history', ['--native', '--history', '0']);
     await none.connected();
+    assert.deepEqual(none.printed, ['--- no earlier messages ---']);
     again.type('live only');
     await none.waitForLine('stdout', (line) => line === 'carol: live only');
     assert.deepEqual(none.stdout, ['carol: live only']);

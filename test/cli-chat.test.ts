@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { runChat } from '../src/cli/chat.ts';
-import { ChatProcess, chatsAgainstANode } from './helpers/chat-process.ts';
+import { ChatProcess, chatsAgainstANode, LIVE_MARKER, TIME_PREFIX } from './helpers/chat-process.ts';
 import { startNode } from './helpers/node-process.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 
@@ -42,8 +42,18 @@ describe('parley chat against a node', () => {
     assert.equal(await carol.endInput(), 0);
 
     const again = chat('carol', 'cli-history');
-    await again.waitForLine('stdout', (line) => line === 'carol: second');
-    assert.deepEqual(again.stdout.slice(0, 3), ['* carol joined', 'carol: first', 'carol: second']);
+    await again.waitForLine('printed', (line) => LIVE_MARKER.test(line));
+    // Mles history has no times; the marker ends it; live lines have the time they came.
+    assert.deepEqual(again.printed.slice(0, 5), [
+      '* carol joined',
+      'carol: first',
+      'carol: second',
+      '* dave joined',
+      '--- earlier messages above, new messages below ---',
+    ]);
+    dave.type('live now');
+    const live = await again.waitForLine('printed', (line) => line.endsWith('dave: live now'));
+    assert.match(live, /^\[\d\d:\d\d\] dave: live now$/);
     assert.equal(await again.endInput(), 0);
     assert.equal(await dave.endInput(), 0);
   });
@@ -58,6 +68,7 @@ describe('parley chat against a node', () => {
       second.stderr.includes('closed 4409: uid already joined to channel'),
       second.stderr.join('\n'),
     );
+    assert.ok(second.stderr.includes('parley chat: the name erin is already in channel cli-dup; choose another --uid'), second.stderr.join('\n'));
     // The first is unaffected and can still talk.
     const frank = chat('frank', 'cli-dup');
     await frank.connected();
@@ -90,6 +101,53 @@ describe('parley chat against a node', () => {
     const client = keep(ChatProcess.join('ws://127.0.0.1:1/', 'judy', 'cli-none'));
     assert.equal(await client.endInput(), 1);
     assert.match(client.stderr.join('\n'), /ECONNREFUSED/);
+  });
+});
+
+describe('parley chat across a node restart', () => {
+  test('reconnects by itself, prints no replayed line twice, and sends what was typed meanwhile once', async () => {
+    const first = await startNode();
+    let second: NodeProcess | undefined;
+    const chats: ChatProcess[] = [];
+    try {
+      const alice = ChatProcess.join(first.wsUrl, 'alice', 'cli-restart');
+      chats.push(alice);
+      await alice.connected();
+      await alice.waitForLine('printed', (line) => LIVE_MARKER.test(line));
+      const bob = ChatProcess.join(first.wsUrl, 'bob', 'cli-restart');
+      chats.push(bob);
+      await bob.connected();
+      await bob.waitForLine('printed', (line) => LIVE_MARKER.test(line));
+      bob.type('before');
+      await alice.waitForLine('stdout', (line) => line === 'bob: before');
+      alice.type('hello bob');
+      await bob.waitForLine('stdout', (line) => line === 'alice: hello bob');
+
+      assert.equal(await first.stop('SIGTERM'), 0);
+      for (const chat of [alice, bob]) await chat.waitForLine('stderr', (line) => /^closed 1001: .*; reconnecting in \d+\.\d s$/.test(line));
+      alice.type('while down');
+      second = await startNode(['--listen', `127.0.0.1:${first.port}`, '--data', first.dataDir]);
+      for (const chat of [alice, bob]) await chat.waitForLine('stderr', (line) => line === `reconnected to ${first.wsUrl}`);
+      await bob.waitForLine('stdout', (line) => line === 'alice: while down');
+      bob.type('after');
+      await alice.waitForLine('stdout', (line) => line === 'bob: after');
+
+      // What was printed before the restart is not printed again from the replay.
+      const count = (lines: string[], text: string) => lines.filter((line) => line === text).length;
+      assert.equal(count(alice.stdout, 'bob: before'), 1, alice.printed.join('\n'));
+      assert.equal(count(bob.stdout, 'alice: hello bob'), 1, bob.printed.join('\n'));
+      assert.equal(count(bob.stdout, 'alice: while down'), 1, bob.printed.join('\n'));
+      assert.equal(count(alice.stdout, 'alice: while down') + count(alice.stdout, 'alice: hello bob'), 0, 'no echo of our own lines');
+      assert.equal(alice.printed.filter((line) => LIVE_MARKER.test(line)).length, 1, 'one marker');
+      assert.equal(alice.printed[0], '--- no earlier messages ---');
+      assert.match(alice.printed.find((line) => line.endsWith('bob: before')) ?? '', TIME_PREFIX);
+      assert.equal(await alice.endInput(), 0);
+      assert.equal(await bob.endInput(), 0);
+    } finally {
+      for (const chat of chats) chat.kill();
+      await second?.stop();
+      await first.stop();
+    }
   });
 });
 

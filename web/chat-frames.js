@@ -26,6 +26,7 @@ const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
 
 /**
  * @typedef {{ kind: 'join', uid: string }
+ *   | { kind: 'left', uid: string }
  *   | { kind: 'message', uid: string, message: string }
  *   | { kind: 'text', text: string }
  *   | { kind: 'binary', bytes: number }} ChatFrame
@@ -80,6 +81,38 @@ export function decodePayload(message) {
 /** @param {number} code @param {string} reason */
 export function describeClose(code, reason) {
   return `closed ${code}: ${reason || CLOSE_REASONS[code] || 'no reason given'}`;
+}
+
+/**
+ * What a close means to a person, in words: what happened and, for a refusal, what to
+ * do (a drop is retried by the page, which says so itself). The code and the node's
+ * reason stay available through describeClose for the status line's tooltip.
+ * @param {number} code @param {string} reason @param {{ uid: string, channel: string }} about
+ */
+export function explainClose(code, reason, about) {
+  const name = `“${about.uid}”`;
+  switch (code) {
+    case 4409:
+      return `The name ${name} is already in #${about.channel} (in another tab, device or Mles client). Choose another name and join again.`;
+    case 4401:
+      return `The node did not accept the key for ${name} in #${about.channel}: it requires a shared key, which this page cannot send. Use \`parley chat --key\` or ask the node's operator.`;
+    case 4400:
+      return `The node refused the name or channel${reason ? ` (${reason})` : ''}. Use letters, digits, spaces and ASCII punctuation, and join again.`;
+    case 4408:
+      return 'The node waited too long for this page to join. Join again.';
+    case 4429:
+      return 'The node is busy, or this address connected too often. Wait a minute, then join again.';
+    case 1001:
+      return 'The node went away (it is restarting or shutting down).';
+    case 1006:
+      return 'Lost the connection to the node.';
+    case 1009:
+      return 'A message was too large for the node and was not delivered; the node closed the connection.';
+    case 1011:
+      return 'The node ran into an internal error.';
+    default:
+      return `The connection to the node closed (${reason || CLOSE_REASONS[code] || `code ${code}`}).`;
+  }
 }
 
 /** The node turned us away (44xx): the same header would be refused again. @param {number} code */

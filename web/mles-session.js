@@ -11,7 +11,7 @@
 // replays the channel's recent history, our own earlier frames included; after a
 // reconnect, frames already on screen are recognised and not shown twice.
 
-import { decodeFrame, describeClose, encodeChatMessage, isRefusal } from './chat-frames.js';
+import { decodeFrame, describeClose, encodeChatMessage, explainClose, isRefusal } from './chat-frames.js';
 
 /** @typedef {import('./chat-frames.js').ChatFrame} ChatFrame */
 /** @typedef {import('./chat.js').ChatView} ChatView */
@@ -25,6 +25,15 @@ const STABLE_MS = 10_000;
 const SEEN_LIMIT = 5000;
 /** Quiet time after which a history replay is taken to be over. */
 const REPLAY_QUIET_MS = 1500;
+/**
+ * Quiet time after the join (or the last replayed frame) after which the page marks
+ * where live messages begin. Mles does not say where its replay ends; the node sends it
+ * in one burst as it accepts the header, so a short pause is the end. A message said in
+ * that moment shows above the marker, without a time.
+ */
+const LIVE_QUIET_MS = 300;
+/** The same before the first frame: the node may take a moment to read the history. */
+const LIVE_FIRST_MS = 1000;
 
 /**
  * A short fingerprint of a frame for recognising it when history is replayed.
@@ -76,6 +85,9 @@ export function mlesSession(view) {
    *   openedAt: number,
    *   replay: Map<string, number> | undefined,
    *   replayTimer: ReturnType<typeof setTimeout> | undefined,
+   *   marking: boolean,
+   *   liveTimer: ReturnType<typeof setTimeout> | undefined,
+   *   outbox: { bytes: Uint8Array, item: HTMLLIElement }[],
    * }}
    */
   const session = {
@@ -90,7 +102,36 @@ export function mlesSession(view) {
     /** Frames shown earlier that the node's history replay may repeat; undefined once it has passed. */
     replay: undefined,
     replayTimer: undefined,
+    /** Until the history/live marker is shown (once per join). */
+    marking: false,
+    /** Shows the marker after LIVE_QUIET_MS without frames. */
+    liveTimer: undefined,
+    /** Messages typed while the connection was down, sent (in order) once it is back. */
+    outbox: [],
   };
+
+  /** @param {number} quietMs */
+  function markLiveSoon(quietMs) {
+    if (!session.marking) return;
+    clearTimeout(session.liveTimer);
+    session.liveTimer = setTimeout(() => {
+      stopLiveTimer();
+      view.markLive();
+    }, quietMs);
+  }
+
+  function stopLiveTimer() {
+    session.marking = false;
+    clearTimeout(session.liveTimer);
+    session.liveTimer = undefined;
+  }
+
+  /** @param {WebSocket} ws @param {Uint8Array} bytes @param {HTMLLIElement} item */
+  function sendNow(ws, bytes, item) {
+    ws.send(bytes);
+    remember(frameKey(bytes));
+    view.delivered(item);
+  }
 
   function socketUrl() {
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
@@ -116,7 +157,7 @@ export function mlesSession(view) {
     const ws = new WebSocket(socketUrl(), SUBPROTOCOL);
     ws.binaryType = 'arraybuffer';
     session.ws = ws;
-    view.setStatus('connecting', `Connecting to #${session.channel}…`);
+    view.setStatus('connecting', `Connecting to #${session.channel}`);
 
     ws.addEventListener('open', () => {
       const header = JSON.stringify({ uid: session.uid, channel: session.channel });
@@ -128,13 +169,16 @@ export function mlesSession(view) {
       remember(frameKey(header));
       session.openedAt = Date.now();
       view.setStatus('open', `Joined #${session.channel} as ${session.uid}`);
-      view.setCanSend(true);
+      view.setConnected(true);
+      for (const { bytes, item } of session.outbox.splice(0)) sendNow(ws, bytes, item);
+      markLiveSoon(LIVE_FIRST_MS);
     });
 
     ws.addEventListener('message', (event) => {
       if (ws !== session.ws) return;
       const data = /** @type {string | ArrayBuffer} */ (event.data);
       const key = frameKey(data);
+      markLiveSoon(LIVE_QUIET_MS);
       const pending = session.replay?.get(key) ?? 0;
       if (pending > 0) {
         session.replay?.set(key, pending - 1);
@@ -142,34 +186,42 @@ export function mlesSession(view) {
         return;
       }
       // Not a repeat. (Replays hold frames new to us even among old ones: join headers are
-      // only ever seen in a replay, never live.)
+      // only ever seen in a replay, never live.) Those have no known time.
       remember(key);
-      view.show(decodeFrame(data));
+      view.show(decodeFrame(data), { untimed: session.replay !== undefined || session.marking });
     });
 
     ws.addEventListener('close', (event) => {
       if (ws !== session.ws) return;
       session.ws = undefined;
       endReplay();
-      view.setCanSend(false);
-      const text = describeClose(event.code, event.reason);
+      const detail = describeClose(event.code, event.reason);
+      const text = explainClose(event.code, event.reason, session);
       if (!session.wanted) {
         view.setStatus('closed', `Left #${session.channel}`);
         return;
       }
+      view.setConnected(false);
       if (isRefusal(event.code)) {
         session.wanted = false;
+        stopLiveTimer();
+        failOutbox('the node refused this name or channel');
         view.setJoined(false);
-        view.setStatus('refused', text);
+        view.setStatus('refused', text, detail);
         return;
       }
       if (session.openedAt > 0 && Date.now() - session.openedAt >= STABLE_MS) session.retries = 0;
       session.openedAt = 0;
       const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** session.retries) * (0.75 + Math.random() / 4);
       session.retries++;
-      view.setStatus('retrying', `${text}; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+      view.setStatus('retrying', `${text} Reconnecting in ${Math.ceil(delay / 1000)} s; messages typed meanwhile are sent then.`, detail);
       session.retryTimer = setTimeout(connect, delay);
     });
+  }
+
+  /** @param {string} why */
+  function failOutbox(why) {
+    for (const { item } of session.outbox.splice(0)) view.undelivered(item, why);
   }
 
   return {
@@ -185,6 +237,9 @@ export function mlesSession(view) {
       session.channel = channel;
       session.wanted = true;
       session.retries = 0;
+      session.outbox.length = 0;
+      stopLiveTimer();
+      session.marking = true;
       connect();
     },
 
@@ -192,24 +247,34 @@ export function mlesSession(view) {
       session.wanted = false;
       clearTimeout(session.retryTimer);
       session.retryTimer = undefined;
-      view.setCanSend(false);
+      stopLiveTimer();
+      failOutbox('you left the channel');
       if (session.ws) session.ws.close(1000, 'left');
       else view.setStatus('closed', `Left #${session.channel}`);
     },
 
     /** @param {string} message */
     send(message) {
-      const ws = session.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      if (!session.wanted) return false;
+      // What we say comes after the history we were shown, however soon we say it.
+      if (session.marking) {
+        stopLiveTimer();
+        view.markLive();
+      }
       const bytes = encodeChatMessage(session.uid, session.channel, message);
-      ws.send(bytes);
-      remember(frameKey(bytes));
-      view.show({ kind: 'message', uid: session.uid, message });
+      const item = view.show({ kind: 'message', uid: session.uid, message });
+      const ws = session.ws;
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        sendNow(ws, bytes, item);
+      } else {
+        view.waiting(item, false);
+        session.outbox.push({ bytes, item });
+      }
       return true;
     },
 
-    /** The browser is back online: retry now rather than after the backoff. */
-    online() {
+    /** Retry now rather than after the backoff (the browser is back online, or the user asked). */
+    retryNow() {
       if (session.wanted && session.retryTimer !== undefined) connect();
     },
   };

@@ -7,7 +7,7 @@
 // reconnect). Our own messages are shown at once, dimmed until the node's ack; their
 // echo from the subscription is recognised and not shown again.
 
-import { decodePayload, describeClose, encodeChatMessage } from './chat-frames.js';
+import { decodePayload, describeClose, encodeChatMessage, explainClose } from './chat-frames.js';
 
 /** @typedef {import('./chat.js').ChatView} ChatView */
 
@@ -42,15 +42,29 @@ export function nativeSession(view) {
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
   }
 
-  /** @param {string} text */
-  function refuse(text) {
+  /** @param {string} text @param {string} [detail] */
+  function refuse(text, detail) {
     wanted = false;
     view.setJoined(false);
-    view.setCanSend(false);
-    view.setStatus('refused', text);
+    view.setStatus('refused', text, detail);
   }
 
-  /** @param {{ from: string, binary: boolean, payload: Uint8Array }} message */
+  /**
+   * A subscription the node ended, in words. @param {Error & { code?: string }} error
+   * @returns {string}
+   */
+  function explainSubscriptionError(error) {
+    switch (error.code) {
+      case 'AUTH_FAILED':
+        return `The node requires a shared key for #${channel}, which this page cannot send. Use \`parley chat --key\` or ask the node's operator.`;
+      case 'STORE_FAILED':
+        return `The node could not read #${channel} from its store (${error.message}). Try joining again in a moment.`;
+      default:
+        return `The node stopped sending #${channel} (${error.message}). Join again.`;
+    }
+  }
+
+  /** @param {{ from: string, binary: boolean, payload: Uint8Array, ts: number }} message */
   function received(message) {
     if (message.from === uid && message.binary) {
       const key = keyOf(message.payload);
@@ -61,7 +75,7 @@ export function nativeSession(view) {
         return;
       }
     }
-    view.show(decodePayload(message));
+    view.show(decodePayload(message), { ts: message.ts });
   }
 
   /** @param {string} joinUid @param {string} joinChannel */
@@ -70,7 +84,7 @@ export function nativeSession(view) {
     channel = joinChannel;
     wanted = true;
     const mine = ++generation;
-    view.setStatus('connecting', `Connecting to #${channel}…`);
+    view.setStatus('connecting', `Connecting to #${channel}`);
     let module;
     try {
       module = await (sdk ??= import(SDK_URL));
@@ -86,33 +100,78 @@ export function nativeSession(view) {
     const current = () => own === client && mine === generation;
 
     own.on('connected', () => {
-      if (current()) view.setStatus('connecting', `Joining #${channel}…`);
+      if (current()) view.setStatus('connecting', `Joining #${channel}`);
     });
     own.on('disconnected', (/** @type {{ code: number, reason: string, reconnectInMs: number | undefined }} */ event) => {
       if (!current()) return;
-      view.setCanSend(false);
+      view.setConnected(false);
       if (event.reconnectInMs !== undefined) {
-        view.setStatus('retrying', `${describeClose(event.code, event.reason)}; reconnecting in ${Math.ceil(event.reconnectInMs / 1000)} s…`);
+        const text = explainClose(event.code, event.reason, { uid, channel });
+        view.setStatus(
+          'retrying',
+          `${text} Reconnecting in ${Math.ceil(event.reconnectInMs / 1000)} s; messages typed meanwhile are sent then.`,
+          describeClose(event.code, event.reason),
+        );
       }
     });
-    own.on('error', (/** @type {Error & { code: string }} */ error) => {
+    own.on('error', (/** @type {Error & { code: string, closeCode?: number }} */ error) => {
       if (!current()) return;
-      if (error.code === 'REFUSED') refuse(error.message);
-      else console.warn('parley:', error.code, error.message);
+      if (error.code === 'REFUSED') {
+        refuse(error.closeCode === undefined ? `The node refused the connection (${error.message}). Join again.` : explainClose(error.closeCode, '', { uid, channel }), error.message);
+      } else {
+        console.warn('parley:', error.code, error.message);
+      }
     });
 
-    const subscription = own.subscribe(channel, { from: { last: HISTORY }, onGap: 'skip', onUnknownCursor: 'restart' });
+    const subscription = own.subscribe(channel, { from: { last: HISTORY }, onGap: 'skip', onUnknownCursor: 'restart', presence: true });
     subscription.on('message', received);
     subscription.on('live', () => {
       if (!current()) return;
       view.setStatus('open', `Joined #${channel} as ${uid}`);
-      view.setCanSend(true);
+      view.setConnected(true);
+      view.markLive();
+    });
+    let toldElsewhere = false;
+    /** Who is here, as the node last said, kept up to date by presence changes. */
+    let here = new Set();
+    let hereCount = 0;
+    /**
+     * Who was here when the connection dropped: after a node restart everyone comes back
+     * one by one, and those arrivals are not news. They are announced again only after
+     * they are seen leaving.
+     */
+    let returning = new Set();
+    own.on('disconnected', () => {
+      if (current()) returning = new Set([...returning, ...here]);
+    });
+    subscription.on('members', (/** @type {{ uids: string[], count: number, elsewhere: boolean }} */ members) => {
+      if (!current()) return;
+      here = new Set(members.uids);
+      hereCount = members.count;
+      for (const back of members.uids) returning.delete(back);
+      view.setMembers(members);
+      // Native connections may share a name (several tabs or devices of one person);
+      // Mles refuses that. Said once, so nobody is surprised to find their words twice.
+      if (members.elsewhere && !toldElsewhere) {
+        toldElsewhere = true;
+        view.note(`The name “${uid}” is also in #${channel} from another tab or device: what either sends shows as ${uid}'s. To talk as someone else, leave and join with another name.`);
+      }
+    });
+    subscription.on('presence', (/** @type {{ uid: string, here: boolean }} */ change) => {
+      if (!current()) return;
+      const quiet = change.here && returning.has(change.uid);
+      returning.delete(change.uid);
+      if (!quiet) view.show(change.here ? { kind: 'join', uid: change.uid } : { kind: 'left', uid: change.uid });
+      hereCount += change.here ? 1 : -1;
+      if (change.here) here.add(change.uid);
+      else here.delete(change.uid);
+      view.setMembers({ uids: [...here].sort(), count: Math.max(hereCount, here.size) });
     });
     subscription.on('gap', (/** @type {{ after: number, first: number }} */ gap) => {
-      view.show({ kind: 'text', text: `${gap.first - gap.after - 1} older message(s) were removed by the node before we got them` });
+      view.note(`${gap.first - gap.after - 1} older message(s) were removed by the node before this page got them.`);
     });
-    subscription.on('error', (/** @type {Error} */ error) => {
-      if (current()) refuse(error.message);
+    subscription.on('error', (/** @type {Error & { code?: string }} */ error) => {
+      if (current()) refuse(explainSubscriptionError(error), error.message);
     });
     own.connect().catch(() => {
       // Reported through the events above.
@@ -134,7 +193,6 @@ export function nativeSession(view) {
     leave() {
       wanted = false;
       generation++;
-      view.setCanSend(false);
       const closing = client;
       client = undefined;
       if (closing === undefined) {
@@ -153,23 +211,23 @@ export function nativeSession(view) {
       const key = keyOf(bytes);
       unechoed.set(key, (unechoed.get(key) ?? 0) + 1);
       const item = view.show({ kind: 'message', uid, message });
-      item.classList.add('pending');
-      client.publish(channel, bytes).then(
-        () => item.classList.remove('pending'),
+      view.waiting(item, client.state === 'connected');
+      // No timeout: while the node is away the message waits in the client's outbox and
+      // is sent (once, by its cid) on reconnect.
+      client.publish(channel, bytes, { timeoutMs: 0 }).then(
+        () => view.delivered(item),
         (/** @type {Error} */ error) => {
           const count = unechoed.get(key) ?? 0;
           if (count <= 1) unechoed.delete(key);
           else unechoed.set(key, count - 1);
-          item.classList.remove('pending');
-          item.classList.add('failed');
-          item.title = `Not delivered: ${error.message}`;
+          view.undelivered(item, error.message);
         },
       );
       return true;
     },
 
-    /** The browser is back online: reconnect now rather than after the backoff. */
-    online() {
+    /** Reconnect now rather than after the backoff (the browser is back online, or the user asked). */
+    retryNow() {
       if (wanted && client !== undefined && client.state === 'reconnecting') client.connect().catch(() => {});
     },
   };

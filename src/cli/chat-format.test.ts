@@ -6,6 +6,9 @@ import {
   encodeChatMessage,
   encodeHeader,
   formatFrame,
+  formatTime,
+  liveMarker,
+  timedLine,
   isRefusal,
   terminalSafe,
 } from './chat-format.ts';
@@ -84,4 +87,14 @@ test('describeClose uses the reason sent, or a known one', () => {
 test('only 44xx codes are refusals', () => {
   for (const code of [4400, 4401, 4408, 4409, 4429, 4499]) assert.ok(isRefusal(code), String(code));
   for (const code of [1000, 1001, 1006, 1009, 1011, 4000, 4399, 4500]) assert.ok(!isRefusal(code), String(code));
+});
+
+test('times: [HH:MM] for today, with the date for another day, in local time; none when unknown', () => {
+  const now = new Date(2026, 11, 7, 15, 30).getTime();
+  assert.equal(formatTime(new Date(2026, 11, 7, 9, 5).getTime(), now), '[09:05]');
+  assert.equal(formatTime(new Date(2026, 11, 6, 23, 59).getTime(), now), '[2026-12-06 23:59]');
+  assert.equal(timedLine('alice: hi', new Date(2026, 11, 7, 15, 4).getTime(), now), '[15:04] alice: hi');
+  assert.equal(timedLine('* alice joined', undefined, now), '* alice joined');
+  assert.equal(liveMarker(true), '--- earlier messages above, new messages below ---');
+  assert.equal(liveMarker(false), '--- no earlier messages ---');
 });

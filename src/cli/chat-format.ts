@@ -141,3 +141,26 @@ export function describeClose(code: number, reason: string): string {
 export function isRefusal(code: number): boolean {
   return code >= 4400 && code <= 4499;
 }
+
+const pad = (value: number): string => String(value).padStart(2, '0');
+
+/**
+ * A line's time, local: "[15:04]" for today (as `now` has it), "[2026-12-06 15:04]" for
+ * another day. Stored messages can be days old; a bare time would mislead.
+ */
+export function formatTime(ts: number, now: number): string {
+  const date = new Date(ts);
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  if (date.toDateString() === new Date(now).toDateString()) return `[${time}]`;
+  return `[${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${time}]`;
+}
+
+/** A printed line with its time when known (Mles history carries none). */
+export function timedLine(line: string, ts: number | undefined, now: number): string {
+  return ts === undefined ? line : `${formatTime(ts, now)} ${line}`;
+}
+
+/** Printed once per run where the channel's history ends and live messages begin. */
+export function liveMarker(historyShown: boolean): string {
+  return historyShown ? '--- earlier messages above, new messages below ---' : '--- no earlier messages ---';
+}

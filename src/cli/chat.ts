@@ -5,33 +5,15 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import type { RawData } from 'ws';
 import { ParleyClient, ParleyError } from '../client/index.ts';
 import type { Message, PublishResult } from '../client/index.ts';
-import { mlesAuth } from '../access/auth.ts';
 import { parseMlesHeader } from '../mles/header.ts';
-import { decodeFrame, describeClose, encodeChatMessage, encodeHeader, formatFrame } from './chat-format.ts';
+import { decodeFrame, describeClose, encodeChatMessage, encodeHeader, formatFrame, liveMarker, timedLine } from './chat-format.ts';
+import type { ChatIo, ChatOptions } from './chat-io.ts';
+import { CLOSE_TIMEOUT_MS, mlesChat } from './chat-mles.ts';
+import { formatRaw } from './chat-raw.ts';
 
-export interface ChatIo {
-  readonly stdin: NodeJS.ReadableStream;
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  /** Where MLES_KEY is read from when --key is not given; defaults to process.env. */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-export interface ChatOptions {
-  readonly url: string;
-  readonly uid: string;
-  readonly channel: string;
-  readonly key: string | undefined;
-  readonly raw: boolean;
-  /** Speak parley's native protocol through the SDK instead of Mles. */
-  readonly native: boolean;
-  /** With native: stored messages shown on joining. */
-  readonly history: number;
-}
+export type { ChatIo, ChatOptions } from './chat-io.ts';
 
 /** Stored messages a native chat shows on joining, like the node's Mles replay (--limit). */
 const DEFAULT_HISTORY = 200;
@@ -41,11 +23,16 @@ export const CHAT_USAGE = `Usage: parley chat --url URL --uid NAME --channel NAM
                    [--native [--history N]]
 
 Joins a channel on a Mles v2 node. Each line typed on stdin is sent to the channel;
-every frame received is printed on its own line:
-  alice: hello          a chat message
+every frame received is printed on its own line, with the time it was said:
+  [15:04] alice: hello  a chat message
   * alice joined        a join header (replayed from history)
   [binary 42 bytes]     a frame this client cannot read (e.g. MlesTalk's encrypted CBOR)
-The channel's recent history is printed first. End of input (Ctrl-D) leaves cleanly.
+The channel's recent history is printed first, then a line
+  --- earlier messages above, new messages below ---
+Mles history carries no times: its lines have none (with --native they do, and
+messages from another day show the date). When the connection drops or the node
+restarts, the chat reconnects by itself and does not print the history twice; lines
+typed meanwhile are sent once it is back. End of input (Ctrl-D) leaves cleanly.
 
 Options:
   --url URL         node address, ws://host:port/ or wss://host/ (http(s):// also accepted)
@@ -53,10 +40,11 @@ Options:
   --channel NAME    channel to join (printable ASCII)
   --key MLES_KEY    shared key of a node that requires auth (default: env MLES_KEY)
   --raw             send lines as-is as text frames and print frames as-is, like websocat
+                    (no times, no marker)
   --native          use parley's native protocol (parley.v1) instead of Mles: the client
-                    reconnects by itself after a drop or a node restart and resumes where
-                    it was, and every line is acknowledged by the node (stored once,
-                    even when re-sent after a reconnect)
+                    resumes exactly where it was after a reconnect, and every line is
+                    acknowledged by the node (stored once, even when re-sent after a
+                    reconnect)
   --history N       with --native: stored messages shown on joining (default ${DEFAULT_HISTORY})
   -h, --help        show this help
 
@@ -65,9 +53,9 @@ format as the node's web chat page, so the two can talk to each other; native an
 chats on the same channel see each other's lines. A native chat shows no join lines
 (the native protocol has no join headers) and does not print your own lines back.
 
-Exit status: 0 after end of input, 1 when the node closes or refuses the connection
-(the close code and reason are printed on stderr; with --native: when the node refuses
-the connection, or cannot be reached at first), 2 for bad flags.
+Exit status: 0 after end of input, 1 when the node refuses the connection (the close
+code and reason, and what to do, are printed on stderr), when it cannot be reached at
+first, or when lines typed at the end could not be sent; 2 for bad flags.
 `;
 
 export type ParsedChatArgs =
@@ -140,98 +128,6 @@ export function parseChatArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
   };
 }
 
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-}
-
-/** Prints a frame as it came: text as text, binary as UTF-8 when it is valid. */
-function formatRaw(bytes: Uint8Array, isBinary: boolean): string {
-  if (!isBinary) return Buffer.from(bytes).toString('utf8');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return `[binary ${bytes.byteLength} bytes]`;
-  }
-}
-
-/** How long a clean close may wait for the node's close frame before giving up. */
-const CLOSE_TIMEOUT_MS = 5000;
-
-function session(options: ChatOptions, io: ChatIo): Promise<number> {
-  const { stdin, stdout, stderr } = io;
-  const auth = options.key === undefined ? undefined : mlesAuth(options.uid, options.channel, options.key);
-  const header = encodeHeader(options.uid, options.channel, auth);
-
-  return new Promise<number>((resolve) => {
-    const ws = new WebSocket(options.url, 'mles-websocket');
-    let leaving = false;
-    // Set when stderr already says why the connection failed, so the close is not reported twice.
-    let failureShown = false;
-    let opened = false;
-    let lines: ReturnType<typeof createInterface> | undefined;
-
-    ws.on('unexpected-response', (_request, response) => {
-      // The node explains upgrade refusals (e.g. rate limits) in the body.
-      failureShown = true;
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        if (body.length < 1000) body += chunk;
-      });
-      response.on('end', () => {
-        const detail = body.trim() === '' ? '' : `: ${body.trim().slice(0, 1000)}`;
-        stderr.write(`parley chat: node refused the connection: HTTP ${response.statusCode} ${response.statusMessage ?? ''}${detail}\n`);
-        ws.terminate();
-      });
-    });
-
-    ws.on('open', () => {
-      opened = true;
-      ws.send(header);
-      stderr.write(`connected to ${options.url}, joining channel ${options.channel} as ${options.uid}\n`);
-      lines = createInterface({ input: stdin, crlfDelay: Infinity, terminal: false });
-      lines.on('line', (line) => {
-        if (ws.readyState !== WebSocket.OPEN) return;
-        if (options.raw) {
-          ws.send(line, { binary: false });
-        } else if (line !== '') {
-          ws.send(encodeChatMessage({ uid: options.uid, channel: options.channel, message: line }), { binary: true });
-        }
-      });
-      lines.on('close', () => {
-        if (ws.readyState !== WebSocket.OPEN) return;
-        leaving = true;
-        ws.close(1000, 'bye');
-        setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS).unref();
-      });
-    });
-
-    ws.on('message', (data, isBinary) => {
-      const bytes = toBytes(data);
-      const line = options.raw ? formatRaw(bytes, isBinary) : formatFrame(decodeFrame(bytes, isBinary));
-      stdout.write(`${line}\n`);
-    });
-
-    ws.on('error', (error) => {
-      if (failureShown) return;
-      stderr.write(`parley chat: ${error.message}\n`);
-      // Before the upgrade there is no close code worth showing (ws reports 1006).
-      if (!opened) failureShown = true;
-    });
-
-    ws.on('close', (code, reason) => {
-      lines?.close();
-      if (leaving && (code === 1000 || code === 1005)) {
-        resolve(0);
-        return;
-      }
-      if (!failureShown) stderr.write(`${describeClose(code, reason.toString('utf8'))}\n`);
-      resolve(1);
-    });
-  });
-}
-
 /**
  * The same chat over the native protocol. The SDK delivers every stored and live message
  * of the channel, our own included: those we sent in this session are not printed again,
@@ -244,6 +140,9 @@ async function nativeSession(options: ChatOptions, io: ChatIo): Promise<number> 
   const unechoed = new Map<string, number>();
   const keyOf = (payload: Uint8Array, binary: boolean) => `${binary ? 'b' : 't'}${Buffer.from(payload).toString('base64')}`;
   const pending = new Set<Promise<PublishResult | undefined>>();
+  /** Whether the history is over (the live marker printed), and whether it had lines. */
+  let live = false;
+  let historyShown = false;
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
@@ -257,8 +156,12 @@ async function nativeSession(options: ChatOptions, io: ChatIo): Promise<number> 
       else unechoed.set(key, count - 1);
       return;
     }
-    const line = options.raw ? formatRaw(message.payload, message.binary) : formatFrame(decodeFrame(message.payload, message.binary));
-    stdout.write(`${line}\n`);
+    if (options.raw) {
+      stdout.write(`${formatRaw(message.payload, message.binary)}\n`);
+      return;
+    }
+    if (!live) historyShown = true;
+    stdout.write(`${timedLine(formatFrame(decodeFrame(message.payload, message.binary)), message.ts, Date.now())}\n`);
   };
 
   const send = (payload: Uint8Array, binary: boolean): void => {
@@ -311,8 +214,14 @@ async function nativeSession(options: ChatOptions, io: ChatIo): Promise<number> 
 
   // Said once the history is shown and live messages flow, so that what others say
   // from then on is sure to be printed.
-  const live = new Promise<void>((resolve) => subscription.once('live', () => resolve()));
-  const started = await Promise.race([live.then(() => true), finished.then(() => false)]);
+  const wentLive = new Promise<void>((resolve) =>
+    subscription.once('live', () => {
+      live = true;
+      if (!options.raw) stdout.write(`${liveMarker(historyShown)}\n`);
+      resolve();
+    }),
+  );
+  const started = await Promise.race([wentLive.then(() => true), finished.then(() => false)]);
   if (!started) {
     await client.close();
     return finished;
@@ -355,6 +264,6 @@ export async function runChat(argv: string[], io: ChatIo = processIo): Promise<n
       io.stderr.write(`parley chat: ${parsed.message}\nTry 'parley chat --help'.\n`);
       return 2;
     case 'run':
-      return parsed.options.native ? nativeSession(parsed.options, io) : session(parsed.options, io);
+      return parsed.options.native ? nativeSession(parsed.options, io) : mlesChat(parsed.options, io);
   }
 }

@@ -189,7 +189,7 @@ test('reconnects with backoff: hello again, resubscribe after the last seq, no d
   node.last.drop(1001, 'node shutting down');
   await node.until(() => events.includes('up true'), 'reconnect');
   assert.deepEqual(events, ['down 1001 1', 'up true']);
-  assert.deepEqual(node.last.frames.slice(0, 2), [{ t: 'hello', uid: 'alice' }, { t: 'sub', ch: 'room', auth: undefined, after: 2 }]);
+  assert.deepEqual(node.last.frames.slice(0, 2), [{ t: 'hello', uid: 'alice' }, { t: 'sub', ch: 'room', auth: undefined, after: 2, presence: false }]);
   // A node that replays too much (at or below the cursor) is deduplicated.
   node.last.push({ t: 'msg', ...node.channels.get('room')![1]! });
   node.store('room', 'c');
@@ -660,4 +660,26 @@ test('constructor validates url and uid', () => {
   assert.throws(() => new ParleyClient({ url: 'nope', uid: 'a', WebSocket: node.WebSocket }), RangeError);
   assert.throws(() => new ParleyClient({ url: 'ws://x/', uid: '', WebSocket: node.WebSocket }), RangeError);
   assert.equal(new ParleyClient({ url: 'https://x.example/', uid: 'a', WebSocket: node.WebSocket }).url, 'wss://x.example/');
+});
+
+test('presence: the sub asks for it; members and presence frames become events of the subscription', async () => {
+  const node = new FakeNode();
+  const { client } = setup({}, node);
+  await client.connect();
+  const sub = client.subscribe('room', { presence: true });
+  const seen: string[] = [];
+  sub.on('members', (m) => seen.push(`members ${m.uids.join(',')} ${m.count} ${m.elsewhere}`));
+  sub.on('presence', (p) => seen.push(`${p.uid} ${p.here ? 'arrived' : 'left'} in ${p.channel}`));
+  await node.until(() => sub.live, 'live');
+  assert.equal(framesOf(node.last, 'sub')[0]?.presence, true);
+  node.last.push({ t: 'members', ch: 'room', uids: ['alice', 'bob'], count: 2, elsewhere: true });
+  node.last.push({ t: 'presence', ch: 'room', uid: 'carol', here: true });
+  node.last.push({ t: 'presence', ch: 'other', uid: 'dave', here: true });
+  node.last.push({ t: 'presence', ch: 'room', uid: 'bob', here: false });
+  await node.until(() => seen.length === 3, 'events');
+  assert.deepEqual(seen, ['members alice,bob 2 true', 'carol arrived in room', 'bob left in room']);
+  const plain = client.subscribe('quiet');
+  await node.until(() => plain.live, 'live');
+  assert.equal(framesOf(node.last, 'sub').find((f) => f.ch === 'quiet')?.presence, false);
+  await client.close();
 });

@@ -300,6 +300,12 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
       case 'msg':
         this.#subscriptions.get(frame.ch)?.deliver(toMessage(frame));
         return;
+      case 'members':
+        this.#subscriptions.get(frame.ch)?.members({ channel: frame.ch, uids: frame.uids, count: frame.count, elsewhere: frame.elsewhere });
+        return;
+      case 'presence':
+        this.#subscriptions.get(frame.ch)?.presence(frame.uid, frame.here);
+        return;
       case 'live':
         this.#subscriptions.get(frame.ch)?.live(frame.last);
         return;
@@ -412,7 +418,13 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     const connection = this.#connection;
     if (connection === undefined || !connection.open || core.state !== 'ready' || this.#unsubscribing.has(core.channel)) return;
     core.state = 'subscribing';
-    connection.send({ t: 'sub', ch: core.channel, auth: this.#authFor(core.channel), after: core.resumeAfter });
+    connection.send({
+      t: 'sub',
+      ch: core.channel,
+      auth: this.#authFor(core.channel),
+      after: core.resumeAfter,
+      presence: core.options.presence ? true : undefined,
+    });
   }
 
   async #unsubscribe(core: SubscriptionCore): Promise<void> {

@@ -42,6 +42,12 @@ export interface SubscribeOptions {
    * 'restart' emits 'restart', resets the cursor to 0 and replays the channel.
    */
   readonly onUnknownCursor?: 'error' | 'restart';
+  /**
+   * Ask the node who is in the channel: 'members' on every (re)subscription, then
+   * 'presence' as uids arrive and leave. Presence is per node: the clients connected to
+   * the node this client is connected to. Default false.
+   */
+  readonly presence?: boolean;
 }
 
 export interface SubscriptionEvents {
@@ -52,6 +58,17 @@ export interface SubscriptionEvents {
   gap: { readonly channel: string; readonly after: number; readonly first: number };
   /** The node did not know cursor `after`; the channel is replayed from the start. */
   restart: { readonly channel: string; readonly after: number };
+  /** With `presence`: who is in the channel now (on every subscription, reconnects included). */
+  members: {
+    readonly channel: string;
+    /** Distinct uids, yours included, sorted; at most 1000 (see `count`). */
+    readonly uids: readonly string[];
+    readonly count: number;
+    /** Your uid was already there through another connection (another tab or device). */
+    readonly elsewhere: boolean;
+  };
+  /** With `presence`: a uid arrived (its first connection) or left (its last). */
+  presence: { readonly channel: string; readonly uid: string; readonly here: boolean };
   /** The subscription failed and has ended. */
   error: ParleyError;
 }
@@ -93,7 +110,12 @@ export class SubscriptionCore {
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}) {
     this.channel = channel;
     this.host = host;
-    this.options = { from: options.from ?? 'now', onGap: options.onGap ?? 'error', onUnknownCursor: options.onUnknownCursor ?? 'error' };
+    this.options = {
+      from: options.from ?? 'now',
+      onGap: options.onGap ?? 'error',
+      onUnknownCursor: options.onUnknownCursor ?? 'error',
+      presence: options.presence ?? false,
+    };
     this.view = new Subscription(this, (emit) => {
       this.#emit = emit;
     });
@@ -136,6 +158,14 @@ export class SubscriptionCore {
       this.#commit(last);
     }
     this.#emit('live', { channel: this.channel, last });
+  }
+
+  members(members: SubscriptionEvents['members']): void {
+    if (this.state === 'subscribing' || this.state === 'live') this.#emit('members', members);
+  }
+
+  presence(uid: string, here: boolean): void {
+    if (this.state === 'subscribing' || this.state === 'live') this.#emit('presence', { channel: this.channel, uid, here });
   }
 
   /** GAP with onGap 'skip' (or a fresh start): go on from the oldest stored message. */

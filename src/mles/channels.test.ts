@@ -5,6 +5,7 @@ import { Recorder } from '../hub/hub.testkit.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { MlesChannels, type MlesMember } from './channels.ts';
 import { MemoryJoinHeaders } from './join-headers.ts';
+import { ChannelPresence } from '../hub/presence.ts';
 
 class MlesRecorder extends Recorder implements MlesMember {
   deliverHeader(frame: Uint8Array): void {
@@ -12,13 +13,13 @@ class MlesRecorder extends Recorder implements MlesMember {
   }
 }
 
-function makeRoom(options: { limit?: number; bytes?: number } = {}) {
+function makeRoom(options: { limit?: number; bytes?: number; presence?: ChannelPresence } = {}) {
   const scheduled: Array<() => void> = [];
   const schedule = (run: () => void) => scheduled.push(run);
   const store = new MemoryStore({ nodeId: 'n' });
   const hub = new Hub({ store, schedule });
   const headers = new MemoryJoinHeaders({ firstSeq: (channel) => store.bounds(channel).first });
-  const channels = new MlesChannels({ hub, store, headers, historyLimit: options.limit ?? 200, historyBytes: options.bytes ?? 1e9, schedule });
+  const channels = new MlesChannels({ hub, store, headers, historyLimit: options.limit ?? 200, historyBytes: options.bytes ?? 1e9, schedule, presence: options.presence });
   const endTurn = () => scheduled.splice(0).forEach((run) => run());
   const send = (from: MlesRecorder, text: string) => hub.publish({ channel: from.channel, uid: from.uid, binary: true, payload: Buffer.from(text) }, from);
   return { hub, store, channels, endTurn, send };
@@ -35,6 +36,19 @@ test('refuses a second Mles member with the same uid on a channel until the firs
   assert.deepEqual(channels.join(new MlesRecorder('a', 'x'), Buffer.from('h')), { ok: false, code: 'ALREADY_JOINED' });
   channels.leave(first);
   assert.deepEqual(channels.join(new MlesRecorder('a', 'x'), Buffer.from('h')), { ok: true });
+});
+
+test('joined members count in the channel presence; a refused duplicate neither arrives nor leaves', () => {
+  const presence = new ChannelPresence();
+  const { channels } = makeRoom({ presence });
+  const first = new MlesRecorder('a', 'x');
+  channels.join(first, Buffer.from('h'));
+  const duplicate = new MlesRecorder('a', 'x');
+  channels.join(duplicate, Buffer.from('h'));
+  channels.leave(duplicate);
+  assert.deepEqual(presence.members('x', 10), { uids: ['a'], count: 1 });
+  channels.leave(first);
+  assert.deepEqual(presence.members('x', 10), { uids: [], count: 0 });
 });
 
 test('replays history with headers, bounded by count and bytes; headers are never live', () => {

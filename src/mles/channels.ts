@@ -7,6 +7,7 @@
 import { EncodeOnce } from '../hub/encode-once.ts';
 import type { Delivery, Hub, Member } from '../hub/hub.ts';
 import type { Store } from '../store/store.ts';
+import type { ChannelPresence } from '../hub/presence.ts';
 import { mergeMlesHistory } from './history.ts';
 import type { JoinHeaderRecord, JoinHeaders } from './join-headers.ts';
 import { encodeFrame, OP_BINARY, OP_TEXT } from '../websocket/frame.ts';
@@ -32,6 +33,8 @@ export interface MlesChannelsOptions {
   readonly schedule?: (run: () => void) => void;
   /** A batch of join headers the store refused (disk full, I/O error). */
   readonly onStoreError?: (error: unknown) => void;
+  /** Who is in each channel, for native clients that watch: Mles members are counted too. */
+  readonly presence?: ChannelPresence;
 }
 
 export class MlesChannels {
@@ -74,6 +77,7 @@ export class MlesChannels {
     }
     uids.set(member.uid, member);
     this.#options.hub.subscribe(member);
+    this.#options.presence?.arrive(member.channel, member.uid);
     // Stored at the end of the turn (one transaction for all joins of a turn), placed
     // after the last message committed now: what this member gets live comes after it.
     if (this.#pendingHeaders.length === 0) this.#schedule(() => this.flush());
@@ -100,6 +104,7 @@ export class MlesChannels {
     if (uids?.get(member.uid) !== member) return;
     uids.delete(member.uid);
     if (uids.size === 0) this.#uids.delete(member.channel);
+    this.#options.presence?.depart(member.channel, member.uid);
   }
 
   /** The WebSocket frame of a delivery, built by the first Mles member it reaches. */

@@ -6,8 +6,8 @@ const decode = (frame: Record<string, unknown>) => decodeClientFrame(encodeMap(f
 
 test('decodes every client frame type with defaults', () => {
   assert.deepEqual(decode({ t: 'hello', uid: 'alice' }), { ok: true, frame: { t: 'hello', uid: 'alice' } });
-  assert.deepEqual(decode({ t: 'sub', ch: 'c', after: 5 }), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: 5 } });
-  assert.deepEqual(decode({ t: 'sub', ch: 'c' }), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: undefined } });
+  assert.deepEqual(decode({ t: 'sub', ch: 'c', after: 5 }), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: 5, presence: false } });
+  assert.deepEqual(decode({ t: 'sub', ch: 'c' }), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: undefined, presence: false } });
   assert.deepEqual(decode({ t: 'unsub', ch: 'c' }), { ok: true, frame: { t: 'unsub', ch: 'c' } });
   const pub = decode({ t: 'pub', ch: 'c', cid: 'x1', p: Buffer.from('hi') });
   assert.ok(pub.ok && pub.frame.t === 'pub');
@@ -100,7 +100,9 @@ const message = { ch: 'c', seq: 1, id: new Uint8Array(32), ts: 5, from: 'a', o: 
 
 test('client frames encode to what the node decodes, absent fields left out', () => {
   const bytes = encodeFrame({ t: 'sub', ch: 'c', auth: undefined, after: 0 });
-  assert.deepEqual(decodeClientFrame(bytes), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: 0 } });
+  assert.deepEqual(decodeClientFrame(bytes), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: 0, presence: false } });
+  const watching = encodeFrame({ t: 'sub', ch: 'c', presence: true });
+  assert.deepEqual(decodeClientFrame(watching), { ok: true, frame: { t: 'sub', ch: 'c', auth: undefined, after: undefined, presence: true } });
   const pub = decodeClientFrame(encodeFrame({ t: 'pub', ch: 'c', cid: 'x-1', p: new Uint8Array([7]), bin: false, retry: true }));
   assert.ok(pub.ok && pub.frame.t === 'pub');
   assert.equal(pub.frame.retry, true);

@@ -18,6 +18,8 @@ export const DEFAULT_QUERY_LIMIT = 100;
 export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 /** Ids a query may look up at once. */
 export const MAX_QUERY_IDS = 1000;
+/** Uids a `members` frame lists at most (its `count` says how many there are). */
+export const MAX_MEMBERS_LISTED = 1000;
 /** Longest client message id, query id or auth, in characters. */
 export const MAX_TOKEN_LENGTH = 256;
 
@@ -52,6 +54,8 @@ export interface SubscribeFrame {
   readonly auth?: string | undefined;
   /** Cursor: the last seq the client has; absent = only what comes from now on. */
   readonly after?: number | undefined;
+  /** Also send `members` now and `presence` as uids arrive and leave (default false). */
+  readonly presence?: boolean | undefined;
 }
 export interface UnsubscribeFrame {
   readonly t: 'unsub';
@@ -86,11 +90,13 @@ export interface QueryFrame {
 }
 export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame;
 
+/** A `sub` as the node's decoder gives it: the default filled in. */
+export type ReceivedSubscribe = SubscribeFrame & { readonly presence: boolean };
 /** A `pub` as the node's decoder gives it: the defaults filled in. */
 export type ReceivedPublish = PublishFrame & { readonly bin: boolean; readonly retry: boolean };
 /** A `query` as the node's decoder gives it: the defaults filled in. */
 export type ReceivedQuery = QueryFrame & { readonly limit: number; readonly desc: boolean };
-export type ReceivedClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | ReceivedPublish | ReceivedQuery;
+export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery;
 
 // ---- the schema: node -> client -----------------------------------------------------
 
@@ -128,6 +134,24 @@ export interface LiveFrame {
   readonly ch: string;
   readonly last: number;
 }
+/** Who is in a channel on this node, answering a `sub` with `presence: true`. */
+export interface MembersFrame {
+  readonly t: 'members';
+  readonly ch: string;
+  /** Distinct uids in the channel (yours included), sorted, at most MAX_MEMBERS_LISTED. */
+  readonly uids: readonly string[];
+  /** Distinct uids in the channel in all. */
+  readonly count: number;
+  /** Your uid was already in the channel through another connection (another tab or device). */
+  readonly elsewhere: boolean;
+}
+/** A uid arrived in a channel (its first connection there) or left it (its last). */
+export interface PresenceFrame {
+  readonly t: 'presence';
+  readonly ch: string;
+  readonly uid: string;
+  readonly here: boolean;
+}
 export interface UnsubscribedFrame {
   readonly t: 'unsubbed';
   readonly ch: string;
@@ -154,7 +178,7 @@ export interface PageFrame {
   /** Where the next page in the query's direction starts (an `after` forward, a `before` back). */
   readonly next?: number | undefined;
 }
-export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | UnsubscribedFrame | AckFrame | PageFrame | ErrorFrame;
+export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | MembersFrame | PresenceFrame | UnsubscribedFrame | AckFrame | PageFrame | ErrorFrame;
 /** A node frame as a client's decoder gives it: an `err` may carry a code newer than the client. */
 export type ReceivedNodeFrame = Exclude<NodeFrame, ErrorFrame> | ErrorFrame<string>;
 
@@ -346,7 +370,13 @@ function clientFrame(fields: Fields): ReceivedClientFrame {
     case 'hello':
       return { t: 'hello', uid: name(fields, 'uid') };
     case 'sub':
-      return { t: 'sub', ch: name(fields, 'ch'), auth: token(fields, 'auth', false), after: optionalWhole(fields, 'after', CursorError) };
+      return {
+        t: 'sub',
+        ch: name(fields, 'ch'),
+        auth: token(fields, 'auth', false),
+        after: optionalWhole(fields, 'after', CursorError),
+        presence: flag(fields, 'presence', false),
+      };
     case 'unsub':
       return { t: 'unsub', ch: name(fields, 'ch') };
     case 'pub': {
@@ -430,6 +460,13 @@ function nodeFrame(fields: Fields): ReceivedNodeFrame {
       return wireMessage(fields) as MessageFrame;
     case 'live':
       return { t: 'live', ch: text(fields, 'ch'), last: whole(fields, 'last') };
+    case 'members': {
+      const uids = fields.uids;
+      if (!Array.isArray(uids) || !uids.every((uid) => typeof uid === 'string')) throw new Invalid('uids must be an array of strings');
+      return { t: 'members', ch: text(fields, 'ch'), uids: uids as string[], count: whole(fields, 'count'), elsewhere: flag(fields, 'elsewhere') };
+    }
+    case 'presence':
+      return { t: 'presence', ch: text(fields, 'ch'), uid: text(fields, 'uid'), here: flag(fields, 'here') };
     case 'unsubbed':
       return { t: 'unsubbed', ch: text(fields, 'ch') };
     case 'ack':

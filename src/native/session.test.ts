@@ -11,6 +11,7 @@ import { MemoryStore } from '../store/memory-store.ts';
 import { OP_TEXT } from '../websocket/frame.ts';
 import { fakeConnection, testConnectionContext, type FakeWsClient } from '../websocket/fake-socket.testkit.ts';
 import { decodeMaps, encodeMap, PROTOCOL_VERSION } from './frames.ts';
+import { ChannelPresence } from '../hub/presence.ts';
 import { NativeSession, sharedRunFrames, type NativeContext } from './session.ts';
 
 type Frame = Record<string, unknown>;
@@ -62,7 +63,7 @@ function setup(options: { mlesKey?: string } = {}) {
   const session = testConnectionContext();
   const store = new MemoryStore({ nodeId: 'node-a' });
   const hub = new Hub({ store, afterBatch: session.outbound.flush });
-  const ctx: NativeContext = { ...session, hub, store, runFrames: sharedRunFrames(), nodeId: 'node-a', mlesKey: options.mlesKey };
+  const ctx: NativeContext = { ...session, hub, store, presence: new ChannelPresence(), runFrames: sharedRunFrames(), nodeId: 'node-a', mlesKey: options.mlesKey };
   const connect = (): Client => {
     const { server, client } = fakeConnection();
     new NativeSession(server, Buffer.alloc(0), 'test', ctx);
@@ -162,4 +163,27 @@ test('bad frames after hello get an error frame and the connection stays; before
   await Promise.all([notHello.ws.ended, textFrame.ws.ended]);
   await closed.count(2);
   assert.equal(ctx.stats.rejected.get('BAD_HELLO'), 2);
+});
+
+test('sub with presence: members first (elsewhere when the uid is already there), then arrivals and departures', async () => {
+  const { connect } = setup();
+  const [alice, bob, bob2] = [connect(), connect(), connect()];
+  await alice.hello('alice');
+  await bob.hello('bob');
+  await bob2.hello('bob');
+  alice.send({ t: 'sub', ch: 'room', presence: true });
+  await alice.expect({ t: 'members', ch: 'room', uids: ['alice'], count: 1, elsewhere: false });
+  await alice.expect({ t: 'live', ch: 'room' });
+  bob.send({ t: 'sub', ch: 'room' });
+  await bob.expect({ t: 'live', ch: 'room' });
+  await alice.expect({ t: 'presence', ch: 'room', uid: 'bob', here: true });
+  // A second connection of bob's: no news for alice; bob2 learns it shares the name.
+  bob2.send({ t: 'sub', ch: 'room', after: 0, presence: true });
+  await bob2.expect({ t: 'members', ch: 'room', uids: ['alice', 'bob'], count: 2, elsewhere: true });
+  bob.send({ t: 'unsub', ch: 'room' });
+  await bob.expect({ t: 'unsubbed' });
+  bob2.ws.close(1000);
+  await alice.expect({ t: 'presence', ch: 'room', uid: 'bob', here: false });
+  alice.send({ t: 'sub', ch: 'room', presence: 'yes' });
+  await alice.expect({ t: 'err', code: 'BAD_FRAME', msg: 'the frame is not a CBOR map of a known type with valid fields: presence must be true or false' });
 });

@@ -14,6 +14,7 @@ import {
   MAX_PAGE_BYTES,
   MAX_QUERY_IDS,
   MAX_QUERY_LIMIT,
+  MAX_MEMBERS_LISTED,
   NATIVE_SUBPROTOCOL,
   PROTOCOL_VERSION,
   type ErrorCode,
@@ -21,7 +22,7 @@ import {
   type NodeFrame,
   type ReceivedPublish,
   type ReceivedQuery,
-  type SubscribeFrame,
+  type ReceivedSubscribe,
   type WireMessage,
 } from './frames.ts';
 import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type AckFields } from './writer.ts';
@@ -30,6 +31,7 @@ import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
 import { ClientConnection, type ConnectionContext, type WebSocketProtocol } from '../websocket/client-connection.ts';
 import { readPage } from './query-page.ts';
+import type { ChannelPresence, PresenceWatcher } from '../hub/presence.ts';
 
 export interface NativeContext extends ConnectionContext {
   readonly hub: Hub;
@@ -38,6 +40,8 @@ export interface NativeContext extends ConnectionContext {
   readonly runFrames: EncodeOnce<DeliveryRun, readonly Buffer[]>;
   readonly nodeId: string;
   readonly mlesKey: string | undefined;
+  /** Who is in each channel: every subscription is counted, those that ask are told. */
+  readonly presence: ChannelPresence;
   /** Resolves when the channel is as current here as the node's peers can make it. */
   readonly catchUp?: (channel: string) => Promise<void>;
 }
@@ -102,10 +106,12 @@ export function sharedRunFrames(): EncodeOnce<DeliveryRun, readonly Buffer[]> {
  * live happen in one synchronous step, so no commit can fall between them: no gap,
  * no duplicate.
  */
-class Subscription implements Member {
+class Subscription implements Member, PresenceWatcher {
   readonly channel: string;
   live = false;
   cancelled = false;
+  /** Sends `presence` frames (the client asked for them). */
+  watching = false;
   readonly #connection: ClientConnection;
   readonly #frames: EncodeOnce<DeliveryRun, readonly Buffer[]>;
 
@@ -113,6 +119,10 @@ class Subscription implements Member {
     this.channel = channel;
     this.#connection = connection;
     this.#frames = frames;
+  }
+
+  presence(uid: string, here: boolean): void {
+    this.#connection.send(webSocketFrame(OP_BINARY, encodeFrame({ t: 'presence', ch: this.channel, uid, here })));
   }
 
   deliver(delivery: Delivery): void {
@@ -212,7 +222,7 @@ export class NativeSession {
     return true;
   }
 
-  #subscribe(frame: SubscribeFrame): void {
+  #subscribe(frame: ReceivedSubscribe): void {
     const about = { ch: frame.ch };
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
     if (this.#subscriptions.has(frame.ch)) return this.#error('ALREADY_SUBSCRIBED', about);
@@ -226,6 +236,7 @@ export class NativeSession {
     const subscription = new Subscription(frame.ch, this.connection, this.#ctx.runFrames);
     this.#subscriptions.set(frame.ch, subscription);
     this.#ctx.hub.subscribe(subscription);
+    this.#arrive(subscription, frame.presence);
     if (frame.after === undefined) {
       subscription.live = true;
       this.#send({ t: 'live', ch: frame.ch, last: bounds.last });
@@ -261,10 +272,28 @@ export class NativeSession {
     });
   }
 
+  /**
+   * Counts the subscription in the channel's presence (telling the others when this uid
+   * is new there) and, when asked, answers with the members and watches for changes.
+   * The `members` frame goes before the replay, so every `presence` comes after it.
+   */
+  #arrive(subscription: Subscription, watch: boolean): void {
+    const { presence } = this.#ctx;
+    const elsewhere = presence.connections(subscription.channel, this.uid) > 0;
+    presence.arrive(subscription.channel, this.uid);
+    if (!watch) return;
+    const { uids, count } = presence.members(subscription.channel, MAX_MEMBERS_LISTED);
+    this.#send({ t: 'members', ch: subscription.channel, uids, count, elsewhere });
+    subscription.watching = true;
+    presence.watch(subscription.channel, subscription);
+  }
+
   #unsubscribe(subscription: Subscription): void {
     subscription.cancelled = true;
     this.#subscriptions.delete(subscription.channel);
     this.#ctx.hub.leave(subscription);
+    if (subscription.watching) this.#ctx.presence.unwatch(subscription.channel, subscription);
+    this.#ctx.presence.depart(subscription.channel, this.uid);
   }
 
   #publish(frame: ReceivedPublish): void {

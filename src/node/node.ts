@@ -14,6 +14,7 @@ import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
 import { MlesChannels } from '../mles/channels.ts';
+import { ChannelPresence } from '../hub/presence.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
 import { mlesProtocol, type MlesContext } from '../mles/session.ts';
 import { SqliteJoinHeaders } from '../mles/sqlite-join-headers.ts';
@@ -105,8 +106,10 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onInterest: hubEvents.onInterest,
   });
   const joinHeaders = openJoinHeaders(config.dataDir, config.store, store);
+  const presence = new ChannelPresence();
   const mlesChannels = new MlesChannels({
     hub,
+    presence,
     store,
     headers: joinHeaders,
     historyLimit: config.mles.historyLimit,
@@ -211,7 +214,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     maxBuffered: config.websocket.maxBuffered,
     onClosed: clients.onClosed,
   };
-  const native: NativeContext = { ...mles, store, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
+  const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   const onRequest = createRequestHandler({
     log,
@@ -262,6 +265,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       await peering.close();
       await p2pMode?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();
+      presence.silence();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
       // Whatever was published before the close is committed before the store shuts.

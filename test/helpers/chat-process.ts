@@ -7,15 +7,25 @@ import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { CLI, REPO_ROOT, startNode, type NodeProcess } from './node-process.ts';
 
+/** A printed line's time, "[15:04] " or "[2026-12-06 15:04] ". */
+export const TIME_PREFIX = /^\[(?:\d{4}-\d\d-\d\d )?\d\d:\d\d\] /;
+/** The line that ends the history. */
+export const LIVE_MARKER = /^--- (?:earlier messages above, new messages below|no earlier messages) ---$/;
+
 export class ChatProcess {
   readonly child: ChildProcessWithoutNullStreams;
+  /** What the conversation says: stdout without the times and the history/live marker. */
   readonly stdout: string[] = [];
+  /** Stdout exactly as printed. */
+  readonly printed: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
   readonly waitMs: number;
   #wake: Array<() => void> = [];
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 10_000) {
+  // A bound, not a sleep: on a busy machine four chat processes starting at once took
+  // over 10 s to connect (each loads TypeScript sources), which is slow, not wrong.
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 30_000) {
     this.waitMs = waitMs;
     this.child = spawn(process.execPath, [CLI, 'chat', ...args], {
       cwd: REPO_ROOT,
@@ -25,7 +35,12 @@ export class ChatProcess {
       lines.push(line);
       for (const wake of this.#wake.splice(0)) wake();
     };
-    createInterface({ input: this.child.stdout }).on('line', collect(this.stdout));
+    const said = collect(this.stdout);
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      this.printed.push(line);
+      if (!LIVE_MARKER.test(line)) said(line.replace(TIME_PREFIX, ''));
+      else for (const wake of this.#wake.splice(0)) wake();
+    });
     createInterface({ input: this.child.stderr }).on('line', collect(this.stderr));
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code) => {
@@ -40,7 +55,7 @@ export class ChatProcess {
   }
 
   /** Waits until a line of stdout or stderr satisfies `match`. */
-  async waitForLine(stream: 'stdout' | 'stderr', match: (line: string) => boolean): Promise<string> {
+  async waitForLine(stream: 'stdout' | 'stderr' | 'printed', match: (line: string) => boolean): Promise<string> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       const found = this[stream].find(match);

@@ -233,18 +233,21 @@ export class GossipChannels {
     }
   }
 
-  /** Stores replicas verified elsewhere (a sync) as this channel's gossip member would. */
+  /**
+   * Stores replicas verified elsewhere (a sync), and passes them on to gossip: the peers
+   * beyond this node missed them too (a partition that healed here), and would otherwise
+   * wait for their own next sync round. Peers that hold them already ignore them.
+   */
   storeReplicas(channel: string, messages: readonly VerifiedMessage[]): void {
-    const member = this.#members.get(channel);
-    if (member !== undefined) member.store(messages);
+    if (this.#members.has(channel)) this.storeThrough(undefined, messages);
   }
 
-  /** Stores verified replicas through the hub, not back to gossip. */
-  storeThrough(member: ChannelMember, messages: readonly VerifiedMessage[]): void {
+  /** Stores verified replicas through the hub; not back to `from`, the gossip member they came from. */
+  storeThrough(from: ChannelMember | undefined, messages: readonly VerifiedMessage[]): void {
     const { hub } = this.#options;
     for (const m of messages) {
       const replica = { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal };
-      hub.publish({ channel: m.channel, uid: m.uid, binary: m.binary, payload: m.payload, replica }, member, this.#stored);
+      hub.publish({ channel: m.channel, uid: m.uid, binary: m.binary, payload: m.payload, replica }, from, this.#stored);
     }
   }
 

@@ -166,8 +166,11 @@ export class GossipChannels {
     const message = decoded.message;
     const { envelope } = message;
     const tail = intake.tail(channel, envelope.origin);
-    if (envelope.origin !== intake.selfId && tail.seq > 0 && envelope.firstSeq > tail.seq + 1) {
-      // Ahead of what is here: authentic or not decides whether gossip passes it on.
+    if (envelope.origin !== intake.selfId && envelope.firstSeq > tail.seq + 1) {
+      // Ahead of what is here: authentic or not decides whether gossip passes it on. This
+      // holds for an origin nothing is held of too: its earlier runs may come next (gossip
+      // has no order), or by the sync a gap asks for, which also brings what a peer's
+      // retention left; taken now, they would be refused later as held, and lost here.
       const check = intake.checkSeal(envelope.origin, message.ids.at(-1)!, envelope.seal!);
       if (check !== 'ok') {
         intake.count('bad_seal');

@@ -27,10 +27,10 @@ export interface P2PNode extends NodeProcess {
 
 const LOOPBACK_P2P = ['--p2p-listen', '/ip4/127.0.0.1/tcp/0'];
 
-export async function startP2PNode(args: readonly string[] = [], options: StartOptions = {}): Promise<P2PNode> {
+export async function startP2PNode(args: readonly string[] = [], options: StartOptions = {}, env: NodeJS.ProcessEnv = {}): Promise<P2PNode> {
   const listen = args.includes('--p2p-listen') ? [] : LOOPBACK_P2P;
   const mdns = args.includes('--mdns') ? [] : ['--no-mdns'];
-  const node = await startNode(['--p2p', ...listen, ...mdns, ...args.filter((a) => a !== '--mdns')], {}, 30_000, options);
+  const node = await startNode(['--p2p', ...listen, ...mdns, ...args.filter((a) => a !== '--mdns')], env, 30_000, options);
   const started = node.logged('p2p host started')[0];
   if (started === undefined) throw new Error(`no "p2p host started" line\n${node.stdout.join('\n')}`);
   const prefix = options.prefix ?? [];
@@ -74,4 +74,9 @@ export async function parley(args: readonly string[], timeoutMs = 30_000): Promi
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** The node as the HTTP listing helpers (peer-network.ts) take it. */
+export function listable(node: P2PNode, name = node.peerId): { readonly name: string; readonly httpUrl: string } {
+  return { name, httpUrl: node.url };
 }

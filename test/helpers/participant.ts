@@ -2,7 +2,7 @@
 // keeps every message it is handed, and waits on them as events (bounded, no sleeps).
 
 import { ParleyClient } from '../../src/client/index.ts';
-import type { Message, Subscription } from '../../src/client/index.ts';
+import type { CursorStore, Message, Subscription } from '../../src/client/index.ts';
 
 export class Participant {
   readonly uid: string;
@@ -11,9 +11,10 @@ export class Participant {
   readonly received: Message[] = [];
   #waiters: Array<() => void> = [];
 
-  constructor(url: string, uid: string, channel: string) {
+  /** `cursors`: where the subscription's cursor is kept (a file, to resume in a later client). */
+  constructor(url: string, uid: string, channel: string, cursors?: CursorStore) {
     this.uid = uid;
-    this.client = new ParleyClient({ url, uid, requestTimeoutMs: 60_000, retryFirstConnect: true, backoff: { initialMs: 50, maxMs: 500 } });
+    this.client = new ParleyClient({ url, uid, cursors, requestTimeoutMs: 60_000, retryFirstConnect: true, backoff: { initialMs: 50, maxMs: 500 } });
     this.sub = this.client.subscribe(channel, { from: 'stored' });
     this.sub.on('message', (message) => {
       this.received.push(message);
@@ -21,8 +22,8 @@ export class Participant {
     });
   }
 
-  static async join(url: string, uid: string, channel: string): Promise<Participant> {
-    const participant = new Participant(url, uid, channel);
+  static async join(url: string, uid: string, channel: string, cursors?: CursorStore): Promise<Participant> {
+    const participant = new Participant(url, uid, channel, cursors);
     await participant.client.connect();
     return participant;
   }

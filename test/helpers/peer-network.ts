@@ -67,8 +67,11 @@ export interface ListedMessage {
   readonly text: string;
 }
 
+/** A node whose stored messages can be listed over HTTP. */
+export type Listable = Pick<NetworkNode, 'name' | 'httpUrl'>;
+
 /** Every message stored in a channel, oldest first, as the HTTP API lists them. */
-export async function storedMessages(node: NetworkNode, channel: string): Promise<ListedMessage[]> {
+export async function storedMessages(node: Listable, channel: string): Promise<ListedMessage[]> {
   const out: ListedMessage[] = [];
   let after = 0;
   for (;;) {
@@ -81,7 +84,7 @@ export async function storedMessages(node: NetworkNode, channel: string): Promis
 }
 
 /** Every message id stored in a channel. */
-export async function storedIds(node: NetworkNode, channel: string): Promise<string[]> {
+export async function storedIds(node: Listable, channel: string): Promise<string[]> {
   return (await storedMessages(node, channel)).map((m) => m.id);
 }
 
@@ -89,7 +92,7 @@ export async function storedIds(node: NetworkNode, channel: string): Promise<str
  * Waits until every node stores the same message ids in the channel, none twice, and
  * at least `atLeast` of them; returns the common list.
  */
-export async function converged(nodes: readonly NetworkNode[], channel: string, atLeast: number, timeoutMs = 30_000): Promise<ListedMessage[]> {
+export async function converged(nodes: readonly Listable[], channel: string, atLeast: number, timeoutMs = 30_000): Promise<ListedMessage[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const stores = await Promise.all(nodes.map((n) => storedMessages(n, channel)));
@@ -136,7 +139,7 @@ export class TestNetwork {
 }
 
 /** Reads one sample of a metric from /metrics. */
-export async function metric(at: NetworkNode, name: string, labels: Record<string, string>): Promise<number | undefined> {
+export async function metric(at: Listable, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const text = await (await fetch(`${at.httpUrl}metrics`)).text();
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;

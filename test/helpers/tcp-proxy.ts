@@ -16,6 +16,11 @@ export interface TcpProxy {
   cutAll(): void;
   /** Cuts every connection and refuses new ones until heal(): a network partition. */
   partition(): void;
+  /**
+   * Cuts every connection and holds new ones until heal(): accepted, but nothing reaches
+   * the node, as when packets are dropped; at heal() those still waiting go through.
+   */
+  hold(): void;
   heal(): void;
   close(): Promise<void>;
 }
@@ -24,11 +29,24 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let dropReplies = false;
   let partitioned = false;
+  let holding = false;
+  const held = new Set<Socket>();
   const server: Server = createServer((client) => {
     if (partitioned) {
       client.resetAndDestroy();
       return;
     }
+    if (holding) {
+      client.pause(); // what it sends waits in the socket until heal()
+      held.add(client);
+      const forget = () => held.delete(client);
+      client.on('close', forget);
+      client.on('error', forget);
+      return;
+    }
+    forward(client);
+  });
+  const forward = (client: Socket): void => {
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -45,7 +63,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.on('close', end);
     client.on('error', end);
     upstream.on('error', end);
-  });
+    client.resume();
+  };
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -70,10 +89,19 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       partitioned = true;
       cutAll();
     },
+    hold: () => {
+      holding = true;
+      cutAll();
+    },
     heal: () => {
       partitioned = false;
+      holding = false;
+      for (const client of held) forward(client);
+      held.clear();
     },
     close: async () => {
+      for (const client of held) client.destroy();
+      held.clear();
       for (const [client, upstream] of pairs) {
         client.destroy();
         upstream.destroy();

@@ -1,9 +1,11 @@
 // mDNS on a real LAN: two nodes in network namespaces of their own, on one bridge, find
-// and connect to each other with no bootstrap address; with --no-mdns they do not.
+// and connect to each other with no bootstrap address, and their clients talk; with
+// --no-mdns they do not find each other.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetnsLan, netnsUnavailable } from './helpers/netns-lan.ts';
+import { ChatProcess } from './helpers/chat-process.ts';
+import { createNetnsLan, netnsUnavailable, type NetnsLan } from './helpers/netns-lan.ts';
 import { startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
 
 const unavailable = netnsUnavailable();
@@ -15,7 +17,7 @@ const unavailable = netnsUnavailable();
  */
 const ABSENCE_MS = 3000;
 
-async function startPair(mdns: boolean): Promise<{ nodes: P2PNode[]; remove: () => Promise<void> }> {
+async function startPair(mdns: boolean): Promise<{ nodes: P2PNode[]; lan: NetnsLan; remove: () => Promise<void> }> {
   const lan = createNetnsLan(2);
   const nodes: P2PNode[] = [];
   const remove = async (): Promise<void> => {
@@ -31,11 +33,12 @@ async function startPair(mdns: boolean): Promise<{ nodes: P2PNode[]; remove: () 
     await remove();
     throw error;
   }
-  return { nodes, remove };
+  return { nodes, lan, remove };
 }
 
-test('two nodes on one LAN find and connect to each other by mDNS, with no bootstrap', { skip: unavailable }, async () => {
-  const { nodes, remove } = await startPair(true);
+test('two nodes on one LAN find and connect to each other by mDNS, with no bootstrap, and a client on each reaches the other', { skip: unavailable }, async () => {
+  const { nodes, lan, remove } = await startPair(true);
+  const chats: ChatProcess[] = [];
   try {
     const [a, b] = nodes as [P2PNode, P2PNode];
     await Promise.all([a.waitForPeer(b.peerId), b.waitForPeer(a.peerId)]);
@@ -44,7 +47,24 @@ test('two nodes on one LAN find and connect to each other by mDNS, with no boots
     await Promise.any([dialled(a, b), dialled(b, a)]);
     assert.ok(a.addrs.some((addr) => addr.startsWith('/ip4/10.231.')), a.addrs.join());
     assert.ok((await a.info()).peers.some((p) => p.peerId === b.peerId));
+
+    // A native chat client in each namespace, on its own node (listening on loopback there).
+    const [hostA, hostB] = lan.hosts as [NetnsLan['hosts'][number], NetnsLan['hosts'][number]];
+    const chat = (node: P2PNode, uid: string, netns: string) => {
+      const made = new ChatProcess(['--url', node.wsUrl, '--uid', uid, '--channel', 'lan', '--native'], {}, 30_000, lan.prefix(netns));
+      chats.push(made);
+      return made;
+    };
+    const [alice, bob] = [chat(a, 'alice', hostA.netns), chat(b, 'bob', hostB.netns)];
+    await Promise.all([alice.connected(), bob.connected()]);
+    alice.type('hello across the LAN');
+    await bob.waitForLine('stdout', (line) => line.includes('hello across the LAN'));
+    bob.type('hello back');
+    await alice.waitForLine('stdout', (line) => line.includes('hello back'));
+    assert.equal(bob.stdout.filter((line) => line.includes('hello across the LAN')).length, 1);
   } finally {
+    for (const c of chats) c.kill();
+    await Promise.all(chats.map((c) => c.exited));
     await remove();
   }
 });

@@ -25,9 +25,11 @@ export class ChatProcess {
 
   // A bound, not a sleep: on a busy machine four chat processes starting at once took
   // over 10 s to connect (each loads TypeScript sources), which is slow, not wrong.
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 30_000) {
+  // `prefix`: a command to run it under, e.g. ['ip', 'netns', 'exec', 'ns1'] for a network namespace.
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, waitMs = 30_000, prefix: readonly string[] = []) {
     this.waitMs = waitMs;
-    this.child = spawn(process.execPath, [CLI, 'chat', ...args], {
+    const [command, ...prefixArgs] = [...prefix, process.execPath];
+    this.child = spawn(command!, [...prefixArgs, CLI, 'chat', ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, MLES_KEY: undefined, ...env },
     });

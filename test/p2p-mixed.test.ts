@@ -1,6 +1,7 @@
 // A network of both kinds of link: A and B peer over WebSocket (PEER_KEY), B and C over
-// libp2p gossip (B runs --p2p as well, carrying the channel by --p2p-channels; C
-// bootstraps to B). B has no client of its own.
+// libp2p gossip (B runs --p2p as well; C bootstraps to B). B has no client of its own
+// and is told of no channel: it carries the channel on gossip because its WebSocket
+// peer asks it for it.
 // A client on A and one on C talk both ways, each message arriving once.
 
 import { after, test } from 'node:test';
@@ -24,11 +25,7 @@ async function participant(url: string, uid: string): Promise<Participant> {
 }
 
 test('A -(WebSocket peering)- B -(gossip)- C: clients on A and C reach each other both ways, each message once; B has no client', async () => {
-  // B carries the channel on gossip because it is told to: interest that comes over a
-  // WebSocket peer link does not make a node carry a channel on gossip, so without
-  // --p2p-channels A's messages stop at B until a client of C publishes (B then learns
-  // the channel from C's topic).
-  const b: P2PNode = await startP2PNode(['--p2p-channels', CHANNEL], {}, { PEER_KEY });
+  const b: P2PNode = await startP2PNode([], {}, { PEER_KEY });
   nodes.push(b);
   const [a, c] = await Promise.all([startNode(['--peer', b.wsUrl], { PEER_KEY }, 60_000), startP2PNode(['--bootstrap', b.addrs[0]!])]);
   nodes.push(a, c);

@@ -47,6 +47,8 @@ export interface PeeringOptions {
   readonly pingIntervalMs: number;
   readonly handshakeTimeoutMs?: number;
   readonly maxSendBuffer?: number;
+  /** A peer asked for a channel (someone behind it uses it): other transports may carry it too. */
+  readonly onAsked?: (channel: string) => void;
 }
 
 /** What /metrics shows of a peer. */
@@ -121,7 +123,10 @@ export class Peering {
         this.#links.set(link.id, link);
         this.#apply(this.#table.addLink(link.id, link.node!));
       },
-      asked: (link, channel, want) => this.#apply(this.#table.asked(link.id, channel, want)),
+      asked: (link, channel, want) => {
+        if (want.length > 0) options.onAsked?.(channel);
+        this.#apply(this.#table.asked(link.id, channel, want));
+      },
       caughtUp: (_link, channel) => this.#wake(channel),
       upstreamCaughtUp: (link, channel) => this.#caughtUpExcept(channel, link, UPSTREAM_WAIT_MS),
       handshakeFailed: (_link, reason) => this.#handshakesFailed.set(reason, (this.#handshakesFailed.get(reason) ?? 0) + 1),

@@ -131,6 +131,9 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     maxPayload: config.websocket.maxMessage,
     rateLimit: config.network.peerRate,
     pingIntervalMs: config.websocket.pingIntervalMs,
+    // A channel a WebSocket peer wants is carried over gossip too: a node between the
+    // two transports learns the channel's name from either side.
+    onAsked: (channel) => p2pMode?.replication.channelUsed(channel),
   });
   // Set once the host has started (below); the metrics and routes read it when asked.
   let p2pMode: P2PMode | undefined;

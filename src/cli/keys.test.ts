@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadOrCreateIdentity } from '../identity/node-identity.ts';
-import { peerIdOf } from '../p2p/peer-identity.ts';
+import { peerIdOf } from '../p2p/host/peer-identity.ts';
 import { runKeys } from './keys.ts';
 
 function run(argv: string[]): { code: number; out: string; err: string } {

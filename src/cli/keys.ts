@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../node/config.ts';
 import { KEY_FILE, loadIdentity, rawPublicKey } from '../identity/node-identity.ts';
-import { peerIdOf } from '../p2p/peer-identity.ts';
+import { peerIdOf } from '../p2p/host/peer-identity.ts';
 
 export const KEYS_USAGE = `Usage: parley keys show [--data DIR]
 

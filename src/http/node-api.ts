@@ -6,7 +6,7 @@
 // The p2p host is reached through the narrow interface below, so this module loads no libp2p.
 
 import type { ServerResponse } from 'node:http';
-import { FindQueryError } from '../p2p/errors.ts';
+import { FindQueryError } from '../p2p/host/errors.ts';
 import type { Route } from './handlers.ts';
 import { sendJson, unknownParameter } from './request.ts';
 

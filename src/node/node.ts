@@ -22,7 +22,7 @@ import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/s
 import { ReplicaIntake } from '../envelope/intake.ts';
 import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { Peering } from '../network/peering.ts';
-import type { P2PHost } from '../p2p/host.ts';
+import type { P2PHost } from '../p2p/host/host.ts';
 import type { P2PMode, P2PModeOptions } from '../p2p/mode.ts';
 import { PeerSources } from '../network/sources.ts';
 import { MemoryStore } from '../store/memory-store.ts';

@@ -12,7 +12,7 @@ import type { Sealer } from '../envelope/seal.ts';
 import type { DeliveryRun, Hub, Member } from '../hub/hub.ts';
 import type { AppendResult, StoredMessage } from '../store/store.ts';
 import { encodeGossip, TOPIC_PREFIX, topicOf, type GossipDecoder, type GossipMessage } from './gossip-codec.ts';
-import type { Verdict } from './host.ts';
+import type { Verdict } from './host/host.ts';
 
 /** What of the host gossip needs. */
 export interface GossipTransport {

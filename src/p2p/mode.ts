@@ -12,7 +12,7 @@ import type { Store } from '../store/store.ts';
 import { DIRECTORY_TOPIC } from './directory.ts';
 import { DirectoryGossip } from './directory-gossip.ts';
 import { GossipDecoder } from './gossip-codec.ts';
-import { startP2PHost, type P2PHost } from './host.ts';
+import { startP2PHost, type P2PHost } from './host/host.ts';
 import { P2PReplication } from './replication.ts';
 import type { P2PSettings } from './settings.ts';
 

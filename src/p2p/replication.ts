@@ -12,7 +12,7 @@ import type { Hub } from '../hub/hub.ts';
 import type { Store } from '../store/store.ts';
 import { GossipChannels } from './gossip-channels.ts';
 import { GossipDecoder, topicOf } from './gossip-codec.ts';
-import type { P2PHost } from './host.ts';
+import type { P2PHost } from './host/host.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL, SyncError } from './sync.ts';
 
 export interface ReplicationOptions {

@@ -1,8 +1,8 @@
 // Plain counters the hot paths bump; metrics.ts reads them when scraped. Counting in
 // plain numbers keeps label lookups and allocations off the per-frame path.
 
-import type { OutboundTotals } from '../websocket/outbound.ts';
-import type { RefusalCode, HttpRefusalCode } from '../websocket/refusals.ts';
+import type { OutboundTotals } from './outbound.ts';
+import type { RefusalCode, HttpRefusalCode } from './refusals.ts';
 
 export class NodeStats implements OutboundTotals {
   connections = 0;

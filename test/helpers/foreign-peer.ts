@@ -16,7 +16,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { loadOrCreateIdentity, type NodeIdentity } from '../../src/identity/node-identity.ts';
-import { libp2pPrivateKey } from '../../src/p2p/peer-identity.ts';
+import { libp2pPrivateKey } from '../../src/p2p/host/peer-identity.ts';
 
 export interface GossipReceived {
   readonly topic: string;

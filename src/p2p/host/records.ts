@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
-import { isName, NAME_RULE } from '../access/names.ts';
+import { isName, NAME_RULE } from '../../access/names.ts';
 
 const RAW_CODEC = 0x55;
 const SHA2_256 = 0x12;

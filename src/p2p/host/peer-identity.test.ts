@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { loadOrCreateIdentity } from '../identity/node-identity.ts';
+import { loadOrCreateIdentity } from '../../identity/node-identity.ts';
 import { libp2pPrivateKey, nodeIdOfPeer, parsePeerId, peerIdOf } from './peer-identity.ts';
 
 test("the libp2p key is the node's own key: the same peer id from the private and the public half", async () => {

@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface';
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
-import { nodeIdOfRaw, privateKeySeed, rawPublicKey, type NodeIdentity } from '../identity/node-identity.ts';
+import { nodeIdOfRaw, privateKeySeed, rawPublicKey, type NodeIdentity } from '../../identity/node-identity.ts';
 
 /** The node's key in libp2p's form (the same seed, so the same key pair). */
 export function libp2pPrivateKey(identity: NodeIdentity): Promise<Ed25519PrivateKey> {

@@ -22,7 +22,7 @@ import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { Logger } from 'pino';
-import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { NodeIdentity } from '../../identity/node-identity.ts';
 import { parseBootstrap, parseMultiaddr } from './addresses.ts';
 import { Announcer } from './announcer.ts';
 import { BootstrapDialer } from './bootstrap-dialer.ts';
@@ -31,7 +31,7 @@ import { Finder, type FoundNode } from './finder.ts';
 import { MAX_GOSSIP_DATA, MAX_GOSSIP_RPC, SCORE_PARAMS, SCORE_THRESHOLDS, TOPIC_SCORE } from './gossip-options.ts';
 import { libp2pPrivateKey } from './peer-identity.ts';
 import { nameCid, nodeCid } from './records.ts';
-import type { P2PHostSettings } from './settings.ts';
+import type { P2PHostSettings } from '../settings.ts';
 import { readSwarmKey, swarmKeyFile } from './swarm-key.ts';
 
 export type { FoundNode } from './finder.ts';

@@ -3,7 +3,7 @@
 // ended). libp2p 3 dials nothing by itself. Timers and the dial are passed in.
 
 import type { Logger } from 'pino';
-import { Backoff, type BackoffOptions } from '../timing/backoff.ts';
+import { Backoff, type BackoffOptions } from '../../timing/backoff.ts';
 
 export interface BootstrapTarget {
   readonly peerId: string;

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadOrCreateIdentity } from '../identity/node-identity.ts';
+import { loadOrCreateIdentity } from '../../identity/node-identity.ts';
 import { MAX_GOSSIP_DATA } from './gossip-options.ts';
 import { startP2PHost, type P2PHost } from './host.ts';
 

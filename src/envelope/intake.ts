@@ -5,12 +5,17 @@
 // sources of the same run agree on where each origin's chain stands; one source per
 // link (or per gossip message), which holds a run whose seal has not come yet.
 
-import type { Store } from '../store/store.ts';
+import type { AppendRequest, AppendResult, Store } from '../store/store.ts';
 import { chainIds, envelopeBytes, UNSEALED_BYTES, UNSEALED_MESSAGES, type Envelope } from './envelope.ts';
 import type { SealChecker } from './seal.ts';
 
 /** Why an envelope was refused; /metrics counts them by these names. */
 export type Rejection = 'malformed' | 'forged' | 'bad_seal' | 'out_of_order' | 'unsealed' | 'replayed';
+
+/** The store request for a verified message: a replica, keeping its origin's stamp. */
+export function replicaRequest(m: VerifiedMessage): AppendRequest {
+  return { channel: m.channel, uid: m.uid, binary: m.binary, payload: m.payload, replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal } };
+}
 
 /** A message whose chain and seal checked out, ready to be stored as a replica. */
 export interface VerifiedMessage {
@@ -66,11 +71,24 @@ export class ReplicaIntake {
     return { seq: this.#store.vector(channel).get(origin) ?? 0, id: this.#store.lastId(channel, origin) };
   }
 
-  /** The store committed a replica: the in-flight entry is no longer ahead of it. */
-  stored(channel: string, origin: string, originSeq: number): void {
+  /**
+   * What the store made of a replica this intake took (the hub's publish callback): the
+   * in-flight entry is no longer ahead of the store, or, for a refused batch or a hole,
+   * nothing in flight can be trusted to be stored. `failed` and `hole` are the caller's
+   * to act on (a link closes, gossip logs).
+   */
+  stored(result: AppendResult | Error): 'stored' | 'hole' | 'failed' {
+    if (result instanceof Error) {
+      this.reset();
+      return 'failed';
+    }
+    const { channel, origin, originSeq } = result.message;
     const k = key(channel, origin);
     const inFlight = this.#inFlight.get(k);
     if (inFlight !== undefined && inFlight.seq <= originSeq) this.#inFlight.delete(k);
+    if (result.hole === undefined) return 'stored';
+    this.reset();
+    return 'hole';
   }
 
   /** A batch failed to commit: what was in flight is not stored; ask the store again. */

@@ -10,7 +10,7 @@ import { nodeIdOf, type NodeIdentity } from '../identity/node-identity.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
-import { ReplicaIntake, type VerifiedMessage } from './intake.ts';
+import { replicaRequest, ReplicaIntake, type VerifiedMessage } from './intake.ts';
 import { SealChecker } from './seal.ts';
 
 export function identity(): NodeIdentity {
@@ -37,16 +37,8 @@ export class ReceivingNode {
 
   /** Stores verified messages as replicas, in one batch, and tells the intake what was committed. */
   commit(messages: readonly VerifiedMessage[]): AppendResult[] {
-    const results = this.store.append(
-      messages.map((m) => ({
-        channel: m.channel,
-        uid: m.uid,
-        binary: m.binary,
-        payload: m.payload,
-        replica: { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal },
-      })),
-    );
-    for (const { message } of results) this.intake.stored(message.channel, message.origin, message.originSeq);
+    const results = this.store.append(messages.map(replicaRequest));
+    for (const result of results) this.intake.stored(result);
     return results;
   }
 

@@ -15,7 +15,7 @@ import type { Hub } from '../hub/hub.ts';
 import { replayThenLive, type ReplayPage } from '../hub/replay.ts';
 import type { AppendResult, Store, StoredMessage } from '../store/store.ts';
 import { packEnvelopes } from '../envelope/envelope.ts';
-import type { IntakeSource, ReplicaIntake, Rejection, VerifiedMessage } from '../envelope/intake.ts';
+import { replicaRequest, type IntakeSource, type ReplicaIntake, type Rejection, type VerifiedMessage } from '../envelope/intake.ts';
 import type { Sealer } from '../envelope/seal.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { checkProof, checkSignature, makeHello, makeProof, makeSignature, openSession, type OwnHello, type Session, type TrustPolicy } from './handshake.ts';
@@ -440,10 +440,7 @@ export class PeerLink {
     const back = this.#streams.get(frame.ch);
     // The peer holds these whether or not they are new here: never send them back.
     for (const envelope of frame.e) back?.peerHolds(envelope.origin, envelope.firstSeq + envelope.messages.length - 1);
-    for (const m of taken) {
-      const replica = { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal };
-      this.#ctx.hub.publish({ channel: frame.ch, uid: m.uid, binary: m.binary, payload: m.payload, replica }, back, this.#onStored);
-    }
+    for (const m of taken) this.#ctx.hub.publish(replicaRequest(m), back, this.#onStored);
   }
 
   /**
@@ -452,17 +449,13 @@ export class PeerLink {
    * batch), so the link is refused here, after the commit; the message was not stored.
    */
   readonly #onStored = (result: AppendResult | Error): void => {
+    const outcome = this.#ctx.intake.stored(result);
     // A batch the store refused is lost here, but the peer counts it as sent: start
     // over, and the vectors exchanged on the next link say again what is missing.
-    if (result instanceof Error) {
-      this.#ctx.intake.reset();
-      return this.close('STORE_FAILED', result.message);
-    }
+    if (result instanceof Error) return this.close('STORE_FAILED', result.message);
+    if (outcome !== 'hole') return;
     const { channel, origin, originSeq } = result.message;
-    this.#ctx.intake.stored(channel, origin, originSeq);
-    if (result.hole === undefined) return;
-    this.#ctx.intake.reset();
-    this.close('OUT_OF_ORDER', `message ${origin}/${originSeq} in ${channel} skips that origin's sequence: this node holds it up to ${result.hole.after}`);
+    this.close('OUT_OF_ORDER', `message ${origin}/${originSeq} in ${channel} skips that origin's sequence: this node holds it up to ${result.hole!.after}`);
   };
 
   #teardown(): void {

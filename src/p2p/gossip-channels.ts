@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import { packEnvelopes, UNSEALED_BYTES, UNSEALED_MESSAGES, type Envelope } from '../envelope/envelope.ts';
-import type { ReplicaIntake, VerifiedMessage } from '../envelope/intake.ts';
+import { replicaRequest, type ReplicaIntake, type VerifiedMessage } from '../envelope/intake.ts';
 import type { Sealer } from '../envelope/seal.ts';
 import type { DeliveryRun, Hub, Member } from '../hub/hub.ts';
 import type { AppendResult, StoredMessage } from '../store/store.ts';
@@ -248,23 +248,13 @@ export class GossipChannels {
   /** Stores verified replicas through the hub; not back to `from`, the gossip member they came from. */
   storeThrough(from: ChannelMember | undefined, messages: readonly VerifiedMessage[]): void {
     const { hub } = this.#options;
-    for (const m of messages) {
-      const replica = { origin: m.origin, originSeq: m.originSeq, ts: m.ts, id: m.id, prev: m.prev, seal: m.seal };
-      hub.publish({ channel: m.channel, uid: m.uid, binary: m.binary, payload: m.payload, replica }, from, this.#stored);
-    }
+    for (const m of messages) hub.publish(replicaRequest(m), from, this.#stored);
   }
 
   readonly #stored = (result: AppendResult | Error): void => {
-    const { intake, log } = this.#options;
-    if (result instanceof Error) {
-      intake.reset();
-      return;
-    }
-    intake.stored(result.message.channel, result.message.origin, result.message.originSeq);
-    if (result.hole !== undefined) {
-      intake.reset();
-      log.warn({ channel: result.message.channel, origin: result.message.origin, originSeq: result.message.originSeq, after: result.hole.after }, "p2p run skips its origin's sequence; not stored");
-    }
+    if (this.#options.intake.stored(result) !== 'hole' || result instanceof Error) return;
+    const { channel, origin, originSeq } = result.message;
+    this.#options.log.warn({ channel, origin, originSeq, after: result.hole?.after }, "p2p run skips its origin's sequence; not stored");
   };
 
   /** Packs what the hub stored on a channel and publishes it. */

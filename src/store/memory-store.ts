@@ -25,13 +25,8 @@ import type {
  * An id covers the previous id of its origin (message-id.ts), so a node's own message
  * points at its own previous one until its id is computed; the ids of a run of such
  * messages are then computed oldest first, in a loop (a recursion could overflow the
- * stack on a long run).
- *
- * A message retention removes lets go of the next own message (`retire`). If its id
- * was never computed, no peer and no native client ever saw it (both see ids), so the
- * chain starts again after it (prev = NO_PREV) rather than costing a hash per removed
- * message on the relay path: a node that holds the messages before it refuses the
- * restart as a hole, as it refuses any gap that retention left.
+ * stack on a long run). Retention computes the id of a message it removes (see
+ * MemoryStore), so the pointer never holds more than one removed message alive.
  */
 class MemoryMessage implements StoredMessage {
   readonly channel: string;
@@ -47,8 +42,6 @@ class MemoryMessage implements StoredMessage {
   #prev: Uint8Array | undefined;
   /** The previous own message, while this one's prev is not known yet. */
   #before: MemoryMessage | undefined;
-  /** The next own message, while it may point back here. */
-  #after: MemoryMessage | undefined;
 
   constructor(
     channel: string,
@@ -75,7 +68,6 @@ class MemoryMessage implements StoredMessage {
       this.seal = chain.seal;
     } else {
       this.#before = chain.before;
-      if (chain.before !== undefined) chain.before.#after = this;
       if (chain.before === undefined) this.#prev = NO_PREV;
       this.seal = undefined;
     }
@@ -93,15 +85,6 @@ class MemoryMessage implements StoredMessage {
       }
     }
     return this.#prev!;
-  }
-
-  /** This message leaves the store: the next own message stops pointing at it (see above). */
-  retire(): void {
-    const next = this.#after;
-    this.#after = undefined;
-    if (next === undefined || next.#before !== this) return;
-    next.#prev = this.#id ?? NO_PREV;
-    next.#before = undefined;
   }
 
   get id(): Uint8Array {
@@ -126,10 +109,13 @@ interface MemoryChannel {
   lastOwn: MemoryMessage | undefined;
 }
 
-/** Removes a channel's oldest message (see MemoryMessage.retire). */
+/**
+ * Removes a channel's oldest message. Its id is computed first: the next own message may
+ * still point at it for its prev (see MemoryMessage), and must not keep older ones alive.
+ */
 function removeOldest(channel: MemoryChannel): StoredMessage {
-  const oldest = channel.messages.shift()! as MemoryMessage;
-  oldest.retire();
+  const oldest = channel.messages.shift()!;
+  void oldest.id;
   return oldest;
 }
 

@@ -135,7 +135,7 @@ export class IntakeSource {
     for (const k of this.#pending.keys()) if (k.startsWith(`${channel}\0`)) this.#pending.delete(k);
   }
 
-  /** Whether a run of this channel is waiting for its seal. */
+  /** Whether a run is waiting for its seal (a stream that ends so left it unsealed). */
   holdsUnsealed(): boolean {
     return this.#pending.size > 0;
   }

@@ -243,6 +243,9 @@ export class GossipChannels {
    */
   storeReplicas(channel: string, messages: readonly VerifiedMessage[]): void {
     if (this.#members.has(channel)) this.storeThrough(undefined, messages);
+    // Not carried any more (the node is stopping): the intake took these as on their way
+    // to the store, and must not wait for them.
+    else if (messages.length > 0) this.#options.intake.reset();
   }
 
   /** Stores verified replicas through the hub; not back to `from`, the gossip member they came from. */

@@ -180,11 +180,6 @@ export class SqliteStore implements Store {
     return this.#vectors.get(channel) ?? (this.#existing(channel) === undefined ? NO_ORIGINS : this.#loadVector(channel));
   }
 
-  /** The channel's origin vector, to change: loaded and cached if it is not yet. */
-  #writableVector(channel: string): Map<string, number> {
-    return this.#vectors.get(channel) ?? this.#loadVector(channel);
-  }
-
   #loadVector(channel: string): Map<string, number> {
     const vector = new Map<string, number>();
     const ids = new Map<string, Uint8Array>();

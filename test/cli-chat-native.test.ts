@@ -1,6 +1,6 @@
 // `parley chat --native` end to end: real chat processes on the client SDK against a
 // real node, with each other, with Mles chats on the same channel, and across a node
-// restart. Printing and flags are the Mles mode's (test/cli-chat.test.ts).
+// restart. Printing and flags are the Mles mode's (test/long/cli-chat.test.ts).
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // The certificate manager without a CA: cache reuse, advice on failure and failed
-// renewals. Issuance against a real CA is covered by test/acme.test.ts (pebble).
+// renewals. Issuance against a real CA is covered by test/long/acme.test.ts (pebble).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
+import { startP2PNode, type P2PNode } from '../helpers/p2p-node.ts';
 
 const nodes: P2PNode[] = [];
 after(async () => {

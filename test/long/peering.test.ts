@@ -4,13 +4,13 @@
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MlesTestClient } from './helpers/mles-client.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { GroupClient } from '../src/group/index.ts';
-import { exactlyOnce } from './helpers/participant.ts';
-import { converged, metric, startNetworkNode, TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
+import { GroupClient } from '../../src/group/index.ts';
+import { exactlyOnce } from '../helpers/participant.ts';
+import { converged, metric, startNetworkNode, TestNetwork, type NetworkNode } from '../helpers/peer-network.ts';
 
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 

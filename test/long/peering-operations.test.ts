@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { makeLocalCertificate } from './helpers/pebble.ts';
-import { metric, TestNetwork, type NetworkNode, type NodeOptions } from './helpers/peer-network.ts';
+import { makeLocalCertificate } from '../helpers/pebble.ts';
+import { metric, TestNetwork, type NetworkNode, type NodeOptions } from '../helpers/peer-network.ts';
 
 const net = new TestNetwork();
 after(() => net.close());

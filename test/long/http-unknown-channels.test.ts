@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode, type NodeProcess } from './helpers/node-process.ts';
+import { startNode, type NodeProcess } from '../helpers/node-process.ts';
 
 /** Long names make anything kept per name show in the process's memory. */
 const NAME_LENGTH = 1000;

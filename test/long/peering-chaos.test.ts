@@ -6,9 +6,9 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Random } from './helpers/random.ts';
-import { converged, storedMessages, TestNetwork } from './helpers/peer-network.ts';
-import type { TcpProxy } from './helpers/tcp-proxy.ts';
+import { Random } from '../helpers/random.ts';
+import { converged, storedMessages, TestNetwork } from '../helpers/peer-network.ts';
+import type { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 // PARLEY_CHAOS_NODES and PARLEY_CHAOS_EVENTS make a longer run for a soak test.
 const NODES = Number(process.env.PARLEY_CHAOS_NODES ?? 5);

@@ -4,8 +4,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import { startNode, type NodeProcess } from './helpers/node-process.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import { startNode, type NodeProcess } from '../helpers/node-process.ts';
 
 async function storedTexts(node: NodeProcess, channel: string): Promise<string[]> {
   const response = await fetch(new URL(`/v1/channels/${channel}/messages`, node.url));

@@ -4,9 +4,9 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import { parley, startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
-import { exactlyOnce, Participant } from './helpers/participant.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import { parley, startP2PNode, type P2PNode } from '../helpers/p2p-node.ts';
+import { exactlyOnce, Participant } from '../helpers/participant.ts';
 
 const nodes: P2PNode[] = [];
 const closers: Array<() => Promise<unknown>> = [];

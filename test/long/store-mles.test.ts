@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import { startNode } from './helpers/node-process.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import { startNode } from '../helpers/node-process.ts';
 
 test('Mles history survives a restart of the node', async () => {
   const first = await startNode(['--limit', '10']);

@@ -6,10 +6,10 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startP2PNode, listable, type P2PNode } from './helpers/p2p-node.ts';
-import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { converged } from './helpers/peer-network.ts';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
+import { startP2PNode, listable, type P2PNode } from '../helpers/p2p-node.ts';
+import { exactlyOnce, Participant } from '../helpers/participant.ts';
+import { converged } from '../helpers/peer-network.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const CHANNEL = 'split';
 const nodes: P2PNode[] = [];

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from './helpers/node-process.ts';
+import { REPO_ROOT } from '../helpers/node-process.ts';
 
 interface Started {
   readonly child: ChildProcess;

@@ -11,10 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import type { Received } from './helpers/mles-client.ts';
-import { REPO_ROOT, startNode } from './helpers/node-process.ts';
-import type { NodeProcess } from './helpers/node-process.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import type { Received } from '../helpers/mles-client.ts';
+import { REPO_ROOT, startNode } from '../helpers/node-process.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip =

@@ -4,9 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatProcess } from './helpers/chat-process.ts';
-import { createNetnsLan, netnsUnavailable, type NetnsLan } from './helpers/netns-lan.ts';
-import { startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
+import { ChatProcess } from '../helpers/chat-process.ts';
+import { createNetnsLan, netnsUnavailable, type NetnsLan } from '../helpers/netns-lan.ts';
+import { startP2PNode, type P2PNode } from '../helpers/p2p-node.ts';
 
 const unavailable = netnsUnavailable();
 

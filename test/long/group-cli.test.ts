@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { ParleyClient } from '../src/client/index.ts';
-import { CLI, REPO_ROOT, startNode, type NodeProcess } from './helpers/node-process.ts';
+import { ParleyClient } from '../../src/client/index.ts';
+import { CLI, REPO_ROOT, startNode, type NodeProcess } from '../helpers/node-process.ts';
 
 interface Run {
   readonly code: number | null;

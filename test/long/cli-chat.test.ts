@@ -5,10 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { runChat } from '../src/cli/chat.ts';
-import { ChatProcess, chatsAgainstANode, LIVE_MARKER, TIME_PREFIX } from './helpers/chat-process.ts';
-import { startNode } from './helpers/node-process.ts';
-import type { NodeProcess } from './helpers/node-process.ts';
+import { runChat } from '../../src/cli/chat.ts';
+import { ChatProcess, chatsAgainstANode, LIVE_MARKER, TIME_PREFIX } from '../helpers/chat-process.ts';
+import { startNode } from '../helpers/node-process.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 
 describe('parley chat against a node', () => {
   const { node, chat, keep } = chatsAgainstANode();

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
-import { Participant } from './helpers/participant.ts';
+import { startP2PNode, type P2PNode } from '../helpers/p2p-node.ts';
+import { Participant } from '../helpers/participant.ts';
 
 function swarmKey(name: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'parley-pnet-')), name);

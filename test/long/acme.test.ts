@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
-import { startManagedTls, type ManagedTls } from '../src/tls/acme-listener.ts';
-import { defaultConfig } from '../src/node/config.ts';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import { startNode, type NodeProcess } from './helpers/node-process.ts';
-import { freePort, pebbleInstalled, startPebble, type Pebble } from './helpers/pebble.ts';
+import { startManagedTls, type ManagedTls } from '../../src/tls/acme-listener.ts';
+import { defaultConfig } from '../../src/node/config.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import { startNode, type NodeProcess } from '../helpers/node-process.ts';
+import { freePort, pebbleInstalled, startPebble, type Pebble } from '../helpers/pebble.ts';
 
 const skip =
   !pebbleInstalled() && !process.env.CI

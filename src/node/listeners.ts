@@ -2,7 +2,8 @@
 // ACME-managed TLS one for domains. All serve the same request and upgrade handlers.
 
 import { once } from 'node:events';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createHttpServer } from '../http/node-http.ts';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';

@@ -3,7 +3,8 @@
 // with the real cause. acme-client retries network errors for over a minute and then
 // loses their cause (5.4: "Cannot read properties of undefined (reading 'config')").
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from '../http/node-http.ts';
 import { Agent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { axios as acmeAxios } from 'acme-client';

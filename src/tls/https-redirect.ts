@@ -2,7 +2,8 @@
 // a 301. The target host is taken from the Host header only when it is one of our
 // domains, so the listener never redirects visitors to a name it does not serve.
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from '../http/node-http.ts';
 
 export function redirectLocation(
   hostHeader: string | undefined,

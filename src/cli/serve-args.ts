@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { isName, NAME_RULE, nameError } from '../access/names.ts';
 import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
+import { NATS_DEFAULTS, type NatsSettings } from '../jetstream/connect.ts';
 import { MAX_ABOUT } from '../p2p/directory.ts';
 import { ConfigFileError, nearestName, parseConfigText, settingsToArgs, type FileSetting } from './config-file.ts';
 import type { GivenSetting } from './print-config.ts';
@@ -63,6 +64,19 @@ parley options:
                             (default: ${DEFAULTS.retainBytes}).
       --retention-interval AGE
                             How often retention runs (default: ${DEFAULTS.retentionIntervalMs / 1000}s).
+
+Scaling out over NATS JetStream (see the README's "Scaling out"):
+      --nats URL[,URL...]   Keep messages in a JetStream stream shared by every parley
+                            node given the same servers and stream, instead of SQLite.
+                            nats://HOST:PORT or tls://HOST:PORT. Repeatable.
+      --nats-stream NAME    The stream (default: ${NATS_DEFAULTS.stream}); created, or updated to
+                            the replicas asked, at start.
+      --nats-replicas N     JetStream replicas of the stream: 1, or 3 on a cluster of
+                            three or more servers (default: ${NATS_DEFAULTS.replicas}).
+      --nats-creds FILE     NATS credentials file (JWT and seed) to connect with.
+      --nats-tls-ca FILE    PEM CA certificate to trust for tls:// servers.
+      --nats-tls-cert FILE  PEM client certificate for NATS (with --nats-tls-key).
+      --nats-tls-key FILE   PEM private key of --nats-tls-cert.
 
 Peering (see the README's "A network of nodes"):
       --peer URL            Dial this node (ws:// or wss://) and keep the link up.
@@ -240,6 +254,47 @@ function parsePublic(text: string): { channel: string; about: string } {
   return { channel, about };
 }
 
+interface NatsFlags {
+  readonly nats?: string[];
+  readonly 'nats-stream'?: string;
+  readonly 'nats-replicas'?: string;
+  readonly 'nats-creds'?: string;
+  readonly 'nats-tls-ca'?: string;
+  readonly 'nats-tls-cert'?: string;
+  readonly 'nats-tls-key'?: string;
+}
+
+/** The --nats flags; undefined without --nats (the others need it). */
+export function parseNatsFlags(values: NatsFlags): NatsSettings | undefined {
+  const others = (['nats-stream', 'nats-replicas', 'nats-creds', 'nats-tls-ca', 'nats-tls-cert', 'nats-tls-key'] as const).filter((f) => values[f] !== undefined);
+  if (values.nats === undefined) {
+    if (others.length > 0) throw new UsageError(`--${others[0]} needs --nats`);
+    return undefined;
+  }
+  const servers = values.nats.flatMap((list) => list.split(',')).map((url) => url.trim()).filter((url) => url !== '');
+  if (servers.length === 0) throw new UsageError('--nats needs at least one server URL, like nats://127.0.0.1:4222');
+  for (const url of servers) {
+    if (!/^((nats|tls):\/\/)?[^\s/:]+(:\d{1,5})?$/.test(url) && !/^((nats|tls):\/\/)?\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(url)) {
+      throw new UsageError(`--nats: "${url}" is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)`);
+    }
+  }
+  const stream = values['nats-stream'] ?? NATS_DEFAULTS.stream;
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(stream)) throw new UsageError(`--nats-stream: "${stream}" must be 1-32 letters, digits, - or _`);
+  const replicas = positiveInteger('--nats-replicas', values['nats-replicas'], NATS_DEFAULTS.replicas, 1);
+  if (replicas > 5) throw new UsageError(`--nats-replicas must be 1 to 5 (JetStream's limit), got ${replicas}`);
+  if ((values['nats-tls-cert'] === undefined) !== (values['nats-tls-key'] === undefined)) throw new UsageError('--nats-tls-cert and --nats-tls-key go together');
+  return {
+    servers,
+    stream,
+    replicas,
+    credsFile: values['nats-creds'],
+    tlsCa: values['nats-tls-ca'],
+    tlsCert: values['nats-tls-cert'],
+    tlsKey: values['nats-tls-key'],
+    publishTimeoutMs: NATS_DEFAULTS.publishTimeoutMs,
+  };
+}
+
 /** `--p2p-channels a,b,c`: channel names, spaces around commas allowed. */
 export function parseChannelList(text: string): string[] {
   const channels = text
@@ -282,6 +337,13 @@ export const SERVE_OPTIONS = {
   'retain-age': { type: 'string' },
   'retain-bytes': { type: 'string' },
   'retention-interval': { type: 'string' },
+  nats: { type: 'string', multiple: true },
+  'nats-stream': { type: 'string' },
+  'nats-replicas': { type: 'string' },
+  'nats-creds': { type: 'string' },
+  'nats-tls-ca': { type: 'string' },
+  'nats-tls-cert': { type: 'string' },
+  'nats-tls-key': { type: 'string' },
   peer: { type: 'string', multiple: true },
   'peers-file': { type: 'string' },
   'peers-url': { type: 'string' },
@@ -329,6 +391,8 @@ export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
   'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d`,
   'retain-bytes': String(DEFAULTS.retainBytes),
   'retention-interval': `${DEFAULTS.retentionIntervalMs / 1000}s`,
+  'nats-stream': NATS_DEFAULTS.stream,
+  'nats-replicas': String(NATS_DEFAULTS.replicas),
   'peers-interval': `${DEFAULTS.peersIntervalMs / 1000}s`,
   'peer-rate': String(DEFAULTS.peerRate),
   p2p: 'false',
@@ -446,6 +510,8 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
   }
 
   const p2p = parseP2PFlags(values);
+  const nats = parseNatsFlags(values);
+  if (nats !== undefined && values.memory) throw new UsageError('--memory and --nats both choose where messages are kept: give one');
 
   // Sections in the order the flags were always checked: with two bad flags, the same one is reported.
   const config = defaultConfig({
@@ -494,6 +560,7 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
       peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
     },
     p2p,
+    nats,
   });
   const { maxBuffered } = config.websocket;
   const { historyBytes } = config.mles;

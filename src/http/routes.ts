@@ -17,6 +17,8 @@ export interface Health {
   readonly channels: number;
   /** Peer links that are up. */
   readonly peers: number;
+  /** With --nats: the NATS connection and how far this node has applied the stream. */
+  readonly nats?: { readonly connected: boolean; readonly server: string | undefined; readonly stream: string; readonly applied: number };
 }
 
 /** What /metrics reads: a prom-client Registry has this shape. */
@@ -66,8 +68,8 @@ export function createRequestHandler(deps: RouteDependencies): RequestHandler {
       return;
     }
     if (path === '/healthz') {
-      const { connections, channels, peers } = deps.health();
-      const body = JSON.stringify({ status: 'ok', connections, channels, peers });
+      const { connections, channels, peers, nats } = deps.health();
+      const body = JSON.stringify({ status: nats === undefined || nats.connected ? 'ok' : 'degraded', connections, channels, peers, ...(nats === undefined ? {} : { nats }) });
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body + '\n');
       return;
     }

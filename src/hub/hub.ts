@@ -46,6 +46,15 @@ export interface Member {
 
 export type PublishCallback = (result: AppendResult | Error) => void;
 
+/**
+ * A shared log that publishes go through before the store (src/jetstream/): the hub
+ * hands it each turn's batch instead of appending it, and the log gives back, through
+ * `Hub.commit`, everything it orders, from every node, in the log's order.
+ */
+export interface PublishLog {
+  submit(requests: AppendRequest[], except: Array<Member | undefined>, done: Array<PublishCallback | undefined>): void;
+}
+
 export interface HubOptions {
   readonly store: Store;
   /** Runs a function at the end of this event-loop turn. */
@@ -60,6 +69,8 @@ export interface HubOptions {
   readonly onInterest?: (channel: string, used: boolean) => void;
   /** A batch the store refused (disk full, I/O error); its publishers get the error. */
   readonly onStoreError?: (error: unknown) => void;
+  /** Publishes go to this log first and reach the store through `commit`; unset, straight to the store. */
+  readonly log?: PublishLog;
 }
 
 export class Hub {
@@ -158,6 +169,15 @@ export class Hub {
     this.#pendingRequests = [];
     this.#pendingExcept = [];
     this.#pendingDone = [];
+    if (this.#options.log !== undefined) this.#options.log.submit(requests, except, done);
+    else this.commit(requests, except, done);
+  }
+
+  /**
+   * Appends a batch to the store, fans it out and reports each result: what `flush`
+   * does with a turn's publishes, and what a shared log does with what it ordered.
+   */
+  commit(requests: readonly AppendRequest[], except: ReadonlyArray<Member | undefined>, done: ReadonlyArray<PublishCallback | undefined>): AppendResult[] | undefined {
     let results: AppendResult[];
     const started = performance.now();
     try {
@@ -167,13 +187,14 @@ export class Hub {
       this.#options.onStoreError?.(error);
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const callback of done) callback?.(failure);
-      return;
+      return undefined;
     }
     this.#fanOut(results, except);
     // Results after the whole fan-out: an ack queued between two fanned-out messages
     // would split every recipient's run of frames, and each would copy its own.
     for (let i = 0; i < results.length; i++) done[i]?.(results[i]!);
     this.#options.afterBatch?.();
+    return results;
   }
 
   /**

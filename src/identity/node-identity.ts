@@ -69,9 +69,10 @@ export function loadOrCreateIdentity(dataDir: string): NodeIdentity {
   return identityOf(file, pem);
 }
 
-function identityOf(file: string, pem: string): NodeIdentity {
+/** The identity of a PEM private key; `source` names where it came from in errors. */
+export function identityOf(source: string, pem: string): NodeIdentity {
   const privateKey = createPrivateKey(pem);
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${source} is not an Ed25519 private key`);
   const publicKey = createPublicKey(privateKey);
   return { nodeId: nodeIdOf(publicKey), privateKey, publicKey };
 }

@@ -1,6 +1,7 @@
 // The node's settings as one typed value, with every default in one place. The CLI
 // validates flags into this; tests build it directly.
 
+import type { NatsSettings } from '../jetstream/connect.ts';
 import type { P2PSettings } from '../p2p/settings.ts';
 
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -22,6 +23,11 @@ export interface NodeConfig {
   readonly mles: MlesConfig;
   readonly network: NetworkConfig;
   readonly p2p: P2PConfig;
+  /**
+   * With --nats: JetStream holds every channel, shared by every node on the same stream,
+   * and the store is this node's view of it, in memory (src/jetstream/).
+   */
+  readonly nats: NatsSettings | undefined;
 }
 
 /** sqlite: `dataDir/parley.db`; memory: nothing survives a restart. */
@@ -124,6 +130,7 @@ export interface ConfigOverrides {
   readonly mles?: Partial<MlesConfig>;
   readonly network?: Partial<NetworkConfig>;
   readonly p2p?: Partial<P2PConfig>;
+  readonly nats?: NatsSettings | undefined;
 }
 
 export const DEFAULTS = {
@@ -210,5 +217,6 @@ export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
       public: [],
       ...overrides.p2p,
     },
+    nats: overrides.nats,
   };
 }

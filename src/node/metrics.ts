@@ -25,6 +25,19 @@ export interface MetricsSources {
   readonly p2p?: () => P2PMetricsSource | undefined;
   /** Envelopes from other nodes, over every transport: refused by reason, and messages taken. */
   readonly envelopes?: () => { readonly rejected: ReadonlyMap<string, number>; readonly accepted: number };
+  /** With --nats: the JetStream log's state. */
+  readonly nats?: (() => NatsMetricsSource) | undefined;
+}
+
+/** What /metrics reads from the JetStream log, with --nats. */
+export interface NatsMetricsSource {
+  readonly connected: boolean;
+  /** The last stream seq applied to this node's store. */
+  readonly applied: number;
+  readonly inFlight: number;
+  readonly published: number;
+  readonly failed: number;
+  readonly reading: boolean;
 }
 
 /** What /metrics reads from the p2p mode. */
@@ -81,6 +94,8 @@ export interface NodeMetrics {
   readonly registry: Registry;
   /** Observes one store commit (a batch, not a message: cheap enough for every one). */
   readonly observeCommit: (seconds: number) => void;
+  /** Observes one publish JetStream acknowledged. */
+  readonly observeJetStreamPublish: (seconds: number) => void;
 }
 
 export function createMetrics(sources: MetricsSources): NodeMetrics {
@@ -164,7 +179,27 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   }
   const p2p = sources.p2p;
   if (p2p !== undefined) p2pMetrics(registry, p2p);
-  return { registry, observeCommit: (seconds) => commits.observe(seconds) };
+  const nats = sources.nats;
+  let jetStreamPublishes: Histogram | undefined;
+  if (nats !== undefined) {
+    jetStreamPublishes = new Histogram({
+      name: 'parley_jetstream_publish_seconds',
+      help: 'Time from publishing a message to JetStream to its acknowledgement (stored with the stream replicas)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    });
+    natsMetrics(registry, nats);
+  }
+  return { registry, observeCommit: (seconds) => commits.observe(seconds), observeJetStreamPublish: (seconds) => jetStreamPublishes?.observe(seconds) };
+}
+
+function natsMetrics(registry: Registry, nats: () => NatsMetricsSource): void {
+  gauge(registry, 'parley_nats_connected', 'Whether the NATS connection is up (1) or not (0)', () => (nats().connected ? 1 : 0));
+  gauge(registry, 'parley_jetstream_reading', 'Whether this node is reading the stream (1) or rebuilding its reader (0)', () => (nats().reading ? 1 : 0));
+  gauge(registry, 'parley_jetstream_applied_seq', 'The last stream sequence applied to this node\'s store', () => nats().applied);
+  gauge(registry, 'parley_jetstream_publishes_in_flight', 'Publishes sent to JetStream and not acknowledged yet', () => nats().inFlight);
+  totalCounter(registry, 'parley_jetstream_publishes_total', 'Publishes JetStream acknowledged', () => nats().published);
+  totalCounter(registry, 'parley_jetstream_publish_failures_total', 'Publishes JetStream did not store (their publishers were told)', () => nats().failed);
 }
 
 function p2pMetrics(registry: Registry, p2p: () => P2PMetricsSource | undefined): void {

@@ -13,6 +13,7 @@ import { publishApi, type Publisher } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
+import { openJetStreamBackend, type JetStreamBackend } from '../jetstream/backend.ts';
 import { MlesChannels } from '../mles/channels.ts';
 import { ChannelPresence } from '../hub/presence.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
@@ -93,11 +94,18 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   // Built in dependency order: each component gets what it needs, already built.
   const stats = new NodeStats();
   const outbound = new OutboundFlusher();
-  const identity = loadOrCreateIdentity(config.dataDir);
-  const store = openStore(config.dataDir, config.store, identity.nodeId);
+  const localIdentity = loadOrCreateIdentity(config.dataDir);
+  let observePublish: (seconds: number) => void = () => undefined;
+  // With --nats, JetStream keeps the messages and the store is this node's view of them.
+  const jetStream: JetStreamBackend | undefined =
+    config.nats === undefined ? undefined : await openJetStreamBackend(config.nats, localIdentity, log, (seconds) => observePublish(seconds));
+  const identity = jetStream?.identity ?? localIdentity;
+  const storeSettings: StoreConfig = jetStream === undefined ? config.store : { ...config.store, backend: 'memory' };
+  const store = openStore(config.dataDir, storeSettings, identity.nodeId);
   const hubEvents = new HubEvents();
   const hub = new Hub({
     store,
+    ...(jetStream === undefined ? {} : { log: jetStream.log }),
     // Frames the batch fanned out leave in this same turn, not one turn later.
     afterBatch: outbound.flush,
     onStoreError: (error) =>
@@ -105,7 +113,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onCommit: hubEvents.onCommit,
     onInterest: hubEvents.onInterest,
   });
-  const joinHeaders = openJoinHeaders(config.dataDir, config.store, store);
+  const joinHeaders = openJoinHeaders(config.dataDir, storeSettings, store);
   const presence = new ChannelPresence();
   const mlesChannels = new MlesChannels({
     hub,
@@ -147,6 +155,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     peerHandshakesFailed: () => peering.handshakesFailed(),
     logDropped: options.logDropped,
     envelopes: () => intake,
+    nats: jetStream && (() => jetStream.log.status()),
     p2p: config.p2p.enabled
       ? () =>
           p2pMode && {
@@ -165,6 +174,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     },
     commit: metrics.observeCommit,
   });
+  observePublish = metrics.observeJetStreamPublish;
   const network = config.network;
   const peersConfigured = network.peers.length > 0 || network.peersFile !== undefined || network.peersUrl !== undefined;
   if (peersConfigured && network.peerKey === undefined && network.trust.length === 0) {
@@ -202,6 +212,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     joinHeaders.close();
     store.close();
   };
+  const closeJetStream = async (): Promise<void> => {
+    await jetStream?.log.close().catch((error: unknown) => log.error({ err: error }, 'NATS connection did not close cleanly'));
+  };
+  // Queries see every message acked anywhere before them: from the peers, and with --nats from the stream.
+  const catchUp = (channel: string): Promise<void> =>
+    jetStream === undefined ? peering.catchUp(channel) : Promise.all([peering.catchUp(channel), jetStream.log.catchUp()]).then(() => undefined);
 
   const clients = new ClientConnections();
   const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);
@@ -217,7 +233,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     maxBuffered: config.websocket.maxBuffered,
     onClosed: clients.onClosed,
   };
-  const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
+  const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   const onRequest = createRequestHandler({
     log,
@@ -225,12 +241,13 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       connections: stats.connections,
       channels: hub.stats().activeChannels,
       peers: peering.status().filter((p) => p.up).length,
+      ...(jetStream === undefined ? {} : { nats: jetStream.health() }),
     }),
     metrics: metrics.registry,
     routes: httpRoutes({
       hub,
       store,
-      catchUp: (channel) => peering.catchUp(channel),
+      catchUp,
       config,
       nodeId: identity.nodeId,
       p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
@@ -239,16 +256,20 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   });
 
   try {
+    // Everything the stream holds is in the view before the node serves anyone.
+    if (jetStream !== undefined) await jetStream.log.start(hub);
     if (config.p2p.enabled) {
       p2pMode = await startP2P({ settings: config.p2p, identity, hub, store, intake, sealer, maxPayload: config.websocket.maxMessage, log });
       p2p = p2pMode.host;
     }
   } catch (error) {
+    await closeJetStream();
     closeStores();
     throw error;
   }
   const listeners = await startListeners(listenerSettings(config), log, onRequest, onUpgrade).catch(async (error: unknown) => {
     await p2pMode?.stop();
+    await closeJetStream();
     closeStores();
     throw error;
   });
@@ -274,6 +295,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       // Whatever was published before the close is committed before the store shuts.
       hub.flush();
       mlesChannels.flush();
+      await closeJetStream();
       closeStores();
     })();
     return closing;

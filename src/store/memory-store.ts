@@ -170,7 +170,7 @@ export class MemoryStore implements Store {
       const message = new MemoryMessage(
         request.channel,
         channel.lastSeq + 1,
-        replica?.ts ?? now,
+        replica?.ts ?? request.ts ?? now,
         replica?.origin ?? this.nodeId,
         replica?.originSeq ?? channel.originSeq + 1,
         request.uid,

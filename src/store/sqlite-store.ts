@@ -254,7 +254,7 @@ export class SqliteStore implements Store {
           const fields = {
             channel: request.channel,
             seq: channel.lastSeq + 1,
-            ts: replica?.ts ?? now,
+            ts: replica?.ts ?? request.ts ?? now,
             origin: replica?.origin ?? this.nodeId,
             originSeq: replica?.originSeq ?? channel.originSeq + 1,
             uid: request.uid,

@@ -66,6 +66,11 @@ export interface AppendRequest {
    * one past the entry's next is refused as a hole (see `AppendResult.hole`).
    */
   readonly replica?: OriginStamp | undefined;
+  /**
+   * For an own message that a shared log stamped (src/jetstream/): its time, so every
+   * node that applies the log gives it the same id. Unset, the store's clock stamps it.
+   */
+  readonly ts?: number | undefined;
 }
 
 export interface AppendResult {

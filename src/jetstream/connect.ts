@@ -1,0 +1,79 @@
+// Connecting to NATS with the operator's settings, and failing at start in words: which
+// URL, and what to check. Once connected, the client reconnects by itself for ever.
+
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+
+export interface NatsSettings {
+  /** Server URLs (nats://, tls://, or host:port). */
+  readonly servers: readonly string[];
+  /** The stream holding every channel (created or updated at start). */
+  readonly stream: string;
+  /** JetStream replicas of the stream: 1, or 3 on a three-server cluster. */
+  readonly replicas: number;
+  /** A NATS credentials file (JWT and NKey seed), as `nats` and nsc write them. */
+  readonly credsFile: string | undefined;
+  /** PEM files for TLS to NATS: a CA to trust, and a client certificate and key. */
+  readonly tlsCa: string | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** How long a publish waits for JetStream to store it before it fails. */
+  readonly publishTimeoutMs: number;
+}
+
+export const NATS_DEFAULTS = { stream: 'PARLEY', replicas: 1, publishTimeoutMs: 5000, connectTimeoutMs: 3000 } as const;
+
+export class NatsStartError extends Error {}
+
+export interface NatsSession {
+  readonly connection: NatsConnection;
+  readonly manager: JetStreamManager;
+}
+
+/** Connects and checks that JetStream answers; a NatsStartError says what to check. */
+export async function connectNats(settings: NatsSettings): Promise<NatsSession> {
+  const where = settings.servers.join(', ');
+  const options: NodeConnectionOptions = {
+    servers: [...settings.servers],
+    name: 'parley',
+    timeout: NATS_DEFAULTS.connectTimeoutMs,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  };
+  if (settings.credsFile !== undefined) {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(settings.credsFile);
+    } catch (error) {
+      throw new NatsStartError(`--nats-creds: cannot read ${settings.credsFile}: ${(error as Error).message}`);
+    }
+    options.authenticator = credsAuthenticator(creds);
+  }
+  if (settings.tlsCa !== undefined || settings.tlsCert !== undefined) {
+    options.tls = {
+      ...(settings.tlsCa === undefined ? {} : { caFile: settings.tlsCa }),
+      ...(settings.tlsCert === undefined ? {} : { certFile: settings.tlsCert }),
+      ...(settings.tlsKey === undefined ? {} : { keyFile: settings.tlsKey }),
+    };
+  }
+  let connection: NatsConnection;
+  try {
+    connection = await connect(options);
+  } catch (error) {
+    throw new NatsStartError(
+      `cannot connect to NATS at ${where}: ${(error as Error).message}. Check that nats-server runs there with JetStream on (nats-server -js), ` +
+        'that the address and port are right and reachable from here, and the credentials (--nats-creds) and TLS options (--nats-tls-*) it needs.',
+    );
+  }
+  try {
+    const manager = await jetstreamManager(connection, { timeout: NATS_DEFAULTS.connectTimeoutMs });
+    return { connection, manager };
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw new NatsStartError(
+      `NATS at ${where} answers but JetStream does not: ${(error as Error).message}. Start nats-server with JetStream on (-js, or a jetstream block in its config); ` +
+        'on a cluster, wait until it has elected a leader.',
+    );
+  }
+}

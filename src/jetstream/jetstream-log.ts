@@ -1,0 +1,326 @@
+// JetStream as the shared log in front of this node's store. Publishes made here go to
+// the stream first; every node reads the whole stream in stream order and appends each
+// record to its own store (its view), so every node numbers each channel's messages the
+// same, without gaps: numbering by compare-and-set on the stream is not safe on the
+// servers this runs on (docs/scaling.md). A publisher is answered only once this node
+// has applied its record: an ack then means JetStream stored it with the stream's
+// replicas, and that this node serves it.
+
+import { randomBytes } from 'node:crypto';
+import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
+import type { AppendRequest, AppendResult } from '../store/store.ts';
+import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
+import { planStream, wantedStream, type StreamShape } from './stream-settings.ts';
+import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
+
+/** A publish of this node waiting for its record to be applied. */
+interface Waiting {
+  readonly except: Member | undefined;
+  readonly done: PublishCallback | undefined;
+}
+
+export interface LogEvents {
+  /** A publish JetStream acknowledged, with the time it took. */
+  onPublished?(seconds: number): void;
+  /** A publish JetStream did not store; its publisher got `error`. */
+  onPublishFailed?(error: Error): void;
+  /** A record that is not parley's (or of a newer version), skipped by every node alike. */
+  onBadRecord?(seq: number, reason: string): void;
+  /** The stream reader started again after a stall or an error. */
+  onReaderRestart?(reason: string): void;
+}
+
+export class StreamConflictError extends Error {}
+
+/** Publish results kept by stream seq, for a duplicate acked after its original was applied. */
+const RECENT_RESULTS = 200_000;
+/** Records applied together at most (as the hub's own batches). */
+const MAX_APPLY_BATCH = 512;
+/** Heartbeats missed in a row before the reader is rebuilt (a stream leader may have died). */
+const MISSED_HEARTBEATS = 2;
+
+export class PublishNotStoredError extends Error {
+  readonly code = 'NOT_STORED';
+}
+
+export class JetStreamLog implements PublishLog {
+  readonly #connection: NatsConnection;
+  readonly #manager: JetStreamManager;
+  readonly #client: JetStreamClient;
+  readonly #stream: string;
+  readonly #publishTimeoutMs: number;
+  readonly #events: LogEvents;
+  /** Tells this process's records from every other's, a restart of this node included. */
+  readonly #tag = randomBytes(8).toString('base64url');
+  #hub: Hub | undefined;
+  #nextRef = 0;
+  readonly #waiting = new Map<number, Waiting>();
+  /** Duplicates JetStream acked with a seq not applied yet, by that seq. */
+  readonly #duplicates = new Map<number, Waiting[]>();
+  readonly #recent = new Map<number, AppendResult>();
+  #applied = 0;
+  /** Callers waiting until a stream seq is applied. */
+  #appliedWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  // The records read but not applied yet, in parallel arrays (as the hub's queue).
+  #batchRequests: AppendRequest[] = [];
+  #batchSeqs: number[] = [];
+  #batchFrom: Array<number | undefined> = [];
+  #applyScheduled = false;
+  #reader: ConsumerMessages | undefined;
+  #readerLoop: Promise<void> | undefined;
+  #closed = false;
+  #inFlight = 0;
+  #published = 0;
+  #failed = 0;
+
+  constructor(options: { connection: NatsConnection; manager: JetStreamManager; stream: string; publishTimeoutMs: number; events?: LogEvents }) {
+    this.#connection = options.connection;
+    this.#manager = options.manager;
+    this.#client = jetstream(options.connection, { timeout: options.publishTimeoutMs });
+    this.#stream = options.stream;
+    this.#publishTimeoutMs = options.publishTimeoutMs;
+    this.#events = options.events ?? {};
+  }
+
+  /** Creates or updates the stream; a StreamConflictError says which settings stand in the way. */
+  async ensureStream(replicas: number): Promise<string> {
+    const wanted = wantedStream(this.#stream, replicas);
+    let existing: Partial<StreamShape> | undefined;
+    try {
+      existing = (await this.#manager.streams.info(this.#stream)).config as Partial<StreamShape>;
+    } catch (error) {
+      if (!/not found/i.test((error as Error).message)) throw error;
+    }
+    const plan = planStream(wanted, existing);
+    switch (plan.action) {
+      case 'create':
+        await this.#manager.streams.add({ ...plan.config, subjects: [...plan.config.subjects] } as Parameters<JetStreamManager['streams']['add']>[0]);
+        return `created stream ${this.#stream} with ${replicas} replica(s)`;
+      case 'keep':
+        return `using stream ${this.#stream}`;
+      case 'update':
+        await this.#manager.streams.update(this.#stream, { ...plan.config, subjects: [...plan.config.subjects] } as Parameters<JetStreamManager['streams']['update']>[1]);
+        return `updated stream ${this.#stream}: ${plan.changes.join(', ')}`;
+      case 'conflict':
+        throw new StreamConflictError(
+          `the NATS stream ${this.#stream} exists with settings parley cannot use: ${plan.problems.join('; ')}. ` +
+            `Use another stream (--nats-stream NAME), or remove this one (nats stream rm ${this.#stream}) if nothing else needs it.`,
+        );
+    }
+  }
+
+  /**
+   * Reads the stream into the hub's store from the start, and resolves once everything
+   * the stream held when called is applied: the node serves nothing older than that.
+   */
+  async start(hub: Hub): Promise<void> {
+    this.#hub = hub;
+    const info = await this.#manager.streams.info(this.#stream);
+    const target = info.state.last_seq;
+    this.#readerLoop = this.#read();
+    await this.waitApplied(target);
+  }
+
+  /** Resolves once this node has applied the stream up to `seq`. */
+  waitApplied(seq: number): Promise<void> {
+    if (this.#applied >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.#appliedWaiters.push({ seq, resolve }));
+  }
+
+  /**
+   * Resolves once this node has applied everything the stream holds now: a query
+   * answered after it sees every message acked anywhere before it was asked.
+   */
+  async catchUp(): Promise<void> {
+    const info = await this.#manager.streams.info(this.#stream);
+    await this.waitApplied(info.state.last_seq);
+  }
+
+  submit(requests: AppendRequest[], except: Array<Member | undefined>, done: Array<PublishCallback | undefined>): void {
+    const ts = Date.now();
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]!;
+      const ref = ++this.#nextRef;
+      const waiting = { except: except[i], done: done[i] };
+      this.#waiting.set(ref, waiting);
+      const data = encodeRecord(request, ts, { node: this.#tag, ref });
+      const msgID = dedupId(request);
+      const started = performance.now();
+      this.#inFlight++;
+      this.#client
+        .publish(channelSubject(this.#stream, request.channel), data, msgID === undefined ? { timeout: this.#publishTimeoutMs } : { msgID, timeout: this.#publishTimeoutMs })
+        .then(
+          (ack) => this.#acked(ref, ack, started),
+          (error: unknown) => this.#notStored(ref, error),
+        );
+    }
+  }
+
+  #acked(ref: number, ack: PubAck, started: number): void {
+    this.#inFlight--;
+    this.#published++;
+    this.#events.onPublished?.((performance.now() - started) / 1000);
+    if (!ack.duplicate) return; // its record is (or will be) applied, and answers it
+    const waiting = this.#waiting.get(ref);
+    if (waiting === undefined) return;
+    this.#waiting.delete(ref);
+    if (ack.seq <= this.#applied) this.#answerDuplicate(waiting, ack.seq);
+    else {
+      const list = this.#duplicates.get(ack.seq);
+      if (list === undefined) this.#duplicates.set(ack.seq, [waiting]);
+      else list.push(waiting);
+    }
+  }
+
+  #answerDuplicate(waiting: Waiting, seq: number): void {
+    const first = this.#recent.get(seq);
+    if (first === undefined) {
+      // Too old to be kept: the publisher retries, and its store finds it by client id.
+      waiting.done?.(new PublishNotStoredError('the original of this duplicate is no longer at hand; publish it again'));
+      return;
+    }
+    waiting.done?.({ message: first.message, duplicate: true });
+  }
+
+  #notStored(ref: number, error: unknown): void {
+    this.#inFlight--;
+    this.#failed++;
+    const waiting = this.#waiting.get(ref);
+    this.#waiting.delete(ref);
+    const reason = error instanceof Error ? error.message : String(error);
+    const failure = new PublishNotStoredError(`JetStream did not store the message (${reason}); publish it again`);
+    this.#events.onPublishFailed?.(failure);
+    waiting?.done?.(failure);
+  }
+
+  /** Reads the stream from the first seq not applied, rebuilding the reader whenever it stalls. */
+  async #read(): Promise<void> {
+    while (!this.#closed) {
+      let reason = 'ended';
+      try {
+        const consumer: Consumer = await this.#client.consumers.get(this.#stream, {
+          deliver_policy: 'by_start_sequence' as never,
+          opt_start_seq: this.#applied + 1,
+        });
+        const reader = await consumer.consume({ max_messages: 4096, expires: 2000, callback: (m) => this.#onRecord(m) });
+        this.#reader = reader;
+        const watch = (async () => {
+          for await (const status of reader.status()) {
+            if (status.type === 'heartbeats_missed' && status.count >= MISSED_HEARTBEATS) {
+              reason = 'heartbeats missed';
+              reader.stop();
+            }
+          }
+        })();
+        await reader.closed();
+        await watch.catch(() => undefined);
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      this.#reader = undefined;
+      if (this.#closed) return;
+      this.#events.onReaderRestart?.(reason);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  #onRecord(m: JsMsg): void {
+    const seq = m.seq;
+    const last = this.#batchSeqs.length > 0 ? this.#batchSeqs[this.#batchSeqs.length - 1]! : this.#applied;
+    if (seq <= last) return; // read again after the reader was rebuilt
+    const channel = channelOfSubject(this.#stream, m.subject);
+    if (channel === undefined) return this.#events.onBadRecord?.(seq, `subject ${m.subject} is not a channel's`);
+    let record;
+    try {
+      record = decodeRecord(channel, m.data);
+    } catch (error) {
+      if (!(error instanceof BadRecordError)) throw error;
+      return this.#events.onBadRecord?.(seq, error.message);
+    }
+    this.#batchRequests.push(record.request);
+    this.#batchSeqs.push(seq);
+    this.#batchFrom.push(record.from?.node === this.#tag ? record.from.ref : undefined);
+    if (this.#batchRequests.length >= MAX_APPLY_BATCH) this.#apply();
+    else if (!this.#applyScheduled) {
+      this.#applyScheduled = true;
+      setImmediate(() => this.#apply());
+    }
+  }
+
+  /** Appends the records read so far to the store through the hub, which fans them out. */
+  #apply(): void {
+    this.#applyScheduled = false;
+    const requests = this.#batchRequests;
+    if (requests.length === 0) return;
+    const seqs = this.#batchSeqs;
+    const from = this.#batchFrom;
+    this.#batchRequests = [];
+    this.#batchSeqs = [];
+    this.#batchFrom = [];
+    const except: Array<Member | undefined> = [];
+    const done: Array<PublishCallback | undefined> = [];
+    for (let i = 0; i < requests.length; i++) {
+      const ref = from[i];
+      const waiting = ref === undefined ? undefined : this.#waiting.get(ref);
+      if (waiting !== undefined) this.#waiting.delete(ref!);
+      except.push(waiting?.except);
+      done.push(waiting?.done);
+    }
+    const results = this.#hub!.commit(requests, except, done);
+    const lastSeq = seqs[seqs.length - 1]!;
+    if (results !== undefined) {
+      for (let i = 0; i < seqs.length; i++) {
+        this.#recent.set(seqs[i]!, results[i]!);
+        this.#recent.delete(seqs[i]! - RECENT_RESULTS);
+      }
+    }
+    this.#applied = lastSeq;
+    for (const seq of seqs) {
+      const duplicates = this.#duplicates.get(seq);
+      if (duplicates === undefined) continue;
+      this.#duplicates.delete(seq);
+      for (const waiting of duplicates) this.#answerDuplicate(waiting, seq);
+    }
+    if (this.#appliedWaiters.length > 0) {
+      const ready = this.#appliedWaiters.filter((w) => w.seq <= lastSeq);
+      this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.seq > lastSeq);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  status(): { connected: boolean; server: string | undefined; applied: number; inFlight: number; published: number; failed: number; reading: boolean } {
+    return {
+      connected: !this.#connection.isClosed() && this.#connection.info !== undefined && !this.#reconnecting,
+      server: this.#connection.getServer() || undefined,
+      applied: this.#applied,
+      inFlight: this.#inFlight,
+      published: this.#published,
+      failed: this.#failed,
+      reading: this.#reader !== undefined,
+    };
+  }
+
+  #reconnecting = false;
+
+  /** Follows the connection's state for `status()`; returns at close. */
+  async watchConnection(onChange: (event: string, data: string) => void): Promise<void> {
+    for await (const s of this.#connection.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting') this.#reconnecting = true;
+      if (s.type === 'reconnect') this.#reconnecting = false;
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') onChange(s.type, 'server' in s ? String(s.server) : '');
+    }
+  }
+
+  /** Stops reading; publishes not answered yet fail. Then closes the connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#reader?.stop();
+    await this.#readerLoop?.catch(() => undefined);
+    this.#apply();
+    for (const waiting of this.#waiting.values()) waiting.done?.(new PublishNotStoredError('the node is stopping; publish it again'));
+    this.#waiting.clear();
+    await this.#connection.drain().catch(() => undefined);
+  }
+}

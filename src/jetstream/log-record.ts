@@ -1,0 +1,92 @@
+// One publish as it is kept in the stream: everything a node needs to append it to its
+// own view exactly as every other node does (the time the accepting node stamped, the
+// origin stamp of a peer's message), and which node and publish it came from, so that
+// node can answer its publisher once it has applied it. Pure: bytes in, values out.
+
+import { Decoder, Encoder } from 'cbor-x';
+import type { AppendRequest } from '../store/store.ts';
+
+/** Which publish of which running node a record is, for the node to find its publisher. */
+export interface PublishRef {
+  /** Random per process: a restarted node never takes its predecessor's records for its own. */
+  readonly node: string;
+  readonly ref: number;
+}
+
+export interface LogRecord {
+  readonly request: AppendRequest;
+  readonly from: PublishRef | undefined;
+}
+
+interface WireStamp {
+  o: string;
+  s: number;
+  t: number;
+  i: Uint8Array;
+  v: Uint8Array;
+  z?: Uint8Array;
+}
+
+interface WireRecord {
+  u: string;
+  b: boolean;
+  p: Uint8Array;
+  t?: number;
+  c?: string;
+  r?: boolean;
+  x?: WireStamp;
+  n?: string;
+  f?: number;
+}
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+/** The record of a publish: own messages get `ts` here, once, so every node agrees on it. */
+export function encodeRecord(request: AppendRequest, ts: number, from: PublishRef): Uint8Array {
+  const wire: WireRecord = { u: request.uid, b: request.binary, p: request.payload, n: from.node, f: from.ref };
+  if (request.cid !== undefined) wire.c = request.cid;
+  if (request.retry === true) wire.r = true;
+  const replica = request.replica;
+  if (replica === undefined) wire.t = ts;
+  else {
+    wire.x = { o: replica.origin, s: replica.originSeq, t: replica.ts, i: replica.id, v: replica.prev };
+    if (replica.seal !== undefined) wire.x.z = replica.seal;
+  }
+  return encoder.encode(wire);
+}
+
+export class BadRecordError extends Error {}
+
+/** Decodes a record of `channel`; a record this version cannot read is a BadRecordError. */
+export function decodeRecord(channel: string, bytes: Uint8Array): LogRecord {
+  let wire: unknown;
+  try {
+    wire = decoder.decode(bytes);
+  } catch (error) {
+    throw new BadRecordError(`not CBOR: ${(error as Error).message}`);
+  }
+  if (typeof wire !== 'object' || wire === null) throw new BadRecordError('not a map');
+  const w = wire as Partial<WireRecord>;
+  if (typeof w.u !== 'string' || typeof w.b !== 'boolean' || !(w.p instanceof Uint8Array)) throw new BadRecordError('uid, binary or payload missing');
+  const x = w.x;
+  let replica: AppendRequest['replica'];
+  if (x !== undefined) {
+    if (typeof x.o !== 'string' || typeof x.s !== 'number' || typeof x.t !== 'number' || !(x.i instanceof Uint8Array) || !(x.v instanceof Uint8Array)) {
+      throw new BadRecordError('origin stamp incomplete');
+    }
+    replica = { origin: x.o, originSeq: x.s, ts: x.t, id: x.i, prev: x.v, seal: x.z instanceof Uint8Array ? x.z : undefined };
+  } else if (typeof w.t !== 'number') throw new BadRecordError('time missing');
+  const request: AppendRequest = {
+    channel,
+    uid: w.u,
+    binary: w.b,
+    payload: w.p,
+    cid: typeof w.c === 'string' ? w.c : undefined,
+    retry: w.r === true ? true : undefined,
+    replica,
+    ts: replica === undefined ? w.t : undefined,
+  };
+  const from = typeof w.n === 'string' && typeof w.f === 'number' ? { node: w.n, ref: w.f } : undefined;
+  return { request, from };
+}

@@ -7,10 +7,11 @@
 // replicas, and that this node serves it.
 
 import { randomBytes } from 'node:crypto';
-import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
 import type { AppendRequest, AppendResult } from '../store/store.ts';
+import { StoreError } from '../store/store-error.ts';
 import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
 import { planStream, wantedStream, type StreamShape } from './stream-settings.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
@@ -38,11 +39,19 @@ export class StreamConflictError extends Error {}
 const RECENT_RESULTS = 200_000;
 /** Records applied together at most (as the hub's own batches). */
 const MAX_APPLY_BATCH = 512;
+/** How often publishes are checked for their timeout. */
+const SWEEP_MS = 250;
+const textDecoder = new TextDecoder();
 /** Heartbeats missed in a row before the reader is rebuilt (a stream leader may have died). */
 const MISSED_HEARTBEATS = 2;
 
-export class PublishNotStoredError extends Error {
-  readonly code = 'NOT_STORED';
+/**
+ * A publish JetStream did not store (or this node cannot answer): a store error
+ * "unavailable", which clients are told as they are of a failing disk, and which the
+ * native client retries with the same client id.
+ */
+function notStored(reason: string): StoreError {
+  return new StoreError('unavailable', reason);
 }
 
 export class JetStreamLog implements PublishLog {
@@ -71,7 +80,12 @@ export class JetStreamLog implements PublishLog {
   #reader: ConsumerMessages | undefined;
   #readerLoop: Promise<void> | undefined;
   #closed = false;
-  #inFlight = 0;
+  /** When each publish not acknowledged yet was sent, oldest first. */
+  readonly #sentAt = new Map<number, number>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Acknowledgements come to `${inbox}.${ref}`. */
+  readonly #inbox: string;
+  readonly #replies: Subscription;
   #published = 0;
   #failed = 0;
 
@@ -82,6 +96,12 @@ export class JetStreamLog implements PublishLog {
     this.#stream = options.stream;
     this.#publishTimeoutMs = options.publishTimeoutMs;
     this.#events = options.events ?? {};
+    this.#inbox = createInbox();
+    this.#replies = options.connection.subscribe(`${this.#inbox}.*`, {
+      callback: (error, m) => {
+        if (error === null) this.#onReply(m);
+      },
+    });
   }
 
   /** Creates or updates the stream; a StreamConflictError says which settings stand in the way. */
@@ -140,36 +160,78 @@ export class JetStreamLog implements PublishLog {
 
   submit(requests: AppendRequest[], except: Array<Member | undefined>, done: Array<PublishCallback | undefined>): void {
     const ts = Date.now();
+    const sent = performance.now();
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i]!;
       const ref = ++this.#nextRef;
-      const waiting = { except: except[i], done: done[i] };
-      this.#waiting.set(ref, waiting);
-      const data = encodeRecord(request, ts, { node: this.#tag, ref });
+      this.#waiting.set(ref, { except: except[i], done: done[i] });
+      this.#sentAt.set(ref, sent);
+      if (this.#reconnecting) {
+        // Buffered in the client, it would be stored at some later reconnect, or time
+        // out: the publisher is better told now, and retries.
+        this.#notStored(ref, 'not connected to NATS; reconnecting');
+        continue;
+      }
       const msgID = dedupId(request);
-      const started = performance.now();
-      this.#inFlight++;
-      this.#client
-        .publish(channelSubject(this.#stream, request.channel), data, msgID === undefined ? { timeout: this.#publishTimeoutMs } : { msgID, timeout: this.#publishTimeoutMs })
-        .then(
-          (ack) => this.#acked(ref, ack, started),
-          (error: unknown) => this.#notStored(ref, error),
-        );
+      let options: { reply: string; headers?: MsgHdrs } = { reply: `${this.#inbox}.${ref}` };
+      if (msgID !== undefined) {
+        const h = headers();
+        h.set('Nats-Msg-Id', msgID);
+        options = { reply: options.reply, headers: h };
+      }
+      try {
+        // A plain publish with a reply subject (JetStream's asynchronous publish): one
+        // subscription takes every acknowledgement, and one timer times them all out.
+        this.#connection.publish(channelSubject(this.#stream, request.channel), encodeRecord(request, ts, { node: this.#tag, ref }), options);
+      } catch (error) {
+        this.#notStored(ref, error);
+      }
+    }
+    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
+  }
+
+  /** An acknowledgement from JetStream, or a no-responders status when the stream has no leader. */
+  #onReply(m: Msg): void {
+    const ref = Number(m.subject.slice(this.#inbox.length + 1));
+    if (!this.#sentAt.has(ref)) return; // timed out already
+    if (m.headers?.hasError === true) return this.#notStored(ref, `${m.headers.code} ${m.headers.description || 'no responders'}: the stream has no leader right now`);
+    let ack: { seq?: unknown; duplicate?: unknown; error?: { description?: unknown } };
+    try {
+      ack = JSON.parse(textDecoder.decode(m.data)) as typeof ack;
+    } catch {
+      return this.#notStored(ref, 'an acknowledgement that is not JSON');
+    }
+    if (ack.error !== undefined) return this.#notStored(ref, String(ack.error.description ?? 'JetStream error'));
+    if (typeof ack.seq !== 'number') return this.#notStored(ref, 'an acknowledgement without a sequence');
+    this.#acked(ref, ack.seq, ack.duplicate === true);
+  }
+
+  /** Fails the publishes not acknowledged within the timeout (the oldest are first in the map). */
+  #sweep(): void {
+    const expired = performance.now() - this.#publishTimeoutMs;
+    for (const [ref, sent] of this.#sentAt) {
+      if (sent > expired) break;
+      this.#notStored(ref, `no acknowledgement within ${this.#publishTimeoutMs / 1000} s`);
+    }
+    if (this.#sentAt.size === 0 && this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
     }
   }
 
-  #acked(ref: number, ack: PubAck, started: number): void {
-    this.#inFlight--;
+  #acked(ref: number, seq: number, duplicate: boolean): void {
+    const sent = this.#sentAt.get(ref)!;
+    this.#sentAt.delete(ref);
     this.#published++;
-    this.#events.onPublished?.((performance.now() - started) / 1000);
-    if (!ack.duplicate) return; // its record is (or will be) applied, and answers it
+    this.#events.onPublished?.((performance.now() - sent) / 1000);
+    if (!duplicate) return; // its record is (or will be) applied, and answers it
     const waiting = this.#waiting.get(ref);
     if (waiting === undefined) return;
     this.#waiting.delete(ref);
-    if (ack.seq <= this.#applied) this.#answerDuplicate(waiting, ack.seq);
+    if (seq <= this.#applied) this.#answerDuplicate(waiting, seq);
     else {
-      const list = this.#duplicates.get(ack.seq);
-      if (list === undefined) this.#duplicates.set(ack.seq, [waiting]);
+      const list = this.#duplicates.get(seq);
+      if (list === undefined) this.#duplicates.set(seq, [waiting]);
       else list.push(waiting);
     }
   }
@@ -178,19 +240,19 @@ export class JetStreamLog implements PublishLog {
     const first = this.#recent.get(seq);
     if (first === undefined) {
       // Too old to be kept: the publisher retries, and its store finds it by client id.
-      waiting.done?.(new PublishNotStoredError('the original of this duplicate is no longer at hand; publish it again'));
+      waiting.done?.(notStored('the original of this duplicate is no longer at hand; publish it again'));
       return;
     }
     waiting.done?.({ message: first.message, duplicate: true });
   }
 
   #notStored(ref: number, error: unknown): void {
-    this.#inFlight--;
+    this.#sentAt.delete(ref);
     this.#failed++;
     const waiting = this.#waiting.get(ref);
     this.#waiting.delete(ref);
     const reason = error instanceof Error ? error.message : String(error);
-    const failure = new PublishNotStoredError(`JetStream did not store the message (${reason}); publish it again`);
+    const failure = notStored(`NATS JetStream did not store the message (${reason}); publish it again`);
     this.#events.onPublishFailed?.(failure);
     waiting?.done?.(failure);
   }
@@ -295,7 +357,7 @@ export class JetStreamLog implements PublishLog {
       connected: !this.#connection.isClosed() && this.#connection.info !== undefined && !this.#reconnecting,
       server: this.#connection.getServer() || undefined,
       applied: this.#applied,
-      inFlight: this.#inFlight,
+      inFlight: this.#sentAt.size,
       published: this.#published,
       failed: this.#failed,
       reading: this.#reader !== undefined,
@@ -316,11 +378,14 @@ export class JetStreamLog implements PublishLog {
   /** Stops reading; publishes not answered yet fail. Then closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#reader?.stop();
     await this.#readerLoop?.catch(() => undefined);
     this.#apply();
-    for (const waiting of this.#waiting.values()) waiting.done?.(new PublishNotStoredError('the node is stopping; publish it again'));
+    for (const waiting of this.#waiting.values()) waiting.done?.(notStored('the node is stopping; publish it again'));
     this.#waiting.clear();
+    this.#sentAt.clear();
+    this.#replies.unsubscribe();
     await this.#connection.drain().catch(() => undefined);
   }
 }

@@ -39,6 +39,8 @@ export class StreamConflictError extends Error {}
 const RECENT_RESULTS = 200_000;
 /** Records applied together at most (as the hub's own batches). */
 const MAX_APPLY_BATCH = 512;
+/** A reader behind what JetStream acknowledged, with nothing read for this long, is rebuilt. */
+const STALL_MS = 3000;
 /** How often publishes are checked for their timeout. */
 const SWEEP_MS = 250;
 const textDecoder = new TextDecoder();
@@ -78,6 +80,7 @@ export class JetStreamLog implements PublishLog {
   #batchFrom: Array<number | undefined> = [];
   #applyScheduled = false;
   #reader: ConsumerMessages | undefined;
+  #stallReason: string | undefined;
   #readerLoop: Promise<void> | undefined;
   #closed = false;
   /** When each publish not acknowledged yet was sent, oldest first. */
@@ -87,6 +90,11 @@ export class JetStreamLog implements PublishLog {
   readonly #inbox: string;
   readonly #replies: Subscription;
   #published = 0;
+  /** The highest stream seq JetStream acknowledged to this node: the reader must reach it. */
+  #ackedHigh = 0;
+  /** When the reader last made progress (or was last found idle with nothing to read). */
+  #lastProgress = performance.now();
+  #stallCheck: ReturnType<typeof setInterval> | undefined;
   #failed = 0;
 
   constructor(options: { connection: NatsConnection; manager: JetStreamManager; stream: string; publishTimeoutMs: number; events?: LogEvents }) {
@@ -139,7 +147,20 @@ export class JetStreamLog implements PublishLog {
     this.#hub = hub;
     const info = await this.#manager.streams.info(this.#stream);
     const target = info.state.last_seq;
+    this.#ackedHigh = target;
     this.#readerLoop = this.#read();
+    // A reader whose consumer lived on a server that died may neither deliver nor report
+    // missed heartbeats: one that is behind what JetStream acknowledged and has not moved
+    // for a while is rebuilt.
+    this.#stallCheck = setInterval(() => {
+      if (this.#ackedHigh <= this.#applied) this.#lastProgress = performance.now();
+      else if (performance.now() - this.#lastProgress > STALL_MS && this.#reader !== undefined) {
+        this.#lastProgress = performance.now();
+        this.#stallReason = `stalled ${STALL_MS / 1000} s behind the acknowledged stream seq ${this.#ackedHigh}`;
+        this.#reader.stop();
+      }
+    }, 500);
+    this.#stallCheck.unref();
     await this.waitApplied(target);
   }
 
@@ -224,6 +245,7 @@ export class JetStreamLog implements PublishLog {
     this.#sentAt.delete(ref);
     this.#published++;
     this.#events.onPublished?.((performance.now() - sent) / 1000);
+    if (seq > this.#ackedHigh) this.#ackedHigh = seq;
     if (!duplicate) return; // its record is (or will be) applied, and answers it
     const waiting = this.#waiting.get(ref);
     if (waiting === undefined) return;
@@ -278,6 +300,8 @@ export class JetStreamLog implements PublishLog {
         })();
         await reader.closed();
         await watch.catch(() => undefined);
+        if (this.#stallReason !== undefined) reason = this.#stallReason;
+        this.#stallReason = undefined;
       } catch (error) {
         reason = (error as Error).message;
       }
@@ -290,6 +314,7 @@ export class JetStreamLog implements PublishLog {
 
   #onRecord(m: JsMsg): void {
     const seq = m.seq;
+    this.#lastProgress = performance.now();
     const last = this.#batchSeqs.length > 0 ? this.#batchSeqs[this.#batchSeqs.length - 1]! : this.#applied;
     if (seq <= last) return; // read again after the reader was rebuilt
     const channel = channelOfSubject(this.#stream, m.subject);
@@ -379,6 +404,7 @@ export class JetStreamLog implements PublishLog {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    if (this.#stallCheck !== undefined) clearInterval(this.#stallCheck);
     this.#reader?.stop();
     await this.#readerLoop?.catch(() => undefined);
     this.#apply();

@@ -254,3 +254,19 @@ test('--print-config shows the settings in effect, in the file format, with secr
   assert.equal(again.config.dataDir, '/srv/parley');
   assert.deepEqual(again.config.http.listen, [{ host: '0.0.0.0', port: 8080 }]);
 });
+
+test('--nats: URLs comma-separated and repeatable, stream and replicas checked, the other nats flags need it', () => {
+  const { config } = parseServeArgs(['--nats', 'nats://a:4222, nats://b:4222', '--nats', 'tls://c:4222', '--nats-replicas', '3'], {});
+  assert.deepEqual(config.nats?.servers, ['nats://a:4222', 'nats://b:4222', 'tls://c:4222']);
+  assert.equal(config.nats?.stream, 'PARLEY');
+  assert.equal(config.nats?.replicas, 3);
+  assert.equal(parseServeArgs([], {}).config.nats, undefined);
+  assert.throws(() => parseServeArgs(['--nats-stream', 'X'], {}), /--nats-stream needs --nats/);
+  assert.throws(() => parseServeArgs(['--nats', 'http://a:80/x'], {}), /--nats: "http:\/\/a:80\/x" is not a NATS server URL/);
+  assert.throws(() => parseServeArgs(['--nats', ','], {}), /--nats needs at least one server URL/);
+  assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-stream', 'a.b'], {}), /--nats-stream: "a.b" must be/);
+  assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-replicas', '0'], {}), /--nats-replicas must be at least 1/);
+  assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-replicas', '7'], {}), /--nats-replicas must be 1 to 5/);
+  assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-tls-cert', 'c.pem'], {}), /--nats-tls-cert and --nats-tls-key go together/);
+  assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--memory'], {}), /--memory and --nats both choose/);
+});

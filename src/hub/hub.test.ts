@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../store/memory-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
-import { Hub, type Delivery, type DeliveryRun } from './hub.ts';
+import { Hub, type Delivery, type DeliveryRun, type PublishLog } from './hub.ts';
 import { Recorder } from './hub.testkit.ts';
 
 
@@ -167,4 +167,27 @@ test('a replica from a peer is delivered to everyone but the link it came on, an
   assert.deepEqual(local.received, ['r1']);
   assert.deepEqual(fromLink, [], 'not back to the link it came on');
   assert.deepEqual(otherLink, ['r1'], 'once to the other link, though it also came from there');
+});
+
+test('with a log, a turn goes to the log and reaches the store, members and publishers only through commit', () => {
+  const scheduled: Array<() => void> = [];
+  const store = new MemoryStore({ nodeId: 'n' });
+  const submitted: Array<Parameters<PublishLog['submit']>> = [];
+  const hub = new Hub({ store, schedule: (run) => scheduled.push(run), log: { submit: (...batch) => void submitted.push(batch) } });
+  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  hub.subscribe(a);
+  hub.subscribe(b);
+  const results: Array<AppendResult | Error> = [];
+  hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('one') }, a, (r) => results.push(r));
+  scheduled.splice(0).forEach((run) => run());
+  assert.equal(submitted.length, 1);
+  assert.equal(store.bounds('x').last, 0, 'nothing stored before the log gives it back');
+  assert.deepEqual(b.received, []);
+  const [requests, except, done] = submitted[0]!;
+  hub.commit([...requests, { channel: 'x', uid: 'z', binary: true, payload: Buffer.from('from elsewhere'), ts: 42 }], [...except, undefined], [...done, undefined]);
+  assert.deepEqual(b.received, ['one', 'from elsewhere']);
+  assert.deepEqual(a.received, ['from elsewhere'], 'the publisher is spared its own message');
+  assert.equal(results.length, 1);
+  assert.equal((results[0] as AppendResult).message.seq, 1);
+  assert.equal(store.read('x', { limit: 10 })[1]!.ts, 42, "the log's time, not the store's clock");
 });

@@ -40,7 +40,8 @@ interface WireRecord {
 }
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+// Copies: a view would keep the whole buffer the record came in alive for as long as the store keeps the message.
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 
 /** The record of a publish: own messages get `ts` here, once, so every node agrees on it. */
 export function encodeRecord(request: AppendRequest, ts: number, from: PublishRef): Uint8Array {

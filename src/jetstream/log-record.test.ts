@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Encoder } from 'cbor-x';
+import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
+
+const from = { node: 'n1', ref: 7 };
+
+test('an own publish keeps its fields and the time stamped once', () => {
+  const request = { channel: 'c', uid: 'u', binary: true, payload: new Uint8Array([1, 2, 3]), cid: 'x', retry: true };
+  const record = decodeRecord('c', encodeRecord(request, 1234, from));
+  assert.deepEqual(record.from, from);
+  assert.equal(record.request.ts, 1234);
+  assert.equal(record.request.uid, 'u');
+  assert.equal(record.request.binary, true);
+  assert.deepEqual([...record.request.payload], [1, 2, 3]);
+  assert.equal(record.request.cid, 'x');
+  assert.equal(record.request.retry, true);
+  assert.equal(record.request.replica, undefined);
+});
+
+test("a peer's message keeps its origin stamp and no time of ours", () => {
+  const replica = { origin: 'o', originSeq: 9, ts: 55, id: new Uint8Array(32).fill(1), prev: new Uint8Array(32).fill(2), seal: new Uint8Array(64).fill(3) };
+  const record = decodeRecord('c', encodeRecord({ channel: 'c', uid: 'u', binary: false, payload: new Uint8Array(), replica }, 1234, from));
+  assert.equal(record.request.ts, undefined);
+  const got = record.request.replica!;
+  assert.deepEqual({ ...got, id: [...got.id], prev: [...got.prev], seal: [...got.seal!] }, { ...replica, id: [...replica.id], prev: [...replica.prev], seal: [...replica.seal] });
+});
+
+test('records that are not parley messages are refused with the reason', () => {
+  const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+  assert.throws(() => decodeRecord('c', new Uint8Array([0xff, 0x00])), BadRecordError);
+  assert.throws(() => decodeRecord('c', cbor.encode(5)), /not a map/);
+  assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false })), /uid, binary or payload missing/);
+  assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false, p: new Uint8Array() })), /time missing/);
+  assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false, p: new Uint8Array(), x: { o: 'o' } })), /origin stamp incomplete/);
+});

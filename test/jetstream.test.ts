@@ -22,16 +22,21 @@ const skip = natsUnavailable();
 let nats: NatsCluster;
 let a: NodeProcess;
 let b: NodeProcess;
+/** A node of another site, on SQLite, that both nodes of the cluster peer with. */
+let site: NodeProcess;
+const PEER_KEY = 'jetstream-peering-test';
 
 before(async () => {
   if (skip !== undefined) return;
   nats = await startNatsCluster(1);
-  [a, b] = await Promise.all([startNode(['--nats', nats.urls]), startNode(['--nats', nats.urls])]);
+  site = await startNode([], { PEER_KEY });
+  const cluster = ['--nats', nats.urls, '--peer', site.wsUrl];
+  [a, b] = await Promise.all([startNode(cluster, { PEER_KEY }), startNode(cluster, { PEER_KEY })]);
 });
 
 after(async () => {
   if (skip !== undefined) return;
-  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all([a?.stop(), b?.stop(), site?.stop()]);
   await nats?.stop();
 });
 
@@ -69,6 +74,25 @@ test('clients on two nodes talk in one channel: each message once, in one order,
     assert.deepEqual(await history(a, channel), await history(b, channel));
   } finally {
     await Promise.all([alice.close(), bob.close()]);
+  }
+});
+
+test('a node of another site peers with the cluster as with one node: messages cross both ways, once', { skip }, async () => {
+  const channel = 'peered';
+  const far = await Participant.join(site.wsUrl, 'far', channel);
+  const near = await Participant.join(b.wsUrl, 'near', channel);
+  try {
+    await Promise.all([far.publishMany(channel, 'far', 20), near.publishMany(channel, 'near', 20)]);
+    const expected = [...Array.from({ length: 20 }, (_, i) => `far${i}`), ...Array.from({ length: 20 }, (_, i) => `near${i}`)];
+    for (const p of [far, near]) {
+      await p.waitUntil((r) => r.length >= 40, '40 messages');
+      assert.equal(exactlyOnce(p.texts(), expected), undefined);
+    }
+    const nodeIds = await Promise.all([a, b].map(async (n) => ((await (await fetch(new URL('/v1/node', n.url))).json()) as { id: string }).id));
+    assert.equal(nodeIds[0], nodeIds[1], 'the nodes of the cluster share one node id');
+    assert.deepEqual(await history(a, channel), await history(b, channel));
+  } finally {
+    await Promise.all([far.close(), near.close()]);
   }
 });
 

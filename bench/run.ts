@@ -27,6 +27,10 @@ import { hasTaskset, makeDataDir, startSystem, SYSTEMS, systemAvailable, systemV
 
 const USAGE = `usage: npm run bench -- [options]
        npm run bench -- soak [--quick] [--duration MS] [--seed N] [--no-disk-full]
+       npm run bench -- scaling [--quick] [--measure MS] [--help]
+  scaling               instead of the comparison: acked ingest and fan-out through 1
+                        and 3 parley nodes on NATS JetStream (1 and 3 replicas) beside
+                        SQLite and JetStream's own async publish (bench/scaling.ts)
   soak                  instead of the comparison: a soak run of two peered parley nodes
                         under mixed load with restarts and a full disk, checking that
                         nothing acked is lost and that RSS comes back (bench/README.md)
@@ -205,6 +209,10 @@ function logResult(label: string, r: ScenarioResult): void {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'scaling') {
+    const { runScaling } = await import('./scaling.ts');
+    process.exit(await runScaling(argv.slice(1)));
+  }
   if (argv[0] === 'soak') {
     const { runSoak } = await import('./soak/main.ts');
     // Exit at once: idle keep-alive sockets and the like must not hold the run open.

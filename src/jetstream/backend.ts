@@ -1,16 +1,27 @@
 // The JetStream backend of a node, opened in order: the connection, the cluster's node
 // key, the stream. What is left for the node is to start the log on its hub.
 
+import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
+import type { Hub } from '../hub/hub.ts';
+import type { MemoryStore } from '../store/memory-store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { clusterIdentity, identityBucket } from './cluster-identity.ts';
 import { connectNats, type NatsSettings } from './connect.ts';
 import { JetStreamLog } from './jetstream-log.ts';
+import { checkpointBucket, loadCheckpoints, StreamTrimmer } from './trim.ts';
 
 export interface JetStreamBackend {
   readonly log: JetStreamLog;
   /** The node key every node on the stream shares. */
   readonly identity: NodeIdentity;
+  /**
+   * Seeds the view from the stream's checkpoints, reads the stream into it through the hub
+   * until caught up, and from then on trims the stream every `trimIntervalMs`.
+   */
+  start(hub: Hub, view: MemoryStore, trimIntervalMs: number): Promise<void>;
+  /** Stops trimming and reading, and closes the connection. */
+  close(): Promise<void>;
   /** What /healthz says about NATS. */
   health(): { connected: boolean; server: string | undefined; stream: string; applied: number };
 }
@@ -34,9 +45,37 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
     });
     log.info({ stream: settings.stream, servers: settings.servers }, await jetStreamLog.ensureStream(settings.replicas));
     void jetStreamLog.watchConnection((event, server) => log.warn({ event, server }, 'NATS connection'));
+    const checkpoints = await new Kvm(connection).create(checkpointBucket(settings.stream), { replicas: settings.replicas, history: 1 });
+    let trimTimer: ReturnType<typeof setInterval> | undefined;
     return {
       log: jetStreamLog,
       identity,
+      async start(hub, view, trimIntervalMs) {
+        const seeds = await loadCheckpoints(checkpoints);
+        for (const [channel, checkpoint] of seeds) {
+          view.seed(channel, checkpoint);
+          jetStreamLog.skipBefore(channel, checkpoint.streamSeq);
+        }
+        if (seeds.size > 0) log.info({ channels: seeds.size }, 'seeded channels from the stream checkpoints');
+        await jetStreamLog.start(hub);
+        const trimmer = new StreamTrimmer({
+          kv: checkpoints,
+          manager,
+          stream: settings.stream,
+          store: view,
+          positions: jetStreamLog.positions,
+          events: {
+            onTrimmed: (channel, before) => log.debug({ channel, before }, 'trimmed the stream'),
+            onError: (error) => log.warn({ err: error }, 'trimming the stream failed; the next pass tries again'),
+          },
+        });
+        trimTimer = setInterval(() => void trimmer.run(), trimIntervalMs);
+        trimTimer.unref();
+      },
+      async close() {
+        if (trimTimer !== undefined) clearInterval(trimTimer);
+        await jetStreamLog.close();
+      },
       health: () => {
         const s = jetStreamLog.status();
         return { connected: s.connected, server: s.server, stream: settings.stream, applied: s.applied };

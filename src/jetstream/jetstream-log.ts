@@ -13,6 +13,7 @@ import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
 import type { AppendRequest, AppendResult } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
+import { StreamPositions } from './stream-positions.ts';
 import { planStream, wantedStream, type StreamShape } from './stream-settings.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 
@@ -66,6 +67,10 @@ export class JetStreamLog implements PublishLog {
   /** Tells this process's records from every other's, a restart of this node included. */
   readonly #tag = randomBytes(8).toString('base64url');
   #hub: Hub | undefined;
+  /** Where the view's messages are in the stream, for trims. */
+  readonly positions = new StreamPositions();
+  /** Per channel seeded from a checkpoint: records before this stream seq are covered by it. */
+  readonly #skipBefore = new Map<string, number>();
   #nextRef = 0;
   readonly #waiting = new Map<number, Waiting>();
   /** Duplicates JetStream acked with a seq not applied yet, by that seq. */
@@ -162,6 +167,11 @@ export class JetStreamLog implements PublishLog {
     }, 500);
     this.#stallCheck.unref();
     await this.waitApplied(target);
+  }
+
+  /** Skips the channel's records before `streamSeq`: a checkpoint the view was seeded from covers them. */
+  skipBefore(channel: string, streamSeq: number): void {
+    this.#skipBefore.set(channel, streamSeq);
   }
 
   /** Resolves once this node has applied the stream up to `seq`. */
@@ -319,6 +329,7 @@ export class JetStreamLog implements PublishLog {
     if (seq <= last) return; // read again after the reader was rebuilt
     const channel = channelOfSubject(this.#stream, m.subject);
     if (channel === undefined) return this.#events.onBadRecord?.(seq, `subject ${m.subject} is not a channel's`);
+    if (this.#skipBefore.size > 0 && seq < (this.#skipBefore.get(channel) ?? 0)) return;
     let record;
     try {
       record = decodeRecord(channel, m.data);
@@ -359,8 +370,10 @@ export class JetStreamLog implements PublishLog {
     const lastSeq = seqs[seqs.length - 1]!;
     if (results !== undefined) {
       for (let i = 0; i < seqs.length; i++) {
-        this.#recent.set(seqs[i]!, results[i]!);
+        const result = results[i]!;
+        this.#recent.set(seqs[i]!, result);
         this.#recent.delete(seqs[i]! - RECENT_RESULTS);
+        if (!result.duplicate) this.positions.record(result.message.channel, result.message.seq, seqs[i]!);
       }
     }
     this.#applied = lastSeq;

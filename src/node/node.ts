@@ -101,7 +101,9 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     config.nats === undefined ? undefined : await openJetStreamBackend(config.nats, localIdentity, log, (seconds) => observePublish(seconds));
   const identity = jetStream?.identity ?? localIdentity;
   const storeSettings: StoreConfig = jetStream === undefined ? config.store : { ...config.store, backend: 'memory' };
-  const store = openStore(config.dataDir, storeSettings, identity.nodeId);
+  const view =
+    jetStream === undefined ? undefined : new MemoryStore({ nodeId: identity.nodeId, retainCount: config.store.retainCount, retainBytes: config.store.retainBytes });
+  const store = view ?? openStore(config.dataDir, storeSettings, identity.nodeId);
   const hubEvents = new HubEvents();
   const hub = new Hub({
     store,
@@ -213,7 +215,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     store.close();
   };
   const closeJetStream = async (): Promise<void> => {
-    await jetStream?.log.close().catch((error: unknown) => log.error({ err: error }, 'NATS connection did not close cleanly'));
+    await jetStream?.close().catch((error: unknown) => log.error({ err: error }, 'NATS connection did not close cleanly'));
   };
   // Queries see every message acked anywhere before them: from the peers, and with --nats from the stream.
   const catchUp = (channel: string): Promise<void> =>
@@ -257,7 +259,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
 
   try {
     // Everything the stream holds is in the view before the node serves anyone.
-    if (jetStream !== undefined) await jetStream.log.start(hub);
+    if (jetStream !== undefined && view !== undefined) await jetStream.start(hub, view, config.store.retentionIntervalMs);
     if (config.p2p.enabled) {
       p2pMode = await startP2P({ settings: config.p2p, identity, hub, store, intake, sealer, maxPayload: config.websocket.maxMessage, log });
       p2p = p2pMode.host;

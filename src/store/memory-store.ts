@@ -196,6 +196,24 @@ export class MemoryStore implements Store {
     });
   }
 
+  /**
+   * Starts an empty channel from a numbering state kept elsewhere (a JetStream checkpoint,
+   * src/jetstream/checkpoint.ts): its next message gets seq `lastSeq + 1`, and each
+   * origin's chain goes on from the given entry and id.
+   */
+  seed(name: string, state: { readonly lastSeq: number; readonly vector: ReadonlyMap<string, number>; readonly lastIds: ReadonlyMap<string, Uint8Array> }): void {
+    const channel = this.#channel(name);
+    if (channel.lastSeq !== 0 || channel.vector.size > 0) throw new Error(`channel ${name} already has messages; only an empty one is seeded`);
+    channel.lastSeq = state.lastSeq;
+    channel.vector = new Map(state.vector);
+    channel.originSeq = state.vector.get(this.nodeId) ?? 0;
+    for (const [origin, id] of state.lastIds) {
+      if (origin !== this.nodeId) channel.lastIds.set(origin, id);
+      // The own chain goes on from a stand-in for the message the state ends with; it is never stored or read.
+      else channel.lastOwn = new MemoryMessage(name, state.lastSeq, 0, origin, channel.originSeq, '', false, new Uint8Array(0), { id, prev: NO_PREV });
+    }
+  }
+
   read(name: string, range: ReadRange): StoredMessage[] {
     return withinBytes(this.#range(name, range), range.maxBytes);
   }

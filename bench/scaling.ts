@@ -58,6 +58,8 @@ export const SCALING_USAGE = `usage: npm run bench -- scaling [--quick] [--warmu
   --publishers N   publishers per node for ingest (default 4)
   --window N       unacknowledged publishes per publisher (default 256)
   --subscribers N  subscribers per node for fan-out (default 20)
+  --setups LIST    only these setups, by number (1 SQLite; 2, 3: R1 with 1, 3 nodes;
+                   4, 5: R3 with 1, 3 nodes)
 `;
 
 function log(text: string): void {
@@ -235,6 +237,7 @@ export async function runScaling(argv: readonly string[]): Promise<number> {
       publishers: { type: 'string' },
       window: { type: 'string' },
       subscribers: { type: 'string' },
+      setups: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -253,7 +256,12 @@ export async function runScaling(argv: readonly string[]): Promise<number> {
   const ceilings: Array<{ replicas: number; rate: number }> = [];
   const clusters = new Map<number, NatsCluster>();
   try {
-    for (const setup of SETUPS) {
+    const chosen = values.setups === undefined ? SETUPS : values.setups.split(',').map((n) => {
+      const setup = SETUPS[Number(n) - 1];
+      if (setup === undefined) throw new Error(`--setups takes numbers 1-${SETUPS.length}, got ${n}`);
+      return setup;
+    });
+    for (const setup of chosen) {
       let cluster: NatsCluster | undefined;
       if (setup.replicas !== undefined) {
         cluster = clusters.get(setup.replicas);

@@ -8,6 +8,7 @@ import type { MemoryStore } from '../store/memory-store.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { clusterIdentity, identityBucket } from './cluster-identity.ts';
 import { connectNats, type NatsSettings } from './connect.ts';
+import { ensureStream } from './ensure-stream.ts';
 import { JetStreamLog } from './jetstream-log.ts';
 import { checkpointBucket, loadCheckpoints, StreamTrimmer } from './trim.ts';
 
@@ -43,7 +44,7 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
         onReaderRestart: (reason) => log.warn({ reason }, 'reading the stream again from the last applied message'),
       },
     });
-    log.info({ stream: settings.stream, servers: settings.servers }, await jetStreamLog.ensureStream(settings.replicas));
+    log.info({ stream: settings.stream, servers: settings.servers }, await ensureStream(manager, settings.stream, settings.replicas));
     void jetStreamLog.watchConnection((event, server) => log.warn({ event, server }, 'NATS connection'));
     const checkpoints = await new Kvm(connection).create(checkpointBucket(settings.stream), { replicas: settings.replicas, history: 1 });
     let trimTimer: ReturnType<typeof setInterval> | undefined;

@@ -14,7 +14,6 @@ import type { AppendRequest, AppendResult } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
 import { StreamPositions } from './stream-positions.ts';
-import { planStream, wantedStream, type StreamShape } from './stream-settings.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 
 /** A publish of this node waiting for its record to be applied. */
@@ -33,8 +32,6 @@ export interface LogEvents {
   /** The stream reader started again after a stall or an error. */
   onReaderRestart?(reason: string): void;
 }
-
-export class StreamConflictError extends Error {}
 
 /** Publish results kept by stream seq, for a duplicate acked after its original was applied. */
 const RECENT_RESULTS = 200_000;
@@ -115,33 +112,6 @@ export class JetStreamLog implements PublishLog {
         if (error === null) this.#onReply(m);
       },
     });
-  }
-
-  /** Creates or updates the stream; a StreamConflictError says which settings stand in the way. */
-  async ensureStream(replicas: number): Promise<string> {
-    const wanted = wantedStream(this.#stream, replicas);
-    let existing: Partial<StreamShape> | undefined;
-    try {
-      existing = (await this.#manager.streams.info(this.#stream)).config as Partial<StreamShape>;
-    } catch (error) {
-      if (!/not found/i.test((error as Error).message)) throw error;
-    }
-    const plan = planStream(wanted, existing);
-    switch (plan.action) {
-      case 'create':
-        await this.#manager.streams.add({ ...plan.config, subjects: [...plan.config.subjects] } as Parameters<JetStreamManager['streams']['add']>[0]);
-        return `created stream ${this.#stream} with ${replicas} replica(s)`;
-      case 'keep':
-        return `using stream ${this.#stream}`;
-      case 'update':
-        await this.#manager.streams.update(this.#stream, { ...plan.config, subjects: [...plan.config.subjects] } as Parameters<JetStreamManager['streams']['update']>[1]);
-        return `updated stream ${this.#stream}: ${plan.changes.join(', ')}`;
-      case 'conflict':
-        throw new StreamConflictError(
-          `the NATS stream ${this.#stream} exists with settings parley cannot use: ${plan.problems.join('; ')}. ` +
-            `Use another stream (--nats-stream NAME), or remove this one (nats stream rm ${this.#stream}) if nothing else needs it.`,
-        );
-    }
   }
 
   /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { isName, NAME_RULE, nameError } from '../access/names.ts';
 import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
-import { NATS_DEFAULTS, type NatsSettings } from '../jetstream/connect.ts';
+import { NATS_DEFAULTS, type NatsSettings } from '../jetstream/settings.ts';
 import { MAX_ABOUT } from '../p2p/directory.ts';
 import { ConfigFileError, nearestName, parseConfigText, settingsToArgs, type FileSetting } from './config-file.ts';
 import type { GivenSetting } from './print-config.ts';

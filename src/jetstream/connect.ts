@@ -4,25 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-
-export interface NatsSettings {
-  /** Server URLs (nats://, tls://, or host:port). */
-  readonly servers: readonly string[];
-  /** The stream holding every channel (created or updated at start). */
-  readonly stream: string;
-  /** JetStream replicas of the stream: 1, or 3 on a three-server cluster. */
-  readonly replicas: number;
-  /** A NATS credentials file (JWT and NKey seed), as `nats` and nsc write them. */
-  readonly credsFile: string | undefined;
-  /** PEM files for TLS to NATS: a CA to trust, and a client certificate and key. */
-  readonly tlsCa: string | undefined;
-  readonly tlsCert: string | undefined;
-  readonly tlsKey: string | undefined;
-  /** How long a publish waits for JetStream to store it before it fails. */
-  readonly publishTimeoutMs: number;
-}
-
-export const NATS_DEFAULTS = { stream: 'PARLEY', replicas: 1, publishTimeoutMs: 5000, connectTimeoutMs: 3000 } as const;
+import { NATS_DEFAULTS, type NatsSettings } from './settings.ts';
 
 export class NatsStartError extends Error {}
 

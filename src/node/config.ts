@@ -1,7 +1,7 @@
 // The node's settings as one typed value, with every default in one place. The CLI
 // validates flags into this; tests build it directly.
 
-import type { NatsSettings } from '../jetstream/connect.ts';
+import type { NatsSettings } from '../jetstream/settings.ts';
 import type { P2PSettings } from '../p2p/settings.ts';
 
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';

@@ -13,7 +13,7 @@ import { publishApi, type Publisher } from '../http/publish.ts';
 import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
-import { openJetStreamBackend, type JetStreamBackend } from '../jetstream/backend.ts';
+import type { JetStreamBackend } from '../jetstream/backend.ts';
 import { MlesChannels } from '../mles/channels.ts';
 import { ChannelPresence } from '../hub/presence.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
@@ -98,7 +98,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   let observePublish: (seconds: number) => void = () => undefined;
   // With --nats, JetStream keeps the messages and the store is this node's view of them.
   const jetStream: JetStreamBackend | undefined =
-    config.nats === undefined ? undefined : await openJetStreamBackend(config.nats, localIdentity, log, (seconds) => observePublish(seconds));
+    config.nats === undefined ? undefined : await openJetStream(config.nats, localIdentity, log, (seconds) => observePublish(seconds));
   const identity = jetStream?.identity ?? localIdentity;
   const storeSettings: StoreConfig = jetStream === undefined ? config.store : { ...config.store, backend: 'memory' };
   const view =
@@ -304,6 +304,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   };
 
   return { urls: listeners.urls, identity, stats, hub, peering, p2p, close };
+}
+
+/** Loaded only with --nats: a node without it does not load the NATS client. */
+async function openJetStream(...args: Parameters<typeof import('../jetstream/backend.ts').openJetStreamBackend>): Promise<JetStreamBackend> {
+  const { openJetStreamBackend } = await import('../jetstream/backend.ts');
+  return openJetStreamBackend(...args);
 }
 
 /** Loaded only with --p2p: libp2p and its protocols cost memory a node without it should not pay. */

@@ -128,7 +128,18 @@ const SCHEMAS: Record<string, Schema> = {
   Health: {
     type: 'object',
     required: ['status', 'connections', 'channels', 'peers'],
-    properties: { status: { const: 'ok' }, connections: { type: 'integer' }, channels: { type: 'integer' }, peers: { type: 'integer', description: 'Peer links up.' } },
+    properties: {
+      status: { enum: ['ok', 'degraded'], description: "'degraded' while the node cannot reach NATS (with --nats)." },
+      connections: { type: 'integer' },
+      channels: { type: 'integer' },
+      peers: { type: 'integer', description: 'Peer links up.' },
+      nats: {
+        type: 'object',
+        description: 'With --nats: the NATS connection, and the last stream sequence this node applied.',
+        required: ['connected', 'stream', 'applied'],
+        properties: { connected: { type: 'boolean' }, server: { type: 'string' }, stream: { type: 'string' }, applied: { type: 'integer' } },
+      },
+    },
   },
   ChannelsPage: {
     type: 'object',

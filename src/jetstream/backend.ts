@@ -56,7 +56,7 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
         const seeds = await loadCheckpoints(checkpoints);
         for (const [channel, checkpoint] of seeds) {
           view.seed(channel, checkpoint);
-          jetStreamLog.skipBefore(channel, checkpoint.streamSeq);
+          jetStreamLog.skipBefore(channel, checkpoint.position);
         }
         if (seeds.size > 0) log.info({ channels: seeds.size }, 'seeded channels from the stream checkpoints');
         await jetStreamLog.start(hub);

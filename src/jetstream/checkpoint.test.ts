@@ -12,7 +12,7 @@ test('a view seeded from a checkpoint numbers and ids the next messages as the v
   const kept = running.read('c', { limit: 100 });
   assert.deepEqual(kept.map((m) => m.seq), [8, 9, 10]);
   const checkpoint = decodeCheckpoint(encodeCheckpoint(checkpointBefore(77, kept, 10, running.vector('c'), (o) => running.lastId('c', o))))!;
-  assert.equal(checkpoint.streamSeq, 77);
+  assert.equal(checkpoint.position, 77);
   assert.equal(checkpoint.lastSeq, 7);
   assert.deepEqual([...checkpoint.vector], [['cluster', 7]]);
 

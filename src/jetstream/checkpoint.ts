@@ -7,8 +7,11 @@ import { Decoder, Encoder } from 'cbor-x';
 import type { StoredMessage } from '../store/store.ts';
 
 export interface ChannelCheckpoint {
-  /** The first stream sequence not covered: records of the channel before it are skipped. */
-  readonly streamSeq: number;
+  /**
+   * The position (stream-positions.ts) of the first record not covered: the channel's
+   * records before it are skipped.
+   */
+  readonly position: number;
   /** The channel's seq of the last message covered. */
   readonly lastSeq: number;
   /** Per origin, the highest origin seq covered (the origin vector then). */
@@ -23,7 +26,7 @@ export interface ChannelCheckpoint {
  * to before its oldest kept one; an origin with none is as it is now.
  */
 export function checkpointBefore(
-  streamSeq: number,
+  position: number,
   kept: readonly StoredMessage[],
   lastSeq: number,
   vector: ReadonlyMap<string, number>,
@@ -48,14 +51,14 @@ export function checkpointBefore(
       else ids.delete(message.origin);
     }
   }
-  return { streamSeq, lastSeq: kept.length > 0 ? kept[0]!.seq - 1 : lastSeq, vector: entries, lastIds: ids };
+  return { position, lastSeq: kept.length > 0 ? kept[0]!.seq - 1 : lastSeq, vector: entries, lastIds: ids };
 }
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 
 export function encodeCheckpoint(c: ChannelCheckpoint): Uint8Array {
-  return encoder.encode({ s: c.streamSeq, q: c.lastSeq, v: [...c.vector], i: [...c.lastIds] });
+  return encoder.encode({ s: c.position, q: c.lastSeq, v: [...c.vector], i: [...c.lastIds] });
 }
 
 /** The checkpoint in `bytes`, or undefined for bytes that are not one. */
@@ -79,5 +82,5 @@ export function decodeCheckpoint(bytes: Uint8Array): ChannelCheckpoint | undefin
     if (!Array.isArray(e) || typeof e[0] !== 'string' || !(e[1] instanceof Uint8Array)) return undefined;
     lastIds.set(e[0], e[1]);
   }
-  return { streamSeq: s, lastSeq: q, vector, lastIds };
+  return { position: s, lastSeq: q, vector, lastIds };
 }

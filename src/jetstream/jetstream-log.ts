@@ -12,8 +12,8 @@ import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type
 import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
 import type { AppendRequest, AppendResult } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
-import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
-import { StreamPositions } from './stream-positions.ts';
+import { BadRecordError, decodeRecords, encodeRecords, MAX_RECORDS_PER_MESSAGE, type PublishRef } from './log-record.ts';
+import { positionOf, streamSeqOfPosition, StreamPositions } from './stream-positions.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 
 /** A publish of this node waiting for its record to be applied. */
@@ -35,8 +35,10 @@ export interface LogEvents {
 
 /** Publish results kept by stream seq, for a duplicate acked after its original was applied. */
 const RECENT_RESULTS = 200_000;
-/** Records applied together at most (as the hub's own batches). */
+/** Records applied together (as the hub's own batches); whole stream messages, so a little more. */
 const MAX_APPLY_BATCH = 512;
+/** Payload bytes in one stream message at most, unless a single publish is larger: NATS servers take 1 MiB by default. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
 /** A reader behind what JetStream acknowledged, with nothing read for this long, is rebuilt. */
 const STALL_MS = 3000;
 /** How often publishes are checked for their timeout. */
@@ -69,6 +71,9 @@ export class JetStreamLog implements PublishLog {
   /** Per channel seeded from a checkpoint: records before this stream seq are covered by it. */
   readonly #skipBefore = new Map<string, number>();
   #nextRef = 0;
+  #nextRun = 0;
+  /** The publishes (refs) of each run sent and not acknowledged yet. */
+  readonly #runs = new Map<number, number[]>();
   readonly #waiting = new Map<number, Waiting>();
   /** Duplicates JetStream acked with a seq not applied yet, by that seq. */
   readonly #duplicates = new Map<number, Waiting[]>();
@@ -78,14 +83,18 @@ export class JetStreamLog implements PublishLog {
   #appliedWaiters: Array<{ seq: number; resolve: () => void }> = [];
   // The records read but not applied yet, in parallel arrays (as the hub's queue).
   #batchRequests: AppendRequest[] = [];
-  #batchSeqs: number[] = [];
+  #batchPositions: number[] = [];
+  /** The stream seq of the last stream message read into the batch. */
+  #batchLastSeq = 0;
+  /** The stream seq of the last stream message read (applied or in the batch). */
+  #lastRead = 0;
   #batchFrom: Array<number | undefined> = [];
   #applyScheduled = false;
   #reader: ConsumerMessages | undefined;
   #stallReason: string | undefined;
   #readerLoop: Promise<void> | undefined;
   #closed = false;
-  /** When each publish not acknowledged yet was sent, oldest first. */
+  /** When each run not acknowledged yet was sent, oldest first. */
   readonly #sentAt = new Map<number, number>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** Acknowledgements come to `${inbox}.${ref}`. */
@@ -139,9 +148,9 @@ export class JetStreamLog implements PublishLog {
     await this.waitApplied(target);
   }
 
-  /** Skips the channel's records before `streamSeq`: a checkpoint the view was seeded from covers them. */
-  skipBefore(channel: string, streamSeq: number): void {
-    this.#skipBefore.set(channel, streamSeq);
+  /** Skips the channel's records before `position`: a checkpoint the view was seeded from covers them. */
+  skipBefore(channel: string, position: number): void {
+    this.#skipBefore.set(channel, position);
   }
 
   /** Resolves once this node has applied the stream up to `seq`. */
@@ -159,60 +168,88 @@ export class JetStreamLog implements PublishLog {
     await this.waitApplied(info.state.last_seq);
   }
 
+  /**
+   * Publishes a turn's batch: one stream message per run of a channel's publishes (at
+   * most MAX_RECORDS_PER_MESSAGE records and about MAX_MESSAGE_BYTES), which costs NATS
+   * and JetStream one message, one acknowledgement and one delivery per node for the run.
+   */
   submit(requests: AppendRequest[], except: Array<Member | undefined>, done: Array<PublishCallback | undefined>): void {
     const ts = Date.now();
-    const sent = performance.now();
+    const byChannel = new Map<string, number[]>();
     for (let i = 0; i < requests.length; i++) {
-      const request = requests[i]!;
-      const ref = ++this.#nextRef;
-      this.#waiting.set(ref, { except: except[i], done: done[i] });
-      this.#sentAt.set(ref, sent);
-      if (this.#reconnecting) {
-        // Buffered in the client, it would be stored at some later reconnect, or time
-        // out: the publisher is better told now, and retries.
-        this.#notStored(ref, 'not connected to NATS; reconnecting');
-        continue;
+      const indexes = byChannel.get(requests[i]!.channel);
+      if (indexes === undefined) byChannel.set(requests[i]!.channel, [i]);
+      else indexes.push(i);
+    }
+    for (const [channel, indexes] of byChannel) {
+      let run: Array<{ request: AppendRequest; from: PublishRef }> = [];
+      let bytes = 0;
+      for (const i of indexes) {
+        const request = requests[i]!;
+        const ref = ++this.#nextRef;
+        this.#waiting.set(ref, { except: except[i], done: done[i] });
+        if (run.length === MAX_RECORDS_PER_MESSAGE || (run.length > 0 && bytes + request.payload.length > MAX_MESSAGE_BYTES)) {
+          this.#publishRun(channel, run, ts);
+          run = [];
+          bytes = 0;
+        }
+        run.push({ request, from: { node: this.#tag, ref } });
+        bytes += request.payload.length;
       }
-      const msgID = dedupId(request);
-      let options: { reply: string; headers?: MsgHdrs } = { reply: `${this.#inbox}.${ref}` };
-      if (msgID !== undefined) {
-        const h = headers();
-        h.set('Nats-Msg-Id', msgID);
-        options = { reply: options.reply, headers: h };
-      }
-      try {
-        // A plain publish with a reply subject (JetStream's asynchronous publish): one
-        // subscription takes every acknowledgement, and one timer times them all out.
-        this.#connection.publish(channelSubject(this.#stream, request.channel), encodeRecord(request, ts, { node: this.#tag, ref }), options);
-      } catch (error) {
-        this.#notStored(ref, error);
-      }
+      this.#publishRun(channel, run, ts);
     }
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
   }
 
+  #publishRun(channel: string, run: ReadonlyArray<{ request: AppendRequest; from: PublishRef }>, ts: number): void {
+    const id = ++this.#nextRun;
+    this.#runs.set(id, run.map((r) => r.from.ref));
+    this.#sentAt.set(id, performance.now());
+    if (this.#reconnecting) {
+      // Buffered in the client, it would be stored at some later reconnect, or time
+      // out: the publishers are better told now, and retry.
+      return this.#notStored(id, 'not connected to NATS; reconnecting');
+    }
+    // A lone publish with a client id (or a peer's message) is deduplicated by JetStream
+    // too; in a run, each node's store catches a repeated client id as it applies it.
+    const msgID = run.length === 1 ? dedupId(run[0]!.request) : undefined;
+    let options: { reply: string; headers?: MsgHdrs } = { reply: `${this.#inbox}.${id}` };
+    if (msgID !== undefined) {
+      const h = headers();
+      h.set('Nats-Msg-Id', msgID);
+      options = { reply: options.reply, headers: h };
+    }
+    try {
+      // A plain publish with a reply subject (JetStream's asynchronous publish): one
+      // subscription takes every acknowledgement, and one timer times them all out.
+      this.#connection.publish(channelSubject(this.#stream, channel), encodeRecords(run, ts), options);
+    } catch (error) {
+      this.#notStored(id, error);
+    }
+  }
+
   /** An acknowledgement from JetStream, or a no-responders status when the stream has no leader. */
   #onReply(m: Msg): void {
-    const ref = Number(m.subject.slice(this.#inbox.length + 1));
-    if (!this.#sentAt.has(ref)) return; // timed out already
-    if (m.headers?.hasError === true) return this.#notStored(ref, `${m.headers.code} ${m.headers.description || 'no responders'}: the stream has no leader right now`);
+    const id = Number(m.subject.slice(this.#inbox.length + 1));
+    if (!this.#sentAt.has(id)) return; // timed out already
+    if (m.headers?.hasError === true) return this.#notStored(id, `${m.headers.code} ${m.headers.description || 'no responders'}: the stream has no leader right now`);
     let ack: { seq?: unknown; duplicate?: unknown; error?: { description?: unknown } };
     try {
       ack = JSON.parse(textDecoder.decode(m.data)) as typeof ack;
     } catch {
-      return this.#notStored(ref, 'an acknowledgement that is not JSON');
+      return this.#notStored(id, 'an acknowledgement that is not JSON');
     }
-    if (ack.error !== undefined) return this.#notStored(ref, String(ack.error.description ?? 'JetStream error'));
-    if (typeof ack.seq !== 'number') return this.#notStored(ref, 'an acknowledgement without a sequence');
-    this.#acked(ref, ack.seq, ack.duplicate === true);
+    if (ack.error !== undefined) return this.#notStored(id, String(ack.error.description ?? 'JetStream error'));
+    if (typeof ack.seq !== 'number') return this.#notStored(id, 'an acknowledgement without a sequence');
+    this.#acked(id, ack.seq, ack.duplicate === true);
   }
 
-  /** Fails the publishes not acknowledged within the timeout (the oldest are first in the map). */
+  /** Fails the runs not acknowledged within the timeout (the oldest are first in the map). */
   #sweep(): void {
     const expired = performance.now() - this.#publishTimeoutMs;
-    for (const [ref, sent] of this.#sentAt) {
+    for (const [id, sent] of this.#sentAt) {
       if (sent > expired) break;
-      this.#notStored(ref, `no acknowledgement within ${this.#publishTimeoutMs / 1000} s`);
+      this.#notStored(id, `no acknowledgement within ${this.#publishTimeoutMs / 1000} s`);
     }
     if (this.#sentAt.size === 0 && this.#sweeper !== undefined) {
       clearInterval(this.#sweeper);
@@ -220,13 +257,17 @@ export class JetStreamLog implements PublishLog {
     }
   }
 
-  #acked(ref: number, seq: number, duplicate: boolean): void {
-    const sent = this.#sentAt.get(ref)!;
-    this.#sentAt.delete(ref);
-    this.#published++;
+  #acked(id: number, seq: number, duplicate: boolean): void {
+    const sent = this.#sentAt.get(id)!;
+    this.#sentAt.delete(id);
+    const refs = this.#runs.get(id)!;
+    this.#runs.delete(id);
+    this.#published += refs.length;
     this.#events.onPublished?.((performance.now() - sent) / 1000);
     if (seq > this.#ackedHigh) this.#ackedHigh = seq;
-    if (!duplicate) return; // its record is (or will be) applied, and answers it
+    if (!duplicate) return; // its records are (or will be) applied, and answer them
+    // Only a lone publish carries a dedup id: `seq` holds its original, alone too.
+    const ref = refs[0]!;
     const waiting = this.#waiting.get(ref);
     if (waiting === undefined) return;
     this.#waiting.delete(ref);
@@ -248,15 +289,19 @@ export class JetStreamLog implements PublishLog {
     waiting.done?.({ message: first.message, duplicate: true });
   }
 
-  #notStored(ref: number, error: unknown): void {
-    this.#sentAt.delete(ref);
-    this.#failed++;
-    const waiting = this.#waiting.get(ref);
-    this.#waiting.delete(ref);
+  #notStored(id: number, error: unknown): void {
+    this.#sentAt.delete(id);
+    const refs = this.#runs.get(id) ?? [];
+    this.#runs.delete(id);
+    this.#failed += refs.length;
     const reason = error instanceof Error ? error.message : String(error);
     const failure = notStored(`NATS JetStream did not store the message (${reason}); publish it again`);
     this.#events.onPublishFailed?.(failure);
-    waiting?.done?.(failure);
+    for (const ref of refs) {
+      const waiting = this.#waiting.get(ref);
+      this.#waiting.delete(ref);
+      waiting?.done?.(failure);
+    }
   }
 
   /** Reads the stream from the first seq not applied, rebuilding the reader whenever it stalls. */
@@ -295,37 +340,48 @@ export class JetStreamLog implements PublishLog {
   #onRecord(m: JsMsg): void {
     const seq = m.seq;
     this.#lastProgress = performance.now();
-    const last = this.#batchSeqs.length > 0 ? this.#batchSeqs[this.#batchSeqs.length - 1]! : this.#applied;
-    if (seq <= last) return; // read again after the reader was rebuilt
+    if (seq <= this.#lastRead) return; // read again after the reader was rebuilt
+    this.#lastRead = seq;
+    // Whole stream messages are applied together: `applied` then covers all their records.
+    this.#batchLastSeq = seq;
+    this.#scheduleApply();
     const channel = channelOfSubject(this.#stream, m.subject);
     if (channel === undefined) return this.#events.onBadRecord?.(seq, `subject ${m.subject} is not a channel's`);
-    if (this.#skipBefore.size > 0 && seq < (this.#skipBefore.get(channel) ?? 0)) return;
-    let record;
+    let records;
     try {
-      record = decodeRecord(channel, m.data);
+      records = decodeRecords(channel, m.data);
     } catch (error) {
       if (!(error instanceof BadRecordError)) throw error;
       return this.#events.onBadRecord?.(seq, error.message);
     }
-    this.#batchRequests.push(record.request);
-    this.#batchSeqs.push(seq);
-    this.#batchFrom.push(record.from?.node === this.#tag ? record.from.ref : undefined);
-    if (this.#batchRequests.length >= MAX_APPLY_BATCH) this.#apply();
-    else if (!this.#applyScheduled) {
-      this.#applyScheduled = true;
-      setImmediate(() => this.#apply());
+    const skipBefore = this.#skipBefore.size === 0 ? 0 : (this.#skipBefore.get(channel) ?? 0);
+    for (let i = 0; i < records.length; i++) {
+      const position = positionOf(seq, i);
+      if (position < skipBefore) continue;
+      const record = records[i]!;
+      this.#batchRequests.push(record.request);
+      this.#batchPositions.push(position);
+      this.#batchFrom.push(record.from?.node === this.#tag ? record.from.ref : undefined);
     }
+    if (this.#batchRequests.length >= MAX_APPLY_BATCH) this.#apply();
+  }
+
+  #scheduleApply(): void {
+    if (this.#applyScheduled) return;
+    this.#applyScheduled = true;
+    setImmediate(() => this.#apply());
   }
 
   /** Appends the records read so far to the store through the hub, which fans them out. */
   #apply(): void {
     this.#applyScheduled = false;
+    const lastSeq = this.#batchLastSeq;
+    if (lastSeq <= this.#applied) return;
     const requests = this.#batchRequests;
-    if (requests.length === 0) return;
-    const seqs = this.#batchSeqs;
+    const positions = this.#batchPositions;
     const from = this.#batchFrom;
     this.#batchRequests = [];
-    this.#batchSeqs = [];
+    this.#batchPositions = [];
     this.#batchFrom = [];
     const except: Array<Member | undefined> = [];
     const done: Array<PublishCallback | undefined> = [];
@@ -336,22 +392,27 @@ export class JetStreamLog implements PublishLog {
       except.push(waiting?.except);
       done.push(waiting?.done);
     }
-    const results = this.#hub!.commit(requests, except, done);
-    const lastSeq = seqs[seqs.length - 1]!;
+    const results = requests.length === 0 ? [] : this.#hub!.commit(requests, except, done);
     if (results !== undefined) {
-      for (let i = 0; i < seqs.length; i++) {
+      for (let i = 0; i < positions.length; i++) {
         const result = results[i]!;
-        this.#recent.set(seqs[i]!, result);
-        this.#recent.delete(seqs[i]! - RECENT_RESULTS);
-        if (!result.duplicate) this.positions.record(result.message.channel, result.message.seq, seqs[i]!);
+        const position = positions[i]!;
+        if (!result.duplicate) this.positions.record(result.message.channel, result.message.seq, position);
+        // A duplicate JetStream acknowledges names its original's stream message, which holds that record alone.
+        const seq = streamSeqOfPosition(position);
+        if (positionOf(seq, 0) === position) {
+          this.#recent.set(seq, result);
+          this.#recent.delete(seq - RECENT_RESULTS);
+        }
       }
     }
     this.#applied = lastSeq;
-    for (const seq of seqs) {
-      const duplicates = this.#duplicates.get(seq);
-      if (duplicates === undefined) continue;
-      this.#duplicates.delete(seq);
-      for (const waiting of duplicates) this.#answerDuplicate(waiting, seq);
+    if (this.#duplicates.size > 0) {
+      for (const [seq, waiting] of this.#duplicates) {
+        if (seq > lastSeq) continue;
+        this.#duplicates.delete(seq);
+        for (const w of waiting) this.#answerDuplicate(w, seq);
+      }
     }
     if (this.#appliedWaiters.length > 0) {
       const ready = this.#appliedWaiters.filter((w) => w.seq <= lastSeq);

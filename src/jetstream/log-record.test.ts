@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Encoder } from 'cbor-x';
-import { BadRecordError, decodeRecord, encodeRecord } from './log-record.ts';
+import { BadRecordError, decodeRecord, decodeRecords, encodeRecord, encodeRecords } from './log-record.ts';
 
 const from = { node: 'n1', ref: 7 };
 
@@ -33,4 +33,16 @@ test('records that are not parley messages are refused with the reason', () => {
   assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false })), /uid, binary or payload missing/);
   assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false, p: new Uint8Array() })), /time missing/);
   assert.throws(() => decodeRecord('c', cbor.encode({ u: 'u', b: false, p: new Uint8Array(), x: { o: 'o' } })), /origin stamp incomplete/);
+});
+
+test('a run of publishes is one stream message; its records come back in order', () => {
+  const items = ['a', 'b', 'c'].map((text, ref) => ({ request: { channel: 'c', uid: 'u', binary: false, payload: Buffer.from(text), cid: text }, from: { node: 'n1', ref } }));
+  const records = decodeRecords('c', encodeRecords(items, 99));
+  assert.deepEqual(records.map((r) => [Buffer.from(r.request.payload).toString(), r.request.cid, r.request.ts, r.from?.ref]), [
+    ['a', 'a', 99, 0],
+    ['b', 'b', 99, 1],
+    ['c', 'c', 99, 2],
+  ]);
+  assert.equal(decodeRecords('c', encodeRecord(items[0]!.request, 5, from)).length, 1, 'a lone record is read too');
+  assert.throws(() => decodeRecords('c', new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false }).encode([])), /0 records/);
 });

@@ -43,8 +43,37 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Ar
 // Copies: a view would keep the whole buffer the record came in alive for as long as the store keeps the message.
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 
+/**
+ * Records of one channel stored as one stream message, at most this many: a message's
+ * records are told apart by their index in it (stream-positions.ts).
+ */
+export const MAX_RECORDS_PER_MESSAGE = 512;
+
+/** The stream message of a run of one channel's publishes, in order. */
+export function encodeRecords(items: ReadonlyArray<{ readonly request: AppendRequest; readonly from: PublishRef }>, ts: number): Uint8Array {
+  if (items.length > MAX_RECORDS_PER_MESSAGE) throw new RangeError(`at most ${MAX_RECORDS_PER_MESSAGE} records in one stream message`);
+  return encoder.encode(items.map(({ request, from }) => toWire(request, ts, from)));
+}
+
+/** The records of a stream message of `channel`; one this version cannot read is a BadRecordError. */
+export function decodeRecords(channel: string, bytes: Uint8Array): LogRecord[] {
+  let wire: unknown;
+  try {
+    wire = decoder.decode(bytes);
+  } catch (error) {
+    throw new BadRecordError(`not CBOR: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(wire)) return [fromWire(channel, wire)];
+  if (wire.length === 0 || wire.length > MAX_RECORDS_PER_MESSAGE) throw new BadRecordError(`${wire.length} records in one message`);
+  return wire.map((w: unknown) => fromWire(channel, w));
+}
+
 /** The record of a publish: own messages get `ts` here, once, so every node agrees on it. */
 export function encodeRecord(request: AppendRequest, ts: number, from: PublishRef): Uint8Array {
+  return encoder.encode(toWire(request, ts, from));
+}
+
+function toWire(request: AppendRequest, ts: number, from: PublishRef): WireRecord {
   const wire: WireRecord = { u: request.uid, b: request.binary, p: request.payload, n: from.node, f: from.ref };
   if (request.cid !== undefined) wire.c = request.cid;
   if (request.retry === true) wire.r = true;
@@ -54,7 +83,7 @@ export function encodeRecord(request: AppendRequest, ts: number, from: PublishRe
     wire.x = { o: replica.origin, s: replica.originSeq, t: replica.ts, i: replica.id, v: replica.prev };
     if (replica.seal !== undefined) wire.x.z = replica.seal;
   }
-  return encoder.encode(wire);
+  return wire;
 }
 
 export class BadRecordError extends Error {}
@@ -67,6 +96,10 @@ export function decodeRecord(channel: string, bytes: Uint8Array): LogRecord {
   } catch (error) {
     throw new BadRecordError(`not CBOR: ${(error as Error).message}`);
   }
+  return fromWire(channel, wire);
+}
+
+function fromWire(channel: string, wire: unknown): LogRecord {
   if (typeof wire !== 'object' || wire === null) throw new BadRecordError('not a map');
   const w = wire as Partial<WireRecord>;
   if (typeof w.u !== 'string' || typeof w.b !== 'boolean' || !(w.p instanceof Uint8Array)) throw new BadRecordError('uid, binary or payload missing');

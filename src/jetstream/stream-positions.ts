@@ -1,34 +1,47 @@
-// Where each message of the view is in the stream: per channel, the stream sequence of each
-// seq the view holds, so a trim knows where in the stream a channel's oldest kept message
-// is. Eight bytes a message; dropped as retention removes messages. Pure.
+// Where each message of the view is in the stream: per channel, the position of each seq
+// the view holds, so a trim knows where in the stream a channel's oldest kept message is.
+// A position is the stream sequence of the stream message the record came in, times
+// SLOTS, plus the record's index in it (one stream message holds a run of records).
+// Eight bytes a message; dropped as retention removes messages. Pure.
+
+/** More than the records one stream message may hold (log-record.ts). */
+const SLOTS = 1024;
+
+export function positionOf(streamSeq: number, index: number): number {
+  return streamSeq * SLOTS + index;
+}
+
+export function streamSeqOfPosition(position: number): number {
+  return Math.floor(position / SLOTS);
+}
 
 interface ChannelPositions {
-  /** The channel seq of `streamSeqs[0]`. */
+  /** The channel seq of `positions[0]`. */
   base: number;
-  streamSeqs: number[];
+  positions: number[];
 }
 
 export class StreamPositions {
   readonly #channels = new Map<string, ChannelPositions>();
 
-  /** The view gave a record at `streamSeq` the channel seq `seq` (seqs come in order, without gaps). */
-  record(channel: string, seq: number, streamSeq: number): void {
-    const positions = this.#channels.get(channel);
-    if (positions === undefined) this.#channels.set(channel, { base: seq, streamSeqs: [streamSeq] });
-    else positions.streamSeqs.push(streamSeq);
+  /** The view gave the record at `position` the channel seq `seq` (seqs come in order, without gaps). */
+  record(channel: string, seq: number, position: number): void {
+    const found = this.#channels.get(channel);
+    if (found === undefined) this.#channels.set(channel, { base: seq, positions: [position] });
+    else found.positions.push(position);
   }
 
-  /** The stream sequence of the channel's message `seq`, if recorded and not dropped. */
-  streamSeqOf(channel: string, seq: number): number | undefined {
-    const positions = this.#channels.get(channel);
-    if (positions === undefined) return undefined;
-    return positions.streamSeqs[seq - positions.base];
+  /** The position of the channel's message `seq`, if recorded and not dropped. */
+  positionOf(channel: string, seq: number): number | undefined {
+    const found = this.#channels.get(channel);
+    if (found === undefined) return undefined;
+    return found.positions[seq - found.base];
   }
 
-  /** The stream sequence of the channel's newest message recorded. */
+  /** The position of the channel's newest message recorded. */
   last(channel: string): number | undefined {
-    const seqs = this.#channels.get(channel)?.streamSeqs;
-    return seqs === undefined ? undefined : seqs[seqs.length - 1];
+    const positions = this.#channels.get(channel)?.positions;
+    return positions === undefined ? undefined : positions[positions.length - 1];
   }
 
   /** The oldest seq recorded. */
@@ -38,10 +51,10 @@ export class StreamPositions {
 
   /** Forgets the channel's messages before `seq`. */
   dropBefore(channel: string, seq: number): void {
-    const positions = this.#channels.get(channel);
-    if (positions === undefined || seq <= positions.base) return;
-    positions.streamSeqs = positions.streamSeqs.slice(seq - positions.base);
-    positions.base = seq;
+    const found = this.#channels.get(channel);
+    if (found === undefined || seq <= found.base) return;
+    found.positions = found.positions.slice(seq - found.base);
+    found.base = seq;
   }
 
   channels(): IterableIterator<string> {

@@ -13,7 +13,7 @@ import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { MemoryStore } from '../store/memory-store.ts';
 import { checkpointBefore, decodeCheckpoint, encodeCheckpoint, type ChannelCheckpoint } from './checkpoint.ts';
-import type { StreamPositions } from './stream-positions.ts';
+import { positionOf, streamSeqOfPosition, type StreamPositions } from './stream-positions.ts';
 import { channelSubject } from './subjects.ts';
 
 /** The bucket of a stream's checkpoints. */
@@ -55,7 +55,7 @@ export class StreamTrimmer {
   readonly #store: MemoryStore;
   readonly #positions: StreamPositions;
   readonly #events: TrimEvents;
-  /** Checkpoints written (or found) last pass, purged up to on this one. */
+  /** Checkpoints written (or found) last pass, by position, purged up to on this one. */
   #toPurge = new Map<string, number>();
   #running = false;
 
@@ -75,9 +75,11 @@ export class StreamTrimmer {
     try {
       const purging = this.#toPurge;
       this.#toPurge = new Map();
-      for (const [channel, streamSeq] of purging) {
-        await this.#manager.streams.purge(this.#stream, { filter: channelSubject(this.#stream, channel), seq: streamSeq });
-        this.#events.onTrimmed?.(channel, streamSeq);
+      for (const [channel, position] of purging) {
+        // The stream message holding the first record kept stays: the checkpoint skips its records before it.
+        const seq = streamSeqOfPosition(position);
+        await this.#manager.streams.purge(this.#stream, { filter: channelSubject(this.#stream, channel), seq });
+        this.#events.onTrimmed?.(channel, seq);
       }
       for (const channel of [...this.#positions.channels()]) await this.#checkpoint(channel);
     } catch (error) {
@@ -91,15 +93,16 @@ export class StreamTrimmer {
     const recorded = this.#positions.first(channel);
     const { first, last } = this.#store.bounds(channel);
     if (recorded === undefined || first <= recorded) return; // retention removed nothing since
-    // The stream sequence of the oldest kept message; with none kept, just past the newest.
-    const streamSeq = first <= last ? this.#positions.streamSeqOf(channel, first) : (this.#positions.last(channel) ?? 0) + 1;
-    if (streamSeq === undefined) return;
+    // The position of the oldest kept message; with none kept, the next stream message.
+    const newest = this.#positions.last(channel);
+    const position = first <= last ? this.#positions.positionOf(channel, first) : newest === undefined ? undefined : positionOf(streamSeqOfPosition(newest) + 1, 0);
+    if (position === undefined) return;
     const kept = first <= last ? this.#store.read(channel, { after: first - 1, limit: last - first + 1 }) : [];
-    const checkpoint = checkpointBefore(streamSeq, kept, last, this.#store.vector(channel), (origin) => this.#store.lastId(channel, origin));
+    const checkpoint = checkpointBefore(position, kept, last, this.#store.vector(channel), (origin) => this.#store.lastId(channel, origin));
     const key = keyOf(channel);
     const current = await this.#kv.get(key);
-    const currentSeq = current === null || current.operation !== 'PUT' ? 0 : (decodeCheckpoint(current.value)?.streamSeq ?? 0);
-    if (currentSeq < streamSeq) {
+    const currentPosition = current === null || current.operation !== 'PUT' ? 0 : (decodeCheckpoint(current.value)?.position ?? 0);
+    if (currentPosition < position) {
       try {
         if (current === null) await this.#kv.create(key, encodeCheckpoint(checkpoint));
         else await this.#kv.update(key, encodeCheckpoint(checkpoint), current.revision);
@@ -108,6 +111,6 @@ export class StreamTrimmer {
       }
     }
     this.#positions.dropBefore(channel, first);
-    this.#toPurge.set(channel, streamSeq);
+    this.#toPurge.set(channel, position);
   }
 }

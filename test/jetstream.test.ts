@@ -132,6 +132,17 @@ test('/metrics and /healthz show the NATS connection and JetStream latency', { s
   assert.match(metrics, /^parley_jetstream_publish_seconds_count [1-9]\d*$/m);
 });
 
+test("--max-message is lowered to what NATS takes in one message, so the largest message is stored", { skip }, async () => {
+  const [line] = a.logged('--max-message lowered to what NATS takes in one message (raise max_payload in the NATS server config to allow more)');
+  assert.ok(line !== undefined, 'the node says it lowered the limit');
+  const fits = Number(line.now);
+  assert.equal(fits, 1024 * 1024 - 4096);
+  const res = await fetch(new URL('/v1/channels/big/messages?uid=u', a.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(fits) });
+  assert.equal(res.status, 201, await res.text());
+  const over = await fetch(new URL('/v1/channels/big/messages?uid=u', a.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(fits + 1) });
+  assert.equal(over.status, 413);
+});
+
 test('NATS unreachable at start: exit 1 within seconds, naming the URL and what to check', { skip }, async () => {
   const port = await freePort();
   const started = Date.now();

@@ -24,6 +24,8 @@ export interface JetStreamBackend {
   start(hub: Hub, view: MemoryStore, trimIntervalMs: number): Promise<void>;
   /** Stops trimming and reading, and closes the connection. */
   close(): Promise<void>;
+  /** The largest message the NATS server takes (its max_payload). */
+  readonly maxPayload: number;
   /** What /healthz says about NATS. */
   health(): { connected: boolean; server: string | undefined; stream: string; applied: number };
 }
@@ -52,6 +54,7 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
     return {
       log: jetStreamLog,
       identity,
+      maxPayload: connection.info?.max_payload ?? 1024 * 1024,
       async start(hub, view, trimIntervalMs) {
         const seeds = await loadCheckpoints(checkpoints);
         for (const [channel, checkpoint] of seeds) {

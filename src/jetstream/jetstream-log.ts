@@ -37,8 +37,13 @@ export interface LogEvents {
 const RECENT_RESULTS = 200_000;
 /** Records applied together (as the hub's own batches); whole stream messages, so a little more. */
 const MAX_APPLY_BATCH = 512;
-/** Payload bytes in one stream message at most, unless a single publish is larger: NATS servers take 1 MiB by default. */
-const MAX_MESSAGE_BYTES = 256 * 1024;
+/**
+ * Bytes of records in one stream message at most (unless a single publish is larger), and
+ * at most half of what the server takes in a message (1 MiB by default).
+ */
+const MAX_RUN_BYTES = 256 * 1024;
+/** What a record takes beside its payload, uid and client id, about. */
+const RECORD_FIELDS = 64;
 /** A reader behind what JetStream acknowledged, with nothing read for this long, is rebuilt. */
 const STALL_MS = 3000;
 /** How often publishes are checked for their timeout. */
@@ -62,6 +67,7 @@ export class JetStreamLog implements PublishLog {
   readonly #client: JetStreamClient;
   readonly #stream: string;
   readonly #publishTimeoutMs: number;
+  readonly #maxRunBytes: number;
   readonly #events: LogEvents;
   /** Tells this process's records from every other's, a restart of this node included. */
   readonly #tag = randomBytes(8).toString('base64url');
@@ -110,6 +116,7 @@ export class JetStreamLog implements PublishLog {
 
   constructor(options: { connection: NatsConnection; manager: JetStreamManager; stream: string; publishTimeoutMs: number; events?: LogEvents }) {
     this.#connection = options.connection;
+    this.#maxRunBytes = Math.min(MAX_RUN_BYTES, Math.floor((options.connection.info?.max_payload ?? 1024 * 1024) / 2));
     this.#manager = options.manager;
     this.#client = jetstream(options.connection, { timeout: options.publishTimeoutMs });
     this.#stream = options.stream;
@@ -170,7 +177,7 @@ export class JetStreamLog implements PublishLog {
 
   /**
    * Publishes a turn's batch: one stream message per run of a channel's publishes (at
-   * most MAX_RECORDS_PER_MESSAGE records and about MAX_MESSAGE_BYTES), which costs NATS
+   * most MAX_RECORDS_PER_MESSAGE records and about MAX_RUN_BYTES), which costs NATS
    * and JetStream one message, one acknowledgement and one delivery per node for the run.
    */
   submit(requests: AppendRequest[], except: Array<Member | undefined>, done: Array<PublishCallback | undefined>): void {
@@ -188,13 +195,14 @@ export class JetStreamLog implements PublishLog {
         const request = requests[i]!;
         const ref = ++this.#nextRef;
         this.#waiting.set(ref, { except: except[i], done: done[i] });
-        if (run.length === MAX_RECORDS_PER_MESSAGE || (run.length > 0 && bytes + request.payload.length > MAX_MESSAGE_BYTES)) {
+        const size = request.payload.length + request.uid.length + (request.cid?.length ?? 0) + RECORD_FIELDS;
+        if (run.length === MAX_RECORDS_PER_MESSAGE || (run.length > 0 && bytes + size > this.#maxRunBytes)) {
           this.#publishRun(channel, run, ts);
           run = [];
           bytes = 0;
         }
         run.push({ request, from: { node: this.#tag, ref } });
-        bytes += request.payload.length;
+        bytes += size;
       }
       this.#publishRun(channel, run, ts);
     }

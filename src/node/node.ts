@@ -90,15 +90,16 @@ export interface StartOptions {
   readonly logDropped?: () => LogLinesDropped;
 }
 
-export async function startNode(config: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
+export async function startNode(given: NodeConfig, log: Logger, options: StartOptions = {}): Promise<ParleyNode> {
   // Built in dependency order: each component gets what it needs, already built.
   const stats = new NodeStats();
   const outbound = new OutboundFlusher();
-  const localIdentity = loadOrCreateIdentity(config.dataDir);
+  const localIdentity = loadOrCreateIdentity(given.dataDir);
   let observePublish: (seconds: number) => void = () => undefined;
   // With --nats, JetStream keeps the messages and the store is this node's view of them.
   const jetStream: JetStreamBackend | undefined =
-    config.nats === undefined ? undefined : await openJetStream(config.nats, localIdentity, log, (seconds) => observePublish(seconds));
+    given.nats === undefined ? undefined : await openJetStream(given.nats, localIdentity, log, (seconds) => observePublish(seconds));
+  const config = jetStream === undefined ? given : withinNatsPayload(given, jetStream.maxPayload, log);
   const identity = jetStream?.identity ?? localIdentity;
   const storeSettings: StoreConfig = jetStream === undefined ? config.store : { ...config.store, backend: 'memory' };
   const view =
@@ -304,6 +305,21 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   };
 
   return { urls: listeners.urls, identity, stats, hub, peering, p2p, close };
+}
+
+/** Room a stream record takes beside its payload (uid, client id, origin stamp, CBOR). */
+const RECORD_OVERHEAD = 4096;
+
+/**
+ * The config with --max-message lowered, if need be, to what the NATS server takes in one
+ * message (its max_payload, 1 MiB by default) less a record's overhead: a larger message
+ * could never be stored, and its publisher would retry it for ever.
+ */
+function withinNatsPayload(config: NodeConfig, maxPayload: number, log: Logger): NodeConfig {
+  const fits = maxPayload - RECORD_OVERHEAD;
+  if (config.websocket.maxMessage <= fits) return config;
+  log.warn({ maxMessage: config.websocket.maxMessage, natsMaxPayload: maxPayload, now: fits }, '--max-message lowered to what NATS takes in one message (raise max_payload in the NATS server config to allow more)');
+  return { ...config, websocket: { ...config.websocket, maxMessage: fits } };
 }
 
 /** Loaded only with --nats: a node without it does not load the NATS client. */

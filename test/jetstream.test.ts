@@ -16,7 +16,7 @@ import { MlesTestClient } from './helpers/mles-client.ts';
 import { natsUnavailable, startNatsCluster, type NatsCluster } from './helpers/nats-servers.ts';
 import { CLI, startNode, type NodeProcess } from './helpers/node-process.ts';
 import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { freePort } from './helpers/pebble.ts';
+import { freePort, makeLocalCertificate } from './helpers/pebble.ts';
 
 const skip = natsUnavailable();
 let nats: NatsCluster;
@@ -220,5 +220,29 @@ test('retention trims the stream, and a node started afterwards numbers and ids 
     assert.deepEqual((await history(first, 'kept')).at(-1), (await history(later, 'kept')).at(-1));
   } finally {
     await Promise.all([first.stop(), later?.stop()]);
+  }
+});
+
+test('NATS over TLS: the node trusts the CA it is given, and without it says what to check', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-nats-tls-'));
+  const certificate = makeLocalCertificate(dir, 'nats');
+  const secure = await startNatsCluster(1, certificate);
+  try {
+    const node = await startNode(['--nats', secure.urls, '--nats-tls-ca', certificate.cert]);
+    try {
+      const stored = await publishHttp(node, 'over-tls', 'sealed', 'tls-1');
+      assert.equal(stored.status, 201, JSON.stringify(stored.body));
+      assert.deepEqual((await history(node, 'over-tls')).map((m) => m.payload), ['sealed']);
+    } finally {
+      await node.stop();
+    }
+    const refused = spawnSync(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--data', mkdtempSync(join(tmpdir(), 'parley-test-')), '--nats', secure.urls], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+: .*TLS options \(--nats-tls-\*\)/);
+  } finally {
+    await secure.stop();
   }
 });

@@ -41,7 +41,8 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-export async function startNatsCluster(size: 1 | 3): Promise<NatsCluster> {
+/** `tls`: PEM files the servers present; clients then need TLS (tls:// URLs). */
+export async function startNatsCluster(size: 1 | 3, tls?: { cert: string; key: string }): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-nats-'));
   const ports = await Promise.all(Array.from({ length: size * 3 }, () => freePort()));
   const nodes = Array.from({ length: size }, (_, i) => ({ name: `n${i + 1}`, port: ports[i * 3]!, monitorPort: ports[i * 3 + 1]!, clusterPort: ports[i * 3 + 2]! }));
@@ -55,6 +56,7 @@ export async function startNatsCluster(size: 1 | 3): Promise<NatsCluster> {
         `listen: 127.0.0.1:${node.port}`,
         `http: 127.0.0.1:${node.monitorPort}`,
         `jetstream { store_dir: "${join(dir, node.name)}" }`,
+        ...(tls === undefined ? [] : [`tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }`]),
         ...(size > 1 ? [`cluster { name: parley-test, listen: 127.0.0.1:${node.clusterPort}, routes: [${routes.join(', ')}] }`] : []),
       ].join('\n') + '\n',
     );
@@ -63,7 +65,7 @@ export async function startNatsCluster(size: 1 | 3): Promise<NatsCluster> {
   await Promise.all(servers.map((s) => s.start()));
   const cluster: NatsCluster = {
     servers,
-    urls: servers.map((s) => s.url).join(','),
+    urls: servers.map((s) => (tls === undefined ? s.url : s.url.replace('nats://', 'tls://'))).join(','),
     ready: (timeoutMs = 20_000) => waitReady(servers, timeoutMs),
     async streamLeader(stream) {
       for (const server of servers.filter((s) => s.up)) {

@@ -114,8 +114,11 @@ test('the stream leader server killed while clients publish: no acked message lo
       assert.equal(exactlyOnce(stored.map((m) => m.payload), acked), undefined);
       assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: acked.length }, (_, i) => i + 1));
     }
+  } catch (error) {
+    // What the nodes said about NATS, to tell a slow failover from a fault of the node's.
+    const warnings = nodes.map((n) => n.stdout.filter((l) => !l.includes('"level":30')).join('\n')).join('\n--\n');
+    throw new Error(`${(error as Error).message}\nnode warnings:\n${warnings}`, { cause: error });
   } finally {
-    if (process.env.DEBUG_NATS) for (const n of nodes) console.log(n.stdout.filter((l) => !l.includes('"level":30')).join('\n'));
     await Promise.all(people.map((p) => p.close()));
     await server.restart();
     await nats.ready();

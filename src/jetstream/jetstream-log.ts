@@ -213,11 +213,6 @@ export class JetStreamLog implements PublishLog {
     const id = ++this.#nextRun;
     this.#runs.set(id, run.map((r) => r.from.ref));
     this.#sentAt.set(id, performance.now());
-    if (this.#reconnecting) {
-      // Buffered in the client, it would be stored at some later reconnect, or time
-      // out: the publishers are better told now, and retry.
-      return this.#notStored(id, 'not connected to NATS; reconnecting');
-    }
     // A lone publish with a client id (or a peer's message) is deduplicated by JetStream
     // too; in a run, each node's store catches a repeated client id as it applies it.
     const msgID = run.length === 1 ? dedupId(run[0]!.request) : undefined;

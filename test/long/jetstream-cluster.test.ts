@@ -7,11 +7,11 @@
 
 import { strict as assert } from 'node:assert';
 import { after, before, test } from 'node:test';
-import { MemoryCursorStore } from '../src/client/index.ts';
-import { natsUnavailable, startNatsCluster, type NatsCluster } from './helpers/nats-servers.ts';
-import { startNode, type NodeProcess } from './helpers/node-process.ts';
-import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { startTcpBalancer } from './helpers/tcp-balancer.ts';
+import { MemoryCursorStore } from '../../src/client/index.ts';
+import { natsUnavailable, startNatsCluster, type NatsCluster } from '../helpers/nats-servers.ts';
+import { startNode, type NodeProcess } from '../helpers/node-process.ts';
+import { exactlyOnce, Participant } from '../helpers/participant.ts';
+import { startTcpBalancer } from '../helpers/tcp-balancer.ts';
 
 const skip = natsUnavailable();
 let nats: NatsCluster;

@@ -40,6 +40,7 @@ import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import { startMatrixGateway, type MatrixGateway } from '../matrix/gateway.ts';
 import { packageVersion } from './version.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
@@ -197,6 +198,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention of join headers failed'),
   });
   const closeStores = (): void => {
+    matrix?.close();
     retention.stop();
     headerRetention.stop();
     joinHeaders.close();
@@ -219,6 +221,23 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   };
   const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
+  // Rooms are channels of this store and hub: Mles and native clients see them, peering carries them.
+  const matrix: MatrixGateway | undefined = config.matrix.enabled
+    ? startMatrixGateway({
+        settings: {
+          serverName: config.matrix.serverName ?? identity.nodeId,
+          registration: config.matrix.registration,
+          registrationToken: config.matrix.registrationToken,
+          loginRate: config.matrix.loginRate,
+          sendRate: config.matrix.sendRate,
+        },
+        hub,
+        store,
+        dataDir: config.store.backend === 'sqlite' ? config.dataDir : undefined,
+        catchUp: (channel) => peering.catchUp(channel),
+        log,
+      })
+    : undefined;
   const onRequest = createRequestHandler({
     log,
     health: () => ({
@@ -227,14 +246,17 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       peers: peering.status().filter((p) => p.up).length,
     }),
     metrics: metrics.registry,
-    routes: httpRoutes({
-      hub,
-      store,
-      catchUp: (channel) => peering.catchUp(channel),
-      config,
-      nodeId: identity.nodeId,
-      p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
-    }),
+    routes: [
+      ...httpRoutes({
+        hub,
+        store,
+        catchUp: (channel) => peering.catchUp(channel),
+        config,
+        nodeId: identity.nodeId,
+        p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
+      }),
+      ...(matrix === undefined ? [] : [matrix.route]),
+    ],
     site: staticSite(config.http, config.tls),
   });
 
@@ -269,6 +291,7 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
       await p2pMode?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();
       presence.silence();
+      matrix?.stop();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
       // Whatever was published before the close is committed before the store shuts.

@@ -123,3 +123,21 @@ export function roomAppears(client: MatrixClient, roomId: string, membership: 'i
     client.on(ClientEvent.Room, check);
   });
 }
+
+/** Resolves once `check` holds, asked now and after each sync the client processes. */
+export function syncedUntil(client: MatrixClient, check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const listener = (): void => {
+      if (!check()) return;
+      clearTimeout(timer);
+      client.off(ClientEvent.Sync, listener);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      client.off(ClientEvent.Sync, listener);
+      reject(new Error(`${what}: not within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.on(ClientEvent.Sync, listener);
+    listener();
+  });
+}

@@ -233,6 +233,41 @@ describe('Matrix gateway with matrix-js-sdk', () => {
     }
   });
 
+  test('bad requests, seeded at random, get Matrix errors and never crash the node', async (t) => {
+    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    t.diagnostic(`seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
+    let state = seed;
+    const next = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+    const pick = <T>(values: readonly T[]): T => values[next(values.length)]!;
+    const room = encodeURIComponent(roomId);
+    const templates = [
+      'register', 'login', 'logout', 'account/whoami', 'devices', 'devices/X', 'createRoom', 'sync', 'joined_rooms', 'publicRooms', 'capabilities', 'pushrules/',
+      `rooms/${room}/send/m.room.message/SEG`, `rooms/${room}/state/SEG`, `rooms/${room}/state/m.room.name/SEG`, `rooms/${room}/messages`, `rooms/SEG/join`,
+      `rooms/${room}/invite`, `rooms/${room}/kick`, `rooms/${room}/redact/SEG/SEG`, `rooms/${room}/context/SEG`, `rooms/${room}/event/SEG`, `rooms/${room}/members`,
+      `rooms/${room}/typing/SEG`, `rooms/${room}/receipt/SEG/SEG`, 'join/SEG', 'directory/room/SEG', 'directory/list/room/SEG', 'profile/SEG/displayname',
+      'user/SEG/filter', 'user/SEG/filter/SEG', 'user/SEG/account_data/SEG', 'user/SEG/rooms/SEG/tags/SEG', 'SEG', 'SEG/SEG/SEG',
+    ];
+    const segments = ['%', '%zz', '%E0%A4%A', '..', '', 'x'.repeat(5000), '%00', '%F0%9F%98%80', encodeURIComponent('!x:y'), encodeURIComponent('#a:b'), encodeURIComponent(alice.userId), '-1', 'null'];
+    const queries = ['', '?since=s1_1', '?since=zz', '?timeout=-5', '?timeout=99999999999', '?limit=abc', '?limit=0', '?dir=x', '?from=t1_2_a_x', `?filter=${encodeURIComponent('{"room":{"timeline":{"limit":"many"}}}')}`, '?filter={', '?filter=999', '?kind=guest', '?access_token='];
+    const bodies: unknown[] = [undefined, '', '{', 'null', '[]', '"text"', '123', '{"a":', { type: 5 }, { identifier: 'x' }, { user_id: 7 }, { auth: null }, { name: { deep: [1, 2] } }, { membership: 'knock' }, { typing: 'yes' }, { visibility: 'maybe' }, { room: 5 }, 'x'.repeat(2 * 1024 * 1024)];
+    const tokens = [undefined, alice.accessToken, 'bogus', ''];
+    for (let i = 0; i < 400; i++) {
+      const path = '/_matrix/client/' + pick(['v3', 'r0', 'v1', 'v9']) + '/' + pick(templates).replace(/SEG/g, () => pick(segments)) + pick(queries);
+      const method = pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+      const response = await raw(base, method, path, method === 'GET' ? undefined : pick(bodies), pick(tokens)).catch((error: Error) => ({ status: 0, json: { error: error.message } as Record<string, unknown> }));
+      assert.ok(response.status !== 0 && response.status < 500, `seed ${seed}, request ${i}: ${method} ${path.slice(0, 200)} answered ${response.status} ${JSON.stringify(response.json).slice(0, 300)}`);
+      if (response.status >= 400) {
+        assert.equal(typeof response.json.errcode, 'string', `${method} ${path.slice(0, 200)}: errcode`);
+        assert.equal(typeof response.json.error, 'string', `${method} ${path.slice(0, 200)}: error`);
+      }
+    }
+    const alive = await raw(base, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/after-fuzz`, { msgtype: 'm.text', body: 'still here' }, alice.accessToken);
+    assert.equal(alive.status, 200);
+  });
+
   test('a restarted node keeps accounts, tokens and sync positions; the clients resume', async () => {
     const beforeRestart = await raw(base, 'GET', '/_matrix/client/v3/sync?timeout=0', undefined, bob.accessToken);
     const since = beforeRestart.json.next_batch as string;
@@ -248,5 +283,40 @@ describe('Matrix gateway with matrix-js-sdk', () => {
     const synced = await raw(base, 'GET', `/_matrix/client/v3/sync?since=${since}&timeout=0`, undefined, bob.accessToken);
     const events = (synced.json.rooms as { join: Record<string, { timeline: { events: Array<{ content: { body?: string } }> } }> }).join[roomId]!.timeline.events;
     assert.deepEqual(events.map((e) => e.content.body), ['after the restart']);
+  });
+});
+
+describe('Matrix gateway: registration by token, and rate limits', () => {
+  let node: NodeProcess;
+  let base: string;
+  before(async () => {
+    node = await startNode(['--matrix', '--matrix-registration-token', 'open sesame', '--matrix-login-rate', '6', '--matrix-send-rate', '1']);
+    base = node.url.replace(/\/$/, '');
+  });
+  after(() => node?.stop());
+
+  test('registration asks for the token, refuses a wrong one and guests; logins and sends past the limit get M_LIMIT_EXCEEDED with retry_after_ms', async () => {
+    const asked = await raw(base, 'POST', '/_matrix/client/v3/register', { username: 'zoe', password: 'pw' });
+    assert.equal(asked.status, 401);
+    assert.deepEqual(asked.json.flows, [{ stages: ['m.login.registration_token'] }]);
+    const wrong = await raw(base, 'POST', '/_matrix/client/v3/register', { username: 'zoe', password: 'pw', auth: { type: 'm.login.registration_token', token: 'guess' } });
+    assert.equal(wrong.status, 401);
+    const guest = await raw(base, 'POST', '/_matrix/client/v3/register?kind=guest', {});
+    assert.equal(guest.json.errcode, 'M_FORBIDDEN');
+    const right = await raw(base, 'POST', '/_matrix/client/v3/register', { username: 'zoe', password: 'pw', auth: { type: 'm.login.registration_token', token: 'open sesame' } });
+    assert.equal(right.status, 200, JSON.stringify(right.json));
+    const token = right.json.access_token as string;
+    // 6 a minute, 3 at once: the fourth login at once from this address is refused.
+    const logins = [];
+    for (let i = 0; i < 4; i++) logins.push(await raw(base, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'zoe', password: 'pw' }));
+    const limited = logins.find((r) => r.status === 429);
+    assert.ok(limited !== undefined, `statuses ${logins.map((r) => r.status).join()}`);
+    assert.equal(limited.json.errcode, 'M_LIMIT_EXCEEDED');
+    assert.ok(typeof limited.json.retry_after_ms === 'number' && limited.json.retry_after_ms > 0);
+    const room = (await raw(base, 'POST', '/_matrix/client/v3/createRoom', {}, token)).json.room_id as string;
+    const sends = [];
+    for (let i = 0; i < 15; i++) sends.push(await raw(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/t${i}`, { body: String(i) }, token));
+    const refused = sends.filter((r) => r.status === 429);
+    assert.ok(refused.length > 0 && refused.every((r) => r.json.errcode === 'M_LIMIT_EXCEEDED' && (r.json.retry_after_ms as number) > 0));
   });
 });

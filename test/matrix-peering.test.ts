@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { EventType, type MatrixClient } from 'matrix-js-sdk';
+import { EventType, Preset, Visibility, type MatrixClient } from 'matrix-js-sdk';
 import { nextEvent, raw, register, roomAppears, startClient, syncedUntil, type Account } from './helpers/matrix.ts';
 import { TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
@@ -128,6 +128,24 @@ describe('Matrix rooms across two peered nodes', () => {
     }
     const [nameA, nameB] = await Promise.all([baseA, baseB].map(async (base) => (await raw(base, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name`, undefined, base === baseA ? alice.accessToken : bob.accessToken)).json.name));
     assert.equal(nameA, nameB, 'one rename wins on both nodes');
+  });
+
+  test('the public room directory lists a room of the other node, which joins by alias from there', async () => {
+    const square = (await aliceClient.createRoom({ name: 'Town square', preset: Preset.PublicChat, visibility: Visibility.Public, room_alias_name: 'square' })).room_id;
+    const deadline = Date.now() + 10_000;
+    let listed: Array<{ room_id: string; name?: string; num_joined_members: number }> = [];
+    while (!listed.some((r) => r.room_id === square && r.name === 'Town square')) {
+      assert.ok(Date.now() < deadline, 'the room reaches the directory on B');
+      await new Promise((resolve) => setTimeout(resolve, 100)); // replication has no event to await over HTTP
+      listed = (await raw(baseB, 'GET', '/_matrix/client/v3/publicRooms')).json.chunk as typeof listed;
+    }
+    const joinSeen = nextEvent(aliceClient, (e) => e.getRoomId() === square && e.getType() === EventType.RoomMember && e.getStateKey() === bob.userId, 5000);
+    assert.equal((await bobClient.joinRoom('#square:a.test')).roomId, square);
+    await joinSeen;
+    const visibility = await raw(baseB, 'GET', `/_matrix/client/v3/directory/list/room/${encodeURIComponent(square)}`);
+    assert.equal(visibility.json.visibility, 'public');
+    const searched = await raw(baseA, 'POST', '/_matrix/client/v3/publicRooms', { filter: { generic_search_term: 'town' } }, alice.accessToken);
+    assert.deepEqual((searched.json.chunk as Array<{ room_id: string }>).map((r) => r.room_id), [square]);
   });
 
   test('a partition: both sides go on; after healing both nodes hold the same room', async () => {

@@ -51,9 +51,9 @@ function startSession(ctx: MatrixContext, userId: string, body: Record<string, u
 async function register(ctx: MatrixContext, request: Request): Promise<Reply> {
   const guest = request.query.get('kind') === 'guest';
   if (ctx.settings.registration === 'closed') throw forbidden('registration is closed on this server: ask its operator for an account');
-  ctx.loginLimit.take(`register ${request.address}`);
   const body = request.body;
   if (guest) {
+    ctx.loginLimit.take(`register ${request.address}`);
     if (ctx.settings.registration === 'token') throw forbidden('guest access is off on this server (registration needs a token)');
     const userId = `@guest-${randomBytes(6).toString('hex')}:${ctx.settings.serverName}`;
     ctx.accounts.createUser(userId, null, true, ctx.now());
@@ -63,6 +63,8 @@ async function register(ctx: MatrixContext, request: Request): Promise<Reply> {
   const password = optionalString(body, 'password');
   if (username !== undefined) validateLocalpart(username);
   checkRegistrationAuth(ctx, body);
+  // Counted once the auth stage is done: the 401 round trip every client makes first is free.
+  ctx.loginLimit.take(`register ${request.address}`);
   const localpart = username ?? `user-${randomBytes(6).toString('hex')}`;
   const userId = `@${localpart}:${ctx.settings.serverName}`;
   if (ctx.accounts.userExists(userId)) throw new MatrixError(400, 'M_USER_IN_USE', `${userId} is taken: choose another user name`);

@@ -73,7 +73,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     directory,
     notifier,
     ephemeral: new EphemeralState(now),
-    loginLimit: new KeyedRateLimit(Math.max(1, Math.ceil(settings.loginRate / 6)), settings.loginRate / 60),
+    loginLimit: new KeyedRateLimit(Math.max(3, Math.ceil(settings.loginRate / 6)), settings.loginRate / 60),
     sendLimit: new KeyedRateLimit(settings.sendRate * 10, settings.sendRate),
     log,
     now,
@@ -97,7 +97,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   });
   const route: Route = {
     paths: ['/_matrix/client/{path}', WELL_KNOWN],
-    methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'],
     matches: (path) => path.startsWith(CLIENT_PREFIX) || path === WELL_KNOWN,
     handle: (req, res) => router.handle(req, res),
   };

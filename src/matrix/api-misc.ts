@@ -61,7 +61,9 @@ function publicRooms(ctx: MatrixContext, r: Request): Reply {
   const sinceValue = r.body.since ?? r.query.get('since');
   const offset = typeof sinceValue === 'string' && /^\d{1,9}$/.test(sinceValue) ? Number(sinceValue) : 0;
   const term = (r.body.filter as { generic_search_term?: unknown } | undefined)?.generic_search_term;
-  let rooms: Array<Record<string, unknown>> = ctx.directory.publicRooms().flatMap((id) => {
+  let rooms: Array<Record<string, unknown>> = [...new Set([...ctx.directory.publicRooms(), ...ctx.networkPublicRooms()])].sort().flatMap((id) => {
+    // A room another node announced is followed, so that its state arrives to be shown and joined.
+    if (ctx.rooms.room(id) === undefined) ctx.rooms.follow(id);
     const summary = roomSummary(ctx, id);
     return summary === undefined ? [] : [summary];
   });

@@ -34,6 +34,8 @@ export interface MatrixContext {
   readonly sendLimit: KeyedRateLimit;
   readonly log: Logger;
   readonly now: () => number;
+  /** Rooms the peer-to-peer directory of public channels lists (with --p2p), by room id. */
+  readonly networkPublicRooms: () => readonly string[];
   /** True once the node is stopping: long-polls answer at once. */
   readonly stopping: () => boolean;
 }

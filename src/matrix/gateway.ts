@@ -6,7 +6,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Route } from '../http/handlers.ts';
+import { MAX_ABOUT, type PublicChannel } from '../p2p/directory.ts';
 import type { Store } from '../store/store.ts';
+import { roomChannel, roomOfChannel } from './events.ts';
 import { AccountStore } from './account-store.ts';
 import { accountEndpoints } from './api-account.ts';
 import { miscEndpoints, SPEC_VERSIONS } from './api-misc.ts';
@@ -29,10 +31,16 @@ export interface MatrixGatewayOptions {
   readonly catchUp: (channel: string) => Promise<void>;
   readonly log: Logger;
   readonly now?: () => number;
+  /** A room became public (listed in the room directory): the p2p directory announces it soon. */
+  readonly onPublicRoom?: (roomId: string) => void;
+  /** The peer-to-peer directory of public channels, once --p2p runs. */
+  readonly networkDirectory?: () => readonly { readonly channel: string }[] | undefined;
 }
 
 export interface MatrixGateway {
   readonly route: Route;
+  /** Public rooms made here, as channels for the peer-to-peer directory to announce. */
+  publicChannels(): PublicChannel[];
   /** Long-polling /sync requests waiting now. */
   waiting(): number;
   /** Answers the waiting long-polls: the node is stopping. */
@@ -65,7 +73,11 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
       notifier.wake(concerned);
     },
   });
-  const directory = new RoomDirectory({ hub: options.hub, store: options.store, onPublic: (roomId) => rooms.follow(roomId) });
+  const directory = new RoomDirectory({ hub: options.hub, store: options.store, onPublic: (roomId) => {
+      rooms.follow(roomId);
+      options.onPublicRoom?.(roomId);
+    },
+  });
   const ctx: MatrixContext = {
     settings,
     accounts,
@@ -78,6 +90,10 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     log,
     now,
     stopping: () => stopping,
+    networkPublicRooms: () => (options.networkDirectory?.() ?? []).flatMap((entry) => {
+      const roomId = roomOfChannel(entry.channel);
+      return roomId === undefined ? [] : [roomId];
+    }),
   };
   let stopping = false;
   rooms.start();
@@ -103,6 +119,12 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   };
   return {
     route,
+    publicChannels: () =>
+      directory.publicRooms().flatMap((roomId) => {
+        if (!roomId.endsWith(`:${settings.serverName}`)) return [];
+        const name = rooms.room(roomId)?.stateEvent('m.room.name')?.content.name;
+        return [{ channel: roomChannel(roomId), about: (typeof name === 'string' ? name : roomId).slice(0, MAX_ABOUT) }];
+      }),
     waiting: () => notifier.waiting(),
     stop() {
       stopping = true;

@@ -236,6 +236,8 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
         dataDir: config.store.backend === 'sqlite' ? config.dataDir : undefined,
         catchUp: (channel) => peering.catchUp(channel),
         log,
+        networkDirectory: () => p2pMode?.directory.list(),
+        onPublicRoom: () => p2pMode?.directory.announceSoon(),
       })
     : undefined;
   const onRequest = createRequestHandler({
@@ -262,7 +264,17 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
 
   try {
     if (config.p2p.enabled) {
-      p2pMode = await startP2P({ settings: config.p2p, identity, hub, store, intake, sealer, maxPayload: config.websocket.maxMessage, log });
+      p2pMode = await startP2P({
+        settings: config.p2p,
+        identity,
+        hub,
+        store,
+        intake,
+        sealer,
+        maxPayload: config.websocket.maxMessage,
+        log,
+        moreChannels: matrix === undefined ? undefined : () => matrix.publicChannels(),
+      });
       p2p = p2pMode.host;
     }
   } catch (error) {

@@ -34,6 +34,10 @@ export interface AccountDataEntry {
 export class AccountStore {
   readonly #db: DatabaseSync;
   #lastPos: number;
+  /** Each user's newest account data position: most syncs have nothing new to ask the database for. */
+  readonly #newestData = new Map<string, number>();
+  /** Devices by access token: every request looks its token up, every long-poll again and again. */
+  readonly #byToken = new Map<string, Device>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -41,6 +45,8 @@ export class AccountStore {
     this.#db.exec(SCHEMA);
     const row = this.#db.prepare('SELECT max(pos) AS pos FROM (SELECT max(pos) AS pos FROM stream UNION ALL SELECT max(pos) FROM account_data)').get() as { pos: number | null };
     this.#lastPos = row.pos ?? 0;
+    const newest = this.#db.prepare('SELECT user_id, max(pos) AS pos FROM account_data GROUP BY user_id').all() as Array<{ user_id: string; pos: number }>;
+    for (const { user_id, pos } of newest) this.#newestData.set(user_id, pos);
   }
 
   /** The newest stream position handed out. */
@@ -69,16 +75,23 @@ export class AccountStore {
   }
 
   addDevice(token: string, userId: string, deviceId: string, displayName: string | null, now: number): void {
+    this.#byToken.clear();
     // A device logging in again replaces its old token.
     this.#db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?').run(userId, deviceId);
     this.#db.prepare('INSERT INTO devices (token, user_id, device_id, display_name, last_seen) VALUES (?, ?, ?, ?, ?)').run(token, userId, deviceId, displayName, now);
   }
 
   deviceOf(token: string): Device | undefined {
+    const known = this.#byToken.get(token);
+    if (known !== undefined) return known;
     const row = this.#db.prepare('SELECT user_id, device_id, display_name, last_seen FROM devices WHERE token = ?').get(token) as
       | { user_id: string; device_id: string; display_name: string | null; last_seen: number }
       | undefined;
-    return row === undefined ? undefined : { userId: row.user_id, deviceId: row.device_id, displayName: row.display_name, lastSeen: row.last_seen };
+    if (row === undefined) return undefined;
+    const device = { userId: row.user_id, deviceId: row.device_id, displayName: row.display_name, lastSeen: row.last_seen };
+    if (this.#byToken.size > 100_000) this.#byToken.clear();
+    this.#byToken.set(token, device);
+    return device;
   }
 
   devices(userId: string): Device[] {
@@ -92,18 +105,22 @@ export class AccountStore {
   }
 
   removeToken(token: string): void {
+    this.#byToken.clear();
     this.#db.prepare('DELETE FROM devices WHERE token = ?').run(token);
   }
 
   removeDevice(userId: string, deviceId: string): boolean {
+    this.#byToken.clear();
     return this.#db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?').run(userId, deviceId).changes > 0;
   }
 
   removeAllTokens(userId: string): void {
+    this.#byToken.clear();
     this.#db.prepare('DELETE FROM devices WHERE user_id = ?').run(userId);
   }
 
   renameDevice(userId: string, deviceId: string, displayName: string): boolean {
+    this.#byToken.clear();
     return this.#db.prepare('UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?').run(displayName, userId, deviceId).changes > 0;
   }
 
@@ -142,6 +159,7 @@ export class AccountStore {
     this.#db
       .prepare('INSERT INTO account_data (user_id, room_id, type, content, pos) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, pos = excluded.pos')
       .run(userId, roomId, type, JSON.stringify(content), pos);
+    this.#newestData.set(userId, pos);
     return pos;
   }
 
@@ -152,6 +170,7 @@ export class AccountStore {
 
   /** The user's account data changed after `pos` (all of it for 0). */
   accountDataSince(userId: string, pos: number): AccountDataEntry[] {
+    if ((this.#newestData.get(userId) ?? 0) <= pos) return [];
     const rows = this.#db.prepare('SELECT room_id, type, content, pos FROM account_data WHERE user_id = ? AND pos > ? ORDER BY pos').all(userId, pos) as Array<{
       room_id: string;
       type: string;

@@ -14,10 +14,19 @@ const KEPT_ON_REDACTION: Readonly<Record<string, readonly string[]>> = {
 };
 
 export function clientEvent(room: RoomState, event: RoomEvent, now: number): Record<string, unknown> {
+  const redactedBy = room.redactedBy(event.event_id);
+  // A new event goes out in a thousand /sync answers in the same millisecond: one copy for all.
+  const made = room.clientForms.get(event);
+  if (made !== undefined && made.now === now && made.redactedBy === redactedBy) return made.json;
+  const json = makeClientEvent(room, event, now, redactedBy);
+  room.clientForms.set(event, { now, redactedBy, json });
+  return json;
+}
+
+function makeClientEvent(room: RoomState, event: RoomEvent, now: number, redactedBy: string | undefined): Record<string, unknown> {
   const { depth: _depth, ...rest } = event;
   const unsigned: Record<string, unknown> = { age: Math.max(0, now - event.origin_server_ts) };
   let content: JsonObject = event.content;
-  const redactedBy = room.redactedBy(event.event_id);
   if (redactedBy !== undefined) {
     const kept = KEPT_ON_REDACTION[event.type] ?? [];
     content = Object.fromEntries(Object.entries(event.content).filter(([key]) => kept.includes(key)));

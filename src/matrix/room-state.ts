@@ -16,8 +16,17 @@ const stateKeyOf = (type: string, stateKey: string): string => `${type}\u0000${s
 
 const MEMBERSHIPS: readonly string[] = ['join', 'invite', 'leave', 'ban'];
 
+/** An event as clients get it, made at `now` (client-events.ts). */
+export interface ClientForm {
+  readonly now: number;
+  readonly redactedBy: string | undefined;
+  readonly json: Record<string, unknown>;
+}
+
 export class RoomState {
   readonly roomId: string;
+  /** The last client form made of each event, kept with the room it belongs to. */
+  readonly clientForms = new WeakMap<RoomEvent, ClientForm>();
   /** Every event held, accepted or not, in room order. */
   readonly #events: RoomEvent[] = [];
   readonly #ids = new Set<string>();
@@ -26,6 +35,8 @@ export class RoomState {
   #acceptedIds = new Map<string, RoomEvent>();
   #state = new Map<string, RoomEvent>();
   #redacted = new Map<string, string>();
+  /** Users by membership, worked out when first asked after a member event: every /sync asks. */
+  #membersCache: Map<Membership, string[]> | undefined;
 
   constructor(roomId: string) {
     this.roomId = roomId;
@@ -59,6 +70,7 @@ export class RoomState {
     this.#acceptedIds = new Map();
     this.#state = new Map();
     this.#redacted = new Map();
+    this.#membersCache = undefined;
     for (const event of this.#events) this.#apply(event);
   }
 
@@ -67,6 +79,7 @@ export class RoomState {
     this.#accepted.push(event);
     this.#acceptedIds.set(event.event_id, event);
     if (event.state_key !== undefined) this.#state.set(stateKeyOf(event.type, event.state_key), event);
+    if (event.type === 'm.room.member') this.#membersCache = undefined;
     if (event.type === 'm.room.redaction') {
       const target = event.content.redacts;
       if (typeof target === 'string') this.#redacted.set(target, event.event_id);
@@ -107,12 +120,15 @@ export class RoomState {
   }
 
   /** Users with this membership. */
-  members(membership: Membership = 'join'): string[] {
-    const users: string[] = [];
-    for (const event of this.#state.values()) {
-      if (event.type === 'm.room.member' && event.content.membership === membership) users.push(event.state_key!);
+  members(membership: Membership = 'join'): readonly string[] {
+    if (this.#membersCache === undefined) {
+      const cache = new Map<Membership, string[]>(MEMBERSHIPS.map((m) => [m as Membership, []]));
+      for (const event of this.#state.values()) {
+        if (event.type === 'm.room.member') cache.get(event.content.membership as Membership)?.push(event.state_key!);
+      }
+      this.#membersCache = cache;
     }
-    return users;
+    return this.#membersCache.get(membership)!;
   }
 
   creator(): string | undefined {

@@ -138,7 +138,10 @@ export class MatrixRouter {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const abort = new AbortController();
-    res.once('close', () => abort.abort());
+    // Only a client that went away aborts: an abort makes a DOMException, and every answer closes.
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     try {
       const reply = await this.#answer(req, abort.signal);
       if ('status' in reply && typeof reply.status === 'number' && 'json' in reply) sendMatrixJson(res, reply.status, reply.json);

@@ -7,6 +7,7 @@ import type { EphemeralState } from './ephemeral.ts';
 import type { SyncNotifier } from './notifier.ts';
 import type { KeyedRateLimit } from './rate-limits.ts';
 import type { MatrixRooms } from './rooms.ts';
+import type { SyncFragments } from './sync-fragments.ts';
 
 export type RegistrationMode = 'open' | 'token' | 'closed';
 
@@ -29,6 +30,7 @@ export interface MatrixContext {
   readonly rooms: MatrixRooms;
   readonly directory: RoomDirectory;
   readonly notifier: SyncNotifier;
+  readonly syncFragments: SyncFragments;
   readonly ephemeral: EphemeralState;
   readonly loginLimit: KeyedRateLimit;
   readonly sendLimit: KeyedRateLimit;

@@ -17,6 +17,7 @@ import { roomEndpoints } from './api-rooms.ts';
 import type { MatrixContext, MatrixSettings } from './context.ts';
 import { EphemeralState } from './ephemeral.ts';
 import { SyncNotifier } from './notifier.ts';
+import { SyncFragments } from './sync-fragments.ts';
 import { KeyedRateLimit } from './rate-limits.ts';
 import { RoomDirectory } from './room-directory.ts';
 import { CLIENT_PREFIX, MatrixRouter, type Reply, type Request } from './router.ts';
@@ -84,6 +85,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     rooms,
     directory,
     notifier,
+    syncFragments: new SyncFragments(),
     ephemeral: new EphemeralState(now),
     loginLimit: new KeyedRateLimit(Math.max(3, Math.ceil(settings.loginRate / 6)), settings.loginRate / 60),
     sendLimit: new KeyedRateLimit(settings.sendRate * 10, settings.sendRate),

@@ -25,7 +25,15 @@ export interface Request {
 }
 
 /** A handler's answer: a JSON body with 200, or another status. */
-export type Reply = Record<string, unknown> | { readonly status: number; readonly json: Record<string, unknown> };
+export type Reply = Record<string, unknown> | { readonly status: number; readonly json: Record<string, unknown> } | JsonText;
+
+/** A 200 answer already serialised (a /sync answer assembled from shared parts). */
+export class JsonText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
 
 export interface Endpoint {
   readonly method: string;
@@ -60,7 +68,7 @@ const CORS = {
 
 export function sendMatrixJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
+  const text = body instanceof JsonText ? body.text : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...CORS });
   res.end(text);
 }

@@ -11,15 +11,21 @@ import { badJson, invalidParam } from './errors.ts';
 import type { RoomEvent } from './events.ts';
 import { DEFAULT_SYNC_FILTER, eventMatches, parseSyncFilter, roomMatches, type SyncFilter } from './filters.ts';
 import type { RoomState } from './room-state.ts';
-import type { Reply, Request } from './router.ts';
+import { JsonText, type Reply, type Request } from './router.ts';
 import type { StreamEntry } from './rooms.ts';
 import { formatPosition, formatSyncToken, parseSyncToken, positionAfter, positionBefore, type SyncToken } from './tokens.ts';
 
 const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMEOUT_MS = 60_000;
 
-function filterOf(ctx: MatrixContext, userId: string, text: string | null): SyncFilter {
-  if (text === null) return DEFAULT_SYNC_FILTER;
+/** The filter, and its JSON text: answers made with the same filter text can share parts. */
+interface GivenFilter {
+  readonly filter: SyncFilter;
+  readonly text: string;
+}
+
+function filterOf(ctx: MatrixContext, userId: string, text: string | null): GivenFilter {
+  if (text === null) return { filter: DEFAULT_SYNC_FILTER, text: '' };
   if (text.startsWith('{')) {
     let json: unknown;
     try {
@@ -27,11 +33,11 @@ function filterOf(ctx: MatrixContext, userId: string, text: string | null): Sync
     } catch {
       throw badJson('the filter parameter is not JSON');
     }
-    return parseSyncFilter(json);
+    return { filter: parseSyncFilter(json), text };
   }
   const stored = ctx.accounts.filter(userId, text);
   if (stored === undefined) throw invalidParam(`no filter ${text} for ${userId}: create one with POST /user/{userId}/filter`);
-  return parseSyncFilter(JSON.parse(stored));
+  return { filter: parseSyncFilter(JSON.parse(stored)), text: stored };
 }
 
 export async function sync(ctx: MatrixContext, r: Request & { device: Device }): Promise<Reply> {
@@ -53,11 +59,12 @@ export async function sync(ctx: MatrixContext, r: Request & { device: Device }):
 }
 
 interface Built {
-  readonly response: Record<string, unknown>;
+  readonly response: JsonText;
   readonly empty: boolean;
 }
 
-export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken | undefined, filter: SyncFilter, fullState: boolean): Built {
+export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken | undefined, given: GivenFilter, fullState: boolean): Built {
+  const filter = given.filter;
   const next: SyncToken = { stream: ctx.accounts.lastPos(), ephemeral: ctx.ephemeral.current() };
   const byRoom = new Map<string, StreamEntry[]>();
   if (since !== undefined) {
@@ -83,6 +90,8 @@ export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken |
     }
   }
   const join: Record<string, unknown> = {};
+  const nextText = formatSyncToken(next);
+  const sinceText = since === undefined ? '' : formatSyncToken(since);
   const invite: Record<string, unknown> = {};
   const leave: Record<string, unknown> = {};
   const now = ctx.now();
@@ -110,18 +119,25 @@ export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken |
     const data = roomData.get(room.roomId) ?? [];
     const fresh = since === undefined || fullState || ownChange;
     if (!fresh && entries.length === 0 && ephemeral.length === 0 && data.length === 0) continue;
-    join[room.roomId] = joinedRoom(ctx, room, userId, fresh ? undefined : entries.map((e) => e.event), filter, { ephemeral, data, now });
+    const newEvents = fresh ? undefined : entries.map((e) => e.event);
+    const membersChanged = fresh || entries.some((e) => e.event.type === 'm.room.member');
+    const extras = { ephemeral, data, now, withSummary: membersChanged };
+    const timelineLimit = filter.room.timeline.limit ?? DEFAULT_TIMELINE_LIMIT;
+    // What only this user gets (the whole room, its own account data, a limited timeline's
+    // lazy-loaded members, heroes without itself) is made for it; the rest is shared.
+    const shared = newEvents !== undefined && !membersChanged && data.length === 0 && newEvents.length <= timelineLimit;
+    join[room.roomId] = shared
+      ? new JsonText(ctx.syncFragments.get(nextText, `${room.roomId}\u0000${sinceText}\u0000${given.text}`, () => joinedRoom(ctx, room, userId, newEvents, filter, extras)))
+      : joinedRoom(ctx, room, userId, newEvents, filter, extras);
   }
-  const response: Record<string, unknown> = {
-    next_batch: formatSyncToken(next),
-    rooms: { join, invite, leave, knock: {} },
-    account_data: { events: globalData },
-    presence: { events: [] },
-    to_device: { events: [] },
-    device_one_time_keys_count: {},
-  };
+  const joined = Object.entries(join)
+    .map(([roomId, part]) => `${JSON.stringify(roomId)}:${part instanceof JsonText ? part.text : JSON.stringify(part)}`)
+    .join(',');
+  const text =
+    `{"next_batch":${JSON.stringify(nextText)},"rooms":{"join":{${joined}},"invite":${JSON.stringify(invite)},"leave":${JSON.stringify(leave)},"knock":{}},` +
+    `"account_data":${JSON.stringify({ events: globalData })},"presence":{"events":[]},"to_device":{"events":[]},"device_one_time_keys_count":{}}`;
   const empty = Object.keys(join).length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalData.length === 0;
-  return { response, empty };
+  return { response: new JsonText(text), empty };
 }
 
 function prevBatch(room: RoomState, first: RoomEvent | undefined): string {
@@ -134,6 +150,8 @@ interface RoomExtras {
   readonly ephemeral: Array<Record<string, unknown>>;
   readonly data: Array<Record<string, unknown>>;
   readonly now: number;
+  /** The member counts and heroes: on a room's first sync and when its members changed. */
+  readonly withSummary: boolean;
 }
 
 /** A joined room's part: `newEvents` undefined for a room given whole (first sync, a new join). */
@@ -164,17 +182,19 @@ function joinedRoom(ctx: MatrixContext, room: RoomState, userId: string, newEven
         !(filter.room.lazyLoadMembers && e.type === 'm.room.member' && !senders.has(e.state_key!)),
     );
   }
-  const joined = room.members('join');
-  const invited = room.members('invite');
-  const heroes = joined.filter((u) => u !== userId).slice(0, 5);
-  return {
+  const part: Record<string, unknown> = {
     timeline: { events: timeline.map((e) => clientEvent(room, e, extras.now)), limited, prev_batch: prevBatch(room, timeline[0]) },
     state: { events: state.map((e) => clientEvent(room, e, extras.now)) },
     ephemeral: { events: extras.ephemeral },
     account_data: { events: extras.data },
-    summary: { 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length, 'm.heroes': heroes },
     unread_notifications: { highlight_count: 0, notification_count: 0 },
   };
+  if (extras.withSummary) {
+    const joined = room.members('join');
+    const heroes = joined.filter((u) => u !== userId).slice(0, 5);
+    part.summary = { 'm.joined_member_count': joined.length, 'm.invited_member_count': room.members('invite').length, 'm.heroes': heroes };
+  }
+  return part;
 }
 
 function ephemeralEvents(ctx: MatrixContext, room: RoomState, since: number): Array<Record<string, unknown>> {

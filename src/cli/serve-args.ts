@@ -56,7 +56,8 @@ parley options:
       --data DIR            Data directory: the message store (parley.db) and the
                             node's key (node.key) (default: ${DEFAULTS.dataDir}).
       --memory              Keep messages in memory only; nothing survives a restart.
-      --retain-count N      Messages kept per channel; 0 = no limit (default: ${DEFAULTS.retainCount}).
+      --retain-count N      Messages kept per channel; 0 = no limit (default: ${DEFAULTS.retainCount};
+                            with --matrix 0, as for the two below).
       --retain-age AGE      Messages older than this go: 90s, 30m, 12h, 30d; 0 = no
                             limit (default: ${DEFAULTS.retainAgeMs / 86_400_000}d).
       --retain-bytes BYTES  Payload bytes kept per channel; 0 = no limit
@@ -381,9 +382,9 @@ export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
   memory: 'false',
   staging: 'false',
   redirect: 'false',
-  'retain-count': String(DEFAULTS.retainCount),
-  'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d`,
-  'retain-bytes': String(DEFAULTS.retainBytes),
+  'retain-count': `${DEFAULTS.retainCount} (0 with --matrix)`,
+  'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d (0 with --matrix)`,
+  'retain-bytes': `${DEFAULTS.retainBytes} (0 with --matrix)`,
   'retention-interval': `${DEFAULTS.retentionIntervalMs / 1000}s`,
   'peers-interval': `${DEFAULTS.peersIntervalMs / 1000}s`,
   'peer-rate': String(DEFAULTS.peerRate),
@@ -538,9 +539,10 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
     },
     store: {
       backend: values.memory ? 'memory' : 'sqlite',
-      retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
-      retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
-      retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
+      // A Matrix room's state is folded from all its events: with --matrix nothing goes unless asked.
+      retainCount: positiveInteger('--retain-count', values['retain-count'], values.matrix ? 0 : DEFAULTS.retainCount),
+      retainAgeMs: values['retain-age'] === undefined ? (values.matrix ? 0 : DEFAULTS.retainAgeMs) : parseDuration('--retain-age', values['retain-age']),
+      retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], values.matrix ? 0 : DEFAULTS.retainBytes),
       retentionIntervalMs:
         values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
     },

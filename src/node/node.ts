@@ -240,6 +240,11 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
         onPublicRoom: () => p2pMode?.directory.announceSoon(),
       })
     : undefined;
+  const { retainCount, retainAgeMs, retainBytes } = config.store;
+  if (matrix !== undefined && (retainCount > 0 || retainAgeMs > 0 || retainBytes > 0)) {
+    // Said once at start: a room that lost its oldest events loses its state at the next restart.
+    log.warn({ retainCount, retainAgeMs, retainBytes }, 'retention will remove Matrix room events, and with them room state: use --retain-count 0 --retain-age 0 --retain-bytes 0, or limits far above the rooms\' size');
+  }
   const onRequest = createRequestHandler({
     log,
     health: () => ({

@@ -4,6 +4,7 @@
 // Room events themselves live in the node's Store, in the rooms' channels.
 
 import { DatabaseSync } from 'node:sqlite';
+import { KEY_SCHEMA } from './key-store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, password TEXT, guest INTEGER NOT NULL, created INTEGER NOT NULL);
@@ -43,10 +44,19 @@ export class AccountStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
-    const row = this.#db.prepare('SELECT max(pos) AS pos FROM (SELECT max(pos) AS pos FROM stream UNION ALL SELECT max(pos) FROM account_data)').get() as { pos: number | null };
+    // The key store's tables too: the stream counter below counts their positions.
+    this.#db.exec(KEY_SCHEMA);
+    const row = this.#db
+      .prepare('SELECT max(pos) AS pos FROM (SELECT max(pos) AS pos FROM stream UNION ALL SELECT max(pos) FROM account_data UNION ALL SELECT max(pos) FROM device_changes UNION ALL SELECT max(pos) FROM to_device)')
+      .get() as { pos: number | null };
     this.#lastPos = row.pos ?? 0;
     const newest = this.#db.prepare('SELECT user_id, max(pos) AS pos FROM account_data GROUP BY user_id').all() as Array<{ user_id: string; pos: number }>;
     for (const { user_id, pos } of newest) this.#newestData.set(user_id, pos);
+  }
+
+  /** Hands out the next stream position (device keys and to-device messages count in it too). */
+  takePos(): number {
+    return ++this.#lastPos;
   }
 
   /** The newest stream position handed out. */

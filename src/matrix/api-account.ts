@@ -128,6 +128,7 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       auth: 'required',
       handle: (r) => {
         ctx.accounts.removeDevice(r.device.userId, r.device.deviceId);
+        ctx.keys.removeDevice(r.device.userId, r.device.deviceId);
         return {};
       },
     },
@@ -136,6 +137,7 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       path: 'logout/all',
       auth: 'required',
       handle: (r) => {
+        for (const device of ctx.accounts.devices(r.device.userId)) ctx.keys.removeDevice(device.userId, device.deviceId);
         ctx.accounts.removeAllTokens(r.device.userId);
         return {};
       },
@@ -178,6 +180,7 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       auth: 'required',
       handle: (r) => {
         if (!ctx.accounts.removeDevice(r.device.userId, r.params[0]!)) throw notFound(`no device ${r.params[0]}`);
+        ctx.keys.removeDevice(r.device.userId, r.params[0]!);
         return {};
       },
     },

@@ -2,6 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { AccountStore } from './account-store.ts';
+import type { KeyStore } from './key-store.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import type { EphemeralState } from './ephemeral.ts';
 import type { SyncNotifier } from './notifier.ts';
@@ -27,6 +28,7 @@ export const MAX_EVENT_BYTES = 65_536;
 export interface MatrixContext {
   readonly settings: MatrixSettings;
   readonly accounts: AccountStore;
+  readonly keys: KeyStore;
   readonly rooms: MatrixRooms;
   readonly directory: RoomDirectory;
   readonly notifier: SyncNotifier;

@@ -11,6 +11,8 @@ import type { Store } from '../store/store.ts';
 import { roomChannel, roomOfChannel } from './events.ts';
 import { AccountStore } from './account-store.ts';
 import { accountEndpoints } from './api-account.ts';
+import { keyEndpoints } from './api-keys.ts';
+import { KeyStore } from './key-store.ts';
 import { miscEndpoints, SPEC_VERSIONS } from './api-misc.ts';
 import { profileEndpoints } from './api-profile.ts';
 import { roomEndpoints } from './api-rooms.ts';
@@ -58,7 +60,9 @@ const MAX_BODY = 1024 * 1024;
 export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway {
   const { settings, log } = options;
   const now = options.now ?? Date.now;
-  const accounts = new AccountStore(options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'matrix.db'));
+  const databasePath = options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'matrix.db');
+  const accounts = new AccountStore(databasePath);
+  const keys = new KeyStore(databasePath, () => accounts.takePos());
   const notifier = new SyncNotifier();
   const rooms = new MatrixRooms({
     hub: options.hub,
@@ -82,6 +86,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   const ctx: MatrixContext = {
     settings,
     accounts,
+    keys,
     rooms,
     directory,
     notifier,
@@ -103,7 +108,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   const versions = () => ({ versions: SPEC_VERSIONS, unstable_features: {} });
   const wellKnown = (request: Request) => ({ 'm.homeserver': { base_url: `http://${request.host ?? 'localhost'}` } });
   const router = new MatrixRouter({
-    endpoints: [...accountEndpoints(ctx), ...roomEndpoints(ctx), ...profileEndpoints(ctx), ...miscEndpoints(ctx)],
+    endpoints: [...accountEndpoints(ctx), ...roomEndpoints(ctx), ...profileEndpoints(ctx), ...miscEndpoints(ctx), ...keyEndpoints(ctx)],
     deviceOf: (token) => accounts.deviceOf(token),
     log,
     maxBody: MAX_BODY,
@@ -137,6 +142,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
       notifier.wakeAll();
       rooms.close();
       directory.close();
+      keys.close();
       accounts.close();
     },
   };

@@ -5,6 +5,7 @@
 // state too and a `prev_batch` to page back from with /messages.
 
 import type { Device } from './account-store.ts';
+import { sharingUsers } from './api-keys.ts';
 import { clientEvent, strippedState } from './client-events.ts';
 import type { MatrixContext } from './context.ts';
 import { badJson, invalidParam } from './errors.ts';
@@ -51,7 +52,7 @@ export async function sync(ctx: MatrixContext, r: Request & { device: Device }):
   const fullState = r.query.get('full_state') === 'true';
   const deadline = Date.now() + Math.min(Number(timeoutText), MAX_TIMEOUT_MS);
   for (;;) {
-    const { response, empty } = buildSync(ctx, userId, since, filter, fullState);
+    const { response, empty } = buildSync(ctx, r.device, since, filter, fullState);
     const remaining = deadline - Date.now();
     if (!empty || since === undefined || remaining <= 0 || r.signal.aborted || ctx.stopping()) return response;
     await ctx.notifier.wait(userId, remaining, r.signal);
@@ -63,8 +64,9 @@ interface Built {
   readonly empty: boolean;
 }
 
-export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken | undefined, given: GivenFilter, fullState: boolean): Built {
+export function buildSync(ctx: MatrixContext, device: Device, since: SyncToken | undefined, given: GivenFilter, fullState: boolean): Built {
   const filter = given.filter;
+  const { userId, deviceId } = device;
   const next: SyncToken = { stream: ctx.accounts.lastPos(), ephemeral: ctx.ephemeral.current() };
   const byRoom = new Map<string, StreamEntry[]>();
   if (since !== undefined) {
@@ -133,10 +135,16 @@ export function buildSync(ctx: MatrixContext, userId: string, since: SyncToken |
   const joined = Object.entries(join)
     .map(([roomId, part]) => `${JSON.stringify(roomId)}:${part instanceof JsonText ? part.text : JSON.stringify(part)}`)
     .join(',');
+  const toDevice = ctx.keys.toDevice(userId, deviceId, since?.stream ?? 0, next.stream).map(({ sender, type, content }) => ({ sender, type, content }));
+  const changed = since === undefined ? [] : ctx.keys.changedSince(since.stream, () => sharingUsers(ctx, userId));
+  const keyCounts = ctx.keys.oneTimeKeyCounts(userId, deviceId);
   const text =
     `{"next_batch":${JSON.stringify(nextText)},"rooms":{"join":{${joined}},"invite":${JSON.stringify(invite)},"leave":${JSON.stringify(leave)},"knock":{}},` +
-    `"account_data":${JSON.stringify({ events: globalData })},"presence":{"events":[]},"to_device":{"events":[]},"device_one_time_keys_count":{}}`;
-  const empty = Object.keys(join).length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalData.length === 0;
+    `"account_data":${JSON.stringify({ events: globalData })},"presence":{"events":[]},"to_device":${JSON.stringify({ events: toDevice })},` +
+    `"device_lists":${JSON.stringify({ changed, left: [] })},"device_one_time_keys_count":${JSON.stringify(keyCounts)},` +
+    `"device_unused_fallback_key_types":${JSON.stringify(ctx.keys.unusedFallbackAlgorithms(userId, deviceId))}}`;
+  const empty =
+    Object.keys(join).length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalData.length === 0 && toDevice.length === 0 && changed.length === 0;
   return { response: new JsonText(text), empty };
 }
 

@@ -5,14 +5,15 @@ import { ClientEvent, createClient, RoomEvent, type MatrixClient, type MatrixEve
 import { logger as sdkLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 
 /** The SDK logs every request; a test shows only its own failures. */
-const logger: Logger = {
+export const quietLogger: Logger = {
   trace: () => {},
   debug: () => {},
   info: () => {},
   warn: () => {},
   error: () => {},
-  getChild: () => logger,
+  getChild: () => quietLogger,
 };
+const logger = quietLogger;
 // Modules that log through the SDK's shared loglevel logger, not the client's; its
 // child loggers take the root's method factory (and set their own level).
 const root = sdkLogger as unknown as { methodFactory: () => () => void; setLevel(level: string): void };

@@ -249,10 +249,11 @@ describe('Matrix gateway with matrix-js-sdk', () => {
       `rooms/${room}/invite`, `rooms/${room}/kick`, `rooms/${room}/redact/SEG/SEG`, `rooms/${room}/context/SEG`, `rooms/${room}/event/SEG`, `rooms/${room}/members`,
       `rooms/${room}/typing/SEG`, `rooms/${room}/receipt/SEG/SEG`, 'join/SEG', 'directory/room/SEG', 'directory/list/room/SEG', 'profile/SEG/displayname',
       'user/SEG/filter', 'user/SEG/filter/SEG', 'user/SEG/account_data/SEG', 'user/SEG/rooms/SEG/tags/SEG', 'SEG', 'SEG/SEG/SEG',
+      'keys/upload', 'keys/query', 'keys/claim', 'keys/changes', 'sendToDevice/SEG/SEG',
     ];
     const segments = ['%', '%zz', '%E0%A4%A', '..', '', 'x'.repeat(5000), '%00', '%F0%9F%98%80', encodeURIComponent('!x:y'), encodeURIComponent('#a:b'), encodeURIComponent(alice.userId), '-1', 'null'];
     const queries = ['', '?since=s1_1', '?since=zz', '?timeout=-5', '?timeout=99999999999', '?limit=abc', '?limit=0', '?dir=x', '?from=t1_2_a_x', `?filter=${encodeURIComponent('{"room":{"timeline":{"limit":"many"}}}')}`, '?filter={', '?filter=999', '?kind=guest', '?access_token='];
-    const bodies: unknown[] = [undefined, '', '{', 'null', '[]', '"text"', '123', '{"a":', { type: 5 }, { identifier: 'x' }, { user_id: 7 }, { auth: null }, { name: { deep: [1, 2] } }, { membership: 'knock' }, { typing: 'yes' }, { visibility: 'maybe' }, { room: 5 }, 'x'.repeat(2 * 1024 * 1024)];
+    const bodies: unknown[] = [undefined, '', '{', 'null', '[]', '"text"', '123', '{"a":', { type: 5 }, { identifier: 'x' }, { user_id: 7 }, { auth: null }, { name: { deep: [1, 2] } }, { membership: 'knock' }, { typing: 'yes' }, { visibility: 'maybe' }, { room: 5 }, { device_keys: { x: 1 } }, { one_time_keys: { 'bad id': {} } }, { messages: { '@a:b': 5 } }, { device_keys: 'all' }, 'x'.repeat(2 * 1024 * 1024)];
     const tokens = [undefined, alice.accessToken, 'bogus', ''];
     for (let i = 0; i < 400; i++) {
       const path = '/_matrix/client/' + pick(['v3', 'r0', 'v1', 'v9']) + '/' + pick(templates).replace(/SEG/g, () => pick(segments)) + pick(queries);

@@ -114,11 +114,6 @@ export class AccountStore {
     return rows.map((row) => ({ userId: row.user_id, deviceId: row.device_id, displayName: row.display_name, lastSeen: row.last_seen }));
   }
 
-  removeToken(token: string): void {
-    this.#byToken.clear();
-    this.#db.prepare('DELETE FROM devices WHERE token = ?').run(token);
-  }
-
   removeDevice(userId: string, deviceId: string): boolean {
     this.#byToken.clear();
     return this.#db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?').run(userId, deviceId).changes > 0;

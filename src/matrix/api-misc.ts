@@ -5,7 +5,6 @@ import type { Device } from './account-store.ts';
 import { clientEvent } from './client-events.ts';
 import type { MatrixContext } from './context.ts';
 import { badJson, forbidden, MatrixError, notFound } from './errors.ts';
-import { parseUserId } from './events.ts';
 import { parseSyncFilter } from './filters.ts';
 import { roomFor } from './membership.ts';
 import type { Endpoint, Reply, Request } from './router.ts';
@@ -248,8 +247,4 @@ function accountDataEndpoints(ctx: MatrixContext): Endpoint[] {
       },
     },
   ];
-}
-
-export function isLocalUser(ctx: MatrixContext, userId: string): boolean {
-  return parseUserId(userId)?.server === ctx.settings.serverName;
 }

@@ -4,7 +4,7 @@
 
 import { clientEvent } from './client-events.ts';
 import { MAX_EVENT_BYTES, type MatrixContext } from './context.ts';
-import { badJson, forbidden, invalidParam, MatrixError, missingParam, notFound, tooLarge } from './errors.ts';
+import { badJson, forbidden, invalidParam, missingParam, notFound, tooLarge } from './errors.ts';
 import { canonicalJson, type JsonObject, type RoomEvent } from './events.ts';
 import { DEFAULT_SYNC_FILTER, eventMatches, parseEventFilter, type EventFilter } from './filters.ts';
 import { createRoom, joinRoom, readableRoom, refuseUnlessJoined, resolveRoom, roomFor, setMembership } from './membership.ts';
@@ -321,8 +321,4 @@ export function roomEndpoints(ctx: MatrixContext): Endpoint[] {
       },
     },
   ];
-}
-
-export function refuseUnknownMembership(value: unknown): void {
-  if (value !== undefined && typeof value !== 'string') throw new MatrixError(400, 'M_INVALID_PARAM', 'membership must be a string');
 }

@@ -126,9 +126,10 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       method: 'POST',
       path: 'logout',
       auth: 'required',
-      handle: (r) => {
+      handle: async (r) => {
         ctx.accounts.removeDevice(r.device.userId, r.device.deviceId);
         ctx.keys.removeDevice(r.device.userId, r.device.deviceId);
+        await ctx.keyRelay.published(r.device.userId, r.device.deviceId, { removed: true });
         return {};
       },
     },
@@ -136,8 +137,11 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       method: 'POST',
       path: 'logout/all',
       auth: 'required',
-      handle: (r) => {
-        for (const device of ctx.accounts.devices(r.device.userId)) ctx.keys.removeDevice(device.userId, device.deviceId);
+      handle: async (r) => {
+        for (const device of ctx.accounts.devices(r.device.userId)) {
+          ctx.keys.removeDevice(device.userId, device.deviceId);
+          await ctx.keyRelay.published(device.userId, device.deviceId, { removed: true });
+        }
         ctx.accounts.removeAllTokens(r.device.userId);
         return {};
       },
@@ -178,9 +182,10 @@ export function accountEndpoints(ctx: MatrixContext): Endpoint[] {
       method: 'DELETE',
       path: 'devices/{deviceId}',
       auth: 'required',
-      handle: (r) => {
+      handle: async (r) => {
         if (!ctx.accounts.removeDevice(r.device.userId, r.params[0]!)) throw notFound(`no device ${r.params[0]}`);
         ctx.keys.removeDevice(r.device.userId, r.params[0]!);
+        await ctx.keyRelay.published(r.device.userId, r.params[0]!, { removed: true });
         return {};
       },
     },

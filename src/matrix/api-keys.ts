@@ -1,13 +1,15 @@
 // The endpoints an end-to-end encrypting client needs: device and one-time key upload,
 // key queries and claims, to-device messages (with txnId idempotence), and which users'
 // devices changed. The server relays public keys and encrypted messages; it decrypts
-// nothing. Keys of users on other servers are not carried between nodes yet.
+// nothing. Other nodes hear of uploads, claims and to-device messages through the key
+// relay (key-relay.ts).
 
 import type { Device } from './account-store.ts';
 import type { MatrixContext } from './context.ts';
 import { badJson, forbidden } from './errors.ts';
 import type { Endpoint, Request } from './router.ts';
 import { parseSyncToken } from './tokens.ts';
+import { parseUserId } from './events.ts';
 
 type Authed = Request & { device: Device };
 
@@ -26,7 +28,7 @@ export function sharingUsers(ctx: MatrixContext, userId: string): Set<string> {
   return users;
 }
 
-function upload(ctx: MatrixContext, r: Authed): Record<string, unknown> {
+async function upload(ctx: MatrixContext, r: Authed): Promise<Record<string, unknown>> {
   const { userId, deviceId } = r.device;
   const body = r.body;
   if (body.device_keys !== undefined) {
@@ -47,6 +49,8 @@ function upload(ctx: MatrixContext, r: Authed): Record<string, unknown> {
       add(id, JSON.stringify(key));
     }
   }
+  const relayed = Object.fromEntries(['device_keys', 'one_time_keys', 'fallback_keys'].filter((field) => body[field] !== undefined).map((field) => [field, body[field]]));
+  if (Object.keys(relayed).length > 0) await ctx.keyRelay.published(userId, deviceId, relayed);
   return { one_time_key_counts: ctx.keys.oneTimeKeyCounts(userId, deviceId) };
 }
 
@@ -61,7 +65,7 @@ function query(ctx: MatrixContext, r: Authed): Record<string, unknown> {
   return { device_keys: deviceKeys, failures: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
 }
 
-function claim(ctx: MatrixContext, r: Authed): Record<string, unknown> {
+async function claim(ctx: MatrixContext, r: Authed): Promise<Record<string, unknown>> {
   const asked = r.body.one_time_keys;
   if (!isObject(asked)) throw badJson('one_time_keys must be an object of user id to device id to algorithm');
   const claimed: Record<string, Record<string, Record<string, unknown>>> = {};
@@ -70,13 +74,15 @@ function claim(ctx: MatrixContext, r: Authed): Record<string, unknown> {
     for (const [deviceId, algorithm] of Object.entries(devices)) {
       if (typeof algorithm !== 'string') continue;
       const key = ctx.keys.claim(userId, deviceId, algorithm);
-      if (key !== undefined) ((claimed[userId] ??= {})[deviceId] = { [key.keyId]: key.json });
+      if (key === undefined) continue;
+      (claimed[userId] ??= {})[deviceId] = { [key.keyId]: key.json };
+      if (!key.fallback) await ctx.keyRelay.claimed(userId, deviceId, key.keyId);
     }
   }
   return { one_time_keys: claimed, failures: {} };
 }
 
-function sendToDevice(ctx: MatrixContext, r: Authed): Record<string, unknown> {
+async function sendToDevice(ctx: MatrixContext, r: Authed): Promise<Record<string, unknown>> {
   const { userId, deviceId } = r.device;
   const [type, txnId] = [r.params[0]!, r.params[1]!];
   const txnKey = `to-device ${txnId}`;
@@ -89,7 +95,11 @@ function sendToDevice(ctx: MatrixContext, r: Authed): Record<string, unknown> {
     for (const [targetDevice, content] of Object.entries(devices)) {
       if (!isObject(content)) throw badJson(`messages.${target}.${targetDevice} must be an object`);
       const ids = targetDevice === '*' ? [...ctx.keys.deviceKeys(target, []).keys(), ...ctx.accounts.devices(target).map((d) => d.deviceId)] : [targetDevice];
-      for (const id of new Set(ids)) ctx.keys.addToDevice(target, id, userId, type, content);
+      const local = parseUserId(target)?.server === ctx.settings.serverName;
+      for (const id of new Set(ids)) {
+        if (local) ctx.keys.addToDevice(target, id, userId, type, content);
+        else await ctx.keyRelay.toDevice(target, id, userId, type, content);
+      }
       woken.add(target);
     }
   }

@@ -2,6 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { AccountStore } from './account-store.ts';
+import type { KeyRelay } from './key-relay.ts';
 import type { KeyStore } from './key-store.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import type { EphemeralState } from './ephemeral.ts';
@@ -29,6 +30,7 @@ export interface MatrixContext {
   readonly settings: MatrixSettings;
   readonly accounts: AccountStore;
   readonly keys: KeyStore;
+  readonly keyRelay: KeyRelay;
   readonly rooms: MatrixRooms;
   readonly directory: RoomDirectory;
   readonly notifier: SyncNotifier;

@@ -8,10 +8,11 @@ import type { Logger } from 'pino';
 import type { Route } from '../http/handlers.ts';
 import { MAX_ABOUT, type PublicChannel } from '../p2p/directory.ts';
 import type { Store } from '../store/store.ts';
-import { roomChannel, roomOfChannel } from './events.ts';
+import { parseUserId, roomChannel, roomOfChannel } from './events.ts';
 import { AccountStore } from './account-store.ts';
 import { accountEndpoints } from './api-account.ts';
-import { keyEndpoints } from './api-keys.ts';
+import { keyEndpoints, sharingUsers } from './api-keys.ts';
+import { KeyRelay } from './key-relay.ts';
 import { KeyStore } from './key-store.ts';
 import { miscEndpoints, SPEC_VERSIONS } from './api-misc.ts';
 import { profileEndpoints } from './api-profile.ts';
@@ -63,6 +64,17 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   const databasePath = options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'matrix.db');
   const accounts = new AccountStore(databasePath);
   const keys = new KeyStore(databasePath, () => accounts.takePos());
+  const keyRelay = new KeyRelay({
+    hub: options.hub,
+    store: options.store,
+    keys,
+    serverName: settings.serverName,
+    onChange: (users) => {
+      const concerned = new Set<string>();
+      for (const user of users) for (const other of sharingUsers(ctx, user)) concerned.add(other);
+      notifier.wake(concerned);
+    },
+  });
   const notifier = new SyncNotifier();
   const rooms = new MatrixRooms({
     hub: options.hub,
@@ -73,6 +85,11 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     now,
     catchUp: options.catchUp,
     onEvent: (entry, room) => {
+      // Whose devices this node must know: the servers of everyone it shares a room with.
+      if (entry.event.type === 'm.room.member' && entry.event.state_key !== undefined) {
+        const server = parseUserId(entry.event.state_key)?.server;
+        if (server !== undefined) keyRelay.followServer(server);
+      }
       const concerned = new Set<string>();
       for (const membership of ['join', 'invite', 'leave', 'ban'] as const) for (const user of room.members(membership)) concerned.add(user);
       notifier.wake(concerned);
@@ -87,6 +104,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     settings,
     accounts,
     keys,
+    keyRelay,
     rooms,
     directory,
     notifier,
@@ -105,6 +123,15 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   let stopping = false;
   rooms.start();
   directory.start();
+  keyRelay.start();
+  for (const room of rooms.rooms()) {
+    for (const membership of ['join', 'invite'] as const) {
+      for (const user of room.members(membership)) {
+        const server = parseUserId(user)?.server;
+        if (server !== undefined) keyRelay.followServer(server);
+      }
+    }
+  }
   const versions = () => ({ versions: SPEC_VERSIONS, unstable_features: {} });
   const wellKnown = (request: Request) => ({ 'm.homeserver': { base_url: `http://${request.host ?? 'localhost'}` } });
   const router = new MatrixRouter({
@@ -142,6 +169,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
       notifier.wakeAll();
       rooms.close();
       directory.close();
+      keyRelay.close();
       keys.close();
       accounts.close();
     },

@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS fallback_keys (user_id TEXT NOT NULL, device_id TEXT 
 CREATE TABLE IF NOT EXISTS device_changes (user_id TEXT PRIMARY KEY, pos INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS to_device (pos INTEGER PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL, sender TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS to_device_by_device ON to_device (user_id, device_id, pos);
+CREATE TABLE IF NOT EXISTS claimed_keys (user_id TEXT NOT NULL, device_id TEXT NOT NULL, key_id TEXT NOT NULL, PRIMARY KEY (user_id, device_id, key_id));
+CREATE TABLE IF NOT EXISTS relay_cursors (channel TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 `;
 
 export interface ToDeviceMessage {
@@ -78,6 +80,8 @@ export class KeyStore {
   }
 
   addOneTimeKey(userId: string, deviceId: string, keyId: string, json: string): void {
+    // A key claimed on another node may be copied here after its claim: it stays claimed.
+    if (this.#db.prepare('SELECT 1 FROM claimed_keys WHERE user_id = ? AND device_id = ? AND key_id = ?').get(userId, deviceId, keyId) !== undefined) return;
     const algorithm = keyId.split(':')[0]!;
     this.#keyed.add(`${userId} ${deviceId}`);
     this.#db.prepare('INSERT OR IGNORE INTO one_time_keys (user_id, device_id, key_id, algorithm, json) VALUES (?, ?, ?, ?, ?)').run(userId, deviceId, keyId, algorithm, json);
@@ -103,17 +107,32 @@ export class KeyStore {
     return rows.map((row) => row.algorithm);
   }
 
+  /** A one-time key was claimed (here or on another node): it is never handed out again. */
+  markClaimed(userId: string, deviceId: string, keyId: string): void {
+    this.#db.prepare('INSERT OR IGNORE INTO claimed_keys (user_id, device_id, key_id) VALUES (?, ?, ?)').run(userId, deviceId, keyId);
+    this.#db.prepare('DELETE FROM one_time_keys WHERE user_id = ? AND device_id = ? AND key_id = ?').run(userId, deviceId, keyId);
+  }
+
+  /** How far a relayed channel has been applied (its seq), so a restart does not apply it twice. */
+  cursor(channel: string): number {
+    return (this.#db.prepare('SELECT seq FROM relay_cursors WHERE channel = ?').get(channel) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  setCursor(channel: string, seq: number): void {
+    this.#db.prepare('INSERT INTO relay_cursors (channel, seq) VALUES (?, ?) ON CONFLICT (channel) DO UPDATE SET seq = excluded.seq').run(channel, seq);
+  }
+
   /** Takes one of the device's one-time keys of the algorithm, or its fallback key when none is left. */
-  claim(userId: string, deviceId: string, algorithm: string): { keyId: string; json: Record<string, unknown> } | undefined {
+  claim(userId: string, deviceId: string, algorithm: string): { keyId: string; json: Record<string, unknown>; fallback: boolean } | undefined {
     const row = this.#db.prepare('SELECT key_id, json FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? LIMIT 1').get(userId, deviceId, algorithm) as { key_id: string; json: string } | undefined;
     if (row !== undefined) {
-      this.#db.prepare('DELETE FROM one_time_keys WHERE user_id = ? AND device_id = ? AND key_id = ?').run(userId, deviceId, row.key_id);
-      return { keyId: row.key_id, json: JSON.parse(row.json) as Record<string, unknown> };
+      this.markClaimed(userId, deviceId, row.key_id);
+      return { keyId: row.key_id, json: JSON.parse(row.json) as Record<string, unknown>, fallback: false };
     }
     const fallback = this.#db.prepare('SELECT key_id, json FROM fallback_keys WHERE user_id = ? AND device_id = ? AND algorithm = ?').get(userId, deviceId, algorithm) as { key_id: string; json: string } | undefined;
     if (fallback === undefined) return undefined;
     this.#db.prepare('UPDATE fallback_keys SET used = 1 WHERE user_id = ? AND device_id = ? AND algorithm = ?').run(userId, deviceId, algorithm);
-    return { keyId: fallback.key_id, json: JSON.parse(fallback.json) as Record<string, unknown> };
+    return { keyId: fallback.key_id, json: JSON.parse(fallback.json) as Record<string, unknown>, fallback: true };
   }
 
   /** Users whose devices changed after `pos`, among those `users` gives. */

@@ -1,40 +1,13 @@
 // End-to-end encryption through the gateway: two matrix-js-sdk clients with their crypto
 // on (the Rust crypto, WebAssembly) upload device and one-time keys, claim each other's
 // keys, share the room key by to-device messages and talk in an encrypted room; the
-// node's store holds only ciphertext. Then the same across two peered nodes, whose key
-// relay carries the keys, the claims and the to-device messages.
+// node's store holds only ciphertext. (Across two peered nodes: long/matrix-e2ee-peering.test.ts.)
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClientEvent, createClient, MatrixEventEvent, RoomEvent, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
-import { quietLogger, raw, register, roomAppears, type Account } from './helpers/matrix.ts';
+import type { MatrixClient } from 'matrix-js-sdk';
+import { cryptoClient, decrypted, raw, register, roomAppears, type Account } from './helpers/matrix.ts';
 import { startNode, type NodeProcess } from './helpers/node-process.ts';
-import { TestNetwork } from './helpers/peer-network.ts';
-
-async function cryptoClient(base: string, account: Account): Promise<MatrixClient> {
-  const client = createClient({ baseUrl: base, accessToken: account.accessToken, userId: account.userId, deviceId: account.deviceId, logger: quietLogger });
-  await client.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise<void>((resolve) => client.on(ClientEvent.Sync, (state) => state === 'PREPARED' && resolve()));
-  await client.startClient({ initialSyncLimit: 10 });
-  await prepared;
-  return client;
-}
-
-/** The first event in the room whose decrypted body matches. */
-function decrypted(client: MatrixClient, roomId: string, body: string, timeoutMs = 15_000): Promise<MatrixEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${client.getUserId()} did not decrypt "${body}" within ${timeoutMs} ms`)), timeoutMs);
-    const check = (event: MatrixEvent): void => {
-      if (event.getRoomId() !== roomId || event.getContent().body !== body) return;
-      clearTimeout(timer);
-      resolve(event);
-    };
-    client.on(RoomEvent.Timeline, (event) => {
-      check(event);
-      event.once(MatrixEventEvent.Decrypted, () => check(event));
-    });
-  });
-}
 
 describe('end-to-end encrypted room through the Matrix gateway', () => {
   let node: NodeProcess;
@@ -84,37 +57,3 @@ describe('end-to-end encrypted room through the Matrix gateway', () => {
   });
 });
 
-describe('end-to-end encrypted room across two peered nodes', () => {
-  const net = new TestNetwork();
-  const clients: MatrixClient[] = [];
-  after(async () => {
-    for (const client of clients) client.stopClient();
-    await net.close();
-  });
-
-  test('users of two servers share keys through their nodes and read each other\'s messages', async () => {
-    const args = (server: string) => ['--matrix', '--server-name', server, '--matrix-registration', 'open', '--matrix-login-rate', '0'];
-    const a = await net.node('A', { args: args('a.test') });
-    const b = await net.node('B', { peers: [a.wsUrl], args: args('b.test') });
-    await b.process.waitForLogCount('peer link up', 1);
-    const [baseA, baseB] = [a.httpUrl.replace(/\/$/, ''), b.httpUrl.replace(/\/$/, '')];
-    const alice = await register(baseA, 'alice');
-    const bob = await register(baseB, 'bob');
-    const [aliceClient, bobClient] = await Promise.all([cryptoClient(baseA, alice), cryptoClient(baseB, bob)]);
-    clients.push(aliceClient, bobClient);
-    const { room_id: roomId } = await aliceClient.createRoom({
-      name: 'Secret across',
-      invite: [bob.userId],
-      initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
-    });
-    await roomAppears(bobClient, roomId, 'invite', 10_000);
-    await bobClient.joinRoom(roomId);
-    await roomAppears(aliceClient, roomId, 'join');
-    const atBob = decrypted(bobClient, roomId, 'from a.test, sealed', 20_000);
-    await aliceClient.sendTextMessage(roomId, 'from a.test, sealed');
-    assert.equal((await atBob).isEncrypted(), true);
-    const atAlice = decrypted(aliceClient, roomId, 'from b.test, sealed', 20_000);
-    await bobClient.sendTextMessage(roomId, 'from b.test, sealed');
-    assert.equal((await atAlice).isEncrypted(), true);
-  });
-});

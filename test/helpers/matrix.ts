@@ -1,7 +1,7 @@
 // Matrix clients for the gateway's end-to-end tests: the real matrix-js-sdk, quietened,
 // and a raw JSON client for what the SDK hides (status codes, errcodes, txn ids).
 
-import { ClientEvent, createClient, RoomEvent, type MatrixClient, type MatrixEvent, type Room } from 'matrix-js-sdk';
+import { ClientEvent, createClient, MatrixEventEvent, RoomEvent, type MatrixClient, type MatrixEvent, type Room } from 'matrix-js-sdk';
 import { logger as sdkLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 
 /** The SDK logs every request; a test shows only its own failures. */
@@ -140,5 +140,31 @@ export function syncedUntil(client: MatrixClient, check: () => boolean, what: st
     }, timeoutMs);
     client.on(ClientEvent.Sync, listener);
     listener();
+  });
+}
+
+/** A started client with its crypto (the Rust crypto, WebAssembly) on, resolved once PREPARED. */
+export async function cryptoClient(base: string, account: Account): Promise<MatrixClient> {
+  const client = createClient({ baseUrl: base, accessToken: account.accessToken, userId: account.userId, deviceId: account.deviceId, logger });
+  await client.initRustCrypto({ useIndexedDB: false });
+  const prepared = new Promise<void>((resolve) => client.on(ClientEvent.Sync, (state) => state === 'PREPARED' && resolve()));
+  await client.startClient({ initialSyncLimit: 10 });
+  await prepared;
+  return client;
+}
+
+/** The first event in the room whose decrypted body matches. */
+export function decrypted(client: MatrixClient, roomId: string, body: string, timeoutMs = 15_000): Promise<MatrixEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${client.getUserId()} did not decrypt "${body}" within ${timeoutMs} ms`)), timeoutMs);
+    const check = (event: MatrixEvent): void => {
+      if (event.getRoomId() !== roomId || event.getContent().body !== body) return;
+      clearTimeout(timer);
+      resolve(event);
+    };
+    client.on(RoomEvent.Timeline, (event) => {
+      check(event);
+      event.once(MatrixEventEvent.Decrypted, () => check(event));
+    });
   });
 }

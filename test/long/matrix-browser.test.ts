@@ -13,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { MatrixClient } from 'matrix-js-sdk';
-import { nextEvent, register, roomAppears, startClient, type Account } from './helpers/matrix.ts';
-import { REPO_ROOT, startNode, type NodeProcess } from './helpers/node-process.ts';
+import { nextEvent, register, roomAppears, startClient, type Account } from '../helpers/matrix.ts';
+import { REPO_ROOT, startNode, type NodeProcess } from '../helpers/node-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not installed (install Debian's chromium; in CI this test must run)` : false;

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Preset, Visibility, type MatrixClient } from 'matrix-js-sdk';
-import { nextEvent, raw, register, startClient, type Account } from './helpers/matrix.ts';
-import { startP2PNode, type P2PNode } from './helpers/p2p-node.ts';
+import { nextEvent, raw, register, startClient, type Account } from '../helpers/matrix.ts';
+import { startP2PNode, type P2PNode } from '../helpers/p2p-node.ts';
 
 const matrixArgs = (serverName: string) => ['--matrix', '--server-name', serverName, '--matrix-registration', 'open', '--matrix-login-rate', '0'];
 

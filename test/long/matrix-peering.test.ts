@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { EventType, Preset, Visibility, type MatrixClient } from 'matrix-js-sdk';
-import { nextEvent, raw, register, roomAppears, startClient, syncedUntil, type Account } from './helpers/matrix.ts';
-import { TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
-import type { TcpProxy } from './helpers/tcp-proxy.ts';
+import { nextEvent, raw, register, roomAppears, startClient, syncedUntil, type Account } from '../helpers/matrix.ts';
+import { TestNetwork, type NetworkNode } from '../helpers/peer-network.ts';
+import type { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const matrixArgs = (serverName: string) => ['--matrix', '--server-name', serverName, '--matrix-registration', 'open', '--matrix-login-rate', '0', '--matrix-send-rate', '0'];
 

@@ -40,7 +40,7 @@ import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { createUpgradeHandler } from './upgrade.ts';
-import { startMatrixGateway, type MatrixGateway } from '../matrix/gateway.ts';
+import type { MatrixGateway, MatrixGatewayOptions } from '../matrix/gateway.ts';
 import { packageVersion } from './version.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
@@ -222,24 +222,30 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp: (channel) => peering.catchUp(channel) };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   // Rooms are channels of this store and hub: Mles and native clients see them, peering carries them.
-  const matrix: MatrixGateway | undefined = config.matrix.enabled
-    ? startMatrixGateway({
-        settings: {
-          serverName: config.matrix.serverName ?? identity.nodeId,
-          registration: config.matrix.registration,
-          registrationToken: config.matrix.registrationToken,
-          loginRate: config.matrix.loginRate,
-          sendRate: config.matrix.sendRate,
-        },
-        hub,
-        store,
-        dataDir: config.store.backend === 'sqlite' ? config.dataDir : undefined,
-        catchUp: (channel) => peering.catchUp(channel),
-        log,
-        networkDirectory: () => p2pMode?.directory.list(),
-        onPublicRoom: () => p2pMode?.directory.announceSoon(),
-      })
-    : undefined;
+  let matrix: MatrixGateway | undefined;
+  try {
+    matrix = config.matrix.enabled
+      ? await startMatrix({
+          settings: {
+            serverName: config.matrix.serverName ?? identity.nodeId,
+            registration: config.matrix.registration,
+            registrationToken: config.matrix.registrationToken,
+            loginRate: config.matrix.loginRate,
+            sendRate: config.matrix.sendRate,
+          },
+          hub,
+          store,
+          dataDir: config.store.backend === 'sqlite' ? config.dataDir : undefined,
+          catchUp: (channel) => peering.catchUp(channel),
+          log,
+          networkDirectory: () => p2pMode?.directory.list(),
+          onPublicRoom: () => p2pMode?.directory.announceSoon(),
+        })
+      : undefined;
+  } catch (error) {
+    closeStores();
+    throw error;
+  }
   const { retainCount, retainAgeMs, retainBytes } = config.store;
   if (matrix !== undefined && (retainCount > 0 || retainAgeMs > 0 || retainBytes > 0)) {
     // Said once at start: a room that lost its oldest events loses its state at the next restart.
@@ -320,6 +326,12 @@ export async function startNode(config: NodeConfig, log: Logger, options: StartO
   };
 
   return { urls: listeners.urls, identity, stats, hub, peering, p2p, close };
+}
+
+/** Loaded only with --matrix: a node without it does not pay for the gateway's code. */
+async function startMatrix(options: MatrixGatewayOptions): Promise<MatrixGateway> {
+  const { startMatrixGateway } = await import('../matrix/gateway.ts');
+  return startMatrixGateway(options);
 }
 
 /** Loaded only with --p2p: libp2p and its protocols cost memory a node without it should not pay. */

@@ -22,6 +22,9 @@ describe('Matrix gateway with matrix-js-sdk', () => {
   let aliceClient: MatrixClient;
   let bobClient: MatrixClient;
   let roomId: string;
+  let carol: string | undefined;
+  /** A user of the node who is not in the planning room. */
+  const carolToken = (): string => carol!;
 
   before(async () => {
     port = await freePort();
@@ -69,10 +72,11 @@ describe('Matrix gateway with matrix-js-sdk', () => {
     assert.equal(after.status, 401);
     assert.equal(after.json.errcode, 'M_UNKNOWN_TOKEN');
     // logout/all ends every session of the user: a fresh account, so alice's clients go on.
-    const carol = await register(base, 'carol');
+    const carolAccount = await register(base, 'carol');
     const second = await raw(base, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'carol', password: 'secret password' });
     await raw(base, 'POST', '/_matrix/client/v3/logout/all', {}, second.json.access_token as string);
-    assert.equal((await raw(base, 'GET', '/_matrix/client/v3/account/whoami', undefined, carol.accessToken)).json.errcode, 'M_UNKNOWN_TOKEN');
+    assert.equal((await raw(base, 'GET', '/_matrix/client/v3/account/whoami', undefined, carolAccount.accessToken)).json.errcode, 'M_UNKNOWN_TOKEN');
+    carol = (await raw(base, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'carol', password: 'secret password' })).json.access_token as string;
     const guest = await raw(base, 'POST', '/_matrix/client/v3/register?kind=guest', {});
     assert.equal(guest.status, 200);
     assert.match(guest.json.user_id as string, new RegExp(`:${SERVER.replace('.', '\\.')}$`));
@@ -210,6 +214,44 @@ describe('Matrix gateway with matrix-js-sdk', () => {
     assert.equal(again.json.errcode, 'M_FORBIDDEN');
     const send = await raw(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/banned`, { body: 'x' }, eve.accessToken);
     assert.equal(send.json.errcode, 'M_FORBIDDEN');
+  });
+
+  test('typing, read receipts, redactions, tags, /context, /joined_members, and leaving', async () => {
+    const room = encodeURIComponent(roomId);
+    const sync = async (since: string, token: string) => (await raw(base, 'GET', `/_matrix/client/v3/sync?since=${since}&timeout=5000`, undefined, token)).json;
+    const start = (await raw(base, 'GET', '/_matrix/client/v3/sync?timeout=0', undefined, alice.accessToken)).json.next_batch as string;
+    await raw(base, 'PUT', `/_matrix/client/v3/rooms/${room}/typing/${encodeURIComponent(bob.userId)}`, { typing: true, timeout: 10_000 }, bob.accessToken);
+    const typed = await sync(start, alice.accessToken);
+    const ephemeral = (typed.rooms as { join: Record<string, { ephemeral: { events: Array<{ type: string; content: { user_ids?: string[] } }> } }> }).join[roomId]!.ephemeral.events;
+    assert.deepEqual(ephemeral.find((e) => e.type === 'm.typing')?.content.user_ids, [bob.userId]);
+    const sent = await raw(base, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/to-redact`, { msgtype: 'm.text', body: 'a mistake' }, alice.accessToken);
+    const eventId = sent.json.event_id as string;
+    assert.equal((await raw(base, 'POST', `/_matrix/client/v3/rooms/${room}/receipt/m.read/${encodeURIComponent(eventId)}`, {}, bob.accessToken)).status, 200);
+    const receipts = await sync(typed.next_batch as string, alice.accessToken);
+    assert.match(JSON.stringify(receipts), new RegExp(`"m.receipt","content":\\{"\\${eventId}":\\{"m.read":\\{"${bob.userId}"`));
+    assert.equal((await raw(base, 'PUT', `/_matrix/client/v3/rooms/${room}/redact/${encodeURIComponent(eventId)}/r1`, { reason: 'typo' }, alice.accessToken)).status, 200);
+    const redacted = await raw(base, 'GET', `/_matrix/client/v3/rooms/${room}/event/${encodeURIComponent(eventId)}`, undefined, bob.accessToken);
+    assert.deepEqual(redacted.json.content, {}, 'a redacted event keeps no content');
+    assert.equal(((redacted.json.unsigned as { redacted_because?: { content: { reason: string } } }).redacted_because)?.content.reason, 'typo');
+    const otherRedaction = await raw(base, 'PUT', `/_matrix/client/v3/rooms/${room}/redact/${encodeURIComponent(eventId)}/r2`, {}, carolToken());
+    assert.equal(otherRedaction.status, 403);
+    await raw(base, 'PUT', `/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/rooms/${room}/tags/u.work`, { order: 0.5 }, alice.accessToken);
+    const tags = await raw(base, 'GET', `/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/rooms/${room}/tags`, undefined, alice.accessToken);
+    assert.deepEqual(tags.json, { tags: { 'u.work': { order: 0.5 } } });
+    const context = await raw(base, 'GET', `/_matrix/client/v3/rooms/${room}/context/${encodeURIComponent(eventId)}?limit=4`, undefined, alice.accessToken);
+    assert.equal((context.json.event as { event_id: string }).event_id, eventId);
+    assert.equal((context.json.events_before as unknown[]).length, 2);
+    const members = await raw(base, 'GET', `/_matrix/client/v3/rooms/${room}/joined_members`, undefined, alice.accessToken);
+    assert.equal((members.json.joined as Record<string, { display_name: string }>)[bob.userId]?.display_name, 'Bob B.');
+    // Dave joins the public lobby and leaves it: his next sync has the room under leave.
+    const dave = (await raw(base, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'dave', password: 'x' })).json.access_token as string;
+    const lobby = (await raw(base, 'GET', `/_matrix/client/v3/directory/room/${encodeURIComponent(`#lobby:${SERVER}`)}`)).json.room_id as string;
+    await raw(base, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(lobby)}`, {}, dave);
+    const before = (await raw(base, 'GET', '/_matrix/client/v3/sync?timeout=0', undefined, dave)).json.next_batch as string;
+    await raw(base, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(lobby)}/leave`, {}, dave);
+    const left = await sync(before, dave);
+    assert.ok(Object.keys((left.rooms as { leave: Record<string, unknown> }).leave).includes(lobby));
+    assert.deepEqual((await raw(base, 'GET', '/_matrix/client/v3/joined_rooms', undefined, dave)).json.joined_rooms, []);
   });
 
   test('errors are Matrix errors with the right status', async () => {

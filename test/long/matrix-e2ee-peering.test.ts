@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { MatrixClient } from 'matrix-js-sdk';
+import type { Account } from '../helpers/matrix.ts';
 import { cryptoClient, decrypted, register, roomAppears } from '../helpers/matrix.ts';
 import { TestNetwork } from '../helpers/peer-network.ts';
 
@@ -34,6 +35,10 @@ describe('end-to-end encrypted room across two peered nodes', () => {
     await roomAppears(bobClient, roomId, 'invite', 10_000);
     await bobClient.joinRoom(roomId);
     await roomAppears(aliceClient, roomId, 'join');
+    // A room key goes to the devices the sender knows when it sends: wait until each side's
+    // node has relayed the other's device keys and each client has them.
+    await knowsDevice(aliceClient, bob);
+    await knowsDevice(bobClient, alice);
     const atBob = decrypted(bobClient, roomId, 'from a.test, sealed', 20_000);
     await aliceClient.sendTextMessage(roomId, 'from a.test, sealed');
     assert.equal((await atBob).isEncrypted(), true);
@@ -42,3 +47,13 @@ describe('end-to-end encrypted room across two peered nodes', () => {
     assert.equal((await atAlice).isEncrypted(), true);
   });
 });
+
+async function knowsDevice(client: MatrixClient, of: Account, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const devices = await client.getCrypto()!.getUserDeviceInfo([of.userId], true);
+    if (devices.get(of.userId)?.has(of.deviceId) === true) return;
+    assert.ok(Date.now() < deadline, `${client.getUserId()} does not know ${of.userId}'s device within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the relay has no event a client can await
+  }
+}

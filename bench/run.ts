@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { intOption } from './options.ts';
+import { matrixMarkdown, runMatrixBench } from './matrix.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
@@ -38,8 +39,9 @@ const USAGE = `usage: npm run bench -- [options]
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
                         d = durable acked ingest, e = catch-up replay,
-                        f = native protocol fan-out, h = peering hops and links
-                        (default: all)
+                        f = native protocol fan-out, h = peering hops and links,
+                        m = Matrix gateway: send to long-poll latency beside the
+                        native protocol's, memory per syncing client (default: all)
   --systems LIST        parley,nats,mosquitto (default: all three)
   --warmup MS           warm-up per throughput scenario (default 2000)
   --measure MS          measured window (default 5000)
@@ -47,6 +49,8 @@ const USAGE = `usage: npm run bench -- [options]
   --fanout N            subscribers for (a) and (f) (default 100)
   --window N            messages in flight in (a) and (f) (default 256)
   --pairs N             channels of 2 for (b) (default 1000)
+  --matrix-clients N    long-polling Matrix clients (and native subscribers) in (m)
+                        (default 1000; 200 with --quick)
   --catchup N           messages preloaded and replayed in (e) (default 100000, at most
                         100000: parley's default retention)
   --parley-entry FILE   parley CLI entry (default src/cli/main.ts)
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
       pairs: { type: 'string' },
       catchup: { type: 'string' },
       'parley-entry': { type: 'string' },
+      'matrix-clients': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -253,11 +258,13 @@ async function main(): Promise<void> {
   const catchupRepeats = quick ? 1 : 3;
 
   // (h) peering runs parley nodes only, after the others, with its own tables.
-  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h'].join(',')).split(',').map((s) => s.trim());
+  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h', 'm'].join(',')).split(',').map((s) => s.trim());
   const withPeering = onlyList.includes('h') || onlyList.includes('peering');
-  const scenarioList = onlyList.filter((s) => s !== 'h' && s !== 'peering').map((s) => {
+  const withMatrix = onlyList.includes('m') || onlyList.includes('matrix');
+  const matrixClients = intOption(values['matrix-clients'], quick ? 200 : 1000, 'matrix-clients');
+  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'm', 'matrix'].includes(s)).map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
-    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h`);
+    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h, m`);
     return sc;
   });
   const systemList = (values.systems ?? SYSTEMS.join(',')).split(',').map((s) => {
@@ -474,6 +481,19 @@ async function main(): Promise<void> {
     peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow)}`;
   }
 
+  let matrixTables = '';
+  if (withMatrix && systems.includes('parley')) {
+    log(`\n== (m) Matrix gateway: send to long-poll latency beside the native protocol, memory per syncing client`);
+    try {
+      const result = await runMatrixBench({ systemOpts, clients: matrixClients, events: quick ? 20 : 100, log });
+      matrixTables = `\n${matrixMarkdown(result)}`;
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      log(`[matrix] FAILED: ${error}`);
+      matrixTables = `\n### (m) Matrix\n\nfailed: ${error}\n`;
+    }
+  }
+
   const report: Report = {
     date: new Date().toISOString(),
     machine,
@@ -489,7 +509,7 @@ async function main(): Promise<void> {
   const tables = markdown(report, systems);
   const targetsAt = tables.indexOf('\nTargets:\n');
   process.stdout.write(
-    targetsAt < 0 ? tables + peeringTables : `${tables.slice(0, targetsAt)}${peeringTables}${tables.slice(targetsAt)}`,
+    targetsAt < 0 ? tables + peeringTables + matrixTables : `${tables.slice(0, targetsAt)}${peeringTables}${matrixTables}${tables.slice(targetsAt)}`,
   );
 }
 

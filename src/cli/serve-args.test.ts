@@ -51,6 +51,10 @@ test('store flags', () => {
   assert.equal(config.store.retainAgeMs, 90 * 60_000);
   assert.equal(config.store.retainBytes, 0);
   assert.equal(parseServeArgs(['--retain-age', '0'], {}).config.store.retainAgeMs, 0);
+  // A Matrix room's state needs all its events: --matrix keeps everything unless told otherwise.
+  const matrix = parseServeArgs(['--matrix'], {}).config.store;
+  assert.deepEqual([matrix.retainCount, matrix.retainAgeMs, matrix.retainBytes], [0, 0, 0]);
+  assert.equal(parseServeArgs(['--matrix', '--retain-count', '9'], {}).config.store.retainCount, 9);
   assert.throws(() => parseServeArgs(['--retain-age', '5'], {}), /number with a unit/);
   assert.throws(() => parseServeArgs(['--retain-age', '5w'], {}), /number with a unit/);
 });
@@ -269,4 +273,20 @@ test('--nats: URLs comma-separated and repeatable, stream and replicas checked, 
   assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-replicas', '7'], {}), /--nats-replicas must be 1 to 5/);
   assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--nats-tls-cert', 'c.pem'], {}), /--nats-tls-cert and --nats-tls-key go together/);
   assert.throws(() => parseServeArgs(['--nats', 'a:4222', '--memory'], {}), /--memory and --nats both choose/);
+});
+
+test('the Matrix flags: defaults, registration modes, and what each refuses', () => {
+  const off = parseServeArgs([], {}).config.matrix;
+  assert.equal(off.enabled, false);
+  const on = parseServeArgs(['--matrix'], {}).config.matrix;
+  assert.deepEqual([on.enabled, on.serverName, on.registration, on.loginRate, on.sendRate], [true, undefined, 'closed', 30, 20]);
+  const token = parseServeArgs(['--matrix', '--server-name', 'chat.example.org:8448', '--matrix-registration-token', 'sesame'], {}).config.matrix;
+  assert.deepEqual([token.serverName, token.registration, token.registrationToken], ['chat.example.org:8448', 'token', 'sesame']);
+  assert.equal(parseServeArgs(['--matrix', '--matrix-registration', 'open'], {}).config.matrix.registration, 'open');
+  assert.throws(() => parseServeArgs(['--server-name', 'x.org'], {}), /--server-name needs --matrix/);
+  assert.throws(() => parseServeArgs(['--matrix', '--matrix-registration', 'sometimes'], {}), /open, token or closed/);
+  assert.throws(() => parseServeArgs(['--matrix', '--matrix-registration', 'token'], {}), /needs --matrix-registration-token/);
+  assert.throws(() => parseServeArgs(['--matrix', '--matrix-registration', 'open', '--matrix-registration-token', 't'], {}), /goes with --matrix-registration token/);
+  assert.throws(() => parseServeArgs(['--matrix', '--server-name', 'bad name'], {}), /host name/);
+  assert.throws(() => parseServeArgs(['--matrix', '--matrix-send-rate', 'fast'], {}), /whole number/);
 });

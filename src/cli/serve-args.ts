@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { isName, NAME_RULE, nameError } from '../access/names.ts';
-import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type NodeConfig, type P2PConfig } from '../node/config.ts';
+import { DEFAULTS, defaultConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type ListenAddress, type MatrixConfig, type NodeConfig, type P2PConfig } from '../node/config.ts';
 import { NATS_DEFAULTS, type NatsSettings } from '../jetstream/settings.ts';
 import { MAX_ABOUT } from '../p2p/directory.ts';
 import { ConfigFileError, nearestName, parseConfigText, settingsToArgs, type FileSetting } from './config-file.ts';
@@ -57,7 +57,8 @@ parley options:
       --data DIR            Data directory: the message store (parley.db) and the
                             node's key (node.key) (default: ${DEFAULTS.dataDir}).
       --memory              Keep messages in memory only; nothing survives a restart.
-      --retain-count N      Messages kept per channel; 0 = no limit (default: ${DEFAULTS.retainCount}).
+      --retain-count N      Messages kept per channel; 0 = no limit (default: ${DEFAULTS.retainCount};
+                            with --matrix 0, as for the two below).
       --retain-age AGE      Messages older than this go: 90s, 30m, 12h, 30d; 0 = no
                             limit (default: ${DEFAULTS.retainAgeMs / 86_400_000}d).
       --retain-bytes BYTES  Payload bytes kept per channel; 0 = no limit
@@ -115,6 +116,21 @@ Peer to peer (libp2p; see the README's "Peer to peer"):
                             List the channel, with a description, in the network's
                             directory of public channels (GET /v1/directory,
                             'parley p2p channels'). Repeatable.
+
+Matrix clients (see the README's "Matrix clients"):
+      --matrix              Serve the Matrix client-server API under /_matrix/client/
+                            on the node's listeners; rooms are parley channels.
+      --server-name NAME    Server part of Matrix ids (@name:NAME); default: the
+                            node's id. Keep it once users exist: ids carry it.
+      --matrix-registration MODE
+                            open, token (needs --matrix-registration-token) or
+                            closed (default: closed; token when a token is given).
+      --matrix-registration-token TOKEN
+                            The token new users give to register.
+      --matrix-login-rate N Logins and registrations per address per minute; 0 =
+                            no limit (default: ${DEFAULTS.matrixLoginRate}).
+      --matrix-send-rate N  Events a user may send per second (ten times that in a
+                            burst); 0 = no limit (default: ${DEFAULTS.matrixSendRate}).
 
       --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default: info).
       --config FILE         Settings from FILE, one "name = value" a line with the
@@ -295,6 +311,41 @@ export function parseNatsFlags(values: NatsFlags): NatsSettings | undefined {
   };
 }
 
+interface MatrixFlags {
+  readonly matrix?: boolean;
+  readonly 'server-name'?: string;
+  readonly 'matrix-registration'?: string;
+  readonly 'matrix-registration-token'?: string;
+  readonly 'matrix-login-rate'?: string;
+  readonly 'matrix-send-rate'?: string;
+}
+
+/** The Matrix gateway's flags; they need --matrix. */
+function parseMatrixFlags(values: MatrixFlags): Partial<MatrixConfig> {
+  const given = (['server-name', 'matrix-registration', 'matrix-registration-token', 'matrix-login-rate', 'matrix-send-rate'] as const).filter((flag) => values[flag] !== undefined);
+  if (!values.matrix) {
+    if (given.length > 0) throw new UsageError(`--${given[0]} needs --matrix`);
+    return {};
+  }
+  const serverName = values['server-name'];
+  if (serverName !== undefined && !/^[A-Za-z0-9.-]{1,230}(:\d{1,5})?$/.test(serverName)) {
+    throw new UsageError(`--server-name must be a host name (letters, digits, dots, dashes) with an optional :port, got "${serverName}"`);
+  }
+  const token = values['matrix-registration-token'];
+  const mode = values['matrix-registration'] ?? (token === undefined ? 'closed' : 'token');
+  if (mode !== 'open' && mode !== 'token' && mode !== 'closed') throw new UsageError(`--matrix-registration must be open, token or closed, got "${mode}"`);
+  if (mode === 'token' && (token === undefined || token.length === 0)) throw new UsageError('--matrix-registration token needs --matrix-registration-token TOKEN');
+  if (mode !== 'token' && token !== undefined) throw new UsageError(`--matrix-registration-token goes with --matrix-registration token, not ${mode}`);
+  return {
+    enabled: true,
+    serverName,
+    registration: mode,
+    registrationToken: token,
+    loginRate: positiveInteger('--matrix-login-rate', values['matrix-login-rate'], DEFAULTS.matrixLoginRate),
+    sendRate: positiveInteger('--matrix-send-rate', values['matrix-send-rate'], DEFAULTS.matrixSendRate),
+  };
+}
+
 /** `--p2p-channels a,b,c`: channel names, spaces around commas allowed. */
 export function parseChannelList(text: string): string[] {
   const channels = text
@@ -360,6 +411,12 @@ export const SERVE_OPTIONS = {
   'p2p-name': { type: 'string', multiple: true },
   'p2p-channels': { type: 'string' },
   public: { type: 'string', multiple: true },
+  matrix: { type: 'boolean' },
+  'server-name': { type: 'string' },
+  'matrix-registration': { type: 'string' },
+  'matrix-registration-token': { type: 'string' },
+  'matrix-login-rate': { type: 'string' },
+  'matrix-send-rate': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   config: { type: 'string' },
@@ -387,9 +444,9 @@ export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
   memory: 'false',
   staging: 'false',
   redirect: 'false',
-  'retain-count': String(DEFAULTS.retainCount),
-  'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d`,
-  'retain-bytes': String(DEFAULTS.retainBytes),
+  'retain-count': `${DEFAULTS.retainCount} (0 with --matrix)`,
+  'retain-age': `${DEFAULTS.retainAgeMs / 86_400_000}d (0 with --matrix)`,
+  'retain-bytes': `${DEFAULTS.retainBytes} (0 with --matrix)`,
   'retention-interval': `${DEFAULTS.retentionIntervalMs / 1000}s`,
   'nats-stream': NATS_DEFAULTS.stream,
   'nats-replicas': String(NATS_DEFAULTS.replicas),
@@ -399,6 +456,10 @@ export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
   'p2p-listen': DEFAULTS.p2pListen.join(' and '),
   'no-mdns': 'false',
   relay: 'false',
+  matrix: 'false',
+  'matrix-registration': 'closed',
+  'matrix-login-rate': String(DEFAULTS.matrixLoginRate),
+  'matrix-send-rate': String(DEFAULTS.matrixSendRate),
   'log-level': 'info',
 };
 
@@ -512,6 +573,7 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
   const p2p = parseP2PFlags(values);
   const nats = parseNatsFlags(values);
   if (nats !== undefined && values.memory) throw new UsageError('--memory and --nats both choose where messages are kept: give one');
+  const matrix = parseMatrixFlags(values);
 
   // Sections in the order the flags were always checked: with two bad flags, the same one is reported.
   const config = defaultConfig({
@@ -543,9 +605,10 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
     },
     store: {
       backend: values.memory ? 'memory' : 'sqlite',
-      retainCount: positiveInteger('--retain-count', values['retain-count'], DEFAULTS.retainCount),
-      retainAgeMs: values['retain-age'] === undefined ? DEFAULTS.retainAgeMs : parseDuration('--retain-age', values['retain-age']),
-      retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], DEFAULTS.retainBytes),
+      // A Matrix room's state is folded from all its events: with --matrix nothing goes unless asked.
+      retainCount: positiveInteger('--retain-count', values['retain-count'], values.matrix ? 0 : DEFAULTS.retainCount),
+      retainAgeMs: values['retain-age'] === undefined ? (values.matrix ? 0 : DEFAULTS.retainAgeMs) : parseDuration('--retain-age', values['retain-age']),
+      retainBytes: positiveInteger('--retain-bytes', values['retain-bytes'], values.matrix ? 0 : DEFAULTS.retainBytes),
       retentionIntervalMs:
         values['retention-interval'] === undefined ? DEFAULTS.retentionIntervalMs : Math.max(1000, parseDuration('--retention-interval', values['retention-interval'])),
     },
@@ -561,6 +624,7 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
     },
     p2p,
     nats,
+    matrix,
   });
   const { maxBuffered } = config.websocket;
   const { historyBytes } = config.mles;

@@ -28,6 +28,20 @@ export interface NodeConfig {
    * and the store is this node's view of it, in memory (src/jetstream/).
    */
   readonly nats: NatsSettings | undefined;
+  readonly matrix: MatrixConfig;
+}
+
+/** The Matrix client-server gateway (`--matrix`). */
+export interface MatrixConfig {
+  readonly enabled: boolean;
+  /** The server part of user and room ids; undefined: the node's id. */
+  readonly serverName: string | undefined;
+  readonly registration: 'open' | 'token' | 'closed';
+  readonly registrationToken: string | undefined;
+  /** Logins and registrations per address per minute; 0 = no limit. */
+  readonly loginRate: number;
+  /** Events a user may send per second; 0 = no limit. */
+  readonly sendRate: number;
 }
 
 /** sqlite: `dataDir/parley.db`; memory: nothing survives a restart. */
@@ -131,6 +145,7 @@ export interface ConfigOverrides {
   readonly network?: Partial<NetworkConfig>;
   readonly p2p?: Partial<P2PConfig>;
   readonly nats?: NatsSettings | undefined;
+  readonly matrix?: Partial<MatrixConfig>;
 }
 
 export const DEFAULTS = {
@@ -153,6 +168,8 @@ export const DEFAULTS = {
   maxMissedPings: 3,
   peersIntervalMs: 60_000,
   peerRate: 200_000,
+  matrixLoginRate: 30,
+  matrixSendRate: 20,
   // Ports of their own, apart from the node's http port (8080) and the usual IPFS ones (4001).
   p2pListen: ['/ip4/0.0.0.0/tcp/4100', '/ip4/0.0.0.0/tcp/4101/ws'],
 } as const;
@@ -218,5 +235,14 @@ export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
       ...overrides.p2p,
     },
     nats: overrides.nats,
+    matrix: {
+      enabled: false,
+      serverName: undefined,
+      registration: 'closed',
+      registrationToken: undefined,
+      loginRate: DEFAULTS.matrixLoginRate,
+      sendRate: DEFAULTS.matrixSendRate,
+      ...overrides.matrix,
+    },
   };
 }

@@ -41,6 +41,7 @@ import { startListeners, type ListenerSettings } from './listeners.ts';
 import type { LogLinesDropped } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import type { MatrixGateway, MatrixGatewayOptions } from '../matrix/gateway.ts';
 import { packageVersion } from './version.ts';
 
 /** The chat page shipped with the package, served when no wwwroot is configured. */
@@ -210,6 +211,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     onError: (error) => log.error({ err: error, storeCode: toStoreError(error).code }, 'retention of join headers failed'),
   });
   const closeStores = (): void => {
+    matrix?.close();
     retention.stop();
     headerRetention.stop();
     joinHeaders.close();
@@ -238,6 +240,36 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
   };
   const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
+  // Rooms are channels of this store and hub: Mles and native clients see them, peering carries them.
+  let matrix: MatrixGateway | undefined;
+  try {
+    matrix = config.matrix.enabled
+      ? await startMatrix({
+          settings: {
+            serverName: config.matrix.serverName ?? identity.nodeId,
+            registration: config.matrix.registration,
+            registrationToken: config.matrix.registrationToken,
+            loginRate: config.matrix.loginRate,
+            sendRate: config.matrix.sendRate,
+          },
+          hub,
+          store,
+          dataDir: config.store.backend === 'sqlite' ? config.dataDir : undefined,
+          catchUp: (channel) => peering.catchUp(channel),
+          log,
+          networkDirectory: () => p2pMode?.directory.list(),
+          onPublicRoom: () => p2pMode?.directory.announceSoon(),
+        })
+      : undefined;
+  } catch (error) {
+    closeStores();
+    throw error;
+  }
+  const { retainCount, retainAgeMs, retainBytes } = config.store;
+  if (matrix !== undefined && (retainCount > 0 || retainAgeMs > 0 || retainBytes > 0)) {
+    // Said once at start: a room that lost its oldest events loses its state at the next restart.
+    log.warn({ retainCount, retainAgeMs, retainBytes }, 'retention will remove Matrix room events, and with them room state: use --retain-count 0 --retain-age 0 --retain-bytes 0, or limits far above the rooms\' size');
+  }
   const onRequest = createRequestHandler({
     log,
     health: () => ({
@@ -247,14 +279,17 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
       ...(jetStream === undefined ? {} : { nats: jetStream.health() }),
     }),
     metrics: metrics.registry,
-    routes: httpRoutes({
-      hub,
-      store,
-      catchUp,
-      config,
-      nodeId: identity.nodeId,
-      p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
-    }),
+    routes: [
+      ...httpRoutes({
+        hub,
+        store,
+        catchUp,
+        config,
+        nodeId: identity.nodeId,
+        p2p: () => p2pMode && { ...p2pMode.host, directory: () => p2pMode!.directory.list() },
+      }),
+      ...(matrix === undefined ? [] : [matrix.route]),
+    ],
     site: staticSite(config.http, config.tls),
   });
 
@@ -262,7 +297,17 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     // Everything the stream holds is in the view before the node serves anyone.
     if (jetStream !== undefined && view !== undefined) await jetStream.start(hub, view, config.store.retentionIntervalMs);
     if (config.p2p.enabled) {
-      p2pMode = await startP2P({ settings: config.p2p, identity, hub, store, intake, sealer, maxPayload: config.websocket.maxMessage, log });
+      p2pMode = await startP2P({
+        settings: config.p2p,
+        identity,
+        hub,
+        store,
+        intake,
+        sealer,
+        maxPayload: config.websocket.maxMessage,
+        log,
+        moreChannels: matrix === undefined ? undefined : () => matrix.publicChannels(),
+      });
       p2p = p2pMode.host;
     }
   } catch (error) {
@@ -293,6 +338,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
       await p2pMode?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();
       presence.silence();
+      matrix?.stop();
       await clients.shutdown(SHUTDOWN_GRACE_MS);
       await listeners.close();
       // Whatever was published before the close is committed before the store shuts.
@@ -326,6 +372,12 @@ function withinNatsPayload(config: NodeConfig, maxPayload: number, log: Logger):
 async function openJetStream(...args: Parameters<typeof import('../jetstream/backend.ts').openJetStreamBackend>): Promise<JetStreamBackend> {
   const { openJetStreamBackend } = await import('../jetstream/backend.ts');
   return openJetStreamBackend(...args);
+}
+
+/** Loaded only with --matrix: a node without it does not pay for the gateway's code. */
+async function startMatrix(options: MatrixGatewayOptions): Promise<MatrixGateway> {
+  const { startMatrixGateway } = await import('../matrix/gateway.ts');
+  return startMatrixGateway(options);
 }
 
 /** Loaded only with --p2p: libp2p and its protocols cost memory a node without it should not pay. */

@@ -13,6 +13,8 @@ export interface DirectoryGossipOptions {
   readonly identity: NodeIdentity;
   readonly store: Store;
   readonly channels: readonly PublicChannel[];
+  /** Public channels that come and go while the node runs (public Matrix rooms made here). */
+  readonly moreChannels?: () => readonly PublicChannel[];
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -45,7 +47,7 @@ export class DirectoryGossip {
 
   /** Announces within a second (a peer joined the topic): at most once per second however many join. */
   announceSoon(): void {
-    if (this.#soon !== undefined || this.#options.channels.length === 0) return;
+    if (this.#soon !== undefined || this.#channels().length === 0) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
       this.announce();
@@ -56,12 +58,17 @@ export class DirectoryGossip {
   announce(): void {
     const { identity, store, transport, log } = this.#options;
     const now = this.#now();
-    for (const channel of this.#options.channels) {
+    for (const channel of this.#channels()) {
       const last = store.read(channel.channel, { limit: 1, descending: true })[0]?.ts ?? 0;
       const data = encodeAnnouncement(identity, channel, now, last);
       this.directory.add({ channel: channel.channel, about: channel.about, node: identity.nodeId, announced: now, lastActivity: last }, now);
       transport.publish(DIRECTORY_TOPIC, data).catch((error: unknown) => log.debug({ err: (error as Error).message }, 'p2p directory announcement not sent'));
     }
+  }
+
+  #channels(): readonly PublicChannel[] {
+    const more = this.#options.moreChannels?.() ?? [];
+    return more.length === 0 ? this.#options.channels : [...this.#options.channels, ...more];
   }
 
   list(): DirectoryEntry[] {

@@ -9,7 +9,7 @@ import type { Sealer } from '../envelope/seal.ts';
 import type { Hub } from '../hub/hub.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { Store } from '../store/store.ts';
-import { DIRECTORY_TOPIC } from './directory.ts';
+import { DIRECTORY_TOPIC, type PublicChannel } from './directory.ts';
 import { DirectoryGossip } from './directory-gossip.ts';
 import { GossipDecoder } from './gossip-codec.ts';
 import { startP2PHost, type P2PHost } from './host/host.ts';
@@ -25,6 +25,8 @@ export interface P2PModeOptions {
   readonly sealer: Sealer;
   readonly maxPayload: number;
   readonly log: Logger;
+  /** Public channels besides --public that the directory announces (public Matrix rooms). */
+  readonly moreChannels?: () => readonly PublicChannel[];
 }
 
 export interface P2PMode {
@@ -67,7 +69,7 @@ export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
     throw error;
   }
   for (const { channel } of settings.public) replication.gossip.join(channel);
-  const directory = new DirectoryGossip({ transport: host, identity: options.identity, store: options.store, channels: settings.public, log });
+  const directory = new DirectoryGossip({ transport: host, identity: options.identity, store: options.store, channels: settings.public, moreChannels: options.moreChannels, log });
   // A node that joins the directory learns this node's public channels within a second.
   host.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
     if (event.detail.subscriptions.some((s) => s.subscribe && s.topic === DIRECTORY_TOPIC)) directory.announceSoon();

@@ -1,0 +1,202 @@
+// The rooms this node follows, each a parley channel (events.ts): their state, kept
+// current by a hub member on each room's channel, so that events sent here and events
+// replicated from peers arrive the same way, after they are stored. Each event gets a
+// place in this node's stream when it arrives (kept in the account store, so /sync
+// tokens survive a restart). Following a channel is what makes peering carry it.
+//
+// A user on another server learns of an invite through that server's inbox channel
+// (`matrix-inbox/SERVER`), which every gateway follows for its own server name.
+
+import type { Logger } from 'pino';
+import type { Member, PublishCallback } from '../hub/hub.ts';
+import type { AppendRequest, Store, StoredMessage } from '../store/store.ts';
+import type { AccountStore } from './account-store.ts';
+import { decodeEvent, encodeEvent, parseUserId, roomChannel, roomOfChannel, type RoomEvent, type StoredEvent } from './events.ts';
+import { forbidden } from './errors.ts';
+import { RoomState, type EventDraft } from './room-state.ts';
+
+/** What the rooms need of the hub: a Hub has this shape. */
+export interface RoomHub {
+  subscribe(member: Member): void;
+  leave(member: Member): void;
+  publish(request: AppendRequest, except: undefined, done: PublishCallback): void;
+}
+
+export interface StreamEntry {
+  readonly pos: number;
+  readonly roomId: string;
+  readonly event: RoomEvent;
+}
+
+export interface RoomsOptions {
+  readonly hub: RoomHub;
+  readonly store: Store;
+  readonly accounts: AccountStore;
+  readonly serverName: string;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Resolves once peers have brought the channel up to date (peering's catch-up). */
+  readonly catchUp: (channel: string) => Promise<void>;
+  /** A room event arrived (after it was stored and placed in the stream). */
+  readonly onEvent: (entry: StreamEntry, room: RoomState) => void;
+}
+
+export function inboxChannel(serverName: string): string {
+  return `matrix-inbox/${serverName}`;
+}
+
+const READ_PAGE = 1000;
+const ROOM_ID = /^![A-Za-z0-9._=\-]+:[^\s]+$/;
+
+export class MatrixRooms {
+  readonly #options: RoomsOptions;
+  readonly #rooms = new Map<string, RoomState>();
+  readonly #members = new Map<string, Member>();
+  /** Depth handed to local events not yet stored, per room: sends in one turn stay in order. */
+  readonly #pendingDepth = new Map<string, number>();
+  readonly #stream: StreamEntry[] = [];
+  readonly #now: () => number;
+  #inbox: Member | undefined;
+
+  constructor(options: RoomsOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Follows every room channel in the store and this server's inbox. */
+  start(): void {
+    let after = 'matrix/!';
+    for (;;) {
+      const page = this.#options.store.channels(after, READ_PAGE);
+      for (const summary of page) {
+        const roomId = roomOfChannel(summary.channel);
+        if (roomId !== undefined) this.follow(roomId);
+      }
+      const last = page.at(-1);
+      if (last === undefined || !last.channel.startsWith('matrix/!')) break;
+      after = last.channel;
+    }
+    const inbox = inboxChannel(this.#options.serverName);
+    this.#readChannel(inbox, (message) => this.#onInbox(message));
+    this.#inbox = { channel: inbox, deliver: ({ message }) => this.#onInbox(message) };
+    this.#options.hub.subscribe(this.#inbox);
+    this.#stream.sort((a, b) => a.pos - b.pos);
+  }
+
+  close(): void {
+    for (const member of this.#members.values()) this.#options.hub.leave(member);
+    if (this.#inbox !== undefined) this.#options.hub.leave(this.#inbox);
+  }
+
+  room(roomId: string): RoomState | undefined {
+    return this.#rooms.get(roomId);
+  }
+
+  rooms(): IterableIterator<RoomState> {
+    return this.#rooms.values();
+  }
+
+  /** Starts following a room's channel: reads what the store holds, then takes what arrives. */
+  follow(roomId: string): RoomState {
+    const known = this.#rooms.get(roomId);
+    if (known !== undefined) return known;
+    const room = new RoomState(roomId);
+    this.#rooms.set(roomId, room);
+    const channel = roomChannel(roomId);
+    const positions = this.#options.accounts.streamPositions(channel);
+    this.#readChannel(channel, (message) => {
+      const pos = positions.get(message.seq);
+      this.#take(room, message, pos);
+    });
+    const member: Member = { channel, deliver: ({ message }) => this.#take(room, message, undefined) };
+    this.#members.set(roomId, member);
+    this.#options.hub.subscribe(member);
+    return room;
+  }
+
+  /** Follows a room and waits until the peers have brought it up to date. */
+  async followAndCatchUp(roomId: string): Promise<RoomState> {
+    const room = this.follow(roomId);
+    await this.#options.catchUp(roomChannel(roomId));
+    return room;
+  }
+
+  #readChannel(channel: string, take: (message: StoredMessage) => void): void {
+    let after = 0;
+    for (;;) {
+      const page = this.#options.store.read(channel, { after, limit: READ_PAGE });
+      for (const message of page) take(message);
+      if (page.length < READ_PAGE) break;
+      after = page.at(-1)!.seq;
+    }
+  }
+
+  #take(room: RoomState, message: StoredMessage, knownPos: number | undefined): void {
+    const event = decodeEvent(message.payload, room.roomId);
+    if (typeof event === 'string') {
+      this.#options.log.debug({ channel: message.channel, seq: message.seq, reason: event }, 'matrix: a message in a room channel is not an event; skipped');
+      return;
+    }
+    if (!room.add(event)) return;
+    const pos = knownPos ?? this.#options.accounts.addToStream(message.channel, message.seq);
+    const entry = { pos, roomId: room.roomId, event };
+    this.#stream.push(entry);
+    if (knownPos === undefined) this.#options.onEvent(entry, room);
+  }
+
+  #onInbox(message: StoredMessage): void {
+    let roomId: unknown;
+    try {
+      roomId = (JSON.parse(Buffer.from(message.payload).toString('utf8')) as { room_id?: unknown }).room_id;
+    } catch {
+      return;
+    }
+    if (typeof roomId === 'string' && ROOM_ID.test(roomId)) this.follow(roomId);
+  }
+
+  /** Stream entries after `pos`, oldest first. */
+  since(pos: number): StreamEntry[] {
+    let low = 0;
+    let high = this.#stream.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#stream[mid]!.pos <= pos) low = mid + 1;
+      else high = mid;
+    }
+    return this.#stream.slice(low);
+  }
+
+  /**
+   * Sends an event into a room after checking it against the room's state: resolves
+   * once it is stored (and so in the room and the stream). Throws M_FORBIDDEN with
+   * the reason when the room's rules refuse it.
+   */
+  send(draft: EventDraft): Promise<RoomEvent> {
+    const room = this.#rooms.get(draft.room_id) ?? (draft.type === 'm.room.create' ? this.follow(draft.room_id) : undefined);
+    if (room === undefined) return Promise.reject(forbidden(`${draft.room_id} is not a room this server knows`));
+    const refusal = room.refusal(draft);
+    if (refusal !== undefined) return Promise.reject(forbidden(refusal));
+    const depth = Math.max(room.nextDepth(), (this.#pendingDepth.get(room.roomId) ?? 0) + 1);
+    this.#pendingDepth.set(room.roomId, depth);
+    const event: StoredEvent = { ...draft, depth, origin_server_ts: this.#now() };
+    return this.#publish(roomChannel(room.roomId), draft.sender, encodeEvent(event)).then((message) => {
+      if (this.#pendingDepth.get(room.roomId) === depth) this.#pendingDepth.delete(room.roomId);
+      const decoded = decodeEvent(message.payload, room.roomId);
+      if (typeof decoded === 'string') throw new Error(`an event this node encoded does not decode: ${decoded}`);
+      return decoded;
+    });
+  }
+
+  /** Tells a user's server (through its inbox channel) to follow a room. */
+  async announce(userId: string, roomId: string): Promise<void> {
+    const server = parseUserId(userId)?.server;
+    if (server === undefined || server === this.#options.serverName) return;
+    await this.#publish(inboxChannel(server), 'matrix', Buffer.from(JSON.stringify({ room_id: roomId, user_id: userId })));
+  }
+
+  #publish(channel: string, uid: string, payload: Uint8Array): Promise<StoredMessage> {
+    return new Promise((resolve, reject) =>
+      this.#options.hub.publish({ channel, uid, binary: false, payload }, undefined, (result) => (result instanceof Error ? reject(result) : resolve(result.message))),
+    );
+  }
+}

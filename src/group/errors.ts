@@ -12,6 +12,11 @@ export const GROUP_ERROR_CODES = {
   NOT_MEMBER: 'this installation is not a member of the group',
   /** A uid named in remove() has no installation in the group. */
   UNKNOWN_MEMBER: 'the user is not a member of the group',
+  /**
+   * The change is submitted but the group's ordering node has not ordered it yet (it
+   * may be unreachable): it stays queued and is applied once ordered.
+   */
+  PENDING: 'the change waits for the group\'s ordering node',
   /** An intent could not be published after several attempts. */
   INTENT_FAILED: 'the change could not be published',
   /** The local state directory or database cannot be used. */

@@ -14,6 +14,8 @@ export interface RelayMessage {
 }
 
 export interface Relay {
+  /** The node id of the node this relay talks to (named as a new group's ordering node). */
+  node(): string;
   /** `retry`: this cid may have been published before (after a crash): the node looks further back. */
   publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }>;
   /** Messages with seq > after, oldest first, at most `limit`. */
@@ -49,6 +51,12 @@ export class ParleyRelay implements Relay {
     const client = new ParleyClient({ url, uid, key });
     await client.connect();
     return new ParleyRelay(client);
+  }
+
+  node(): string {
+    const node = this.#client.node;
+    if (node === undefined) throw new Error('not connected to a node yet');
+    return node;
   }
 
   async publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }> {

@@ -277,6 +277,7 @@ async function watch(client: GroupClient, group: string, io: GroupIo): Promise<v
   // A group joined while watching needs its channel watched too.
   client.on('joined', (e) => {
     if (e.group !== group) return;
+    io.stdout.write(`* you joined ${group}\n`);
     stopWatch();
     stopWatch = client.watch();
   });

@@ -243,6 +243,32 @@ export function statusText(report: GroupReport): string {
 }
 
 async function watch(client: GroupClient, group: string, io: GroupIo): Promise<void> {
+  // Changes are reported from the first sync on: it may be the one that applies a
+  // change left pending by an earlier command, or joins the group.
+  client.on('membership', (e) => {
+    if (e.group !== group) return;
+    for (const m of e.added) io.stdout.write(`* ${m.uid} joined\n`);
+    for (const m of e.removed) io.stdout.write(`* ${m.uid} left\n`);
+  });
+  client.on('removed', (e) => {
+    if (e.group === group) io.stdout.write(`* you are no longer in ${group}\n`);
+  });
+  client.on('intent', (e) => {
+    if (e.group === group && e.state === 'COMMITTED' && e.kind !== 'send') io.stdout.write(`* your ${e.kind} is applied\n`);
+    if (e.group === group && e.state === 'ERROR') io.stdout.write(`* your ${e.kind} failed: ${e.error ?? 'unknown error'}\n`);
+  });
+  client.on('misbehaviour', (e) => {
+    if (e.group === group) io.stderr.write(`parley group: WARNING: the ordering node of ${group} misbehaved (${e.problem}): ${e.detail}; commits are stopped\n`);
+  });
+  let stopWatch: (() => void) | undefined;
+  client.on('joined', (e) => {
+    if (e.group !== group) return;
+    io.stdout.write(`* you joined ${group}\n`);
+    // A group joined while watching needs its channel watched too.
+    if (stopWatch === undefined) return;
+    stopWatch();
+    stopWatch = client.watch();
+  });
   await client.sync().catch((error: unknown) => {
     // Not joined yet is fine for watch: the Welcome may still come.
     if (!(error instanceof GroupError && error.code === 'UNKNOWN_GROUP')) throw error;
@@ -261,26 +287,8 @@ async function watch(client: GroupClient, group: string, io: GroupIo): Promise<v
       io.stdout.write(line(m));
     }
   });
-  client.on('membership', (e) => {
-    if (e.group !== group) return;
-    for (const m of e.added) io.stdout.write(`* ${m.uid} joined\n`);
-    for (const m of e.removed) io.stdout.write(`* ${m.uid} left\n`);
-  });
-  client.on('removed', (e) => {
-    if (e.group === group) io.stdout.write(`* you are no longer in ${group}\n`);
-  });
   client.on('error', (e) => io.stderr.write(`parley group: ${e.code}: ${e.message}\n`));
-  client.on('misbehaviour', (e) => {
-    if (e.group === group) io.stderr.write(`parley group: WARNING: the ordering node of ${group} misbehaved (${e.problem}): ${e.detail}; commits are stopped\n`);
-  });
-  let stopWatch = client.watch();
-  // A group joined while watching needs its channel watched too.
-  client.on('joined', (e) => {
-    if (e.group !== group) return;
-    io.stdout.write(`* you joined ${group}\n`);
-    stopWatch();
-    stopWatch = client.watch();
-  });
+  stopWatch = client.watch();
   await (io.stopSignal ?? defaultStop());
-  stopWatch();
+  stopWatch?.();
 }

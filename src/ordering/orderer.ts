@@ -74,11 +74,26 @@ export class GroupOrderer {
     for (const track of this.#tracks.values()) if (track.interest !== undefined) this.#o.hub.leave(track.interest);
   }
 
+  /** What this node ordered in the channel before (it restarted), before numbering anything. */
+  #learn(channel: string, sequencer: Sequencer): void {
+    let after = 0;
+    for (;;) {
+      const page = this.#o.store.read(channel, { after, limit: PAGE });
+      for (const message of page) {
+        sequencer.learn(message.payload);
+        if (!sequencer.mayBeMine) return;
+      }
+      if (page.length < PAGE) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
   #catchUp(channel: string): void {
     let track = this.#tracks.get(channel);
     if (track === undefined) {
       track = { sequencer: new Sequencer(this.#o.key, this.#o.maxPayload), cursor: 0, interest: undefined };
       this.#tracks.set(channel, track);
+      this.#learn(channel, track.sequencer);
     }
     if (!track.sequencer.mayBeMine) return;
     for (;;) {

@@ -54,6 +54,15 @@ export class Sequencer {
     return this.#n;
   }
 
+  /**
+   * Learns from a message without numbering anything: after a restart, the whole channel
+   * goes through here first, because a submission comes before the record that numbered
+   * it and would otherwise be numbered again.
+   */
+  learn(payload: Uint8Array): void {
+    if (this.#role === 'unknown' || payload[0] === TAG_ORDERED) this.take(payload);
+  }
+
   /** Takes the channel's next message, in this node's order. */
   take(payload: Uint8Array): SequencerStep {
     if (this.#role === 'unknown') {

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { intOption } from './options.ts';
+import { groupMarkdown, runGroupBench } from './groups.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
@@ -34,7 +35,9 @@ const USAGE = `usage: npm run bench -- [options]
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
                         d = durable acked ingest, e = catch-up replay,
-                        f = native protocol fan-out, h = peering hops and links
+                        f = native protocol fan-out, h = peering hops and links,
+                        g = encrypted groups: time from add to every member applying
+                        it, 10 and 100 members over two nodes (--quick: 10)
                         (default: all)
   --systems LIST        parley,nats,mosquitto (default: all three)
   --warmup MS           warm-up per throughput scenario (default 2000)
@@ -244,12 +247,13 @@ async function main(): Promise<void> {
   if (catchupMessages < 1 || catchupMessages > 100_000) throw new Error('--catchup must be 1-100000');
   const catchupRepeats = quick ? 1 : 3;
 
-  // (h) peering runs parley nodes only, after the others, with its own tables.
-  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h'].join(',')).split(',').map((s) => s.trim());
+  // (h) peering and (g) groups run parley nodes only, after the others, with their own tables.
+  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h', 'g'].join(',')).split(',').map((s) => s.trim());
   const withPeering = onlyList.includes('h') || onlyList.includes('peering');
-  const scenarioList = onlyList.filter((s) => s !== 'h' && s !== 'peering').map((s) => {
+  const withGroups = onlyList.includes('g') || onlyList.includes('groups');
+  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'g', 'groups'].includes(s)).map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
-    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h`);
+    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h, g`);
     return sc;
   });
   const systemList = (values.systems ?? SYSTEMS.join(',')).split(',').map((s) => {
@@ -466,6 +470,13 @@ async function main(): Promise<void> {
     peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow)}`;
   }
 
+  let groupTables = '';
+  if (withGroups && systems.includes('parley')) {
+    log(`\n== (g) encrypted groups: from add to every member applying it`);
+    const groupRuns = await runGroupBench({ systemOpts, sizes: quick ? [10] : [10, 100], log });
+    groupTables = `\n${groupMarkdown(groupRuns)}`;
+  }
+
   const report: Report = {
     date: new Date().toISOString(),
     machine,
@@ -481,7 +492,7 @@ async function main(): Promise<void> {
   const tables = markdown(report, systems);
   const targetsAt = tables.indexOf('\nTargets:\n');
   process.stdout.write(
-    targetsAt < 0 ? tables + peeringTables : `${tables.slice(0, targetsAt)}${peeringTables}${tables.slice(targetsAt)}`,
+    targetsAt < 0 ? tables + peeringTables + groupTables : `${tables.slice(0, targetsAt)}${peeringTables}${groupTables}${tables.slice(targetsAt)}`,
   );
 }
 

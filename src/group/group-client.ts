@@ -406,6 +406,10 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
       };
       const timer = setTimeout(done, ms);
       stop = this.#s.relay.watch(channel, after, done);
+      // A watch of the channel already running reports only what comes from now on.
+      this.#s.relay.read(channel, after, 1).then((page) => {
+        if (page.length > 0) done();
+      }, done);
     });
   }
 

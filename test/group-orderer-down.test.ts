@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { GroupUsers } from './helpers/group-cli.ts';
 import { TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
 
-describe('a group whose ordering node is down', { timeout: 120_000 }, () => {
+describe('a group whose ordering node is down', { timeout: 240_000 }, () => {
   const net = new TestNetwork();
   let a: NetworkNode;
   let dir: string;

@@ -14,7 +14,7 @@ import { GroupUsers, type Watcher } from './helpers/group-cli.ts';
 import { TestNetwork, type NetworkNode } from './helpers/peer-network.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
 
-describe('a group over two nodes, partitioned and healed', { timeout: 120_000 }, () => {
+describe('a group over two nodes, partitioned and healed', { timeout: 240_000 }, () => {
   const net = new TestNetwork();
   let a: NetworkNode;
   let b: NetworkNode;

@@ -28,6 +28,9 @@ Verbs:
                         also applies and retries your pending changes as news comes
   status GROUP          sync, then print the group's epoch, its ordering node, and every
                         change of yours not applied yet, with why
+  handover GROUP NODEID hand the ordering of the group's commits to another node (its
+                        id from parley keys show), when the ordering node is gone for
+                        good; only the group's creator can
 
 Options:
   --url URL         the node, ws://host:port/ (http:// also accepted)
@@ -66,6 +69,7 @@ const VERB_ARGS: Record<string, { min: number; max: number }> = {
   leave: { min: 1, max: 1 },
   watch: { min: 1, max: 1 },
   status: { min: 1, max: 1 },
+  handover: { min: 2, max: 2 },
 };
 
 export interface GroupIo {
@@ -215,6 +219,11 @@ async function runVerb(client: GroupClient, parsed: Parsed, io: GroupIo): Promis
     case 'watch':
       await watch(client, group, io);
       return;
+    case 'handover': {
+      const { afterN } = await client.handover(group, rest[0]!);
+      out(`${rest[0]} orders ${group} from now on (after ordered record ${afterN})\n`);
+      return;
+    }
     case 'status':
       await client.sync(group);
       out(statusText(client.report(group)));

@@ -7,14 +7,15 @@
 import { Decoder, Encoder } from 'cbor-x';
 import {
   decodeGenesis,
+  decodeHandover,
   decodeOrdered,
-  encodeGenesis,
-  encodeSubmission,
   TAG_APPLICATION,
   TAG_GENESIS,
+  TAG_HANDOVER,
   TAG_ORDERED,
   TAG_SUBMISSION,
   type Genesis,
+  type Handover,
   type OrderedRecord,
 } from '../ordering/wire.ts';
 
@@ -25,7 +26,8 @@ export type GroupEnvelope =
   | { readonly kind: 'mls'; readonly bytes: Uint8Array }
   | { readonly kind: 'genesis'; readonly genesis: Genesis }
   | { readonly kind: 'submission'; readonly bytes: Uint8Array }
-  | { readonly kind: 'ordered'; readonly record: OrderedRecord };
+  | { readonly kind: 'ordered'; readonly record: OrderedRecord }
+  | { readonly kind: 'handover'; readonly handover: Handover };
 
 /** An application message (commits and proposals go as submissions: encodeSubmission). */
 export function encodeGroupMls(bytes: Uint8Array): Uint8Array {
@@ -35,7 +37,7 @@ export function encodeGroupMls(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export { encodeGenesis, encodeSubmission };
+export { encodeGenesis, encodeHandover, encodeSubmission } from '../ordering/wire.ts';
 
 function decodeCbor(bytes: Uint8Array): unknown {
   try {
@@ -64,6 +66,10 @@ export function decodeGroupEnvelope(payload: Uint8Array): GroupEnvelope | string
     case TAG_ORDERED: {
       const record = decodeOrdered(payload);
       return record === undefined ? 'malformed ordered record' : { kind: 'ordered', record };
+    }
+    case TAG_HANDOVER: {
+      const handover = decodeHandover(payload);
+      return handover === undefined ? 'malformed handover record' : { kind: 'handover', handover };
     }
     default:
       return 'not a group envelope';
@@ -98,21 +104,23 @@ export interface WelcomeDelivery {
   readonly commitSeq: number;
   /** The number of that ordered record: the joiner applies the records after it. */
   readonly order: number;
+  /** The group's ordering node as the adder knew it (after a handover, not the genesis's). */
+  readonly orderer: string;
   readonly welcome: Uint8Array;
 }
 
 export function encodeWelcomeDelivery(delivery: WelcomeDelivery): Uint8Array {
-  return new Uint8Array(cbor.encode(['welcome', 2, delivery.group, delivery.node, delivery.commitSeq, delivery.order, delivery.welcome]));
+  return new Uint8Array(cbor.encode(['welcome', 2, delivery.group, delivery.node, delivery.commitSeq, delivery.order, delivery.orderer, delivery.welcome]));
 }
 
 export function decodeWelcomeDelivery(bytes: Uint8Array): WelcomeDelivery | undefined {
   const value = decodeCbor(bytes);
   if (!Array.isArray(value) || value[0] !== 'welcome' || value[1] !== 2) return undefined;
-  const [, , group, node, commitSeq, order, welcome] = value as unknown[];
+  const [, , group, node, commitSeq, order, orderer, welcome] = value as unknown[];
   const w = asBytes(welcome);
   const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (typeof group !== 'string' || typeof node !== 'string' || !count(commitSeq) || !count(order) || w === undefined) return undefined;
-  return { group, node, commitSeq, order, welcome: w };
+  if (typeof group !== 'string' || typeof node !== 'string' || typeof orderer !== 'string' || !count(commitSeq) || !count(order) || w === undefined) return undefined;
+  return { group, node, commitSeq, order, orderer, welcome: w };
 }
 
 /** An installation announcing itself in its uid's directory, signed by its identity key. */

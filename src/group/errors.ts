@@ -10,6 +10,8 @@ export const GROUP_ERROR_CODES = {
   GROUP_EXISTS: 'a group with this name already exists',
   /** This installation is no longer a member (removed, or left). */
   NOT_MEMBER: 'this installation is not a member of the group',
+  /** Only the group's admin (its creator) may do this (hand the ordering role over). */
+  NOT_ADMIN: 'only the group\'s admin may do this',
   /** A uid named in remove() has no installation in the group. */
   UNKNOWN_MEMBER: 'the user is not a member of the group',
   /**

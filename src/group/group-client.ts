@@ -20,6 +20,12 @@ import { clientConfig, createGroupState, createKeyPackage, encodeState, epochOf,
 import { ParleyRelay, type Relay } from './relay.ts';
 import type { GroupHooks, Services } from './services.ts';
 import { GroupSync, membersOf, payloadHash } from './sync.ts';
+import { encodeHandover } from './envelope.ts';
+import { handoverSignedBytes, NO_PREVIOUS } from '../ordering/wire.ts';
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 export interface GroupClientOptions {
   /** Your uid on the node. */
@@ -157,6 +163,9 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
         orderHash: undefined,
         orderProblem: undefined,
         joinEpoch: 0,
+        // The creator may hand the ordering role to another node (docs/groups.md).
+        admin: this.#s.identity.identityKey,
+        pendingHandover: undefined,
       };
       this.#s.records.insertGroup(row, encodeState(state));
       await this.#sync.sync(name);
@@ -179,6 +188,29 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
       throw new GroupError('UNKNOWN_MEMBER', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in group "${name}" (members: ${[...present].join(', ')})`, { group: name });
     }
     await this.#run(name, 'remove', { uids: [...uids] });
+  }
+
+  /**
+   * Hands the ordering of the group's commits to another node, when the ordering node is
+   * gone for good. Only the group's admin (its creator) can; the handover takes effect
+   * after the last ordered record this client has applied (docs/groups.md).
+   */
+  async handover(name: string, nodeId: string): Promise<{ afterN: number }> {
+    if (!/^[0-9a-f]{32}$/.test(nodeId)) throw new GroupError('BAD_NAME', `a node id is 32 hex digits (parley keys show prints it), not "${nodeId}"`);
+    await this.sync(name);
+    const row = this.#group(name);
+    if (row.admin === undefined || !sameKey(row.admin, this.#s.identity.identityKey)) {
+      throw new GroupError('NOT_ADMIN', `only the creator of "${name}" can hand its ordering to another node`, { group: name });
+    }
+    if (row.orderer === nodeId) throw new GroupError('STATE', `${nodeId} already orders "${name}"`, { group: name });
+    if (row.orderN > 0 && row.orderHash === undefined) throw new GroupError('STATE', `the last ordered record of "${name}" is not known here yet: try again after the next change`, { group: name });
+    const afterHash = row.orderHash ?? NO_PREVIOUS;
+    const signed = handoverSignedBytes(row.groupId, row.orderN, afterHash, nodeId);
+    const signature = await this.#s.cs.signature.sign(this.#s.identity.identityPrivateKey, signed);
+    const payload = encodeHandover({ groupId: row.groupId, afterN: row.orderN, afterHash, orderer: nodeId, signature });
+    await this.#s.relay.publish(row.channel, payload, `${this.#s.identity.installation}-handover-${row.orderN}-${nodeId}`);
+    await this.sync(name);
+    return { afterN: row.orderN };
   }
 
   /** A commit with a fresh path: new keys for this member, post-compromise security. */

@@ -30,6 +30,10 @@ export interface GroupRow {
   readonly orderProblem: string | undefined;
   /** The epoch this member joined at: messages of earlier epochs were never for it. */
   readonly joinEpoch: number;
+  /** The identity key that may hand the ordering role to another node (the creator's). */
+  readonly admin: Uint8Array | undefined;
+  /** A handover read before the record it follows: applied once that record is. */
+  readonly pendingHandover: Uint8Array | undefined;
 }
 
 /** A group's MLS state as stored: the whole state, and the ratchets changed since. */
@@ -118,10 +122,12 @@ function toGroup(row: Record<string, unknown>): GroupRow {
     orderHash: blob(row.order_hash),
     orderProblem: row.order_problem === null ? undefined : String(row.order_problem),
     joinEpoch: Number(row.join_epoch),
+    admin: blob(row.admin),
+    pendingHandover: blob(row.pending_handover),
   };
 }
 
-const GROUP_COLUMNS = 'name, channel, group_id, epoch, cursor, status, orderer, order_n, order_hash, order_problem, join_epoch';
+const GROUP_COLUMNS = 'name, channel, group_id, epoch, cursor, status, orderer, order_n, order_hash, order_problem, join_epoch, admin, pending_handover';
 
 function toIntent(row: Record<string, unknown>): IntentRow {
   return {
@@ -170,10 +176,26 @@ export class GroupRecords {
     this.#local.prepare('DELETE FROM held WHERE group_name = ?').run(row.name);
     this.#local
       .prepare(
-        `INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status, state_token, orderer, order_n, order_hash, order_problem, join_epoch)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status, state_token, orderer, order_n, order_hash, order_problem, join_epoch, admin, pending_handover)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(row.name, row.channel, row.groupId, state, row.epoch, row.cursor, row.status, randomUUID(), row.orderer, row.orderN, row.orderHash ?? null, row.orderProblem ?? null, row.joinEpoch);
+      .run(
+        row.name,
+        row.channel,
+        row.groupId,
+        state,
+        row.epoch,
+        row.cursor,
+        row.status,
+        randomUUID(),
+        row.orderer,
+        row.orderN,
+        row.orderHash ?? null,
+        row.orderProblem ?? null,
+        row.joinEpoch,
+        row.admin ?? null,
+        row.pendingHandover ?? null,
+      );
   }
 
   deleteGroup(name: string): void {
@@ -187,6 +209,11 @@ export class GroupRecords {
   setOrder(name: string, n: number, hash: Uint8Array): void {
     this.#local.prepare('UPDATE groups SET order_n = ?, order_hash = ? WHERE name = ? AND order_n < ?').run(n, hash, name, n);
     this.#local.prepare('INSERT OR IGNORE INTO order_log (group_name, n, hash) VALUES (?, ?, ?)').run(name, n, hash);
+  }
+
+  /** A handover took effect (or waits, as `pending`). */
+  setOrderer(name: string, orderer: string, pending: Uint8Array | undefined): void {
+    this.#local.prepare('UPDATE groups SET orderer = ?, pending_handover = ? WHERE name = ?').run(orderer, pending ?? null, name);
   }
 
   orderHash(name: string, n: number): Uint8Array | undefined {

@@ -193,7 +193,7 @@ test('a schema 1 database is upgraded in place, to schema 3', () => {
   new LocalState(dir).close();
   const raw = new DatabaseSync(join(dir, 'groups.sqlite'));
   raw.exec("ALTER TABLE groups DROP COLUMN state_token; DROP TABLE ratchet_nodes; UPDATE meta SET value = '1' WHERE key = 'schema'");
-  for (const column of ['orderer', 'order_n', 'order_hash', 'order_problem', 'join_epoch']) raw.exec(`ALTER TABLE groups DROP COLUMN ${column}`);
+  for (const column of ['orderer', 'order_n', 'order_hash', 'order_problem', 'join_epoch', 'admin', 'pending_handover']) raw.exec(`ALTER TABLE groups DROP COLUMN ${column}`);
   for (const column of ['committed_order', 'published_at']) raw.exec(`ALTER TABLE intents DROP COLUMN ${column}`);
   raw.exec('DROP TABLE order_log; DROP TABLE held');
   raw.close();

@@ -7,6 +7,11 @@ import { channels } from './channels.ts';
 import { decodeGroupEnvelope, decodeWelcomeDelivery } from './envelope.ts';
 import { epochOf, encodeState, groupIdOf, joinFromWelcome, welcomeRecipients } from './mls.ts';
 import { readAll } from './relay.ts';
+import type { Genesis } from '../ordering/wire.ts';
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 import type { Services } from './services.ts';
 
 const INBOX_CURSOR = 'inbox-cursor';
@@ -55,9 +60,11 @@ export class Inbox {
     const epoch = Number(epochOf(state));
     // The seq is the adder's node's: on another node, the group is read from its start
     // (what came before the join is passed over by ordered number and epoch).
-    const cursor = delivery.node === this.#s.relay.node() ? delivery.commitSeq : 0;
-    const orderer = await this.#ordererOf(delivery.group);
-    if (orderer === undefined) return undefined;
+    const genesis = await this.#genesisOf(delivery.group);
+    if (genesis === undefined || !sameBytes(genesis.groupId, groupIdOf(state))) return undefined;
+    // After a handover, the group is read from its start, so that this member checks the
+    // handover itself rather than take the adder's word for the ordering node.
+    const cursor = delivery.node === this.#s.relay.node() && delivery.orderer === genesis.orderer ? delivery.commitSeq : 0;
     local.transaction(() => {
       // Re-added after a removal or leave: the new membership replaces the old state.
       if (existing !== undefined) records.deleteGroup(delivery.group);
@@ -69,11 +76,13 @@ export class Inbox {
           epoch,
           cursor,
           status: 'active',
-          orderer,
+          orderer: genesis.orderer,
           orderN: delivery.order,
           orderHash: undefined,
           orderProblem: undefined,
           joinEpoch: epoch,
+          admin: genesis.admin,
+          pendingHandover: undefined,
         },
         encodeState(state),
       );
@@ -83,10 +92,10 @@ export class Inbox {
     return delivery.group;
   }
 
-  /** The ordering node the group's genesis (its channel's first record) names. */
-  async #ordererOf(group: string): Promise<string | undefined> {
+  /** The group's genesis: its channel's first record. */
+  async #genesisOf(group: string): Promise<Genesis | undefined> {
     const first = (await this.#s.relay.read(channels.group(group), 0, 1))[0];
     const envelope = first === undefined ? undefined : decodeGroupEnvelope(first.payload);
-    return typeof envelope === 'object' && envelope.kind === 'genesis' ? envelope.genesis.orderer : undefined;
+    return typeof envelope === 'object' && envelope.kind === 'genesis' ? envelope.genesis : undefined;
   }
 }

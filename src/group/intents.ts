@@ -127,7 +127,8 @@ export class IntentPublisher {
     const { records } = this.#s;
     for (const intent of records.pendingWelcomes(name)) {
       if (intent.welcome === undefined || intent.committedSeq === undefined || intent.committedOrder === undefined) continue;
-      const delivery = encodeWelcomeDelivery({ group: name, node: this.#s.relay.node(), commitSeq: intent.committedSeq, order: intent.committedOrder, welcome: intent.welcome });
+      const orderer = records.group(name)?.orderer ?? '';
+      const delivery = encodeWelcomeDelivery({ group: name, node: this.#s.relay.node(), commitSeq: intent.committedSeq, order: intent.committedOrder, orderer, welcome: intent.welcome });
       for (const member of intent.welcomeTo) {
         // `retry`: a crash after some of these went out sends them again on the next run.
         await this.#s.relay.publish(channels.inbox(member.uid, member.installation), delivery, `${this.#s.identity.installation}-w${intent.id}-${name}`, true);

@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS groups (
   order_n INTEGER NOT NULL DEFAULT 0,    -- number of the last ordered record applied
   order_hash BLOB,                       -- its hash (unknown for the one a Welcome starts at)
   order_problem TEXT,                    -- misbehaviour of the ordering node seen: commits stop
-  join_epoch INTEGER NOT NULL DEFAULT 0  -- messages of earlier epochs are not for us
+  join_epoch INTEGER NOT NULL DEFAULT 0, -- messages of earlier epochs are not for us
+  admin BLOB,                            -- identity key that may hand the ordering role over
+  pending_handover BLOB                  -- a handover after a record not applied yet
 ) STRICT;
 -- The hash of every ordered record applied, to tell a replay from a conflicting record.
 CREATE TABLE IF NOT EXISTS order_log (
@@ -169,6 +171,8 @@ export class LocalState implements IdentityPins {
         'order_hash BLOB',
         'order_problem TEXT',
         'join_epoch INTEGER NOT NULL DEFAULT 0',
+        'admin BLOB',
+        'pending_handover BLOB',
       ])
         this.db.exec(`ALTER TABLE groups ADD COLUMN ${column}`);
       this.db.exec('ALTER TABLE intents ADD COLUMN committed_order INTEGER');

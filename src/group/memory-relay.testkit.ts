@@ -24,9 +24,23 @@ export class MemoryRelay {
   readonly #watchers = new Map<string, Set<() => void>>();
   readonly #sequencers = new Map<string, { sequencer: Sequencer; taken: number }>();
   /** The node key this relay orders groups with. */
-  readonly key: OrderingKey = orderingKey();
+  #key: OrderingKey = orderingKey();
   /** While false, submissions wait, as behind a partition; setting it true orders them. */
   #ordering = true;
+
+  get key(): OrderingKey {
+    return this.#key;
+  }
+
+  /**
+   * From now on this relay is another node (a new key): the groups the old one ordered
+   * are no longer its own until a handover names it.
+   */
+  becomeAnotherNode(): void {
+    this.#key = orderingKey();
+    this.#sequencers.clear();
+    for (const channel of this.#channels.keys()) this.#order(channel);
+  }
 
   get ordering(): boolean {
     return this.#ordering;
@@ -40,7 +54,7 @@ export class MemoryRelay {
   /** A Relay view for one uid. */
   as(uid: string): Relay {
     return {
-      node: () => this.key.nodeId,
+      node: () => this.#key.nodeId,
       publish: async (channel, payload, cid) => this.#append(channel, uid, payload, cid),
       read: async (channel, after, limit) => this.messages(channel).filter((m) => m.seq > after).slice(0, limit),
       watch: (channel, _after, onNews) => {
@@ -77,11 +91,9 @@ export class MemoryRelay {
   #order(channel: string): void {
     if (!this.#ordering || !channel.startsWith('mls/group/')) return;
     let track = this.#sequencers.get(channel);
-    if (track === undefined) this.#sequencers.set(channel, (track = { sequencer: new Sequencer(this.key, 1 << 24), taken: 0 }));
+    if (track === undefined) this.#sequencers.set(channel, (track = { sequencer: new Sequencer(this.#key, 1 << 24), taken: 0 }));
     const list = this.#channels.get(channel)!;
-    while (track.taken < list.length) {
-      const step = track.sequencer.take(list[track.taken++]!.payload);
-      if (step.kind === 'publish') this.#append(channel, 'parley-orderer', step.payload, undefined);
-    }
+    while (track.taken < list.length) track.sequencer.learn(list[track.taken++]!.payload);
+    for (const step of track.sequencer.flush()) if (step.kind === 'publish') this.#append(channel, 'parley-orderer', step.payload, undefined);
   }
 }

@@ -90,3 +90,33 @@ test('two different records for one number, or a missing number, stop commits an
     await Promise.all([alice.close(), bob.close()]);
   }
 });
+
+test('the admin hands the ordering to another node: a commit that waited is ordered by it, and members follow', async () => {
+  const relay = new MemoryRelay();
+  const open = (uid: string): Promise<GroupClient> => GroupClient.open({ uid, dataDir: tempDir(), relay: relay.as(uid), orderWaitMs: 50 });
+  const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+  await bob.init();
+  await alice.create('g');
+  await alice.add('g', ['bob']);
+  await bob.sync();
+  const old = relay.key.nodeId;
+  relay.ordering = false; // the ordering node is gone for good
+  await assert.rejects(bob.updateKeys('g'), (error: Error & { code?: string }) => error.code === 'PENDING');
+  relay.becomeAnotherNode();
+  relay.ordering = true;
+  assert.equal(bob.report('g').pending.length, 1, 'the new node does not order a group it was not handed');
+  await assert.rejects(bob.handover('g', relay.key.nodeId), (error: Error & { code?: string }) => error.code === 'NOT_ADMIN');
+  assert.deepEqual(await alice.handover('g', relay.key.nodeId), { afterN: 1 });
+  await bob.sync('g');
+  assert.deepEqual(bob.report('g').pending, []);
+  for (const member of [alice, bob]) {
+    assert.equal(member.report('g').orderer, relay.key.nodeId);
+    assert.notEqual(member.report('g').orderer, old);
+    assert.equal(member.epoch('g'), 2);
+    assert.equal(member.report('g').orderProblem, undefined);
+  }
+  await alice.send('g', 'after the handover');
+  await bob.sync('g');
+  assert.deepEqual(lines(bob, 'g'), ['alice: after the handover']);
+  await Promise.all([alice.close(), bob.close()]);
+});

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { channels } from './channels.ts';
 import { identityOf } from './credential.ts';
 import { decodeApplication, decodeGroupEnvelope, encodeGenesis, encodeGroupMls } from './envelope.ts';
-import { orderedHash, submissionContent, verifyOrdered, type OrderedRecord } from '../ordering/wire.ts';
+import { orderedHash, submissionContent, verifyHandover, verifyOrdered, type Handover, type OrderedRecord } from '../ordering/wire.ts';
 import { GroupError } from './errors.ts';
 import type { GroupEvents } from './events.ts';
 import { COMMIT_KINDS, type GroupRow, type IntentRow, type Member } from './group-records.ts';
@@ -65,7 +65,7 @@ class Batch {
   readonly published: Map<string, IntentRow>;
   queueUpdate = false;
   /** The ordered records applied so far: the last one's number and hash, and a problem once seen. */
-  order: { n: number; hash: Uint8Array | undefined; problem: string | undefined };
+  order: { n: number; hash: Uint8Array | undefined; problem: string | undefined; orderer: string; pendingHandover: Uint8Array | undefined; handedOver: boolean };
   /** Hashes of the ordered records applied in this page, by number. */
   readonly orderLog = new Map<number, Uint8Array>();
   /** Held messages (future epochs) of this page, and held ones read now. */
@@ -74,7 +74,7 @@ class Batch {
 
   constructor(published: IntentRow[], row: GroupRow) {
     this.published = new Map(published.filter((i) => i.payload !== undefined).map((i) => [hex(payloadHash(i.payload!)), i]));
-    this.order = { n: row.orderN, hash: row.orderHash, problem: row.orderProblem };
+    this.order = { n: row.orderN, hash: row.orderHash, problem: row.orderProblem, orderer: row.orderer, pendingHandover: row.pendingHandover, handedOver: false };
   }
 
   emit<K extends keyof GroupEvents>(event: K, value: GroupEvents[K]): void {
@@ -123,7 +123,8 @@ export class GroupSync {
   async #claimChannel(row: GroupRow): Promise<GroupRow> {
     let first = (await this.#s.relay.read(row.channel, 0, 1))[0];
     if (first === undefined) {
-      await this.#s.relay.publish(row.channel, encodeGenesis({ groupId: row.groupId, orderer: row.orderer }), `${this.#s.identity.installation}-genesis-${hex(row.groupId)}`);
+      const genesis = encodeGenesis({ groupId: row.groupId, orderer: row.orderer, admin: row.admin ?? this.#s.identity.identityKey });
+      await this.#s.relay.publish(row.channel, genesis, `${this.#s.identity.installation}-genesis-${hex(row.groupId)}`);
       first = (await this.#s.relay.read(row.channel, 0, 1))[0];
     }
     const envelope = first === undefined ? undefined : decodeGroupEnvelope(first.payload);
@@ -159,6 +160,7 @@ export class GroupSync {
       records.setCursor(group, cursor);
       for (const [n, hash] of batch.orderLog) records.setOrder(group, n, hash);
       if (batch.order.problem !== undefined) records.setOrderProblem(group, batch.order.problem);
+      if (batch.order.handedOver) records.setOrderer(group, batch.order.orderer, batch.order.pendingHandover);
       for (const h of batch.held) if (!batch.unheld.has(h.seq)) records.hold(group, h.seq, h.epoch, h.payload);
       for (const seq of batch.unheld) records.unhold(group, seq);
       if (status !== 'active') {
@@ -203,9 +205,40 @@ export class GroupSync {
         return state;
       case 'ordered':
         return this.#applyOrdered(row, state, message, envelope.record, batch, skip);
+      case 'handover':
+        return this.#applyHandover(row, state, message.seq, envelope.handover, message.payload, batch, skip);
       case 'mls':
         return this.#applyMessage(row, state, message.seq, envelope.bytes, key, batch, skip);
     }
+  }
+
+  /**
+   * The admin handed the ordering role to another node, after record afterN. It takes
+   * effect right after that record: before it, it waits; if this member already applied
+   * a later record of the old node, following it would fork, so that is reported instead.
+   */
+  #applyHandover(row: GroupRow, state: MlsGroupState, seq: number, handover: Handover, payload: Uint8Array, batch: Batch, skip: Skip): MlsGroupState {
+    const order = batch.order;
+    if (!sameBytes(handover.groupId, row.groupId)) return skip('wrong-group', 'a handover of another group');
+    if (row.admin === undefined || !verifyHandover(handover, row.admin)) return skip('forged-handover', "not signed by the group's admin");
+    if (handover.orderer === order.orderer) return state;
+    if (handover.afterN > order.n) {
+      order.pendingHandover = payload;
+      order.handedOver = true;
+      return state;
+    }
+    const known = handover.afterN === order.n ? order.hash : (batch.orderLog.get(handover.afterN) ?? this.#s.records.orderHash(row.name, handover.afterN));
+    if (known !== undefined && !sameBytes(known, handover.afterHash)) {
+      return this.#misbehaving(row.name, seq, state, batch, 'order-conflict', `the handover to ${handover.orderer} follows another record ${handover.afterN} than this member applied`);
+    }
+    if (handover.afterN < order.n && known !== undefined) {
+      return this.#misbehaving(row.name, seq, state, batch, 'order-conflict', `the handover to ${handover.orderer} goes back to record ${handover.afterN}; this member applied up to ${order.n}`);
+    }
+    order.orderer = handover.orderer;
+    order.pendingHandover = undefined;
+    order.handedOver = true;
+    if (handover.afterN === order.n) order.hash = handover.afterHash;
+    return state;
   }
 
   /** An application message, in whatever order this node has it. */
@@ -275,7 +308,7 @@ export class GroupSync {
     const group = row.name;
     const order = batch.order;
     if (!sameBytes(record.groupId, row.groupId)) return skip('wrong-group', 'an ordered record of another group');
-    if (!verifyOrdered(record, row.orderer)) return skip('forged-order', `not signed by the group's ordering node ${row.orderer}`);
+    if (!verifyOrdered(record, order.orderer)) return skip('forged-order', `not signed by the group's ordering node ${order.orderer}`);
     const hash = orderedHash(record);
     if (record.n <= order.n) {
       const known = batch.orderLog.get(record.n) ?? this.#s.records.orderHash(group, record.n);
@@ -291,6 +324,7 @@ export class GroupSync {
     order.n = record.n;
     order.hash = hash;
     batch.orderLog.set(record.n, hash);
+    this.#handoverDue(row, state, message.seq, batch);
 
     const bytes = submissionContent(record.submission)!;
     const ours = batch.published.get(hex(payloadHash(record.submission)));
@@ -323,6 +357,15 @@ export class GroupSync {
         return incoming.state;
       }
     }
+  }
+
+  /** A handover that waited for the record just applied takes effect now. */
+  #handoverDue(row: GroupRow, state: MlsGroupState, seq: number, batch: Batch): void {
+    const pending = batch.order.pendingHandover;
+    if (pending === undefined) return;
+    const envelope = decodeGroupEnvelope(pending);
+    if (typeof envelope !== 'object' || envelope.kind !== 'handover' || envelope.handover.afterN !== batch.order.n) return;
+    this.#applyHandover(row, state, seq, envelope.handover, pending, batch, () => state);
   }
 
   /** The ordering node misbehaved: say so, and apply no more commits (members would disagree). */

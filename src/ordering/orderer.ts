@@ -74,49 +74,41 @@ export class GroupOrderer {
     for (const track of this.#tracks.values()) if (track.interest !== undefined) this.#o.hub.leave(track.interest);
   }
 
-  /** What this node ordered in the channel before (it restarted), before numbering anything. */
-  #learn(channel: string, sequencer: Sequencer): void {
-    let after = 0;
-    for (;;) {
-      const page = this.#o.store.read(channel, { after, limit: PAGE });
-      for (const message of page) {
-        sequencer.learn(message.payload);
-        if (!sequencer.mayBeMine) return;
-      }
-      if (page.length < PAGE) return;
-      after = page[page.length - 1]!.seq;
-    }
-  }
-
   #catchUp(channel: string): void {
     let track = this.#tracks.get(channel);
     if (track === undefined) {
+      // First sight (or a restart): learn the whole channel before numbering anything.
       track = { sequencer: new Sequencer(this.#o.key, this.#o.maxPayload), cursor: 0, interest: undefined };
       this.#tracks.set(channel, track);
-      this.#learn(channel, track.sequencer);
     }
-    if (!track.sequencer.mayBeMine) return;
     for (;;) {
       const page = this.#o.store.read(channel, { after: track.cursor, limit: PAGE });
       for (const message of page) {
         track.cursor = message.seq;
-        const step = track.sequencer.take(message.payload);
-        if (step.kind === 'publish') {
-          this.#o.hub.publish({ channel, uid: ORDERER_UID, binary: true, payload: step.payload }, undefined, (result) => {
-            if (result instanceof Error) this.#o.log.error({ err: result, channel, n: step.n }, 'an ordered group record was not stored; the group waits until it is ordered again after a restart');
-          });
-        } else if (step.kind === 'refused') {
-          this.#o.log.warn({ channel, seq: message.seq, reason: step.reason }, 'group submission not ordered');
-        }
-        if (!track.sequencer.mayBeMine) return;
+        track.sequencer.learn(message.payload);
+        if (!track.sequencer.isGroup) return;
       }
       if (page.length < PAGE) break;
+    }
+    for (const step of track.sequencer.flush()) {
+      if (step.kind === 'publish') {
+        this.#o.hub.publish({ channel, uid: ORDERER_UID, binary: true, payload: step.payload }, undefined, (result) => {
+          if (result instanceof Error) this.#o.log.error({ err: result, channel, n: step.n }, 'an ordered group record was not stored; the group waits until it is ordered again after a restart');
+        });
+      } else {
+        this.#o.log.warn({ channel, reason: step.reason }, 'group submission not ordered');
+      }
     }
     if (track.sequencer.role === 'mine' && track.interest === undefined) {
       // Used here, the channel is asked of every peer: submissions made elsewhere come in.
       track.interest = { channel, deliver: () => {} };
       this.#o.hub.subscribe(track.interest);
       this.#o.log.info({ channel }, 'ordering the commits of a group');
+    } else if (track.sequencer.role === 'other' && track.interest !== undefined) {
+      // The role was handed to another node.
+      this.#o.hub.leave(track.interest);
+      track.interest = undefined;
+      this.#o.log.info({ channel }, 'no longer ordering the commits of a group: handed over');
     }
   }
 }

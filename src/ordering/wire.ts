@@ -6,7 +6,9 @@
 // - 0x01 the genesis: the group id and the node id of the group's ordering node;
 // - 0x02 a submission: an MLS commit or proposal, asking the ordering node to order it;
 // - 0x03 an ordered record: the ordering node's signed statement "the n-th handshake
-//   message of this group is this submission, after the record whose hash is prev".
+//   message of this group is this submission, after the record whose hash is prev";
+// - 0x04 a handover: the group's admin's signed statement "after record n (this hash),
+//   this other node orders the group", for when the ordering node is gone for good.
 //
 // Members apply commits and proposals only from ordered records, in their numbers'
 // order, so every member applies the same sequence whatever order its node stores the
@@ -23,6 +25,7 @@ export const TAG_APPLICATION = 0x00;
 export const TAG_GENESIS = 0x01;
 export const TAG_SUBMISSION = 0x02;
 export const TAG_ORDERED = 0x03;
+export const TAG_HANDOVER = 0x04;
 
 /** The prev of the first ordered record. */
 export const NO_PREVIOUS = new Uint8Array(32);
@@ -31,6 +34,19 @@ export interface Genesis {
   readonly groupId: Uint8Array;
   /** Node id (32 hex digits) of the node that orders the group's commits. */
   readonly orderer: string;
+  /** The raw Ed25519 identity key of the group's admin (its creator): it may hand the role over. */
+  readonly admin: Uint8Array;
+}
+
+export interface Handover {
+  readonly groupId: Uint8Array;
+  /** The last ordered record of the old ordering node that counts, and its hash. */
+  readonly afterN: number;
+  readonly afterHash: Uint8Array;
+  /** Node id of the new ordering node. */
+  readonly orderer: string;
+  /** The admin's signature (Ed25519, identity key) over handoverSignedBytes. */
+  readonly signature: Uint8Array;
 }
 
 export interface OrderedRecord {
@@ -74,7 +90,7 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 const NODE_ID = /^[0-9a-f]{32}$/;
 
 export function encodeGenesis(genesis: Genesis): Uint8Array {
-  return tagged(TAG_GENESIS, cbor.encode(['genesis', 2, genesis.groupId, genesis.orderer]));
+  return tagged(TAG_GENESIS, cbor.encode(['genesis', 2, genesis.groupId, genesis.orderer, genesis.admin]));
 }
 
 /** A genesis record, or a string saying what is wrong with it. */
@@ -86,8 +102,9 @@ export function decodeGenesis(payload: Uint8Array): Genesis | string {
   if (value[1] !== 2) return `genesis version ${String(value[1])} is not known`;
   const groupId = asBytes(value[2]);
   const orderer = value[3];
-  if (groupId === undefined || typeof orderer !== 'string' || !NODE_ID.test(orderer)) return 'malformed genesis record';
-  return { groupId, orderer };
+  const admin = asBytes(value[4], 32);
+  if (groupId === undefined || typeof orderer !== 'string' || !NODE_ID.test(orderer) || admin === undefined) return 'malformed genesis record';
+  return { groupId, orderer, admin };
 }
 
 export function encodeSubmission(mls: Uint8Array): Uint8Array {
@@ -143,6 +160,37 @@ export function verifyOrdered(record: OrderedRecord, orderer: string): boolean {
   if (nodeIdOfRaw(record.key) !== orderer) return false;
   try {
     return verify(null, orderedSignedBytes(record.groupId, record.n, record.prev, record.submission), publicKeyFromRaw(record.key), record.signature);
+  } catch {
+    return false;
+  }
+}
+
+export function handoverSignedBytes(groupId: Uint8Array, afterN: number, afterHash: Uint8Array, orderer: string): Uint8Array {
+  return new Uint8Array(cbor.encode(['parley-mls-handover-v1', groupId, afterN, afterHash, orderer]));
+}
+
+export function encodeHandover(handover: Handover): Uint8Array {
+  return tagged(TAG_HANDOVER, cbor.encode(['handover', 1, handover.groupId, handover.afterN, handover.afterHash, handover.orderer, handover.signature]));
+}
+
+export function decodeHandover(payload: Uint8Array): Handover | undefined {
+  if (payload[0] !== TAG_HANDOVER) return undefined;
+  const value = decodeCbor(payload.subarray(1));
+  if (!Array.isArray(value) || value[0] !== 'handover' || value[1] !== 1) return undefined;
+  const [, , groupIdValue, afterN, afterHashValue, orderer, signatureValue] = value as unknown[];
+  const groupId = asBytes(groupIdValue);
+  const afterHash = asBytes(afterHashValue, 32);
+  const signature = asBytes(signatureValue, 64);
+  if (groupId === undefined || afterHash === undefined || signature === undefined) return undefined;
+  if (typeof afterN !== 'number' || !Number.isSafeInteger(afterN) || afterN < 0) return undefined;
+  if (typeof orderer !== 'string' || !NODE_ID.test(orderer)) return undefined;
+  return { groupId, afterN, afterHash, orderer, signature };
+}
+
+/** Whether the handover is signed by the admin the genesis names. */
+export function verifyHandover(handover: Handover, admin: Uint8Array): boolean {
+  try {
+    return verify(null, handoverSignedBytes(handover.groupId, handover.afterN, handover.afterHash, handover.orderer), publicKeyFromRaw(admin), handover.signature);
   } catch {
     return false;
   }

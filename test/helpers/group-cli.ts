@@ -78,7 +78,7 @@ export class GroupUsers {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     return {
       lines,
-      seen: (want, timeoutMs = 30_000) =>
+      seen: (want, timeoutMs = 60_000) =>
         lines.includes(want)
           ? Promise.resolve()
           : new Promise((resolve, reject) => {

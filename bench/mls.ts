@@ -184,7 +184,7 @@ for (const size of sizes) {
     sender = out.state;
     const framed = encodeGroupMls(out.message);
     const envelope = decodeGroupEnvelope(framed);
-    if (envelope?.kind !== 'mls') throw new Error('bad frame');
+    if (typeof envelope === 'string' || envelope.kind !== 'mls') throw new Error('bad frame');
     const t2 = performance.now();
     const got = await processIncoming(cs, reader, envelope.bytes, groupPolicy);
     const t3 = performance.now();

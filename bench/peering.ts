@@ -41,7 +41,7 @@ const LATENCY_WINDOW = 8;
 const THROUGHPUT_WINDOW = 1024;
 
 /** Waits until a node's /metrics shows as many peer links up as expected. */
-async function linksUp(node: RunningSystem, count: number): Promise<void> {
+export async function linksUp(node: RunningSystem, count: number): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const text = await (await fetch(`http://${node.host}:${node.port}/metrics`)).text();

@@ -19,6 +19,7 @@ import type { GeneratorReply } from './generator.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { intOption } from './options.ts';
 import { matrixMarkdown, runMatrixBench } from './matrix.ts';
+import { groupMarkdown, runGroupBench } from './groups.ts';
 import { peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
@@ -41,7 +42,10 @@ const USAGE = `usage: npm run bench -- [options]
                         d = durable acked ingest, e = catch-up replay,
                         f = native protocol fan-out, h = peering hops and links,
                         m = Matrix gateway: send to long-poll latency beside the
-                        native protocol's, memory per syncing client (default: all)
+                        native protocol's, memory per syncing client
+                        g = encrypted groups: time from add to every member applying
+                        it, 10 and 100 members over two nodes (--quick: 10)
+                        (default: all)
   --systems LIST        parley,nats,mosquitto (default: all three)
   --warmup MS           warm-up per throughput scenario (default 2000)
   --measure MS          measured window (default 5000)
@@ -257,14 +261,15 @@ async function main(): Promise<void> {
   if (catchupMessages < 1 || catchupMessages > 100_000) throw new Error('--catchup must be 1-100000');
   const catchupRepeats = quick ? 1 : 3;
 
-  // (h) peering runs parley nodes only, after the others, with its own tables.
-  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h', 'm'].join(',')).split(',').map((s) => s.trim());
+  // (h) peering, (m) Matrix and (g) groups run parley nodes only, after the others, with their own tables.
+  const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h', 'm', 'g'].join(',')).split(',').map((s) => s.trim());
   const withPeering = onlyList.includes('h') || onlyList.includes('peering');
   const withMatrix = onlyList.includes('m') || onlyList.includes('matrix');
   const matrixClients = intOption(values['matrix-clients'], quick ? 200 : 1000, 'matrix-clients');
-  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'm', 'matrix'].includes(s)).map((s) => {
+  const withGroups = onlyList.includes('g') || onlyList.includes('groups');
+  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'm', 'matrix', 'g', 'groups'].includes(s)).map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
-    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h, m`);
+    if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h, m, g`);
     return sc;
   });
   const systemList = (values.systems ?? SYSTEMS.join(',')).split(',').map((s) => {
@@ -494,6 +499,13 @@ async function main(): Promise<void> {
     }
   }
 
+  let groupTables = '';
+  if (withGroups && systems.includes('parley')) {
+    log(`\n== (g) encrypted groups: from add to every member applying it`);
+    const groupRuns = await runGroupBench({ systemOpts, sizes: quick ? [10] : [10, 100], log });
+    groupTables = `\n${groupMarkdown(groupRuns)}`;
+  }
+
   const report: Report = {
     date: new Date().toISOString(),
     machine,
@@ -509,7 +521,7 @@ async function main(): Promise<void> {
   const tables = markdown(report, systems);
   const targetsAt = tables.indexOf('\nTargets:\n');
   process.stdout.write(
-    targetsAt < 0 ? tables + peeringTables + matrixTables : `${tables.slice(0, targetsAt)}${peeringTables}${matrixTables}${tables.slice(targetsAt)}`,
+    targetsAt < 0 ? tables + peeringTables + matrixTables + groupTables : `${tables.slice(0, targetsAt)}${peeringTables}${matrixTables}${groupTables}${tables.slice(targetsAt)}`,
   );
 }
 

@@ -28,7 +28,7 @@ for (const point of ['stored-not-sent', 'sent-not-read', 'committed-no-welcome']
 
     const restarted = await open(relay, 'alice', aliceDir);
     await restarted.sync();
-    const commits = relay.messages(groupChannel).filter((m) => m.payload[0] === 0);
+    const commits = relay.messages(groupChannel).filter((m) => m.payload[0] === 2);
     assert.equal(commits.length, 1, 'one commit in the channel');
     assert.equal(relay.messages(`mls/inbox/bob/${bob.installation}`).length, 1, 'one Welcome');
     await bob.sync();

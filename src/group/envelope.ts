@@ -1,33 +1,43 @@
 // The byte formats the group layer puts on the relay, other than MLS messages themselves:
-// group genesis records, the plaintext inside application messages, Welcome deliveries,
+// group genesis records and ordered records (their formats are in src/ordering/wire.ts,
+// which the node's orderer shares), the plaintext inside application messages, Welcome deliveries,
 // directory records and key-package channel records. CBOR arrays with a type tag, so a
 // decoder can tell them apart and reject anything else without guessing.
 
 import { Decoder, Encoder } from 'cbor-x';
+import {
+  decodeGenesis,
+  decodeHandover,
+  decodeOrdered,
+  TAG_APPLICATION,
+  TAG_GENESIS,
+  TAG_HANDOVER,
+  TAG_ORDERED,
+  TAG_SUBMISSION,
+  type Genesis,
+  type Handover,
+  type OrderedRecord,
+} from '../ordering/wire.ts';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
-/** Group channel payloads start with one of these bytes. */
-const GROUP_MLS = 0x00;
-const GROUP_GENESIS = 0x01;
+export type GroupEnvelope =
+  | { readonly kind: 'mls'; readonly bytes: Uint8Array }
+  | { readonly kind: 'genesis'; readonly genesis: Genesis }
+  | { readonly kind: 'submission'; readonly bytes: Uint8Array }
+  | { readonly kind: 'ordered'; readonly record: OrderedRecord }
+  | { readonly kind: 'handover'; readonly handover: Handover };
 
-export type GroupEnvelope = { readonly kind: 'mls'; readonly bytes: Uint8Array } | { readonly kind: 'genesis'; readonly groupId: Uint8Array };
-
+/** An application message (commits and proposals go as submissions: encodeSubmission). */
 export function encodeGroupMls(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length + 1);
-  out[0] = GROUP_MLS;
+  out[0] = TAG_APPLICATION;
   out.set(bytes, 1);
   return out;
 }
 
-export function encodeGenesis(groupId: Uint8Array): Uint8Array {
-  const body = cbor.encode(['genesis', 1, groupId]);
-  const out = new Uint8Array(body.length + 1);
-  out[0] = GROUP_GENESIS;
-  out.set(body, 1);
-  return out;
-}
+export { encodeGenesis, encodeHandover, encodeSubmission } from '../ordering/wire.ts';
 
 function decodeCbor(bytes: Uint8Array): unknown {
   try {
@@ -41,16 +51,29 @@ function asBytes(value: unknown): Uint8Array | undefined {
   return value instanceof Uint8Array ? new Uint8Array(value) : undefined;
 }
 
-export function decodeGroupEnvelope(payload: Uint8Array): GroupEnvelope | undefined {
-  if (payload.length < 2) return undefined;
-  if (payload[0] === GROUP_MLS) return { kind: 'mls', bytes: payload.subarray(1) };
-  if (payload[0] === GROUP_GENESIS) {
-    const value = decodeCbor(payload.subarray(1));
-    if (!Array.isArray(value) || value[0] !== 'genesis' || value[1] !== 1) return undefined;
-    const groupId = asBytes(value[2]);
-    return groupId === undefined ? undefined : { kind: 'genesis', groupId };
+/** A group channel payload, or a string saying why it is none. */
+export function decodeGroupEnvelope(payload: Uint8Array): GroupEnvelope | string {
+  if (payload.length < 2) return 'too short for a group envelope';
+  switch (payload[0]) {
+    case TAG_APPLICATION:
+      return { kind: 'mls', bytes: payload.subarray(1) };
+    case TAG_GENESIS: {
+      const genesis = decodeGenesis(payload);
+      return typeof genesis === 'string' ? genesis : { kind: 'genesis', genesis };
+    }
+    case TAG_SUBMISSION:
+      return { kind: 'submission', bytes: payload.subarray(1) };
+    case TAG_ORDERED: {
+      const record = decodeOrdered(payload);
+      return record === undefined ? 'malformed ordered record' : { kind: 'ordered', record };
+    }
+    case TAG_HANDOVER: {
+      const handover = decodeHandover(payload);
+      return handover === undefined ? 'malformed handover record' : { kind: 'handover', handover };
+    }
+    default:
+      return 'not a group envelope';
   }
-  return undefined;
 }
 
 /** What an application message carries: an id that makes re-sends idempotent. */
@@ -76,22 +99,28 @@ export function decodeApplication(bytes: Uint8Array): ApplicationContent | undef
 /** A Welcome delivered to an installation's inbox, with where the group starts for it. */
 export interface WelcomeDelivery {
   readonly group: string;
-  /** The seq of the commit that added the installation: it reads the group after it. */
+  /** The node the adder used, and the seq there of the ordered record that added the installation. */
+  readonly node: string;
   readonly commitSeq: number;
+  /** The number of that ordered record: the joiner applies the records after it. */
+  readonly order: number;
+  /** The group's ordering node as the adder knew it (after a handover, not the genesis's). */
+  readonly orderer: string;
   readonly welcome: Uint8Array;
 }
 
 export function encodeWelcomeDelivery(delivery: WelcomeDelivery): Uint8Array {
-  return new Uint8Array(cbor.encode(['welcome', 1, delivery.group, delivery.commitSeq, delivery.welcome]));
+  return new Uint8Array(cbor.encode(['welcome', 2, delivery.group, delivery.node, delivery.commitSeq, delivery.order, delivery.orderer, delivery.welcome]));
 }
 
 export function decodeWelcomeDelivery(bytes: Uint8Array): WelcomeDelivery | undefined {
   const value = decodeCbor(bytes);
-  if (!Array.isArray(value) || value[0] !== 'welcome' || value[1] !== 1) return undefined;
-  const [, , group, commitSeq, welcome] = value as unknown[];
+  if (!Array.isArray(value) || value[0] !== 'welcome' || value[1] !== 2) return undefined;
+  const [, , group, node, commitSeq, order, orderer, welcome] = value as unknown[];
   const w = asBytes(welcome);
-  if (typeof group !== 'string' || typeof commitSeq !== 'number' || !Number.isSafeInteger(commitSeq) || w === undefined) return undefined;
-  return { group, commitSeq, welcome: w };
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (typeof group !== 'string' || typeof node !== 'string' || typeof orderer !== 'string' || !count(commitSeq) || !count(order) || w === undefined) return undefined;
+  return { group, node, commitSeq, order, orderer, welcome: w };
 }
 
 /** An installation announcing itself in its uid's directory, signed by its identity key. */

@@ -10,8 +10,15 @@ export const GROUP_ERROR_CODES = {
   GROUP_EXISTS: 'a group with this name already exists',
   /** This installation is no longer a member (removed, or left). */
   NOT_MEMBER: 'this installation is not a member of the group',
+  /** Only the group's admin (its creator) may do this (hand the ordering role over). */
+  NOT_ADMIN: 'only the group\'s admin may do this',
   /** A uid named in remove() has no installation in the group. */
   UNKNOWN_MEMBER: 'the user is not a member of the group',
+  /**
+   * The change is submitted but the group's ordering node has not ordered it yet (it
+   * may be unreachable): it stays queued and is applied once ordered.
+   */
+  PENDING: 'the change waits for the group\'s ordering node',
   /** An intent could not be published after several attempts. */
   INTENT_FAILED: 'the change could not be published',
   /** The local state directory or database cannot be used. */

@@ -17,6 +17,12 @@ export interface GroupEvents {
   removed: { readonly group: string; readonly seq: number; readonly left: boolean };
   /** An envelope that could not be applied and was passed over. */
   skipped: { readonly group: string; readonly seq: number; readonly problem: string; readonly detail: string };
+  /**
+   * The group's ordering node (or a node between it and this one) broke the order: a
+   * gap, or two different records for one place. Commits are no longer applied (members
+   * would disagree); messages still are. See `parley group status`.
+   */
+  misbehaviour: { readonly group: string; readonly seq: number; readonly problem: string; readonly detail: string };
   intent: { readonly group: string; readonly id: number; readonly kind: IntentKind; readonly state: IntentState; readonly error?: string | undefined };
   error: GroupError;
 }

@@ -10,7 +10,7 @@ import { PinnedAuthenticationService } from './credential.ts';
 import { KeyPackageDirectory } from './directory.ts';
 import { GroupError } from './errors.ts';
 import type { GroupEvents } from './events.ts';
-import { GroupRecords, type GroupRow, type GroupStatus, type IntentData, type IntentKind, type IntentRow, type Member, type SkippedEnvelope, type StoredMessage } from './group-records.ts';
+import { GroupRecords, type GroupRow, type GroupStatus, type IntentData, type IntentKind, type IntentRow, type IntentState, type Member, type SkippedEnvelope, type StoredMessage } from './group-records.ts';
 import { GroupStates } from './group-states.ts';
 import { createInstallationIdentity } from './identity.ts';
 import { Inbox } from './inbox.ts';
@@ -20,6 +20,12 @@ import { clientConfig, createGroupState, createKeyPackage, encodeState, epochOf,
 import { ParleyRelay, type Relay } from './relay.ts';
 import type { GroupHooks, Services } from './services.ts';
 import { GroupSync, membersOf, payloadHash } from './sync.ts';
+import { encodeHandover } from './envelope.ts';
+import { handoverSignedBytes, NO_PREVIOUS } from '../ordering/wire.ts';
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 export interface GroupClientOptions {
   /** Your uid on the node. */
@@ -33,6 +39,43 @@ export interface GroupClientOptions {
   /** A relay to use instead of connecting to url (tests). */
   readonly relay?: Relay | undefined;
   readonly hooks?: GroupHooks | undefined;
+  /**
+   * How long add, remove, update and send wait for the group's ordering node to order
+   * their commit before they give up waiting with PENDING (the commit stays submitted
+   * and is applied when it is ordered). Default 10 s.
+   */
+  readonly orderWaitMs?: number | undefined;
+}
+
+/** An intent not settled yet, and why. */
+export interface PendingIntent {
+  readonly id: number;
+  readonly kind: IntentKind;
+  readonly data: IntentData;
+  readonly state: IntentState;
+  readonly attempts: number;
+  /** Epoch its current attempt was built for (PUBLISHED ones). */
+  readonly epoch: number | undefined;
+  readonly since: number;
+  readonly reason: string;
+}
+
+/** What `status` reports about a group. */
+export interface GroupReport {
+  readonly name: string;
+  readonly status: GroupStatus;
+  readonly epoch: number;
+  readonly members: number;
+  /** The node that orders the group's commits, and whether it is the node this client uses. */
+  readonly orderer: string;
+  readonly ordererIsLocal: boolean;
+  /** Ordered records applied. */
+  readonly ordered: number;
+  /** What the ordering node did wrong, if it misbehaved: commits are stopped. */
+  readonly orderProblem: string | undefined;
+  /** Messages of an epoch not reached yet, waiting for the commit that starts it. */
+  readonly held: number;
+  readonly pending: readonly PendingIntent[];
 }
 
 export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable {
@@ -42,11 +85,13 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
   readonly #inbox: Inbox;
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #watches: Array<() => void> = [];
+  readonly #orderWaitMs: number;
   #initialised = false;
   #closed = false;
 
-  private constructor(services: Omit<Services, 'emit'>) {
+  private constructor(services: Omit<Services, 'emit'>, orderWaitMs: number) {
     super();
+    this.#orderWaitMs = orderWaitMs;
     this.#s = { ...services, emit: (event, value) => this.emit(event, value) };
     this.#sync = new GroupSync(this.#s);
     this.#intents = new IntentPublisher(this.#s);
@@ -75,7 +120,7 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
       const directory = new KeyPackageDirectory(relay, local, cs);
       const records = new GroupRecords(local);
       const states = new GroupStates(local, records, config);
-      return new GroupClient({ local, records, states, relay, cs, config, identity, directory, hooks: options.hooks ?? {} });
+      return new GroupClient({ local, records, states, relay, cs, config, identity, directory, hooks: options.hooks ?? {} }, options.orderWaitMs ?? 10_000);
     } catch (error) {
       local.close();
       throw error;
@@ -105,7 +150,24 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
       if (this.#s.records.group(name) !== undefined) throw new GroupError('GROUP_EXISTS', `group "${name}" already exists here`, { group: name });
       const own = await createKeyPackage(this.#s.cs, this.#s.identity.credential, this.#s.identity.signatureKey);
       const state = await createGroupState(this.#s.cs, new Uint8Array(randomBytes(16)), own, this.#s.config);
-      this.#s.records.insertGroup({ name, channel: channels.group(name), groupId: state.groupContext.groupId, epoch: 0, cursor: 0, status: 'creating' }, encodeState(state));
+      // This client's node orders the group's commits (see docs/groups.md).
+      const row = {
+        name,
+        channel: channels.group(name),
+        groupId: state.groupContext.groupId,
+        epoch: 0,
+        cursor: 0,
+        status: 'creating' as const,
+        orderer: this.#s.relay.node(),
+        orderN: 0,
+        orderHash: undefined,
+        orderProblem: undefined,
+        joinEpoch: 0,
+        // The creator may hand the ordering role to another node (docs/groups.md).
+        admin: this.#s.identity.identityKey,
+        pendingHandover: undefined,
+      };
+      this.#s.records.insertGroup(row, encodeState(state));
       await this.#sync.sync(name);
     });
   }
@@ -116,11 +178,39 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
     await this.#run(name, 'add', { uids: [...uids] });
   }
 
+  /** Removes every installation of each uid; first catches up, so a member added meanwhile is known. */
   async remove(name: string, uids: readonly string[]): Promise<void> {
+    for (const uid of uids) checkUid(uid);
+    await this.sync(name);
     const present = new Set(this.members(name).map((m) => m.uid));
     const missing = uids.filter((u) => !present.has(u));
-    if (missing.length > 0) throw new GroupError('UNKNOWN_MEMBER', `not in group "${name}": ${missing.join(', ')}`, { group: name });
+    if (missing.length > 0) {
+      throw new GroupError('UNKNOWN_MEMBER', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in group "${name}" (members: ${[...present].join(', ')})`, { group: name });
+    }
     await this.#run(name, 'remove', { uids: [...uids] });
+  }
+
+  /**
+   * Hands the ordering of the group's commits to another node, when the ordering node is
+   * gone for good. Only the group's admin (its creator) can; the handover takes effect
+   * after the last ordered record this client has applied (docs/groups.md).
+   */
+  async handover(name: string, nodeId: string): Promise<{ afterN: number }> {
+    if (!/^[0-9a-f]{32}$/.test(nodeId)) throw new GroupError('BAD_NAME', `a node id is 32 hex digits (parley keys show prints it), not "${nodeId}"`);
+    await this.sync(name);
+    const row = this.#group(name);
+    if (row.admin === undefined || !sameKey(row.admin, this.#s.identity.identityKey)) {
+      throw new GroupError('NOT_ADMIN', `only the creator of "${name}" can hand its ordering to another node`, { group: name });
+    }
+    if (row.orderer === nodeId) throw new GroupError('STATE', `${nodeId} already orders "${name}"`, { group: name });
+    if (row.orderN > 0 && row.orderHash === undefined) throw new GroupError('STATE', `the last ordered record of "${name}" is not known here yet: try again after the next change`, { group: name });
+    const afterHash = row.orderHash ?? NO_PREVIOUS;
+    const signed = handoverSignedBytes(row.groupId, row.orderN, afterHash, nodeId);
+    const signature = await this.#s.cs.signature.sign(this.#s.identity.identityPrivateKey, signed);
+    const payload = encodeHandover({ groupId: row.groupId, afterN: row.orderN, afterHash, orderer: nodeId, signature });
+    await this.#s.relay.publish(row.channel, payload, `${this.#s.identity.installation}-handover-${row.orderN}-${nodeId}`);
+    await this.sync(name);
+    return { afterN: row.orderN };
   }
 
   /** A commit with a fresh path: new keys for this member, post-compromise security. */
@@ -215,6 +305,38 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
     return this.#group(name).status;
   }
 
+  /** Where the group stands: its ordering node, what it did wrong if anything, and the intents still open and why. */
+  report(name: string): GroupReport {
+    const row = this.#group(name);
+    const open = this.#s.records.openIntents(name);
+    const commitOut = open.find((i) => i.state === 'PUBLISHED' && i.kind !== 'send');
+    const local = row.orderer === this.#s.relay.node();
+    const orderer = `the ordering node ${row.orderer}${local ? ' (this node)' : ''}`;
+    const pending = open.map((i): PendingIntent => {
+      let reason: string;
+      if (row.orderProblem !== undefined && i.kind !== 'send') reason = `commits are stopped: ${row.orderProblem}`;
+      else if (i.state === 'PUBLISHED' && i.kind === 'send') reason = 'sent; not yet read back from the node';
+      else if (i.state === 'PUBLISHED') reason = `submitted for epoch ${i.publishedEpoch}; waits for ${orderer} to order it${local ? '' : ' (it may be unreachable from this node)'}`;
+      else if (commitOut !== undefined && i.kind !== 'send') reason = `waits for intent ${commitOut.id} (${commitOut.kind}) to be ordered first`;
+      else if (i.attempts > 0) reason = `lost the race for epoch ${i.publishedEpoch ?? '?'} to another commit; built again on the next sync`;
+      else reason = 'not built yet; built on the next sync';
+      return { id: i.id, kind: i.kind, data: i.data, state: i.state, attempts: i.attempts, epoch: i.publishedEpoch, since: i.publishedAt ?? i.createdAt, reason };
+    });
+    const active = row.status === 'active';
+    return {
+      name,
+      status: row.status,
+      epoch: row.epoch,
+      members: active ? this.members(name).length : 0,
+      orderer: row.orderer,
+      ordererIsLocal: local,
+      ordered: row.orderN,
+      orderProblem: row.orderProblem,
+      held: this.#s.records.heldCount(name),
+      pending,
+    };
+  }
+
   skipped(name: string): SkippedEnvelope[] {
     return this.#s.records.skipped(name);
   }
@@ -284,14 +406,43 @@ export class GroupClient extends Emitter<GroupEvents> implements AsyncDisposable
     const row = this.#group(name);
     if (row.status !== 'active' && row.status !== 'creating') throw new GroupError('NOT_MEMBER', `not a member of "${name}" any more`, { group: name });
     const id = this.#s.records.addIntent(name, kind, data);
-    for (let round = 0; round < MAX_ATTEMPTS + 2; round++) {
+    const deadline = Date.now() + this.#orderWaitMs;
+    for (let round = 0; round < MAX_ATTEMPTS * 4; round++) {
       await this.#exclusive(name, () => this.#cycle(name));
       const intent = this.#s.records.intent(id)!;
       if (intent.state === 'COMMITTED') return intent;
       if (intent.state === 'ERROR') throw intentError(intent);
       if (intent.kind === 'leave' && intent.state === 'PUBLISHED' && intent.payload !== undefined && this.#s.records.firstSeen(name, payloadHash(intent.payload)) !== undefined) return intent;
+      if (intent.state === 'TO_PUBLISH' && intent.attempts > 0 && round === 0) continue; // lost a race: built again at once
+      // Waiting for the ordering node (or for our own message to come back): news on the
+      // channel, or the deadline.
+      const left = deadline - Date.now();
+      const current = this.#s.records.group(name);
+      if (left <= 0 || current === undefined) {
+        const why = this.report(name).pending.find((p) => p.id === id)?.reason ?? 'not settled';
+        throw new GroupError('PENDING', `${kind} (intent ${id}) is not applied yet: ${why}. It stays queued and is applied once ordered; \`parley group status ${name}\` shows it`, { group: name });
+      }
+      await this.#news(current.channel, current.cursor, left);
     }
     throw new GroupError('INTENT_FAILED', `intent ${id} did not settle`, { group: name });
+  }
+
+  /** Resolves when the channel has something after `after`, or after `ms`. */
+  #news(channel: string, after: number, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let stop: (() => void) | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        stop?.();
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stop = this.#s.relay.watch(channel, after, done);
+      // A watch of the channel already running reports only what comes from now on.
+      this.#s.relay.read(channel, after, 1).then((page) => {
+        if (page.length > 0) done();
+      }, done);
+    });
   }
 
   /** Runs fn after every earlier operation on the same key has finished. */

@@ -20,6 +20,20 @@ export interface GroupRow {
   readonly epoch: number;
   readonly cursor: number;
   readonly status: GroupStatus;
+  /** Node id of the node that orders the group's commits. */
+  readonly orderer: string;
+  /** Number of the last ordered record applied (0: none yet). */
+  readonly orderN: number;
+  /** Its hash; undefined for none, or for the record a Welcome starts after. */
+  readonly orderHash: Uint8Array | undefined;
+  /** What the ordering node did wrong, once seen: commits are no longer applied. */
+  readonly orderProblem: string | undefined;
+  /** The epoch this member joined at: messages of earlier epochs were never for it. */
+  readonly joinEpoch: number;
+  /** The identity key that may hand the ordering role to another node (the creator's). */
+  readonly admin: Uint8Array | undefined;
+  /** A handover read before the record it follows: applied once that record is. */
+  readonly pendingHandover: Uint8Array | undefined;
 }
 
 /** A group's MLS state as stored: the whole state, and the ratchets changed since. */
@@ -49,7 +63,11 @@ export interface IntentRow {
   readonly welcomeTo: readonly Member[];
   readonly welcomeState: 'none' | 'pending' | 'sent';
   readonly committedSeq: number | undefined;
+  /** Number of the ordered record that applied the commit. */
+  readonly committedOrder: number | undefined;
   readonly error: string | undefined;
+  readonly createdAt: number;
+  readonly publishedAt: number | undefined;
 }
 
 export interface IntentData {
@@ -99,8 +117,17 @@ function toGroup(row: Record<string, unknown>): GroupRow {
     epoch: Number(row.epoch),
     cursor: Number(row.cursor),
     status: row.status as GroupStatus,
+    orderer: String(row.orderer),
+    orderN: Number(row.order_n),
+    orderHash: blob(row.order_hash),
+    orderProblem: row.order_problem === null ? undefined : String(row.order_problem),
+    joinEpoch: Number(row.join_epoch),
+    admin: blob(row.admin),
+    pendingHandover: blob(row.pending_handover),
   };
 }
+
+const GROUP_COLUMNS = 'name, channel, group_id, epoch, cursor, status, orderer, order_n, order_hash, order_problem, join_epoch, admin, pending_handover';
 
 function toIntent(row: Record<string, unknown>): IntentRow {
   return {
@@ -118,7 +145,10 @@ function toIntent(row: Record<string, unknown>): IntentRow {
     welcomeTo: row.welcome_to === null ? [] : (JSON.parse(String(row.welcome_to)) as Member[]),
     welcomeState: row.welcome_state as IntentRow['welcomeState'],
     committedSeq: row.committed_seq === null ? undefined : Number(row.committed_seq),
+    committedOrder: row.committed_order === null || row.committed_order === undefined ? undefined : Number(row.committed_order),
     error: row.error === null ? undefined : String(row.error),
+    createdAt: Number(row.created_at),
+    publishedAt: row.published_at === null || row.published_at === undefined ? undefined : Number(row.published_at),
   };
 }
 
@@ -132,24 +162,85 @@ export class GroupRecords {
   // The state blob is left out of group rows: it is large, and read only through
   // savedState when the copy in memory is out of date (group-states.ts).
   group(name: string): GroupRow | undefined {
-    const row = this.#local.prepare('SELECT name, channel, group_id, epoch, cursor, status FROM groups WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    const row = this.#local.prepare(`SELECT ${GROUP_COLUMNS} FROM groups WHERE name = ?`).get(name) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toGroup(row);
   }
 
   groups(): GroupRow[] {
-    return (this.#local.prepare('SELECT name, channel, group_id, epoch, cursor, status FROM groups ORDER BY name').all() as Array<Record<string, unknown>>).map(toGroup);
+    return (this.#local.prepare(`SELECT ${GROUP_COLUMNS} FROM groups ORDER BY name`).all() as Array<Record<string, unknown>>).map(toGroup);
   }
 
   insertGroup(row: GroupRow, state: Uint8Array): void {
     this.#local.prepare('DELETE FROM ratchet_nodes WHERE group_name = ?').run(row.name);
+    this.#local.prepare('DELETE FROM order_log WHERE group_name = ?').run(row.name);
+    this.#local.prepare('DELETE FROM held WHERE group_name = ?').run(row.name);
     this.#local
-      .prepare('INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status, state_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(row.name, row.channel, row.groupId, state, row.epoch, row.cursor, row.status, randomUUID());
+      .prepare(
+        `INSERT INTO groups (name, channel, group_id, state, epoch, cursor, status, state_token, orderer, order_n, order_hash, order_problem, join_epoch, admin, pending_handover)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        row.name,
+        row.channel,
+        row.groupId,
+        state,
+        row.epoch,
+        row.cursor,
+        row.status,
+        randomUUID(),
+        row.orderer,
+        row.orderN,
+        row.orderHash ?? null,
+        row.orderProblem ?? null,
+        row.joinEpoch,
+        row.admin ?? null,
+        row.pendingHandover ?? null,
+      );
   }
 
   deleteGroup(name: string): void {
     this.#local.prepare('DELETE FROM groups WHERE name = ?').run(name);
     this.#local.prepare('DELETE FROM ratchet_nodes WHERE group_name = ?').run(name);
+    this.#local.prepare('DELETE FROM order_log WHERE group_name = ?').run(name);
+    this.#local.prepare('DELETE FROM held WHERE group_name = ?').run(name);
+  }
+
+  /** The last ordered record applied: its number and hash, logged to tell replays from conflicts. */
+  setOrder(name: string, n: number, hash: Uint8Array): void {
+    this.#local.prepare('UPDATE groups SET order_n = ?, order_hash = ? WHERE name = ? AND order_n < ?').run(n, hash, name, n);
+    this.#local.prepare('INSERT OR IGNORE INTO order_log (group_name, n, hash) VALUES (?, ?, ?)').run(name, n, hash);
+  }
+
+  /** A handover took effect (or waits, as `pending`). */
+  setOrderer(name: string, orderer: string, pending: Uint8Array | undefined): void {
+    this.#local.prepare('UPDATE groups SET orderer = ?, pending_handover = ? WHERE name = ?').run(orderer, pending ?? null, name);
+  }
+
+  orderHash(name: string, n: number): Uint8Array | undefined {
+    const row = this.#local.prepare('SELECT hash FROM order_log WHERE group_name = ? AND n = ?').get(name, n) as { hash: Uint8Array } | undefined;
+    return blob(row?.hash);
+  }
+
+  setOrderProblem(name: string, problem: string): void {
+    this.#local.prepare('UPDATE groups SET order_problem = ? WHERE name = ? AND order_problem IS NULL').run(problem, name);
+  }
+
+  hold(name: string, seq: number, epoch: number, payload: Uint8Array): void {
+    this.#local.prepare('INSERT OR IGNORE INTO held (group_name, seq, epoch, payload) VALUES (?, ?, ?, ?)').run(name, seq, epoch, payload);
+  }
+
+  /** Held messages of epochs up to `epoch`, in channel order. */
+  heldUpTo(name: string, epoch: number): Array<{ seq: number; payload: Uint8Array }> {
+    const rows = this.#local.prepare('SELECT seq, payload FROM held WHERE group_name = ? AND epoch <= ? ORDER BY seq').all(name, epoch) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({ seq: Number(r.seq), payload: blob(r.payload)! }));
+  }
+
+  unhold(name: string, seq: number): void {
+    this.#local.prepare('DELETE FROM held WHERE group_name = ? AND seq = ?').run(name, seq);
+  }
+
+  heldCount(name: string): number {
+    return Number((this.#local.prepare('SELECT count(*) AS n FROM held WHERE group_name = ?').get(name) as { n: number }).n);
   }
 
   /** The token that changes with every write of the group's state. */
@@ -209,6 +300,13 @@ export class GroupRecords {
     return row === undefined ? undefined : toIntent(row);
   }
 
+  /** Intents not settled yet (TO_PUBLISH or PUBLISHED), oldest first. */
+  openIntents(group: string): IntentRow[] {
+    return (
+      this.#local.prepare("SELECT * FROM intents WHERE group_name = ? AND state IN ('TO_PUBLISH', 'PUBLISHED') ORDER BY id").all(group) as Array<Record<string, unknown>>
+    ).map(toIntent);
+  }
+
   intents(group: string, state: IntentState): IntentRow[] {
     return (this.#local.prepare('SELECT * FROM intents WHERE group_name = ? AND state = ? ORDER BY id').all(group, state) as Array<Record<string, unknown>>).map(toIntent);
   }
@@ -223,7 +321,7 @@ export class GroupRecords {
     const result = this.#local
       .prepare(
         `UPDATE intents SET state = 'PUBLISHED', attempts = attempts + 1, cid = ?, payload = ?, payload_hash = ?, published_epoch = ?,
-           pending_state = ?, welcome = ?, welcome_to = ? WHERE id = ? AND state = 'TO_PUBLISH'`,
+           pending_state = ?, welcome = ?, welcome_to = ?, published_at = ? WHERE id = ? AND state = 'TO_PUBLISH'`,
       )
       .run(
         publication.cid,
@@ -233,6 +331,7 @@ export class GroupRecords {
         publication.pendingState ?? null,
         publication.welcome ?? null,
         publication.welcomeTo === undefined ? null : JSON.stringify(publication.welcomeTo),
+        Date.now(),
         id,
       );
     return result.changes === 1;
@@ -250,13 +349,13 @@ export class GroupRecords {
   }
 
   /** PUBLISHED (or TO_PUBLISH for a no-op) -> COMMITTED. */
-  markCommitted(id: number, seq: number | undefined, from: IntentState = 'PUBLISHED'): boolean {
+  markCommitted(id: number, seq: number | undefined, from: IntentState = 'PUBLISHED', order?: number): boolean {
     const result = this.#local
       .prepare(
-        `UPDATE intents SET state = 'COMMITTED', committed_seq = ?, pending_state = NULL,
+        `UPDATE intents SET state = 'COMMITTED', committed_seq = ?, committed_order = ?, pending_state = NULL,
            welcome_state = CASE WHEN welcome IS NULL THEN 'none' ELSE 'pending' END WHERE id = ? AND state = ?`,
       )
-      .run(seq ?? null, id, from);
+      .run(seq ?? null, order ?? null, id, from);
     return result.changes === 1;
   }
 

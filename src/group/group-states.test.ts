@@ -188,15 +188,19 @@ test('messages change only ratchet nodes, and laying them over the old state giv
   assert.deepEqual(encodeState(rebuilt), encodeState(sent.state));
 });
 
-test('a schema 1 database is upgraded in place', () => {
+test('a schema 1 database is upgraded in place, to schema 3', () => {
   const dir = tempDir();
   new LocalState(dir).close();
   const raw = new DatabaseSync(join(dir, 'groups.sqlite'));
   raw.exec("ALTER TABLE groups DROP COLUMN state_token; DROP TABLE ratchet_nodes; UPDATE meta SET value = '1' WHERE key = 'schema'");
+  for (const column of ['orderer', 'order_n', 'order_hash', 'order_problem', 'join_epoch', 'admin', 'pending_handover']) raw.exec(`ALTER TABLE groups DROP COLUMN ${column}`);
+  for (const column of ['committed_order', 'published_at']) raw.exec(`ALTER TABLE intents DROP COLUMN ${column}`);
+  raw.exec('DROP TABLE order_log; DROP TABLE held');
   raw.close();
   const local = new LocalState(dir);
-  assert.equal(local.getMeta('schema'), '2');
+  assert.equal(local.getMeta('schema'), '3');
   const columns = (local.db.prepare('PRAGMA table_info(groups)').all() as Array<{ name: string }>).map((c) => c.name);
   assert.ok(columns.includes('state_token'));
+  assert.ok(columns.includes('orderer'));
   local.close();
 });

@@ -2,7 +2,7 @@
 // separate from src/client/index.ts so the browser bundle of the client stays as it is.
 
 export { GroupClient } from './group-client.ts';
-export type { GroupClientOptions } from './group-client.ts';
+export type { GroupClientOptions, GroupReport, PendingIntent } from './group-client.ts';
 export type { GroupEvents, GroupMessageEvent } from './events.ts';
 export { GroupError, GROUP_ERROR_CODES } from './errors.ts';
 export type { GroupErrorCode } from './errors.ts';

@@ -9,7 +9,7 @@ import { ParleyError } from '../client/index.ts';
 import { channels } from './channels.ts';
 import { identityOf } from './credential.ts';
 import type { InstallationOffer } from './directory.ts';
-import { encodeApplication, encodeGroupMls, encodeWelcomeDelivery } from './envelope.ts';
+import { encodeApplication, encodeGroupMls, encodeSubmission, encodeWelcomeDelivery } from './envelope.ts';
 import { GroupError, type GroupErrorCode } from './errors.ts';
 import { COMMIT_KINDS, type IntentData, type IntentKind, type IntentRow, type Member, type Publication } from './group-records.ts';
 import { StateConflict } from './group-states.ts';
@@ -74,7 +74,8 @@ export class IntentPublisher {
         if (records.markCommitted(intent.id, undefined, 'TO_PUBLISH')) this.#s.emit('intent', { group: name, id: intent.id, kind: intent.kind, state: 'COMMITTED' });
         continue;
       }
-      const payload = encodeGroupMls(built.bytes);
+      // Commits and proposals go to the group's ordering node; messages are read as they come.
+      const payload = intent.kind === 'send' ? encodeGroupMls(built.bytes) : encodeSubmission(built.bytes);
       const publication: Publication = {
         cid: `${this.#s.identity.installation}-i${intent.id}-${intent.attempts + 1}`,
         payload,
@@ -125,8 +126,9 @@ export class IntentPublisher {
   async sendWelcomes(name: string): Promise<void> {
     const { records } = this.#s;
     for (const intent of records.pendingWelcomes(name)) {
-      if (intent.welcome === undefined || intent.committedSeq === undefined) continue;
-      const delivery = encodeWelcomeDelivery({ group: name, commitSeq: intent.committedSeq, welcome: intent.welcome });
+      if (intent.welcome === undefined || intent.committedSeq === undefined || intent.committedOrder === undefined) continue;
+      const orderer = records.group(name)?.orderer ?? '';
+      const delivery = encodeWelcomeDelivery({ group: name, node: this.#s.relay.node(), commitSeq: intent.committedSeq, order: intent.committedOrder, orderer, welcome: intent.welcome });
       for (const member of intent.welcomeTo) {
         // `retry`: a crash after some of these went out sends them again on the next run.
         await this.#s.relay.publish(channels.inbox(member.uid, member.installation), delivery, `${this.#s.identity.installation}-w${intent.id}-${name}`, true);

@@ -10,7 +10,7 @@ import type { IdentityPins } from './credential.ts';
 import { GroupError } from './errors.ts';
 import type { InstallationIdentity } from './identity.ts';
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -43,7 +43,24 @@ CREATE TABLE IF NOT EXISTS groups (
   epoch INTEGER NOT NULL,
   cursor INTEGER NOT NULL,          -- last channel seq applied
   status TEXT NOT NULL,             -- creating | active | removed | left
-  state_token TEXT NOT NULL DEFAULT ''  -- new random value on every write of the state
+  state_token TEXT NOT NULL DEFAULT '',  -- new random value on every write of the state
+  orderer TEXT NOT NULL DEFAULT '',      -- node id of the node that orders its commits
+  order_n INTEGER NOT NULL DEFAULT 0,    -- number of the last ordered record applied
+  order_hash BLOB,                       -- its hash (unknown for the one a Welcome starts at)
+  order_problem TEXT,                    -- misbehaviour of the ordering node seen: commits stop
+  join_epoch INTEGER NOT NULL DEFAULT 0, -- messages of earlier epochs are not for us
+  admin BLOB,                            -- identity key that may hand the ordering role over
+  pending_handover BLOB                  -- a handover after a record not applied yet
+) STRICT;
+-- The hash of every ordered record applied, to tell a replay from a conflicting record.
+CREATE TABLE IF NOT EXISTS order_log (
+  group_name TEXT NOT NULL, n INTEGER NOT NULL, hash BLOB NOT NULL,
+  PRIMARY KEY (group_name, n)
+) STRICT;
+-- Application messages of an epoch this member has not reached yet: read once it does.
+CREATE TABLE IF NOT EXISTS held (
+  group_name TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, payload BLOB NOT NULL,
+  PRIMARY KEY (group_name, seq)
 ) STRICT;
 -- Secret-tree nodes changed by messages since the whole state was last written (see
 -- group-states.ts); deleted whenever it is written again.
@@ -70,8 +87,10 @@ CREATE TABLE IF NOT EXISTS intents (
   welcome_to TEXT,                  -- JSON [{uid, installation}]
   welcome_state TEXT NOT NULL DEFAULT 'none',  -- none | pending | sent
   committed_seq INTEGER,
+  committed_order INTEGER,          -- number of the ordered record that applied a commit
   error TEXT,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  published_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS intents_open ON intents (group_name, state);
 CREATE INDEX IF NOT EXISTS intents_by_hash ON intents (payload_hash);
@@ -128,7 +147,10 @@ export class LocalState implements IdentityPins {
     }
     const version = this.getMeta('schema');
     if (version === undefined) this.setMeta('schema', SCHEMA_VERSION);
-    else if (version === '1') this.#migrateFrom1();
+    else if (version === '1') {
+      this.#migrateFrom1();
+      this.#migrateFrom2();
+    } else if (version === '2') this.#migrateFrom2();
     else if (version !== SCHEMA_VERSION) throw new GroupError('STATE', `group state schema ${version} is not supported`);
   }
 
@@ -136,6 +158,25 @@ export class LocalState implements IdentityPins {
   #migrateFrom1(): void {
     this.transaction(() => {
       this.db.exec("ALTER TABLE groups ADD COLUMN state_token TEXT NOT NULL DEFAULT ''");
+      this.setMeta('schema', '2');
+    });
+  }
+
+  /** Schema 2 had no ordering node (order_log and held are created by SCHEMA). */
+  #migrateFrom2(): void {
+    this.transaction(() => {
+      for (const column of [
+        "orderer TEXT NOT NULL DEFAULT ''",
+        'order_n INTEGER NOT NULL DEFAULT 0',
+        'order_hash BLOB',
+        'order_problem TEXT',
+        'join_epoch INTEGER NOT NULL DEFAULT 0',
+        'admin BLOB',
+        'pending_handover BLOB',
+      ])
+        this.db.exec(`ALTER TABLE groups ADD COLUMN ${column}`);
+      this.db.exec('ALTER TABLE intents ADD COLUMN committed_order INTEGER');
+      this.db.exec('ALTER TABLE intents ADD COLUMN published_at INTEGER');
       this.setMeta('schema', SCHEMA_VERSION);
     });
   }

@@ -14,11 +14,16 @@ export interface RelayMessage {
 }
 
 export interface Relay {
+  /** The node id of the node this relay talks to (named as a new group's ordering node). */
+  node(): string;
   /** `retry`: this cid may have been published before (after a crash): the node looks further back. */
   publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }>;
   /** Messages with seq > after, oldest first, at most `limit`. */
   read(channel: string, after: number, limit: number): Promise<RelayMessage[]>;
-  /** Calls onNews whenever a message after `after` arrives; returns a stop function. */
+  /**
+   * Calls onNews whenever a message after `after` arrives; returns a stop function. A
+   * channel already watched may only report what arrives from now on.
+   */
   watch(channel: string, after: number, onNews: () => void): () => void;
   close(): Promise<void>;
 }
@@ -39,7 +44,8 @@ export async function* readAll(relay: Relay, channel: string, after: number): As
 
 export class ParleyRelay implements Relay {
   readonly #client: ParleyClient;
-  readonly #watches = new Set<Subscription>();
+  /** One subscription per channel, shared by every watch of it (the SDK allows one). */
+  readonly #watches = new Map<string, { subscription: Subscription; listeners: Set<() => void> }>();
 
   constructor(client: ParleyClient) {
     this.#client = client;
@@ -49,6 +55,12 @@ export class ParleyRelay implements Relay {
     const client = new ParleyClient({ url, uid, key });
     await client.connect();
     return new ParleyRelay(client);
+  }
+
+  node(): string {
+    const node = this.#client.node;
+    if (node === undefined) throw new Error('not connected to a node yet');
+    return node;
   }
 
   async publish(channel: string, payload: Uint8Array, cid: string, retry?: boolean): Promise<{ seq: number }> {
@@ -62,17 +74,31 @@ export class ParleyRelay implements Relay {
   }
 
   watch(channel: string, after: number, onNews: () => void): () => void {
-    const subscription = this.#client.subscribe(channel, { from: { after } });
-    this.#watches.add(subscription);
-    subscription.on('message', () => onNews());
+    let watch = this.#watches.get(channel);
+    if (watch === undefined) {
+      const subscription = this.#client.subscribe(channel, { from: { after } });
+      const listeners = new Set<() => void>();
+      subscription.on('message', () => {
+        for (const listener of [...listeners]) listener();
+      });
+      this.#watches.set(channel, (watch = { subscription, listeners }));
+    }
+    // A second watcher gets news from now on; one that needs what came between its
+    // cursor and now reads it (the shared subscription is past it).
+    const listener = (): void => onNews();
+    watch.listeners.add(listener);
+    const shared = watch;
     return () => {
-      this.#watches.delete(subscription);
-      subscription.close();
+      shared.listeners.delete(listener);
+      if (shared.listeners.size === 0 && this.#watches.get(channel) === shared) {
+        this.#watches.delete(channel);
+        shared.subscription.close();
+      }
     };
   }
 
   async close(): Promise<void> {
-    for (const subscription of this.#watches) subscription.close();
+    for (const { subscription } of this.#watches.values()) subscription.close();
     this.#watches.clear();
     await this.#client.close();
   }

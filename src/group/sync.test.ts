@@ -127,7 +127,7 @@ test('a removed member cannot read or send, and its late commit is rejected by a
   await Promise.all([alice!, bob!, carol!].map((u) => u.close()));
 });
 
-test('garbage, duplicated, replayed and future-epoch envelopes are recorded and skipped', async () => {
+test('garbage, duplicated, replayed, unordered and future-epoch envelopes are recorded and passed over', async () => {
   const relay = new MemoryRelay();
   const [alice, bob] = await trio(relay, 'g');
   const channel = 'mls/group/g';
@@ -135,8 +135,10 @@ test('garbage, duplicated, replayed and future-epoch envelopes are recorded and 
   const sent = relay.messages(channel).at(-1)!.payload;
   relay.inject(channel, 'mallory', new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
   relay.inject(channel, 'mallory', sent); // the same bytes again
-  const commit = relay.messages(channel).find((m, i) => i > 0 && m.payload[0] === 0)!.payload; // the add commit
-  relay.inject(channel, 'mallory', commit); // replayed
+  const ordered = relay.messages(channel).find((m) => m.payload[0] === 3)!.payload; // the add commit, ordered
+  relay.inject(channel, 'mallory', ordered); // replayed
+  const submission = relay.messages(channel).find((m) => m.payload[0] === 2)!.payload;
+  relay.inject(channel, 'mallory', encodeGroupMls(submission.subarray(1))); // a commit outside the order
   const message = decodeMlsMessage(sent.subarray(1), 0)![0];
   assert.equal(message.wireformat, 'mls_private_message');
   if (message.wireformat !== 'mls_private_message') return;
@@ -146,9 +148,11 @@ test('garbage, duplicated, replayed and future-epoch envelopes are recorded and 
   await bob!.sync('g');
   assert.deepEqual(lines(bob!, 'g'), ['alice: one', 'alice: two']);
   await alice!.sync('g');
-  // Bob joined after the add commit, so for him its replay is merely stale.
-  assert.deepEqual(bob!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'stale-commit', 'future-epoch']);
-  assert.deepEqual(alice!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'duplicate', 'future-epoch']);
+  // Bob joined after the add commit, so its replay is from before his time: passed over.
+  assert.deepEqual(bob!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'unordered']);
+  assert.deepEqual(alice!.skipped('g').map((s) => s.problem), ['garbage', 'duplicate', 'duplicate', 'unordered']);
+  // A message of a future epoch waits for the commit that would start it.
+  assert.equal(bob!.report('g').held, 1);
   assert.deepEqual(lines(alice!, 'g'), ['alice: one', 'alice: two']);
   await Promise.all([alice!, bob!].map((u) => u.close()));
 });

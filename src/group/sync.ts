@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { channels } from './channels.ts';
 import { identityOf } from './credential.ts';
-import { decodeApplication, decodeGroupEnvelope, encodeGenesis } from './envelope.ts';
+import { decodeApplication, decodeGroupEnvelope, encodeGenesis, encodeGroupMls } from './envelope.ts';
+import { orderedHash, submissionContent, verifyHandover, verifyOrdered, type Handover, type OrderedRecord } from '../ordering/wire.ts';
 import { GroupError } from './errors.ts';
 import type { GroupEvents } from './events.ts';
 import { COMMIT_KINDS, type GroupRow, type IntentRow, type Member } from './group-records.ts';
@@ -51,6 +52,8 @@ export function membersOf(state: MlsGroupState): Member[] {
   return leaves(state).map((l) => memberOf(l.credential));
 }
 
+type Skip = (problem: string, detail: string) => MlsGroupState;
+
 type Emission = { [K in keyof GroupEvents]: { event: K; value: GroupEvents[K] } }[keyof GroupEvents];
 
 /** One page's worth of changes, applied in one transaction. */
@@ -61,9 +64,17 @@ class Batch {
   /** Our PUBLISHED intents by payload hash, kept current while the page is applied. */
   readonly published: Map<string, IntentRow>;
   queueUpdate = false;
+  /** The ordered records applied so far: the last one's number and hash, and a problem once seen. */
+  order: { n: number; hash: Uint8Array | undefined; problem: string | undefined; orderer: string; pendingHandover: Uint8Array | undefined; handedOver: boolean };
+  /** Hashes of the ordered records applied in this page, by number. */
+  readonly orderLog = new Map<number, Uint8Array>();
+  /** Held messages (future epochs) of this page, and held ones read now. */
+  readonly held: Array<{ seq: number; epoch: number; payload: Uint8Array }> = [];
+  readonly unheld = new Set<number>();
 
-  constructor(published: IntentRow[]) {
+  constructor(published: IntentRow[], row: GroupRow) {
     this.published = new Map(published.filter((i) => i.payload !== undefined).map((i) => [hex(payloadHash(i.payload!)), i]));
+    this.order = { n: row.orderN, hash: row.orderHash, problem: row.orderProblem, orderer: row.orderer, pendingHandover: row.pendingHandover, handedOver: false };
   }
 
   emit<K extends keyof GroupEvents>(event: K, value: GroupEvents[K]): void {
@@ -112,11 +123,12 @@ export class GroupSync {
   async #claimChannel(row: GroupRow): Promise<GroupRow> {
     let first = (await this.#s.relay.read(row.channel, 0, 1))[0];
     if (first === undefined) {
-      await this.#s.relay.publish(row.channel, encodeGenesis(row.groupId), `${this.#s.identity.installation}-genesis-${hex(row.groupId)}`);
+      const genesis = encodeGenesis({ groupId: row.groupId, orderer: row.orderer, admin: row.admin ?? this.#s.identity.identityKey });
+      await this.#s.relay.publish(row.channel, genesis, `${this.#s.identity.installation}-genesis-${hex(row.groupId)}`);
       first = (await this.#s.relay.read(row.channel, 0, 1))[0];
     }
     const envelope = first === undefined ? undefined : decodeGroupEnvelope(first.payload);
-    if (envelope?.kind !== 'genesis' || !sameBytes(envelope.groupId, row.groupId)) {
+    if (typeof envelope !== 'object' || envelope.kind !== 'genesis' || !sameBytes(envelope.genesis.groupId, row.groupId)) {
       this.#s.records.deleteGroup(row.name);
       throw new GroupError('GROUP_EXISTS', `the channel of group "${row.name}" belongs to another group`, { group: row.name });
     }
@@ -126,7 +138,7 @@ export class GroupSync {
 
   async #applyPage(row: GroupRow, page: RelayMessage[]): Promise<void> {
     const { records } = this.#s;
-    const batch = new Batch(records.intents(row.name, 'PUBLISHED'));
+    const batch = new Batch(records.intents(row.name, 'PUBLISHED'), row);
     const from = this.#s.states.load(row.name);
     let state = from.state;
     let cursor = row.cursor;
@@ -134,8 +146,10 @@ export class GroupSync {
     for (const message of page) {
       cursor = message.seq;
       if (status !== 'active') break;
+      const epoch = epochOf(state);
       state = await this.#applyOne(row, state, message, batch);
       if (!isActive(state)) status = [...batch.published.values()].some((i) => i.kind === 'leave') ? 'left' : 'removed';
+      else if (epochOf(state) !== epoch) state = await this.#readHeld(row, state, batch);
     }
     const group = row.name;
     this.#s.local.transaction(() => {
@@ -144,6 +158,11 @@ export class GroupSync {
       // for others' messages, the whole state for a commit (see group-states.ts).
       this.#s.states.save(group, from, state);
       records.setCursor(group, cursor);
+      for (const [n, hash] of batch.orderLog) records.setOrder(group, n, hash);
+      if (batch.order.problem !== undefined) records.setOrderProblem(group, batch.order.problem);
+      if (batch.order.handedOver) records.setOrderer(group, batch.order.orderer, batch.order.pendingHandover);
+      for (const h of batch.held) if (!batch.unheld.has(h.seq)) records.hold(group, h.seq, h.epoch, h.payload);
+      for (const seq of batch.unheld) records.unhold(group, seq);
       if (status !== 'active') {
         records.setStatus(group, status);
         for (const intent of [...records.intents(group, 'TO_PUBLISH'), ...records.intents(group, 'PUBLISHED')]) {
@@ -177,33 +196,145 @@ export class GroupSync {
     batch.writes.push(() => records.markSeen(group, hash, message.seq));
 
     const envelope = decodeGroupEnvelope(message.payload);
-    if (envelope === undefined) return skip('garbage', 'not a group envelope');
-    if (envelope.kind === 'genesis') return sameBytes(envelope.groupId, row.groupId) ? state : skip('garbage', 'a second genesis record');
+    if (typeof envelope === 'string') return skip('garbage', envelope);
+    switch (envelope.kind) {
+      case 'genesis':
+        return sameBytes(envelope.genesis.groupId, row.groupId) ? state : skip('garbage', 'a second genesis record');
+      case 'submission':
+        // Applied only once the ordering node has ordered it (an ordered record).
+        return state;
+      case 'ordered':
+        return this.#applyOrdered(row, state, message, envelope.record, batch, skip);
+      case 'handover':
+        return this.#applyHandover(row, state, message.seq, envelope.handover, message.payload, batch, skip);
+      case 'mls':
+        return this.#applyMessage(row, state, message.seq, envelope.bytes, key, batch, skip);
+    }
+  }
 
+  /**
+   * The admin handed the ordering role to another node, after record afterN. It takes
+   * effect right after that record: before it, it waits; if this member already applied
+   * a later record of the old node, following it would fork, so that is reported instead.
+   */
+  #applyHandover(row: GroupRow, state: MlsGroupState, seq: number, handover: Handover, payload: Uint8Array, batch: Batch, skip: Skip): MlsGroupState {
+    const order = batch.order;
+    if (!sameBytes(handover.groupId, row.groupId)) return skip('wrong-group', 'a handover of another group');
+    if (row.admin === undefined || !verifyHandover(handover, row.admin)) return skip('forged-handover', "not signed by the group's admin");
+    if (handover.orderer === order.orderer) return state;
+    if (handover.afterN > order.n) {
+      order.pendingHandover = payload;
+      order.handedOver = true;
+      return state;
+    }
+    const known = handover.afterN === order.n ? order.hash : (batch.orderLog.get(handover.afterN) ?? this.#s.records.orderHash(row.name, handover.afterN));
+    if (known !== undefined && !sameBytes(known, handover.afterHash)) {
+      return this.#misbehaving(row.name, seq, state, batch, 'order-conflict', `the handover to ${handover.orderer} follows another record ${handover.afterN} than this member applied`);
+    }
+    if (handover.afterN < order.n && known !== undefined) {
+      return this.#misbehaving(row.name, seq, state, batch, 'order-conflict', `the handover to ${handover.orderer} goes back to record ${handover.afterN}; this member applied up to ${order.n}`);
+    }
+    order.orderer = handover.orderer;
+    order.pendingHandover = undefined;
+    order.handedOver = true;
+    if (handover.afterN === order.n) order.hash = handover.afterHash;
+    return state;
+  }
+
+  /** An application message, in whatever order this node has it. */
+  async #applyMessage(row: GroupRow, state: MlsGroupState, seq: number, bytes: Uint8Array, key: string, batch: Batch, skip: Skip): Promise<MlsGroupState> {
+    const group = row.name;
+    const { records } = this.#s;
+    const info = envelopeInfo(bytes);
+    // A commit or proposal counts only in the ordering node's order; outside it, it
+    // could make members disagree, so it is never applied.
+    if (info !== undefined && info.contentType !== 'application') return skip('unordered', `a ${info.contentType} outside an ordered record`);
+    // Messages from before this member joined were never meant for it.
+    if (info !== undefined && info.epoch < BigInt(row.joinEpoch)) return state;
     const ours = batch.published.get(key);
-    if (ours !== undefined) return this.#applyOwn(row, state, message, ours, batch, skip);
+    if (ours !== undefined) return this.#applyOwn(row, state, { seq }, ours, batch, skip);
+    const incoming = await processIncoming(this.#s.cs, state, bytes, groupPolicy);
+    if (incoming.kind === 'skipped') {
+      if (incoming.problem === 'future-epoch' && info !== undefined) {
+        // Sent after a commit this member has not applied yet (its ordered record can
+        // reach this node after the message): read once the member reaches that epoch.
+        batch.held.push({ seq, epoch: Number(info.epoch), payload: bytes });
+        return state;
+      }
+      return skip(incoming.problem, incoming.detail);
+    }
+    if (incoming.kind !== 'application') return skip('unordered', `a ${incoming.kind} outside an ordered record`);
+    const content = decodeApplication(incoming.data);
+    if (content === undefined) return skip('garbage', 'unreadable application content');
+    const sender = memberOf(incoming.sender);
+    const epoch = Number(info?.epoch ?? epochOf(state));
+    // Past-epoch keys let a message written before a commit be read after it, but
+    // not one from a member that commit removed: it is no longer in the group.
+    const stillMember = membersOf(incoming.state).some((m) => m.uid === sender.uid && m.installation === sender.installation);
+    if (!stillMember) return skip('not-member', `${sender.uid}/${sender.installation} left the group before this message`);
+    const stored = { group, seq, epoch, sender, msgId: content.id, text: content.text, sentAt: content.sentAt };
+    batch.writes.push(() => {
+      if (records.addMessage(stored)) return;
+      records.addSkipped({ group, seq, problem: 'duplicate', detail: `message ${content.id} again` });
+    });
+    batch.emit('message', stored);
+    return incoming.state;
+  }
 
-    const incoming = await processIncoming(this.#s.cs, state, envelope.bytes, groupPolicy);
+  /** Messages held for the epoch the member has now reached. */
+  async #readHeld(row: GroupRow, state: MlsGroupState, batch: Batch): Promise<MlsGroupState> {
+    const epoch = Number(epochOf(state));
+    const stored = this.#s.records.heldUpTo(row.name, epoch);
+    const fresh = batch.held.filter((h) => h.epoch <= epoch);
+    const due = [...stored, ...fresh].filter((h) => !batch.unheld.has(h.seq)).sort((a, b) => a.seq - b.seq);
+    for (const h of due) {
+      batch.unheld.add(h.seq);
+      const skip = (problem: string, detail: string): MlsGroupState => {
+        batch.writes.push(() => this.#s.records.addSkipped({ group: row.name, seq: h.seq, problem, detail }));
+        batch.emit('skipped', { group: row.name, seq: h.seq, problem, detail });
+        return state;
+      };
+      state = await this.#applyMessage(row, state, h.seq, h.payload, hex(payloadHash(encodeGroupMls(h.payload))), batch, skip);
+    }
+    return state;
+  }
+
+  /**
+   * A record of the ordering node: the next handshake message in the group's one order.
+   * Its number must follow the last one applied and its prev must be that one's hash;
+   * anything else is the ordering node (or a node between) misbehaving, and is said so.
+   */
+  async #applyOrdered(row: GroupRow, state: MlsGroupState, message: RelayMessage, record: OrderedRecord, batch: Batch, skip: Skip): Promise<MlsGroupState> {
+    const group = row.name;
+    const order = batch.order;
+    if (!sameBytes(record.groupId, row.groupId)) return skip('wrong-group', 'an ordered record of another group');
+    if (!verifyOrdered(record, order.orderer)) return skip('forged-order', `not signed by the group's ordering node ${order.orderer}`);
+    const hash = orderedHash(record);
+    if (record.n <= order.n) {
+      const known = batch.orderLog.get(record.n) ?? this.#s.records.orderHash(group, record.n);
+      if (known !== undefined && !sameBytes(known, hash)) return this.#misbehaving(group, message.seq, state, batch, 'order-conflict', `the ordering node signed two different records numbered ${record.n}`);
+      // Without a logged hash, the record is from before this member joined.
+      return known === undefined ? state : skip('replayed-order', `ordered record ${record.n} again`);
+    }
+    if (order.problem !== undefined) return skip('order-stalled', `commits stopped: ${order.problem}`);
+    if (record.n > order.n + 1) return this.#misbehaving(group, message.seq, state, batch, 'order-gap', `ordered record ${record.n} came before record ${order.n + 1}, which is missing`);
+    if (order.hash !== undefined && !sameBytes(record.prev, order.hash)) {
+      return this.#misbehaving(group, message.seq, state, batch, 'order-conflict', `ordered record ${record.n} does not follow record ${order.n} as this member applied it`);
+    }
+    order.n = record.n;
+    order.hash = hash;
+    batch.orderLog.set(record.n, hash);
+    this.#handoverDue(row, state, message.seq, batch);
+
+    const bytes = submissionContent(record.submission)!;
+    const ours = batch.published.get(hex(payloadHash(record.submission)));
+    if (ours !== undefined) return this.#applyOwn(row, state, { seq: message.seq, order: record.n }, ours, batch, skip);
+    const incoming = await processIncoming(this.#s.cs, state, bytes, groupPolicy);
     switch (incoming.kind) {
       case 'skipped':
-        return skip(incoming.problem, incoming.detail);
-      case 'application': {
-        const content = decodeApplication(incoming.data);
-        if (content === undefined) return skip('garbage', 'unreadable application content');
-        const sender = memberOf(incoming.sender);
-        const epoch = Number(envelopeInfo(envelope.bytes)?.epoch ?? epochOf(state));
-        // Past-epoch keys let a message written before a commit be read after it, but
-        // not one from a member that commit removed: it is no longer in the group.
-        const stillMember = membersOf(incoming.state).some((m) => m.uid === sender.uid && m.installation === sender.installation);
-        if (!stillMember) return skip('not-member', `${sender.uid}/${sender.installation} left the group before this message`);
-        const stored = { group, seq: message.seq, epoch, sender, msgId: content.id, text: content.text, sentAt: content.sentAt };
-        batch.writes.push(() => {
-          if (records.addMessage(stored)) return;
-          records.addSkipped({ group, seq: message.seq, problem: 'duplicate', detail: `message ${content.id} again` });
-        });
-        batch.emit('message', stored);
-        return incoming.state;
-      }
+        return skip(incoming.problem, `ordered record ${record.n}: ${incoming.detail}`);
+      case 'application':
+        return skip('garbage', `ordered record ${record.n} holds an application message`);
       case 'proposal': {
         // A member asked to leave. The lowest remaining leaf commits it, so one member
         // does rather than all; any other commit carries pending proposals as well.
@@ -219,7 +350,7 @@ export class GroupSync {
           if (intent.publishedEpoch !== oldEpoch || intent.kind === 'send') continue;
           if (intent.kind === 'leave' && !isActive(incoming.state)) continue;
           batch.published.delete(hex(payloadHash(intent.payload!)));
-          batch.writes.push(() => records.markStale(intent.id));
+          batch.writes.push(() => this.#s.records.markStale(intent.id));
           batch.emit('intent', { group, id: intent.id, kind: intent.kind, state: 'TO_PUBLISH' });
         }
         this.#membership(group, message.seq, state, incoming.state, memberOf(incoming.sender), batch);
@@ -228,14 +359,27 @@ export class GroupSync {
     }
   }
 
-  #applyOwn(
-    row: GroupRow,
-    state: MlsGroupState,
-    message: RelayMessage,
-    intent: IntentRow,
-    batch: Batch,
-    skip: (problem: string, detail: string) => MlsGroupState,
-  ): MlsGroupState {
+  /** A handover that waited for the record just applied takes effect now. */
+  #handoverDue(row: GroupRow, state: MlsGroupState, seq: number, batch: Batch): void {
+    const pending = batch.order.pendingHandover;
+    if (pending === undefined) return;
+    const envelope = decodeGroupEnvelope(pending);
+    if (typeof envelope !== 'object' || envelope.kind !== 'handover' || envelope.handover.afterN !== batch.order.n) return;
+    this.#applyHandover(row, state, seq, envelope.handover, pending, batch, () => state);
+  }
+
+  /** The ordering node misbehaved: say so, and apply no more commits (members would disagree). */
+  #misbehaving(group: string, seq: number, state: MlsGroupState, batch: Batch, problem: string, detail: string): MlsGroupState {
+    if (batch.order.problem === undefined) {
+      batch.order.problem = `${problem}: ${detail}`;
+      batch.emit('misbehaviour', { group, seq, problem, detail });
+    }
+    batch.writes.push(() => this.#s.records.addSkipped({ group, seq, problem, detail }));
+    batch.emit('skipped', { group, seq, problem, detail });
+    return state;
+  }
+
+  #applyOwn(row: GroupRow, state: MlsGroupState, message: { seq: number; order?: number }, intent: IntentRow, batch: Batch, skip: Skip): MlsGroupState {
     const group = row.name;
     const { records } = this.#s;
     const epoch = epochOf(state);
@@ -273,7 +417,7 @@ export class GroupSync {
       return skip('stale-commit', `own commit of epoch ${published}, now ${epoch}`);
     }
     const next = adoptPendingCommit(decodeState(intent.pendingState, this.#s.config), state);
-    batch.writes.push(() => records.markCommitted(intent.id, message.seq));
+    batch.writes.push(() => records.markCommitted(intent.id, message.seq, 'PUBLISHED', message.order));
     batch.emit('intent', { group, id: intent.id, kind: intent.kind, state: 'COMMITTED' });
     const { uid, installation } = this.#s.identity;
     this.#membership(group, message.seq, state, next, { uid, installation }, batch);

@@ -67,6 +67,8 @@ export interface HubOptions {
   readonly onCommit?: (seconds: number, messages: number) => void;
   /** A channel gained its first or lost its last member that is not a peer link. */
   readonly onInterest?: (channel: string, used: boolean) => void;
+  /** Called with each batch's results once stored and fanned out (duplicates included). */
+  readonly onStored?: (results: readonly AppendResult[]) => void;
   /** A batch the store refused (disk full, I/O error); its publishers get the error. */
   readonly onStoreError?: (error: unknown) => void;
   /** Publishes go to this log first and reach the store through `commit`; unset, straight to the store. */
@@ -190,6 +192,7 @@ export class Hub {
       return undefined;
     }
     this.#fanOut(results, except);
+    this.#options.onStored?.(results);
     // Results after the whole fan-out: an ack queued between two fanned-out messages
     // would split every recipient's run of frames, and each would copy its own.
     for (let i = 0; i < results.length; i++) done[i]?.(results[i]!);

@@ -6,11 +6,15 @@
 // throw if the hub reports early): here the order of construction is the order in the
 // code, and a report before anyone listens is dropped, as with no listener at all.
 
+import type { AppendResult } from '../store/store.ts';
+
 export interface HubListeners {
   /** A channel gained its first local member (`used`) or lost its last. */
   readonly interest?: (channel: string, used: boolean) => void;
   /** A batch was committed to the store, in this many seconds. */
   readonly commit?: (seconds: number) => void;
+  /** A batch was stored and fanned out. */
+  readonly stored?: (results: readonly AppendResult[]) => void;
 }
 
 export class HubEvents {
@@ -20,6 +24,9 @@ export class HubEvents {
   readonly onInterest = (channel: string, used: boolean): void => this.#listeners.interest?.(channel, used);
   /** For HubOptions.onCommit. */
   readonly onCommit = (seconds: number): void => this.#listeners.commit?.(seconds);
+
+  /** For HubOptions.onStored. */
+  readonly onStored = (results: readonly AppendResult[]): void => this.#listeners.stored?.(results);
 
   attach(listeners: HubListeners): void {
     this.#listeners = { ...this.#listeners, ...listeners };

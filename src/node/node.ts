@@ -23,6 +23,7 @@ import { nativeProtocol, sharedRunFrames, type NativeContext } from '../native/s
 import { ReplicaIntake } from '../envelope/intake.ts';
 import { SealChecker, Sealer } from '../envelope/seal.ts';
 import { Peering } from '../network/peering.ts';
+import { GroupOrderer } from '../ordering/orderer.ts';
 import type { P2PHost } from '../p2p/host/host.ts';
 import type { P2PMode, P2PModeOptions } from '../p2p/mode.ts';
 import { PeerSources } from '../network/sources.ts';
@@ -116,6 +117,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
       log.error({ err: error, storeCode: toStoreError(error).code }, 'store refused a batch; its messages were not delivered'),
     onCommit: hubEvents.onCommit,
     onInterest: hubEvents.onInterest,
+    onStored: hubEvents.onStored,
   });
   const joinHeaders = openJoinHeaders(config.dataDir, storeSettings, store);
   const presence = new ChannelPresence();
@@ -179,6 +181,10 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     commit: metrics.observeCommit,
   });
   observePublish = metrics.observeJetStreamPublish;
+  // After interest is attached: the groups it orders are asked of the peers.
+  const orderer = new GroupOrderer({ hub, store, key: identity, maxPayload: config.websocket.maxMessage, log });
+  hubEvents.attach({ stored: orderer.onStored });
+  orderer.start();
   const network = config.network;
   const peersConfigured = network.peers.length > 0 || network.peersFile !== undefined || network.peersUrl !== undefined;
   if (peersConfigured && network.peerKey === undefined && network.trust.length === 0) {
@@ -334,6 +340,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
       clearInterval(pinger);
       clearInterval(pruner);
       peerSources.stop();
+      orderer.close();
       await peering.close();
       await p2pMode?.stop().catch((error: unknown) => log.error({ err: error }, 'p2p host did not stop cleanly'));
       listeners.stopAccepting();

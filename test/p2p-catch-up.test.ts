@@ -64,7 +64,11 @@ test('C killed while A takes 1,000 messages stores them all once, in order, with
 
   // A marker published after the catch-up bounds the wait for anything doubled or late.
   await anna.client.publish('offline', 'marker');
-  await carolAgain.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'marker'), 'the marker', 20_000);
+  await carolAgain.waitUntil((m) => m.some((x) => new TextDecoder().decode(x.payload) === 'marker'), 'the marker', 20_000).catch((error: unknown) => {
+    // What each node last said: whether the marker left A, and whether C heard of it.
+    console.log(`A's log:\n${a.stdout.slice(-30).join('\n')}\nC's log after its restart:\n${c2.stdout.slice(-30).join('\n')}`);
+    throw error;
+  });
   const [onA, onC] = await Promise.all([storedMessages(listable(a, 'A'), 'offline'), storedMessages(listable(c2, 'C'), 'offline')]);
   const got = carolAgain.texts();
   assert.equal(exactlyOnce(got, [...missed, 'marker']), undefined);

@@ -4,8 +4,9 @@
 // directory records and key-package channel records. CBOR arrays with a type tag, so a
 // decoder can tell them apart and reject anything else without guessing.
 
-import { Decoder, Encoder } from 'cbor-x';
+import { Encoder } from 'cbor-x';
 import {
+  decodeCbor,
   decodeGenesis,
   decodeHandover,
   decodeOrdered,
@@ -16,11 +17,11 @@ import {
   TAG_SUBMISSION,
   type Genesis,
   type Handover,
+  tagged,
   type OrderedRecord,
 } from '../ordering/wire.ts';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
-const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 export type GroupEnvelope =
   | { readonly kind: 'mls'; readonly bytes: Uint8Array }
@@ -31,21 +32,11 @@ export type GroupEnvelope =
 
 /** An application message (commits and proposals go as submissions: encodeSubmission). */
 export function encodeGroupMls(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length + 1);
-  out[0] = TAG_APPLICATION;
-  out.set(bytes, 1);
-  return out;
+  return tagged(TAG_APPLICATION, bytes);
 }
 
 export { encodeGenesis, encodeHandover, encodeSubmission } from '../ordering/wire.ts';
 
-function decodeCbor(bytes: Uint8Array): unknown {
-  try {
-    return cborDecoder.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
 
 function asBytes(value: unknown): Uint8Array | undefined {
   return value instanceof Uint8Array ? new Uint8Array(value) : undefined;

@@ -13,7 +13,7 @@ import { MAX_TOKEN_LENGTH } from '../native/frames.ts';
 import type { AppendRequest } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
 import type { Route } from './handlers.ts';
-import { AUTH_FAILED, channelOf, MESSAGES_PATH, sendJson, unknownParameter, utf8Text } from './request.ts';
+import { AUTH_FAILED, channelOf, MESSAGES_PATH, readBody, sendJson, unknownParameter, utf8Text } from './request.ts';
 
 /** What the route needs of the hub: a hub has this shape. */
 export interface Publisher {
@@ -59,21 +59,6 @@ export function parsePublishRequest(target: string): ParsedPublish {
 /** Whether a content type makes a text message: text/plain, with any parameters. */
 export function isTextPlain(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(';')[0]!.trim().toLowerCase() === 'text/plain';
-}
-
-/** The body, or undefined once it is past `max` bytes (the rest is then read and dropped). */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      req.resume();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 /** Publishing as a route: POST to /v1/channels/{channel}/messages. */

@@ -3,7 +3,7 @@
 // ignored: a misspelt `limt=1` would otherwise quietly give a default page), a limit,
 // the auth refusal, strict UTF-8, and a JSON answer.
 
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isName, NAME_RULE } from '../access/names.ts';
 
 /** The path of a channel's messages: GET reads them, POST publishes one. */
@@ -64,4 +64,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
     ...(close ? { connection: 'close' } : {}),
   });
   res.end(text);
+}
+
+/** The body, or undefined once it is past `max` bytes (the rest is then read and dropped). */
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      req.resume();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }

@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readBody } from '../http/request.ts';
 import type { Device } from './account-store.ts';
 import { MatrixError, missingToken, tooLarge, unknownToken, unrecognized } from './errors.ts';
 
@@ -114,20 +115,12 @@ async function readJsonBody(req: IncomingMessage, max: number): Promise<Record<s
     req.resume();
     throw tooLarge(max);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      req.resume();
-      throw tooLarge(max);
-    }
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
+  const body = await readBody(req, max);
+  if (body === undefined) throw tooLarge(max);
+  if (body.length === 0) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new MatrixError(400, 'M_NOT_JSON', 'the request body is not JSON');
   }

@@ -62,14 +62,16 @@ export interface OrderedRecord {
   readonly signature: Uint8Array;
 }
 
-function tagged(tag: number, body: Uint8Array): Uint8Array {
+/** `body` with a type tag byte in front: how every group record starts. */
+export function tagged(tag: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 1);
   out[0] = tag;
   out.set(body, 1);
   return out;
 }
 
-function decodeCbor(bytes: Uint8Array): unknown {
+/** A record's CBOR, or undefined for bytes that are not CBOR. */
+export function decodeCbor(bytes: Uint8Array): unknown {
   try {
     return cborDecoder.decode(bytes);
   } catch {

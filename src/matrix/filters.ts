@@ -81,7 +81,7 @@ export function parseSyncFilter(value: unknown): SyncFilter {
 
 export const DEFAULT_SYNC_FILTER: SyncFilter = parseSyncFilter({});
 
-/** `*` stands for a run of characters of every length (none included), as in the spec's type filters. */
+/** `*` stands for a run of characters of every length, the empty one too, as in the spec's type filters. */
 function matchesPattern(value: string, pattern: string): boolean {
   if (!pattern.includes('*')) return value === pattern;
   const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { MlesTestClient } from './helpers/mles-client.ts';
-import { natsUnavailable, startNatsCluster, type NatsCluster } from './helpers/nats-servers.ts';
-import { CLI, startNode, type NodeProcess } from './helpers/node-process.ts';
-import { exactlyOnce, Participant } from './helpers/participant.ts';
-import { freePort, makeLocalCertificate } from './helpers/pebble.ts';
+import { MlesTestClient } from '../helpers/mles-client.ts';
+import { natsUnavailable, startNatsCluster, type NatsCluster } from '../helpers/nats-servers.ts';
+import { CLI, startNode, type NodeProcess } from '../helpers/node-process.ts';
+import { exactlyOnce, Participant } from '../helpers/participant.ts';
+import { freePort, makeLocalCertificate } from '../helpers/pebble.ts';
 
 const skip = natsUnavailable();
 let nats: NatsCluster;

@@ -226,9 +226,10 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
   const closeJetStream = async (): Promise<void> => {
     await jetStream?.close().catch((error: unknown) => log.error({ err: error }, 'NATS connection did not close cleanly'));
   };
-  // Queries see every message acked anywhere before them: from the peers, and with --nats from the stream.
+  // Queries see every message acked anywhere before them: from the peers (WebSocket and
+  // P2P), and with --nats from the stream.
   const catchUp = (channel: string): Promise<void> =>
-    jetStream === undefined ? peering.catchUp(channel) : Promise.all([peering.catchUp(channel), jetStream.log.catchUp()]).then(() => undefined);
+    Promise.all([peering.catchUp(channel), p2pMode?.replication.catchUp(channel), jetStream?.log.catchUp()]).then(() => undefined);
 
   const clients = new ClientConnections();
   const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);

@@ -55,8 +55,9 @@ export class P2PReplication {
   readonly #options: ReplicationOptions;
   readonly gossip: GossipChannels;
   readonly sync: SyncCounters = { runs: 0, messages: 0, failed: new Map() };
-  readonly #running = new Set<string>();
-  readonly #queue: Array<{ peer: string; channel: string }> = [];
+  /** Syncs queued or running, by `peer channel`: what a caller waiting for one awaits. */
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #queue: Array<{ peer: string; channel: string; done: () => void }> = [];
   readonly #banned = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   readonly #settling = new Set<NodeJS.Timeout>();
@@ -133,28 +134,58 @@ export class P2PReplication {
     for (const peer of this.#options.host.peers()) this.requestSync(peer.peerId, channel);
   }
 
-  /** Asks a peer for what this node lacks of a channel (queued; one at a time per peer and channel). */
-  requestSync(peer: string, channel: string): void {
+  /**
+   * Before a query reads a channel this node does not carry: carries it from now on and
+   * syncs it with every peer, resolving once they have answered or after `timeoutMs`.
+   * Without this a query on a P2P node would see only what its own clients made it
+   * carry (the WebSocket peering does the same through Peering.catchUp). A channel
+   * carried already is kept current by gossip and sync: nothing to wait for.
+   */
+  catchUp(channel: string, timeoutMs = 2_000): Promise<void> {
+    const peers = this.#options.host.peers();
+    if (this.gossip.has(channel) || peers.length === 0) return Promise.resolve();
+    this.gossip.join(channel);
+    const synced = Promise.all(peers.map((peer) => this.requestSync(peer.peerId, channel)));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    return Promise.race([synced, late]).then(() => clearTimeout(timer));
+  }
+
+  /**
+   * Asks a peer for what this node lacks of a channel (queued; one at a time per peer and
+   * channel); resolves when that sync has ended, however it ended.
+   */
+  requestSync(peer: string, channel: string): Promise<void> {
     const key = `${peer} ${channel}`;
-    if (this.#running.has(key) || (this.#banned.get(peer) ?? 0) > Date.now()) return;
-    this.#running.add(key);
-    this.#queue.push({ peer, channel });
+    const running = this.#running.get(key);
+    if (running !== undefined) return running;
+    if ((this.#banned.get(peer) ?? 0) > Date.now()) return Promise.resolve();
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    this.#running.set(key, ended);
+    this.#queue.push({ peer, channel, done });
     this.#next();
+    return ended;
   }
 
   #next(): void {
     while (this.#active < MAX_SYNCS && this.#queue.length > 0) {
-      const { peer, channel } = this.#queue.shift()!;
+      const { peer, channel, done } = this.#queue.shift()!;
       this.#active++;
-      void this.#syncWith(peer, channel).finally(() => {
+      void this.#syncWith(peer, channel).then((more) => {
         this.#active--;
         this.#running.delete(`${peer} ${channel}`);
+        done();
+        // A large gap: the next sync goes on from where this one stopped (asked only
+        // now, once this one no longer counts as running).
+        if (more) void this.requestSync(peer, channel);
         this.#next();
       });
     }
   }
 
-  async #syncWith(peer: string, channel: string): Promise<void> {
+  /** One sync; true when the peer stopped at its limit and there is more to fetch. Never rejects. */
+  async #syncWith(peer: string, channel: string): Promise<boolean> {
     const { host, store, intake, log, maxPayload } = this.#options;
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.syncTimeoutMs ?? 60_000)]);
     try {
@@ -166,8 +197,9 @@ export class P2PReplication {
       this.sync.runs++;
       this.sync.messages += taken;
       if (taken > 0) log.info({ peer, channel, messages: taken }, 'p2p caught up with a peer');
+      return false;
     } catch (error) {
-      if (this.#abort.signal.aborted) return;
+      if (this.#abort.signal.aborted) return false;
       const reason = error instanceof SyncError ? error.reason : 'unreachable';
       this.sync.failed.set(reason, (this.sync.failed.get(reason) ?? 0) + 1);
       if (error instanceof SyncError && error.reason !== 'limit') {
@@ -175,8 +207,9 @@ export class P2PReplication {
         this.#banned.set(peer, Date.now() + SYNC_BAN_MS);
         log.warn({ peer, channel, reason, err: error.message }, 'p2p sync refused what the peer sent');
       } else if (error instanceof SyncError) {
-        this.requestSync(peer, channel); // a large gap: the next sync goes on from here
+        return true;
       } else log.debug({ peer, channel, err: (error as Error).message }, 'p2p sync with a peer failed');
+      return false;
     }
   }
 

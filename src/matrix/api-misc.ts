@@ -6,7 +6,7 @@ import { clientEvent } from './client-events.ts';
 import type { MatrixContext } from './context.ts';
 import { badJson, forbidden, MatrixError, notFound } from './errors.ts';
 import { parseSyncFilter } from './filters.ts';
-import { roomFor } from './membership.ts';
+import { refuseUnlessJoined, roomFor } from './membership.ts';
 import type { Endpoint, Reply, Request } from './router.ts';
 import { sync } from './sync.ts';
 
@@ -167,7 +167,7 @@ export function miscEndpoints(ctx: MatrixContext): Endpoint[] {
       auth: 'required',
       handle: (r) => {
         const room = roomFor(ctx, r.params[0]!);
-        if (room.membership(r.device.userId) !== 'join') throw forbidden(`${r.device.userId} is not in the room`);
+        refuseUnlessJoined(room, r.device.userId);
         return { aliases: ctx.directory.aliasesOf(room.roomId) };
       },
     },

@@ -86,6 +86,7 @@ export function mlesSession(view) {
    *   replay: Map<string, number> | undefined,
    *   replayTimer: ReturnType<typeof setTimeout> | undefined,
    *   marking: boolean,
+   *   markedLive: boolean,
    *   liveTimer: ReturnType<typeof setTimeout> | undefined,
    *   outbox: { bytes: Uint8Array, item: HTMLLIElement }[],
    * }}
@@ -104,6 +105,11 @@ export function mlesSession(view) {
     replayTimer: undefined,
     /** Until the history/live marker is shown (once per join). */
     marking: false,
+    /**
+     * Whether this connection showed the marker: every frame after it is live and has
+     * its time, even while the replay is still watched for repeats.
+     */
+    markedLive: false,
     /** Shows the marker after LIVE_QUIET_MS without frames. */
     liveTimer: undefined,
     /** Messages typed while the connection was down, sent (in order) once it is back. */
@@ -114,10 +120,13 @@ export function mlesSession(view) {
   function markLiveSoon(quietMs) {
     if (!session.marking) return;
     clearTimeout(session.liveTimer);
-    session.liveTimer = setTimeout(() => {
-      stopLiveTimer();
-      view.markLive();
-    }, quietMs);
+    session.liveTimer = setTimeout(showLiveMarker, quietMs);
+  }
+
+  function showLiveMarker() {
+    stopLiveTimer();
+    session.markedLive = true;
+    view.markLive();
   }
 
   function stopLiveTimer() {
@@ -157,6 +166,7 @@ export function mlesSession(view) {
     const ws = new WebSocket(socketUrl(), SUBPROTOCOL);
     ws.binaryType = 'arraybuffer';
     session.ws = ws;
+    session.markedLive = false;
     view.setStatus('connecting', `Connecting to #${session.channel}`);
 
     ws.addEventListener('open', () => {
@@ -188,7 +198,7 @@ export function mlesSession(view) {
       // Not a repeat. (Replays hold frames new to us even among old ones: join headers are
       // only ever seen in a replay, never live.) Those have no known time.
       remember(key);
-      view.show(decodeFrame(data), { untimed: session.replay !== undefined || session.marking });
+      view.show(decodeFrame(data), { untimed: !session.markedLive && (session.replay !== undefined || session.marking) });
     });
 
     ws.addEventListener('close', (event) => {
@@ -257,10 +267,7 @@ export function mlesSession(view) {
     send(message) {
       if (!session.wanted) return false;
       // What we say comes after the history we were shown, however soon we say it.
-      if (session.marking) {
-        stopLiveTimer();
-        view.markLive();
-      }
+      if (session.marking) showLiveMarker();
       const bytes = encodeChatMessage(session.uid, session.channel, message);
       const item = view.show({ kind: 'message', uid: session.uid, message });
       const ws = session.ws;

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryStore } from '../store/memory-store.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
 import type { AppendResult, Store } from '../store/store.ts';
 import { Hub, type Delivery, type DeliveryRun, type PublishLog } from './hub.ts';
 import { Recorder } from './hub.testkit.ts';
@@ -190,4 +194,47 @@ test('with a log, a turn goes to the log and reaches the store, members and publ
   assert.equal(results.length, 1);
   assert.equal((results[0] as AppendResult).message.seq, 1);
   assert.equal(store.read('x', { limit: 10 })[1]!.ts, 42, "the log's time, not the store's clock");
+});
+
+test('with a group-commit store, members and publishers hear of a batch only once it is durable, batches in order', async () => {
+  const store = new SqliteStore({ path: join(mkdtempSync(join(tmpdir(), 'parley-hub-')), 'store.db'), nodeId: 'n', groupCommit: true });
+  const syncs: Array<() => void> = [];
+  // Holds each sync until the test lets it go, to see what waits for it.
+  const held: Store = Object.assign(Object.create(store) as Store, {
+    sync: (done: (error?: Error) => void) => syncs.push(() => store.sync!(done)),
+    append: (requests: Parameters<Store['append']>[0]) => store.append(requests),
+  });
+  const { hub, endTurn } = makeHub({ store: held });
+  const [a, b] = [new Recorder('a', 'x'), new Recorder('b', 'x')];
+  hub.subscribe(a);
+  hub.subscribe(b);
+  const acks: number[] = [];
+  hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('one') }, a, (r) => acks.push((r as AppendResult).message.seq));
+  endTurn();
+  hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('two') }, a, (r) => acks.push((r as AppendResult).message.seq));
+  endTurn();
+  assert.deepEqual(b.received, [], 'nothing is delivered before the sync');
+  assert.deepEqual(acks, []);
+  assert.equal(store.bounds('x').last, 0);
+  const released = new Promise<void>((resolve) => {
+    const watcher = { channel: 'x', peerLink: true, deliver: (d: Delivery) => Buffer.from(d.message.payload).toString() === 'two' && resolve() };
+    hub.subscribe(watcher);
+  });
+  for (const run of syncs.splice(0)) run();
+  await released;
+  assert.deepEqual(b.received, ['one', 'two']);
+  assert.deepEqual(acks, [1, 2]);
+  assert.equal(store.bounds('x').last, 2);
+  store.close();
+});
+
+test('settled resolves once what was published is durable and readable', async () => {
+  const store = new SqliteStore({ path: join(mkdtempSync(join(tmpdir(), 'parley-hub-')), 'store.db'), nodeId: 'n', groupCommit: true });
+  const hub = new Hub({ store, schedule: () => {} });
+  hub.publish({ channel: 'x', uid: 'a', binary: true, payload: Buffer.from('one') });
+  assert.equal(store.bounds('x').last, 0);
+  await hub.settled();
+  assert.equal(store.bounds('x').last, 1);
+  assert.deepEqual(store.read('x', { limit: 5 }).map((m) => Buffer.from(m.payload).toString()), ['one']);
+  store.close();
 });

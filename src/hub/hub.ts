@@ -1,7 +1,8 @@
 // The hub owns channels and their members. Publishes from every protocol go through
 // it: it batches them, appends each batch to the store in one transaction at the end
-// of the event-loop turn, and only then fans the stored messages out, in sequence
-// order, and reports each result to its publisher. Fan-out after commit means no one
+// of the event-loop turn, and only once the batch is durable (committed, or synced
+// with others by a group-commit store) fans the stored messages out, in sequence
+// order, and reports each result to its publisher. Fan-out after that means no one
 // ever sees a message (or a seq) that a crash could take back. No sockets and no
 // protocol here: members are anything that can take a delivery, and each protocol
 // keeps what it needs of its own (Mles joins and headers are in src/mles/).
@@ -176,28 +177,66 @@ export class Hub {
   }
 
   /**
+   * Resolves once everything published so far is stored, durable and fanned out, so a
+   * read after it sees it (with a group-commit store, a commit is read only once synced).
+   * With a shared log, what went to the log is not waited for.
+   */
+  settled(): Promise<void> {
+    this.flush();
+    const sync = this.#store.sync;
+    if (sync === undefined) return Promise.resolve();
+    return new Promise((resolve) => sync(() => resolve()));
+  }
+
+  /**
    * Appends a batch to the store, fans it out and reports each result: what `flush`
    * does with a turn's publishes, and what a shared log does with what it ordered.
+   * With a store that syncs commits in groups, the fan-out and the results wait until
+   * the batch is durable; batches are released in the order they were committed.
    */
   commit(requests: readonly AppendRequest[], except: ReadonlyArray<Member | undefined>, done: ReadonlyArray<PublishCallback | undefined>): AppendResult[] | undefined {
     let results: AppendResult[];
     const started = performance.now();
     try {
       results = this.#store.append(requests);
-      this.#options.onCommit?.((performance.now() - started) / 1000, requests.length);
     } catch (error) {
-      this.#options.onStoreError?.(error);
-      const failure = error instanceof Error ? error : new Error(String(error));
-      for (const callback of done) callback?.(failure);
+      this.#failed(error, done);
       return undefined;
     }
+    const sync = this.#store.sync;
+    if (sync === undefined) {
+      this.#committed(started, results, except, done);
+      return results;
+    }
+    sync((error) => {
+      if (error === undefined) this.#committed(started, results, except, done);
+      else {
+        // Committed but maybe not durable: readers see the messages (the store cannot
+        // take them back), subscribers get them, publishers are told it failed.
+        this.#fanOut(results, except);
+        this.#options.onStored?.(results);
+        this.#failed(error, done);
+        this.#options.afterBatch?.();
+      }
+    });
+    return results;
+  }
+
+  #failed(error: unknown, done: ReadonlyArray<PublishCallback | undefined>): void {
+    this.#options.onStoreError?.(error);
+    const failure = error instanceof Error ? error : new Error(String(error));
+    for (const callback of done) callback?.(failure);
+  }
+
+  /** A batch is durable: it goes to members, then its publishers get their results. */
+  #committed(started: number, results: readonly AppendResult[], except: ReadonlyArray<Member | undefined>, done: ReadonlyArray<PublishCallback | undefined>): void {
+    this.#options.onCommit?.((performance.now() - started) / 1000, results.length);
     this.#fanOut(results, except);
     this.#options.onStored?.(results);
     // Results after the whole fan-out: an ack queued between two fanned-out messages
     // would split every recipient's run of frames, and each would copy its own.
     for (let i = 0; i < results.length; i++) done[i]?.(results[i]!);
     this.#options.afterBatch?.();
-    return results;
   }
 
   /**

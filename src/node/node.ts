@@ -229,7 +229,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
   // Queries see every message acked anywhere before them: from the peers (WebSocket and
   // P2P), and with --nats from the stream.
   const catchUp = (channel: string): Promise<void> =>
-    Promise.all([peering.catchUp(channel), p2pMode?.replication.catchUp(channel), jetStream?.log.catchUp()]).then(() => undefined);
+    Promise.all([peering.catchUp(channel), p2pMode?.replication.catchUp(channel), jetStream?.log.catchUp()]).then(() => hub.settled());
 
   const clients = new ClientConnections();
   const limiter = new ConnectionRateLimiter(config.websocket.rateLimit);
@@ -399,7 +399,7 @@ function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Stor
     case 'memory':
       return new MemoryStore({ nodeId, retainCount: settings.retainCount, retainBytes: settings.retainBytes });
     case 'sqlite':
-      return new SqliteStore({ path: join(dataDir, 'parley.db'), nodeId });
+      return new SqliteStore({ path: join(dataDir, 'parley.db'), nodeId, groupCommit: true });
   }
 }
 

@@ -16,6 +16,7 @@
 // several places.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { GroupSync } from './group-sync.ts';
 import { messageId, NO_PREV } from './message-id.ts';
 import { firstMissing, replicaNotStored, replicaPlace } from './origin-vector.ts';
 import { RecentIds } from './recent-ids.ts';
@@ -57,6 +58,12 @@ export interface SqliteStoreOptions {
   readonly now?: () => number;
   /** fsync every commit (FULL, survives power loss) or only the WAL order (NORMAL, survives crashes). */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Commit without waiting for the disk, and make commits durable together through
+   * `sync` (one fdatasync of the write-ahead log covers every commit before it), which
+   * runs off the event loop. Reads see only what is durable. Overrides `synchronous`.
+   */
+  readonly groupCommit?: boolean;
   /** Client message ids remembered for deduplicating retries without a lookup. */
   readonly recentPublishes?: number;
   /**
@@ -85,11 +92,17 @@ export class SqliteStore implements Store {
   readonly #reads = new Map<string, StatementSync>();
   /** Transactions and reads that fail with a StoreError saying why. */
   readonly #guard: SqliteGuard;
+  /** With group commit: what is committed but not yet durable, and the syncs that make it so. */
+  readonly #groupSync: GroupSync | undefined;
+  readonly sync: ((done: (error?: Error) => void) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new DatabaseSync(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000;`);
+    const file = options.path !== ':memory:' && options.path !== '';
+    const groupCommit = options.groupCommit === true && file;
+    const synchronous = groupCommit ? 'NORMAL' : (options.synchronous ?? 'FULL');
+    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
     migrateToCurrent(this.#db, options.path);
     if (options.maxBytes !== undefined) {
       const { page_size: pageSize } = this.#db.prepare('PRAGMA page_size').get() as { page_size: number };
@@ -97,6 +110,11 @@ export class SqliteStore implements Store {
     }
     this.nodeId = options.nodeId;
     this.#guard = new SqliteGuard(this.#db, options.path);
+    if (groupCommit) {
+      const groupSync = new GroupSync(`${options.path}-wal`, (error) => this.#guard.error(error));
+      this.#groupSync = groupSync;
+      this.sync = (done) => groupSync.sync(done);
+    }
     this.#recentLimit = options.recentPublishes ?? 200_000;
     this.#recent = new RecentIds(this.#recentLimit);
     const p = (sql: string) => this.#db.prepare(sql);
@@ -301,7 +319,10 @@ export class SqliteStore implements Store {
         return results;
       },
       () => {
-        for (const [name, row] of rows) this.#channels.set(name, row);
+        for (const [name, row] of rows) {
+          this.#groupSync?.committed(name, this.#channels.get(name)?.lastSeq ?? 0, row.lastSeq);
+          this.#channels.set(name, row);
+        }
         for (const [name, { now, ids }] of vectors) {
           this.#vectors.set(name, now);
           this.#lastIds.set(name, ids);
@@ -333,6 +354,11 @@ export class SqliteStore implements Store {
     if (range.until !== undefined) {
       where.push('ts < ?');
       args.push(range.until);
+    }
+    const durable = this.#groupSync?.durableLast(channel);
+    if (durable !== undefined) {
+      where.push('seq <= ?');
+      args.push(durable);
     }
     const order = range.descending ? 'DESC' : 'ASC';
     if (range.maxBytes !== undefined && this.#largest(channel) * range.limit > range.maxBytes) {
@@ -398,7 +424,9 @@ export class SqliteStore implements Store {
       if (wanted.delete(Buffer.from(row.id).toString('hex'))) seqs.push(row.seq);
       if (wanted.size === 0) break;
     }
+    const durable = this.#groupSync?.durableLast(channel) ?? Infinity;
     return seqs
+      .filter((seq) => seq <= durable)
       .sort((a, b) => a - b)
       .map((seq) => toMessage(this.#sql.bySeq!.get(channel, seq) as unknown as MessageRow));
   }
@@ -410,9 +438,10 @@ export class SqliteStore implements Store {
   #bounds(channel: string): ChannelBounds {
     const row = this.#existing(channel);
     if (row === undefined) return NO_BOUNDS;
-    if (row.count === 0) return { first: row.lastSeq + 1, last: row.lastSeq };
+    const last = this.#groupSync?.durableLast(channel) ?? row.lastSeq;
+    if (row.count === 0) return { first: last + 1, last };
     const first = (this.#sql.first!.get(channel) as { first: number | null }).first;
-    return { first: first ?? row.lastSeq + 1, last: row.lastSeq };
+    return { first: first === null || first > last ? last + 1 : first, last };
   }
 
   vector(channel: string): Map<string, number> {
@@ -496,12 +525,13 @@ export class SqliteStore implements Store {
         channel: String(row['channel']),
         count: Number(row['count']),
         bytes: Number(row['bytes']),
-        last: Number(row['last']),
+        last: this.#groupSync?.durableLast(String(row['channel'])) ?? Number(row['last']),
       })),
     );
   }
 
   close(): void {
+    this.#groupSync?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -167,6 +167,13 @@ export interface Store {
    * payload buffers it is given: callers hand them over and must not reuse them.
    */
   append(requests: readonly AppendRequest[]): AppendResult[];
+  /**
+   * Present on a store that commits before its commits are durable (group commit):
+   * calls `done` once every append made so far is durable, or with the error. Until
+   * then reads, bounds and channel lists do not show those appends. Without it, an
+   * append is durable when it returns.
+   */
+  readonly sync?: ((done: (error?: Error) => void) => void) | undefined;
   read(channel: string, range: ReadRange): StoredMessage[];
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];

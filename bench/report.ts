@@ -13,6 +13,8 @@ export interface Machine {
   readonly pinned: string;
   /** Where the durable stores live and how fast that disk syncs (store scenarios only). */
   readonly storage?: string;
+  /** What one SQLite batch costs and what the store takes in alone ((d) only). */
+  readonly storeLimit?: { readonly batchUs: number; readonly storeMsgsPerSec: number } | undefined;
 }
 
 export interface RunEntry {
@@ -162,7 +164,7 @@ function timeline(r: ThroughputResult): string {
   return t.length === 0 ? '' : `${t.slice(0, w).join(' ')} \\| ${t.slice(w).join(' ')}`;
 }
 
-function ingestTable(title: string, entries: readonly RunEntry[], systems: readonly SystemName[]): string[] {
+function ingestTable(title: string, entries: readonly RunEntry[], systems: readonly SystemName[], machine: Machine): string[] {
   const lines = [
     `### ${title}`,
     '',
@@ -196,8 +198,9 @@ function ingestTable(title: string, entries: readonly RunEntry[], systems: reado
   lines.push('');
   const measured = new Set(entries.map((e) => e.system));
   lines.push(
-    'parley acks a publish after the SQLite transaction holding it has committed (WAL, `synchronous=FULL`: ' +
-      'an fsync per commit, one commit per batch of publishes), with its default retention. ' +
+    'parley acks a publish once the SQLite transaction holding it has committed and an fdatasync of the ' +
+      'write-ahead log after it has returned (group commit: one fdatasync covers every batch committed since ' +
+      'the last, and runs while the node goes on reading), with its default retention. ' +
       (measured.has('nats')
         ? 'nats-server 2.9 JetStream acks once the message is written to its file store, without an fsync ' +
           '(it syncs every 2 minutes; 2.9 cannot sync per write), so its acks promise less: they survive a ' +
@@ -206,6 +209,17 @@ function ingestTable(title: string, entries: readonly RunEntry[], systems: reado
         : 'No durable peer was measured (nats-server not selected).') +
       ' mosquitto is not measured: its QoS 1 PUBACK does not wait for its periodic persistence.',
   );
+  const limit = machine.storeLimit;
+  const single = find(entries, 'ingest', 'parley', 'throughput', '1 pub, 1 ch');
+  if (limit !== undefined) {
+    lines.push(
+      '',
+      `The limit on this machine (server core): one SQLite INSERT of 256 rows with its COMMIT and fsync (\`synchronous=FULL\`) took ${limit.batchUs} µs, ` +
+        `so a writer that waits for each fsync'd commit tops out at ${rate((256 * 1e6) / Math.max(1, limit.batchUs))} msgs/s; ` +
+        `parley's store alone (appends of 256 publishes with client ids, group commit, no socket or frame) took in ${rate(limit.storeMsgsPerSec)} msgs/s` +
+        (single === undefined ? '.' : `, and the node's acked ingest from one publisher reached ${Math.round((100 * single.msgsPerSec) / Math.max(1, limit.storeMsgsPerSec))}% of that.`),
+    );
+  }
   return lines;
 }
 
@@ -389,7 +403,7 @@ export function markdown(report: Report, systems: readonly SystemName[]): string
       sc === 'idle'
         ? idleTable(title, entries, systems)
         : sc === 'ingest'
-          ? ingestTable(title, entries, systems)
+          ? ingestTable(title, entries, systems, m)
           : sc === 'catchup'
             ? catchupTable(title, entries, systems)
             : sc === 'native-fanout'

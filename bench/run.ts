@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GeneratorReply } from './generator.ts';
+import type { StoreLimit } from './store-limit.ts';
 import type { Machine, Report, RunEntry } from './report.ts';
 import { intOption } from './options.ts';
 import { matrixMarkdown, runMatrixBench } from './matrix.ts';
@@ -155,6 +156,19 @@ function storageFacts(dir: string): string {
   times.sort((a, b) => a - b);
   const median = times[times.length >> 1] ?? Number.NaN;
   return `${fs}, a 4 KiB write + fdatasync took ${(median * 1000).toFixed(0)} µs (median of 100)`;
+}
+
+/** bench/store-limit.ts on the server's core: the disk's and the store's own limits. */
+function storeLimit(core: number | undefined, quick: boolean): StoreLimit | undefined {
+  const script = fileURLToPath(new URL('./store-limit.ts', import.meta.url));
+  const cmd = wrapCommand([process.execPath, script, tmpdir(), quick ? '1000' : '3000'], core);
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  try {
+    return JSON.parse(r.stdout.trim()) as StoreLimit;
+  } catch {
+    log(`the store limit probe failed: ${r.stderr.trim() || r.error?.message || 'no output'}`);
+    return undefined;
+  }
 }
 
 function ticksPerSecond(): number {
@@ -320,6 +334,7 @@ async function main(): Promise<void> {
       ? 'Server pinned to core 0 and load generator to core 1 (taskset)'
       : 'Server and load generator not pinned',
     ...(scenarioList.includes('ingest') || scenarioList.includes('catchup') ? { storage: storageFacts(tmpdir()) } : {}),
+    ...(scenarioList.includes('ingest') && systems.includes('parley') ? { storeLimit: storeLimit(pin ? 0 : undefined, quick === true) } : {}),
   };
   log(`${machine.cpu}, ${cores} cores, node ${process.version}; ${Object.values(versions).join(', ')}`);
   log(machine.pinned);

@@ -233,11 +233,21 @@ export class SqliteStore implements Store {
 
   append(requests: readonly AppendRequest[]): AppendResult[] {
     if (requests.length === 0) return [];
+    // Client ids go into the remembered ones as they are stored, so a retry later in the
+    // batch finds its original; a failed commit takes them out again.
+    const remembered: Array<[string, string, string]> = [];
+    try {
+      return this.#appendBatch(requests, remembered);
+    } catch (error) {
+      for (const [channel, uid, cid] of remembered) this.#recent.delete(channel, uid, cid);
+      throw error;
+    }
+  }
+
+  #appendBatch(requests: readonly AppendRequest[], remembered: Array<[string, string, string]>): AppendResult[] {
     // What this batch changes, applied to the cached state only once it is committed.
     const rows = new Map<string, ChannelRow>();
     const vectors = new Map<string, { was: ReadonlyMap<string, number>; now: Map<string, number>; ids: Map<string, Uint8Array> }>();
-    const remembered = new RecentIds(Number.MAX_SAFE_INTEGER);
-    const remember: Array<[string, string, string, number]> = [];
     return this.#transaction(
       () => {
         const results: AppendResult[] = [];
@@ -251,10 +261,7 @@ export class SqliteStore implements Store {
             continue;
           }
           // A client id is looked for in this batch first: a retry can follow its original in it.
-          const earlier =
-            replica === undefined && request.cid !== undefined
-              ? (remembered.get(request.channel, request.uid, request.cid) ?? this.#earlier(request))
-              : undefined;
+          const earlier = replica === undefined ? this.#earlier(request) : undefined;
           if (earlier !== undefined) {
             const row = this.#sql.bySeq!.get(request.channel, earlier) as MessageRow | undefined;
             if (row !== undefined) {
@@ -295,8 +302,8 @@ export class SqliteStore implements Store {
             chainOf(fields.prev, replica?.seal),
           );
           if (request.cid !== undefined) {
-            remembered.set(request.channel, request.uid, request.cid, message.seq);
-            remember.push([request.channel, request.uid, request.cid, message.seq]);
+            this.#recent.set(request.channel, request.uid, request.cid, message.seq);
+            remembered.push([request.channel, request.uid, request.cid]);
           }
           channel.lastSeq++;
           if (replica === undefined) channel.originSeq++;
@@ -327,7 +334,6 @@ export class SqliteStore implements Store {
           this.#vectors.set(name, now);
           this.#lastIds.set(name, ids);
         }
-        for (const [channel, uid, cid, seq] of remember) this.#remember(channel, uid, cid, seq);
       },
     );
   }

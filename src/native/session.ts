@@ -102,7 +102,7 @@ export function sharedRunFrames(): EncodeOnce<DeliveryRun, readonly Buffer[]> {
 /**
  * A channel subscription. It joins the hub's fan-out at once but ignores deliveries
  * while it replays from the store; the replay reads what those deliveries carried
- * anyway (they are committed before fan-out). The last replay read and the switch to
+ * anyway (a commit is readable once durable, and fanned out at that same moment). The last replay read and the switch to
  * live happen in one synchronous step, so no commit can fall between them: no gap,
  * no duplicate.
  */

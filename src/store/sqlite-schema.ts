@@ -5,7 +5,7 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS channels (
   last_seq INTEGER NOT NULL,        -- newest seq assigned (never decreases)
   origin_seq INTEGER NOT NULL,      -- newest origin seq this node assigned here
   count INTEGER NOT NULL,           -- messages stored
-  bytes INTEGER NOT NULL            -- payload bytes stored
+  bytes INTEGER NOT NULL,           -- payload bytes stored
+  largest INTEGER NOT NULL DEFAULT 0 -- largest payload ever stored (retention does not lower it)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS messages (
   channel TEXT NOT NULL,
@@ -60,12 +61,22 @@ UPDATE origins SET last_id = (
 UPDATE meta SET value = '3' WHERE key = 'schema';
 `;
 
-/** The columns schema 3 added, to tables an older schema made (a table made just now has them). */
+/**
+ * Schema 3 did not keep each channel's largest payload: a read of a channel found it with
+ * a scan of the whole channel, which made the first catch-up after a restart slow.
+ */
+const MIGRATE_3_TO_4 = `
+UPDATE channels SET largest = coalesce((SELECT max(length(payload)) FROM messages m WHERE m.channel = channels.channel), 0);
+UPDATE meta SET value = '4' WHERE key = 'schema';
+`;
+
+/** The columns schemas 3 and 4 added, to tables an older schema made (a table made just now has them). */
 function addColumns(db: DatabaseSync): void {
   const has = (table: string, column: string) =>
     (db.prepare(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column) as unknown) !== undefined;
   if (!has('messages', 'chain')) db.exec('ALTER TABLE messages ADD COLUMN chain BLOB');
   if (!has('origins', 'last_id')) db.exec('ALTER TABLE origins ADD COLUMN last_id BLOB');
+  if (!has('channels', 'largest')) db.exec('ALTER TABLE channels ADD COLUMN largest INTEGER NOT NULL DEFAULT 0');
 }
 
 /** Makes the tables of a new store, or brings an older one up to SCHEMA_VERSION. */
@@ -77,11 +88,15 @@ export function migrateToCurrent(db: DatabaseSync, path: string): void {
   } else if (Number(version.value) === 1) {
     db.exec('BEGIN');
     addColumns(db);
-    db.exec(`${MIGRATE_1_TO_2} ${MIGRATE_2_TO_3} COMMIT;`);
+    db.exec(`${MIGRATE_1_TO_2} ${MIGRATE_2_TO_3} ${MIGRATE_3_TO_4} COMMIT;`);
   } else if (Number(version.value) === 2) {
     db.exec('BEGIN');
     addColumns(db);
-    db.exec(`${MIGRATE_2_TO_3} COMMIT;`);
+    db.exec(`${MIGRATE_2_TO_3} ${MIGRATE_3_TO_4} COMMIT;`);
+  } else if (Number(version.value) === 3) {
+    db.exec('BEGIN');
+    addColumns(db);
+    db.exec(`${MIGRATE_3_TO_4} COMMIT;`);
   } else if (Number(version.value) !== SCHEMA_VERSION) {
     throw new Error(`store ${path} has schema ${version.value}; this parley reads ${SCHEMA_VERSION}`);
   }

@@ -216,6 +216,20 @@ test('a schema 2 store is migrated: old messages have no chain, and the next one
   migrated.close();
 });
 
+test('a schema 3 store is migrated: each channel learns its largest payload, so reads keep to their byte budget', () => {
+  const path = tempFile();
+  const old = new SqliteStore({ path, nodeId: 'n' });
+  old.append([10, 5000, 10, 10].map((size) => ({ channel: 'a', uid: 'u', binary: true, payload: Buffer.alloc(size) })));
+  old.close();
+  const db = new DatabaseSync(path);
+  db.exec("ALTER TABLE channels DROP COLUMN largest; UPDATE meta SET value = '3' WHERE key = 'schema'");
+  db.close();
+  const migrated = new SqliteStore({ path, nodeId: 'n' });
+  // The second message reaches the budget: the read stops there.
+  assert.deepEqual(migrated.read('a', { limit: 4, maxBytes: 1000 }).map((m) => m.payload.length), [10, 5000]);
+  migrated.close();
+});
+
 test('range reads give back every byte of ids and payloads, and each message its origin', () => {
   const path = tempFile();
   const payloads = [Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.alloc(0), Buffer.from([0xc3, 0x00, 0xff, 0xfe])];

@@ -49,6 +49,8 @@ interface ChannelRow {
   originSeq: number;
   count: number;
   bytes: number;
+  /** The largest payload the channel ever held: an upper bound for reads (see #read). */
+  largest: number;
 }
 
 export interface SqliteStoreOptions {
@@ -86,8 +88,6 @@ export class SqliteStore implements Store {
   readonly #recent: RecentIds;
   readonly #recentLimit: number;
   readonly #sql: Record<string, StatementSync>;
-  /** Per channel read lately: the largest payload it holds (see #largest). */
-  readonly #largestPayload = new Map<string, number>();
   /** Prepared range reads, by their SQL (at most 64 shapes of range). */
   readonly #reads = new Map<string, StatementSync>();
   /** Transactions and reads that fail with a StoreError saying why. */
@@ -124,10 +124,10 @@ export class SqliteStore implements Store {
       return statement;
     };
     this.#sql = {
-      channel: p('SELECT last_seq AS lastSeq, origin_seq AS originSeq, count, bytes FROM channels WHERE channel = ?'),
+      channel: p('SELECT last_seq AS lastSeq, origin_seq AS originSeq, count, bytes, largest FROM channels WHERE channel = ?'),
       saveChannel: p(
-        'INSERT INTO channels (channel, last_seq, origin_seq, count, bytes) VALUES (?, ?, ?, ?, ?) ' +
-          'ON CONFLICT (channel) DO UPDATE SET last_seq = excluded.last_seq, origin_seq = excluded.origin_seq, count = excluded.count, bytes = excluded.bytes',
+        'INSERT INTO channels (channel, last_seq, origin_seq, count, bytes, largest) VALUES (?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (channel) DO UPDATE SET last_seq = excluded.last_seq, origin_seq = excluded.origin_seq, count = excluded.count, bytes = excluded.bytes, largest = excluded.largest',
       ),
       insert: p('INSERT INTO messages (channel, seq, id, ts, origin, origin_seq, uid, binary, cid, payload, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       publish: p('SELECT seq FROM messages WHERE channel = ? AND uid = ? AND cid = ? ORDER BY seq DESC LIMIT 1'),
@@ -135,7 +135,6 @@ export class SqliteStore implements Store {
       bySeq: arrays(`SELECT ${COLUMNS} FROM messages WHERE channel = ? AND seq = ?`),
       idsOf: p('SELECT seq, id FROM messages WHERE channel = ?'),
       first: p('SELECT min(seq) AS first FROM messages WHERE channel = ?'),
-      largest: p('SELECT max(length(payload)) AS largest FROM messages WHERE channel = ?'),
       holdsOrigin: p('SELECT 1 FROM messages WHERE channel = ? AND origin = ? LIMIT 1'),
       channels: p('SELECT channel, count, bytes FROM channels'),
       listChannels: p('SELECT channel, count, bytes, last_seq AS last FROM channels WHERE count > 0 AND channel > ? ORDER BY channel LIMIT ?'),
@@ -187,7 +186,7 @@ export class SqliteStore implements Store {
   #channel(channel: string): ChannelRow {
     let row = this.#existing(channel);
     if (row === undefined) {
-      row = { lastSeq: 0, originSeq: 0, count: 0, bytes: 0 };
+      row = { lastSeq: 0, originSeq: 0, count: 0, bytes: 0, largest: 0 };
       this.#channels.set(channel, row);
     }
     return row;
@@ -311,13 +310,11 @@ export class SqliteStore implements Store {
           changes.ids.set(message.origin, message.id);
           channel.count++;
           channel.bytes += message.payload.length;
-          // An upper bound (see #largest): raised even if the commit then fails.
-          const largest = this.#largestPayload.get(request.channel);
-          if (largest !== undefined && message.payload.length > largest) this.#largestPayload.set(request.channel, message.payload.length);
+          if (message.payload.length > channel.largest) channel.largest = message.payload.length;
           results.push({ message, duplicate: false });
         }
         for (const [name, row] of rows) {
-          this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+          this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes, row.largest);
           const { was, now, ids } = vectors.get(name)!;
           for (const [origin, highest] of now) {
             if (was.get(origin) !== highest) this.#sql.saveOrigin!.run(name, origin, highest, ids.get(origin) ?? null);
@@ -403,18 +400,12 @@ export class SqliteStore implements Store {
 
   /**
    * The largest payload a channel holds, or held (an upper bound: retention does not
-   * lower it), found once per channel: reads whose limit times it fits their byte
-   * budget need no look at the sizes first, which keeps catch-up of small messages at
-   * one statement per page.
+   * lower it), kept in its row: reads whose limit times it fits their byte budget need
+   * no look at the sizes first, which keeps catch-up of small messages at one statement
+   * per page.
    */
   #largest(channel: string): number {
-    let largest = this.#largestPayload.get(channel);
-    if (largest === undefined) {
-      if (this.#existing(channel) === undefined) return 0;
-      largest = (this.#sql.largest!.get(channel) as { largest: number | null }).largest ?? 0;
-      this.#largestPayload.set(channel, largest);
-    }
-    return largest;
+    return this.#existing(channel)?.largest ?? 0;
   }
 
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[] {
@@ -507,7 +498,7 @@ export class SqliteStore implements Store {
           row.count--;
           row.bytes -= victim.size;
         }
-        for (const [name, row] of rows) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes);
+        for (const [name, row] of rows) this.#sql.saveChannel!.run(name, row.lastSeq, row.originSeq, row.count, row.bytes, row.largest);
         return removed.size;
       },
       () => {

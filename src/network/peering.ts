@@ -203,7 +203,16 @@ export class Peering {
     return true;
   }
 
+  /**
+   * Resolves once every link we ask for the channel (but `except`) has caught up, and
+   * what they sent is durable, so that a read after it sees it (the store shows a commit
+   * only once it is synced).
+   */
   #caughtUpExcept(channel: string, except: PeerLink | undefined, timeoutMs: number): Promise<void> {
+    return this.#linksCaughtUp(channel, except, timeoutMs).then(() => this.#options.hub.settled());
+  }
+
+  #linksCaughtUp(channel: string, except: PeerLink | undefined, timeoutMs: number): Promise<void> {
     if (this.#allCaughtUp(channel, except)) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter = {

@@ -11,14 +11,15 @@
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { nameError } from '../access/names.ts';
+import { MAX_ABOUT_LENGTH } from '../native/frames.ts';
 import { nodeIdOfRaw, publicKeyFromRaw, rawPublicKey, type NodeIdentity } from '../identity/node-identity.ts';
 
 export const DIRECTORY_TOPIC = '/parley/1/directory';
 /** How often a node announces its public channels, and how long an announcement lasts. */
 export const ANNOUNCE_EVERY_MS = 60_000;
 export const ANNOUNCEMENT_LIFETIME_MS = 60 * 60_000;
-/** Longest description. */
-export const MAX_ABOUT = 280;
+/** Longest description (a native client's `public` frame is held to the same). */
+export const MAX_ABOUT = MAX_ABOUT_LENGTH;
 /** Entries kept at most (a flood of made-up channels cannot grow the table for ever). */
 const MAX_ENTRIES = 10_000;
 

@@ -1,8 +1,9 @@
 // The network's directory of public channels, with no central server: each node that
-// marks a channel public (--public) announces it on one gossip topic, every minute, in
-// an announcement it signs; every node keeps the newest announcement of each channel and
-// node it has checked, and forgets those not renewed for an hour. GET /v1/directory
-// lists them. Names are not unique: the announcing node's id says who claims what.
+// marks a channel public (--public, or a native client with the right DIRECTORY_KEY
+// gives) announces it on one gossip topic, every minute, in an announcement it signs;
+// every node keeps the newest announcement of each channel and node it has checked, and
+// forgets those not renewed for an hour. GET /v1/directory lists them. Names are not
+// unique: the announcing node's id says who claims what.
 //
 //   topic         /parley/1/directory
 //   announcement  CBOR {v: 1, ch, about, key, ts, last, sig}

@@ -235,7 +235,7 @@ test('--print-config shows the settings in effect, in the file format, with secr
   const files = { 'node.conf': 'data = /srv/parley\npeer = wss://op:hunter2@a.example/\nmemory = true\n' };
   const options = withFiles(['--config', 'node.conf', '--listen', ':8080', '--print-config'], files);
   assert.equal(options.printConfig, true);
-  const env = { MLES_KEY: 'sesame', PEER_KEY: undefined };
+  const env = { MLES_KEY: 'sesame', PEER_KEY: undefined, DIRECTORY_KEY: 'opensesame' };
   const text = renderSettings({
     options: SERVE_OPTIONS,
     skip: COMMAND_LINE_ONLY,
@@ -249,6 +249,7 @@ test('--print-config shows the settings in effect, in the file format, with secr
   assert.match(text, /^# domains \(not set\)$/m);
   assert.match(text, /^# MLES_KEY: set \(not shown\)$/m);
   assert.match(text, /^# PEER_KEY: not set$/m);
+  assert.match(text, /^# DIRECTORY_KEY: set \(not shown\)$/m);
   assert.doesNotMatch(text, /hunter2|sesame/);
   assert.doesNotMatch(text, /^(config|print-config|help)\b/m);
 

@@ -145,6 +145,9 @@ Environment:
                             matching auth value.
   PEER_KEY                  Shared peering secret: every peer must prove it knows it.
                             Use a long random one: openssl rand -hex 32
+  DIRECTORY_KEY             With --p2p: a native client may list a channel in the
+                            directory (as --public does) if its auth is computed with
+                            this key; unset, no client may. Use a long random one.
 `;
 
 export class UsageError extends Error {}
@@ -464,7 +467,7 @@ export const SERVE_DEFAULTS: Partial<Record<ServeOptionName, string>> = {
 };
 
 /** Environment variables that hold secrets: --print-config says whether they are set, never what they are. */
-export const SECRET_ENVIRONMENT = ['MLES_KEY', 'PEER_KEY'] as const;
+export const SECRET_ENVIRONMENT = ['MLES_KEY', 'PEER_KEY', 'DIRECTORY_KEY'] as const;
 
 function parseFlags(args: readonly string[]) {
   try {
@@ -622,7 +625,7 @@ function buildConfig(values: ServeValues, env: NodeJS.ProcessEnv): { config: Nod
       peerKey: env.PEER_KEY,
       peerRate: positiveInteger('--peer-rate', values['peer-rate'], DEFAULTS.peerRate),
     },
-    p2p,
+    p2p: { ...p2p, directoryKey: env.DIRECTORY_KEY },
     nats,
     matrix,
   });

@@ -683,3 +683,28 @@ test('presence: the sub asks for it; members and presence frames become events o
   assert.equal(framesOf(node.last, 'sub').find((f) => f.ch === 'quiet')?.presence, false);
   await client.close();
 });
+
+test('listPublic sends the auth computed with the key (not the key), resolves on listed, is sent again after a reconnect, and rejects on err', async () => {
+  const { node, client } = setup();
+  await client.connect();
+  let lost = false;
+  node.intercept = (socket, frame) => {
+    if (frame.t !== 'public') return 'handle';
+    if (!lost) {
+      lost = true;
+      queueMicrotask(() => socket.drop(1006));
+    } else if (frame.auth === mlesAuth('alice', frame.ch, 'operator-key')) {
+      socket.push({ t: 'listed', qid: frame.qid, ch: frame.ch, about: frame.about });
+    } else {
+      socket.push({ t: 'err', code: 'NOT_ALLOWED', msg: 'auth is wrong', ch: frame.ch, qid: frame.qid });
+    }
+    return 'drop';
+  };
+  assert.deepEqual(await client.listPublic('lobby', { about: 'Say hello', key: 'operator-key' }), { channel: 'lobby', about: 'Say hello' });
+  const sent = framesOf(node.last, 'public')[0]!;
+  assert.deepEqual({ ...sent, qid: undefined }, { t: 'public', qid: undefined, ch: 'lobby', about: 'Say hello', auth: mlesAuth('alice', 'lobby', 'operator-key') });
+  await assert.rejects(client.listPublic('lobby', { key: 'guess' }), (e: unknown) => e instanceof ParleyError && e.code === 'NOT_ALLOWED' && e.channel === 'lobby');
+  assert.throws(() => client.listPublic('lobby', { key: 'k', about: 'x'.repeat(281) }), RangeError);
+  await client.close();
+  await assert.rejects(client.listPublic('lobby', { key: 'k' }), (e: unknown) => e instanceof ParleyError && e.code === 'CLOSED');
+});

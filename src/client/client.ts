@@ -17,7 +17,8 @@ import type { CursorStore } from './cursor-store.ts';
 import { ParleyError, isProtocolErrorCode } from './errors.ts';
 import { Emitter } from './events.ts';
 import { checkName, nodeUrl } from './options.ts';
-import type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
+import type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
+import { Listings } from './listings.ts';
 import { Publisher } from './publisher.ts';
 import { Queries } from './queries.ts';
 import { checkScrollbackOptions, scrollback } from './scrollback.ts';
@@ -25,7 +26,7 @@ import { SubscriptionCore } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHost } from './subscription.ts';
 import { toMessage } from './wire.ts';
 
-export type { ClientEvents, ClientState, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
+export type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
 
 /** Close codes after which the same hello would be refused again. */
 const REFUSAL_CLOSE_CODES = new Set([4400, 4401, 4409]);
@@ -65,6 +66,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
   readonly #unsubscribing = new Map<string, () => void>();
   readonly #publisher: Publisher;
   readonly #queries: Queries;
+  readonly #listings: Listings;
   readonly #auth = new Map<string, string>();
   readonly #host: SubscriptionHost;
 
@@ -88,6 +90,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
       this.#requestTimeoutMs,
     );
     this.#queries = new Queries({ connection: () => this.#connection, authFor: (channel) => this.#authFor(channel) }, this.#requestTimeoutMs);
+    this.#listings = new Listings({ connection: () => this.#connection, uid: this.uid }, this.#requestTimeoutMs);
     this.#host = {
       commit: (channel, seq) => this.#commit(channel, seq),
       unsubscribe: (core) => this.#unsubscribe(core),
@@ -152,6 +155,18 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
   }
 
   /**
+   * Lists the channel in the network's directory of public channels (a node with --p2p
+   * announces it to every node, as `--public` does). The right is the node operator's:
+   * `key` is the node's DIRECTORY_KEY. Refused with NOT_ALLOWED (no key on the node, or
+   * the wrong one) or NO_DIRECTORY (the node runs without --p2p).
+   */
+  listPublic(channel: string, options: ListPublicOptions): Promise<Listed> {
+    checkName('channel', channel);
+    if (this.#state === 'closed') return Promise.reject(new ParleyError('CLOSED'));
+    return this.#listings.list(channel, options);
+  }
+
+  /**
    * Pages of the channel's stored messages going back from `before` (default: from the
    * newest), each oldest first, until the oldest stored one: for showing history above
    * what is on screen. Each page is a query, asked when the iteration gets to it.
@@ -212,6 +227,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     // Subscriptions first, so our own re-sent publishes reach them live.
     for (const core of this.#subscriptions.values()) this.#sendSubscribe(core);
     this.#queries.resendAll();
+    this.#listings.resendAll();
     this.#publisher.resendAll();
     this.emit('connected', { node: welcome.node, max: welcome.max, reconnected });
   }
@@ -280,6 +296,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     for (const waiter of this.#connectWaiters.splice(0)) waiter.reject(error);
     this.#publisher.rejectAll(error);
     this.#queries.rejectAll(error);
+    this.#listings.rejectAll(error);
     const subscriptions = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
     for (const core of subscriptions) {
@@ -318,6 +335,9 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
       case 'page':
         this.#queries.answered(frame);
         return;
+      case 'listed':
+        this.#listings.answered(frame);
+        return;
       case 'err':
         this.#errorFrame(frame);
         return;
@@ -339,7 +359,7 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
       return;
     }
     if (frame.qid !== undefined) {
-      if (!this.#queries.refused(frame.qid, error)) this.emit('error', error);
+      if (!this.#queries.refused(frame.qid, error) && !this.#listings.refused(frame.qid, error)) this.emit('error', error);
       return;
     }
     if (frame.ch !== undefined) {

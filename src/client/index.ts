@@ -6,6 +6,8 @@ export { ParleyClient } from './client.ts';
 export type {
   ClientEvents,
   ClientState,
+  Listed,
+  ListPublicOptions,
   Page,
   ParleyClientOptions,
   PublishOptions,

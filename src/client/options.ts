@@ -78,6 +78,24 @@ export interface QueryOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+export interface ListPublicOptions {
+  /** What the channel is about, for the directory (at most 280 characters; default none). */
+  readonly about?: string | undefined;
+  /**
+   * The node's DIRECTORY_KEY: the right to list is its operator's. The key itself is not
+   * sent, only the auth computed from it for this uid and channel (as with MLES_KEY).
+   */
+  readonly key: string;
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A channel the node now lists in the network's directory. */
+export interface Listed {
+  readonly channel: string;
+  readonly about: string;
+}
+
 export interface Page {
   readonly channel: string;
   readonly messages: readonly Message[];

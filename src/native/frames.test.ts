@@ -17,6 +17,11 @@ test('decodes every client frame type with defaults', () => {
   assert.equal(query.frame.limit, 100);
   assert.equal(query.frame.before, 10);
   assert.equal(query.frame.ids?.length, 1);
+  assert.deepEqual(decode({ t: 'public', qid: 'l1', ch: 'c' }), { ok: true, frame: { t: 'public', qid: 'l1', ch: 'c', about: '', auth: undefined } });
+  assert.deepEqual(decode({ t: 'public', qid: 'l1', ch: 'c', about: 'All welcome', auth: '00ff' }), {
+    ok: true,
+    frame: { t: 'public', qid: 'l1', ch: 'c', about: 'All welcome', auth: '00ff' },
+  });
 });
 
 test('refuses malformed frames with BAD_FRAME and a reason, naming what it was about', () => {
@@ -36,6 +41,9 @@ test('refuses malformed frames with BAD_FRAME and a reason, naming what it was a
     [encodeMap({ t: 'query', ch: 'c', qid: 'q', limit: 0 }), 'limit must be at least 1'],
     [encodeMap({ t: 'pub', ch: 'c', cid: 'x', p: Buffer.from([0xff]), bin: false }), 'p must be UTF-8 when bin is false'],
     [encodeMap({ t: 'query', ch: 'c', qid: 'q', ids: 'x' }), 'ids must be an array of byte strings'],
+    [encodeMap({ t: 'public', ch: 'c' }), 'qid is required'],
+    [encodeMap({ t: 'public', qid: 'l', ch: 'c', about: 7 }), 'about must be a string'],
+    [encodeMap({ t: 'public', qid: 'l', ch: 'c', about: 'x'.repeat(281) }), 'about must be at most 280 characters'],
     [Buffer.from([0xc1, 0x01]), 'not a CBOR map'], // a tagged value (a date), not a map
   ];
   for (const [bytes, error] of cases) {
@@ -117,6 +125,7 @@ test('decodes every node frame type', () => {
     [{ t: 'welcome', v: 1, node: 'n', max: 100 }, { t: 'welcome', v: 1, node: 'n', max: 100 }],
     [{ t: 'live', ch: 'c', last: 0 }, { t: 'live', ch: 'c', last: 0 }],
     [{ t: 'unsubbed', ch: 'c' }, { t: 'unsubbed', ch: 'c' }],
+    [{ t: 'listed', qid: 'l1', ch: 'c', about: 'hi' }, { t: 'listed', qid: 'l1', ch: 'c', about: 'hi' }],
     [{ t: 'ack', ch: 'c', cid: 'x', seq: 3, id: new Uint8Array(32), ts: 9, dup: false }, { t: 'ack', ch: 'c', cid: 'x', seq: 3, id: new Uint8Array(32), ts: 9, dup: false }],
     [{ t: 'err', code: 'GAP', msg: 'gap', ch: 'c', first: 4, last: 9 }, { t: 'err', code: 'GAP', msg: 'gap', ch: 'c', cid: undefined, qid: undefined, first: 4, last: 9 }],
     [

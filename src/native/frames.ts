@@ -88,7 +88,22 @@ export interface QueryFrame {
   readonly desc?: boolean | undefined;
   readonly ids?: readonly Uint8Array[] | undefined;
 }
-export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame;
+/**
+ * Lists a channel in the network's directory of public channels (a node with --p2p);
+ * answered by `listed`. `auth` is the Mles-style auth of this uid and channel computed
+ * with the node's DIRECTORY_KEY instead of MLES_KEY: the right to list is the operator's.
+ */
+export interface PublicFrame {
+  readonly t: 'public';
+  readonly qid: string;
+  readonly ch: string;
+  /** What the channel is about, at most MAX_ABOUT_LENGTH characters (default empty). */
+  readonly about?: string | undefined;
+  readonly auth?: string | undefined;
+}
+/** Longest description of a public channel, as the directory takes it. */
+export const MAX_ABOUT_LENGTH = 280;
+export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame | PublicFrame;
 
 /** A `sub` as the node's decoder gives it: the default filled in. */
 export type ReceivedSubscribe = SubscribeFrame & { readonly presence: boolean };
@@ -96,7 +111,9 @@ export type ReceivedSubscribe = SubscribeFrame & { readonly presence: boolean };
 export type ReceivedPublish = PublishFrame & { readonly bin: boolean; readonly retry: boolean };
 /** A `query` as the node's decoder gives it: the defaults filled in. */
 export type ReceivedQuery = QueryFrame & { readonly limit: number; readonly desc: boolean };
-export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery;
+/** A `public` as the node's decoder gives it: the default filled in. */
+export type ReceivedPublic = PublicFrame & { readonly about: string };
+export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery | ReceivedPublic;
 
 // ---- the schema: node -> client -----------------------------------------------------
 
@@ -178,7 +195,14 @@ export interface PageFrame {
   /** Where the next page in the query's direction starts (an `after` forward, a `before` back). */
   readonly next?: number | undefined;
 }
-export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | MembersFrame | PresenceFrame | UnsubscribedFrame | AckFrame | PageFrame | ErrorFrame;
+/** The channel is listed: this node announces it in the directory from now on. */
+export interface ListedFrame {
+  readonly t: 'listed';
+  readonly qid: string;
+  readonly ch: string;
+  readonly about: string;
+}
+export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | MembersFrame | PresenceFrame | UnsubscribedFrame | AckFrame | PageFrame | ListedFrame | ErrorFrame;
 /** A node frame as a client's decoder gives it: an `err` may carry a code newer than the client. */
 export type ReceivedNodeFrame = Exclude<NodeFrame, ErrorFrame> | ErrorFrame<string>;
 
@@ -196,6 +220,8 @@ export const ERROR_CODES = {
   LIMIT_TOO_LARGE: `a query may ask for at most ${MAX_QUERY_LIMIT} messages (and ${MAX_QUERY_IDS} ids)`,
   BAD_QUERY: 'the query fields contradict each other',
   STORE_FAILED: 'the node\'s store failed; retry',
+  NOT_ALLOWED: 'listing a channel in the directory needs auth computed with the node\'s DIRECTORY_KEY',
+  NO_DIRECTORY: 'this node has no directory of public channels: it runs without --p2p',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -403,6 +429,11 @@ function clientFrame(fields: Fields): ReceivedClientFrame {
         ids: Array.isArray(ids) ? ids.map((id, i) => byteString(id, `ids[${i}]`)) : undefined,
       };
     }
+    case 'public': {
+      const about = optionalText(fields, 'about') ?? '';
+      if (about.length > MAX_ABOUT_LENGTH) throw new Invalid(`about must be at most ${MAX_ABOUT_LENGTH} characters`);
+      return { t: 'public', qid: token(fields, 'qid', true)!, ch: name(fields, 'ch'), about, auth: token(fields, 'auth', false) };
+    }
     default:
       return unknownType(fields);
   }
@@ -495,6 +526,8 @@ function nodeFrame(fields: Fields): ReceivedNodeFrame {
         next: optionalWhole(fields, 'next'),
       };
     }
+    case 'listed':
+      return { t: 'listed', qid: text(fields, 'qid'), ch: text(fields, 'ch'), about: text(fields, 'about') };
     case 'err':
       return {
         t: 'err',

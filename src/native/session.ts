@@ -20,6 +20,7 @@ import {
   type ErrorCode,
   type FrameAbout,
   type NodeFrame,
+  type ReceivedPublic,
   type ReceivedPublish,
   type ReceivedQuery,
   type ReceivedSubscribe,
@@ -44,6 +45,10 @@ export interface NativeContext extends ConnectionContext {
   readonly presence: ChannelPresence;
   /** Resolves when the channel is as current here as the node's peers can make it. */
   readonly catchUp?: (channel: string) => Promise<void>;
+  /** The operator's secret that gives a client the right to list channels in the directory (DIRECTORY_KEY). */
+  readonly directoryKey?: string | undefined;
+  /** Lists a channel in the network's directory; false when the node has none (no --p2p). */
+  readonly listPublic?: (channel: string, about: string) => boolean;
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
@@ -204,7 +209,27 @@ export class NativeSession {
         return this.#publish(frame);
       case 'query':
         return this.#query(frame);
+      case 'public':
+        return this.#listPublic(frame);
     }
+  }
+
+  /**
+   * Lists a channel in the directory. The right is the operator's, not a channel
+   * member's: MLES_KEY auth lets anyone who may talk in a channel do so, but listing
+   * announces the channel to the whole network in this node's name. So the auth is the
+   * Mles-style one computed with DIRECTORY_KEY, which the client never sends itself.
+   */
+  #listPublic(frame: ReceivedPublic): void {
+    const about = { ch: frame.ch, qid: frame.qid };
+    const { directoryKey, listPublic } = this.#ctx;
+    if (directoryKey === undefined) return this.#error('NOT_ALLOWED', about, 'this node lets no client list channels; its operator can allow it by setting DIRECTORY_KEY');
+    if (!authAccepted(this.uid, frame.ch, frame.auth, directoryKey)) {
+      return this.#error('NOT_ALLOWED', about, frame.auth === undefined ? 'auth is missing' : 'auth is wrong for this uid and channel');
+    }
+    if (listPublic === undefined || !listPublic(frame.ch, frame.about)) return this.#error('NO_DIRECTORY', about, 'start the node with --p2p');
+    this.#ctx.log.info({ channel: frame.ch, uid: this.uid, about: frame.about }, 'a native client listed a channel in the directory');
+    this.#send({ t: 'listed', qid: frame.qid, ch: frame.ch, about: frame.about });
   }
 
   /**

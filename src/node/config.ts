@@ -132,6 +132,8 @@ export interface NetworkConfig {
 /** Peer-to-peer mode on libp2p (`--p2p`); nothing of it is loaded when off. */
 export interface P2PConfig extends P2PSettings {
   readonly enabled: boolean;
+  /** DIRECTORY_KEY: native clients that prove they know it may list channels in the directory; undefined: none may. */
+  readonly directoryKey: string | undefined;
 }
 
 /** Settings to change from the defaults, by section. */
@@ -232,6 +234,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): NodeConfig {
       names: [],
       channels: [],
       public: [],
+      directoryKey: undefined,
       ...overrides.p2p,
     },
     nats: overrides.nats,

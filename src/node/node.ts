@@ -245,7 +245,20 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     maxBuffered: config.websocket.maxBuffered,
     onClosed: clients.onClosed,
   };
-  const native: NativeContext = { ...mles, store, presence, runFrames: sharedRunFrames(), nodeId: identity.nodeId, catchUp };
+  const native: NativeContext = {
+    ...mles,
+    store,
+    presence,
+    runFrames: sharedRunFrames(),
+    nodeId: identity.nodeId,
+    catchUp,
+    directoryKey: config.p2p.directoryKey,
+    listPublic: (channel, about) => {
+      if (p2pMode === undefined) return false;
+      p2pMode.listPublic(channel, about);
+      return true;
+    },
+  };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   // Rooms are channels of this store and hub: Mles and native clients see them, peering carries them.
   let matrix: MatrixGateway | undefined;
@@ -314,6 +327,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
         maxPayload: config.websocket.maxMessage,
         log,
         moreChannels: matrix === undefined ? undefined : () => matrix.publicChannels(),
+        dataDir: config.dataDir,
       });
       p2p = p2pMode.host;
     }

@@ -1,8 +1,9 @@
 // The network's directory of public channels, with no central server: each node that
-// marks a channel public (--public) announces it on one gossip topic, every minute, in
-// an announcement it signs; every node keeps the newest announcement of each channel and
-// node it has checked, and forgets those not renewed for an hour. GET /v1/directory
-// lists them. Names are not unique: the announcing node's id says who claims what.
+// marks a channel public (--public, or a native client with the right DIRECTORY_KEY
+// gives) announces it on one gossip topic, every minute, in an announcement it signs;
+// every node keeps the newest announcement of each channel and node it has checked, and
+// forgets those not renewed for an hour. GET /v1/directory lists them. Names are not
+// unique: the announcing node's id says who claims what.
 //
 //   topic         /parley/1/directory
 //   announcement  CBOR {v: 1, ch, about, key, ts, last, sig}
@@ -11,14 +12,15 @@
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { nameError } from '../access/names.ts';
+import { MAX_ABOUT_LENGTH } from '../native/frames.ts';
 import { nodeIdOfRaw, publicKeyFromRaw, rawPublicKey, type NodeIdentity } from '../identity/node-identity.ts';
 
 export const DIRECTORY_TOPIC = '/parley/1/directory';
 /** How often a node announces its public channels, and how long an announcement lasts. */
 export const ANNOUNCE_EVERY_MS = 60_000;
 export const ANNOUNCEMENT_LIFETIME_MS = 60 * 60_000;
-/** Longest description. */
-export const MAX_ABOUT = 280;
+/** Longest description (a native client's `public` frame is held to the same). */
+export const MAX_ABOUT = MAX_ABOUT_LENGTH;
 /** Entries kept at most (a flood of made-up channels cannot grow the table for ever). */
 const MAX_ENTRIES = 10_000;
 

@@ -4,12 +4,15 @@
 // gossip message id is the envelope's own: a hash of its last message's id (which
 // covers every message before it) and its seal. With the seal in it, a copy with a
 // broken seal has an id of its own, and cannot make gossipsub drop the real one as
-// seen. No I/O here.
+// seen. Computing it means decoding the envelope and hashing every message in it;
+// gossipsub asks for the id of every copy a node receives, and in a mesh most are
+// copies of what it already has (each neighbour forwards it), so ids are remembered
+// by a hash of the bytes: a copy costs one hash, not a decoding. No I/O here.
 //
 //   topic   /parley/1/ch/<lowercase hex SHA-256 of the channel name's UTF-8 bytes>
 //   message CBOR {v: 1, ch, e: envelope}
 
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { nameError } from '../access/names.ts';
 import { chainIds, envelopeFromWire, envelopeToWire, InvalidEnvelope, UNSEALED_MESSAGES, type Envelope } from '../envelope/envelope.ts';
@@ -64,37 +67,69 @@ export function decodeGossip(data: Uint8Array, limits: GossipLimits, now = Date.
   }
 }
 
+/** Gossip message ids remembered by the hash of their bytes, at most: more than gossipsub keeps copies around for at this node's rate. */
+const REMEMBERED_IDS = 8192;
+
 /**
  * Remembers what each gossip message decoded to, by the data's identity: gossipsub asks
  * for the message id first, then runs the validator on the same bytes, and decoding
- * and hashing twice would double the cost of every message.
+ * and hashing twice would double the cost of every message. Ids are also remembered by
+ * a hash of all the bytes, for the copies of a message that neighbours forward (and of
+ * what this node published, coming back): the key covers every byte, so only the very
+ * same message finds the id, and an altered copy is decoded and gets an id of its own.
  */
 export class GossipDecoder {
   readonly #limits: GossipLimits;
+  readonly #decodeGossip: typeof decodeGossip;
   readonly #decoded = new WeakMap<Uint8Array, DecodedGossip>();
+  readonly #ids = new Map<string, Uint8Array>();
 
-  constructor(limits: GossipLimits) {
+  /** `decode` is for tests that count decodings. */
+  constructor(limits: GossipLimits, decode: typeof decodeGossip = decodeGossip) {
     this.#limits = limits;
+    this.#decodeGossip = decode;
   }
 
   decode(data: Uint8Array): DecodedGossip {
     let decoded = this.#decoded.get(data);
     if (decoded === undefined) {
-      decoded = decodeGossip(data, this.#limits);
+      decoded = this.#decodeGossip(data, this.#limits);
       this.#decoded.set(data, decoded);
     }
     return decoded;
   }
 
-  /** Remembers what this node publishes, so that gossipsub's id of it costs no decoding. */
+  /** Remembers what this node publishes, so that gossipsub's id of it, or of a copy a peer sends back, costs no decoding. */
   prime(data: Uint8Array, message: GossipMessage): void {
-    this.#decoded.set(data, { ok: true, message });
+    const decoded: DecodedGossip = { ok: true, message };
+    this.#decoded.set(data, decoded);
+    this.#remember(bytesKey(data), idOf(decoded, data));
   }
 
   /** The gossip message id (see above); for garbage, a hash of the bytes (it is rejected anyway). */
   messageId(data: Uint8Array): Uint8Array {
-    const decoded = this.decode(data);
-    if (!decoded.ok) return createHash('sha256').update(data).digest();
-    return createHash('sha256').update(decoded.message.ids.at(-1)!).update(decoded.message.envelope.seal!).digest();
+    const known = this.#decoded.get(data);
+    if (known !== undefined) return idOf(known, data);
+    const key = bytesKey(data);
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = idOf(this.decode(data), data);
+      this.#remember(key, id);
+    }
+    return id;
   }
+
+  #remember(key: string, id: Uint8Array): void {
+    if (this.#ids.size >= REMEMBERED_IDS) this.#ids.delete(this.#ids.keys().next().value!);
+    this.#ids.set(key, id);
+  }
+}
+
+function bytesKey(data: Uint8Array): string {
+  return hash('sha256', data, 'base64');
+}
+
+function idOf(decoded: DecodedGossip, data: Uint8Array): Uint8Array {
+  if (!decoded.ok) return createHash('sha256').update(data).digest();
+  return createHash('sha256').update(decoded.message.ids.at(-1)!).update(decoded.message.envelope.seal!).digest();
 }

@@ -3,6 +3,7 @@
 // The node imports this module only with --p2p (libp2p costs memory a node without it
 // should not pay).
 
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ReplicaIntake } from '../envelope/intake.ts';
 import type { Sealer } from '../envelope/seal.ts';
@@ -12,6 +13,7 @@ import type { Store } from '../store/store.ts';
 import { DIRECTORY_TOPIC, type PublicChannel } from './directory.ts';
 import { DirectoryGossip } from './directory-gossip.ts';
 import { GossipDecoder } from './gossip-codec.ts';
+import { LISTED_CHANNELS_FILE, ListedChannels } from './listed-channels.ts';
 import { startP2PHost, type P2PHost } from './host/host.ts';
 import { P2PReplication } from './replication.ts';
 import type { P2PSettings } from './settings.ts';
@@ -27,12 +29,16 @@ export interface P2PModeOptions {
   readonly log: Logger;
   /** Public channels besides --public that the directory announces (public Matrix rooms). */
   readonly moreChannels?: () => readonly PublicChannel[];
+  /** Where the channels native clients list are kept (LISTED_CHANNELS_FILE in it); undefined: in memory only. */
+  readonly dataDir?: string;
 }
 
 export interface P2PMode {
   readonly host: P2PHost;
   readonly replication: P2PReplication;
   readonly directory: DirectoryGossip;
+  /** Lists a channel in the directory (a native client with the right asked): carried, and announced from now on. */
+  listPublic(channel: string, about: string): void;
   stop(): Promise<void>;
 }
 
@@ -68,8 +74,15 @@ export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
     await host.stop();
     throw error;
   }
-  for (const { channel } of settings.public) replication.gossip.join(channel);
-  const directory = new DirectoryGossip({ transport: host, identity: options.identity, store: options.store, channels: settings.public, moreChannels: options.moreChannels, log });
+  const listed = new ListedChannels(options.dataDir === undefined ? undefined : join(options.dataDir, LISTED_CHANNELS_FILE), log);
+  for (const { channel } of [...settings.public, ...listed.list()]) replication.gossip.join(channel);
+  // One entry a channel: what a client listed last replaces the --public description.
+  const publicChannels = (): PublicChannel[] => {
+    const byName = new Map<string, PublicChannel>();
+    for (const c of [...settings.public, ...listed.list(), ...(options.moreChannels?.() ?? [])]) byName.set(c.channel, c);
+    return [...byName.values()];
+  };
+  const directory = new DirectoryGossip({ transport: host, identity: options.identity, store: options.store, channels: [], moreChannels: publicChannels, log });
   // A node that joins the directory learns this node's public channels within a second.
   host.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
     if (event.detail.subscriptions.some((s) => s.subscribe && s.topic === DIRECTORY_TOPIC)) directory.announceSoon();
@@ -78,6 +91,11 @@ export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
     host,
     replication,
     directory,
+    listPublic(channel, about) {
+      listed.add(channel, about);
+      replication.gossip.join(channel);
+      directory.announceSoon();
+    },
     async stop() {
       directory.stop();
       replication.stop();

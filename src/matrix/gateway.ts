@@ -19,6 +19,7 @@ import { profileEndpoints } from './api-profile.ts';
 import { roomEndpoints } from './api-rooms.ts';
 import type { MatrixContext, MatrixSettings } from './context.ts';
 import { EphemeralState } from './ephemeral.ts';
+import { ParsedFilters } from './filters.ts';
 import { SyncNotifier } from './notifier.ts';
 import { SyncFragments } from './sync-fragments.ts';
 import { KeyedRateLimit } from './rate-limits.ts';
@@ -84,14 +85,17 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     log,
     now,
     catchUp: options.catchUp,
-    onEvent: (entry, room) => {
-      // Whose devices this node must know: the servers of everyone it shares a room with.
+    onEvent: (entry, room, joinedChanged) => {
+      const concerned = new Set(joinedChanged);
       if (entry.event.type === 'm.room.member' && entry.event.state_key !== undefined) {
+        // Whose devices this node must know: the servers of everyone it shares a room with.
         const server = parseUserId(entry.event.state_key)?.server;
         if (server !== undefined) keyRelay.followServer(server);
+        // An invite, kick or ban concerns its target, who is not (or no longer) joined.
+        concerned.add(entry.event.state_key);
       }
-      const concerned = new Set<string>();
-      for (const membership of ['join', 'invite', 'leave', 'ban'] as const) for (const user of room.members(membership)) concerned.add(user);
+      // Only joined users see a room's events; invited and departed ones see their own change.
+      notifier.wakeRoom(room.roomId);
       notifier.wake(concerned);
     },
   });
@@ -109,6 +113,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     directory,
     notifier,
     syncFragments: new SyncFragments(),
+    syncFilters: new ParsedFilters(),
     ephemeral: new EphemeralState(now),
     loginLimit: new KeyedRateLimit(Math.max(3, Math.ceil(settings.loginRate / 6)), settings.loginRate / 60),
     sendLimit: new KeyedRateLimit(settings.sendRate * 10, settings.sendRate),

@@ -37,8 +37,12 @@ export interface RoomsOptions {
   readonly now?: () => number;
   /** Resolves once peers have brought the channel up to date (peering's catch-up). */
   readonly catchUp: (channel: string) => Promise<void>;
-  /** A room event arrived (after it was stored and placed in the stream). */
-  readonly onEvent: (entry: StreamEntry, room: RoomState) => void;
+  /**
+   * A room event arrived (after it was stored and placed in the stream); `joinedChanged`
+   * lists the users it made join or stop being joined (usually its own state key, but an
+   * event that lands before others refolds the room's state).
+   */
+  readonly onEvent: (entry: StreamEntry, room: RoomState, joinedChanged: readonly string[]) => void;
 }
 
 export function inboxChannel(serverName: string): string {
@@ -46,6 +50,7 @@ export function inboxChannel(serverName: string): string {
 }
 
 const READ_PAGE = 1000;
+const NO_ROOMS: ReadonlySet<string> = new Set();
 const ROOM_ID = /^![A-Za-z0-9._=\-]+:[^\s]+$/;
 
 export class MatrixRooms {
@@ -55,6 +60,8 @@ export class MatrixRooms {
   /** Depth handed to local events not yet stored, per room: sends in one turn stay in order. */
   readonly #pendingDepth = new Map<string, number>();
   readonly #stream: StreamEntry[] = [];
+  /** The rooms each user is joined to: a long-poll waits on these. */
+  readonly #joined = new Map<string, Set<string>>();
   readonly #now: () => number;
   #inbox: Member | undefined;
 
@@ -137,11 +144,43 @@ export class MatrixRooms {
       this.#options.log.debug({ channel: message.channel, seq: message.seq, reason: event }, 'matrix: a message in a room channel is not an event; skipped');
       return;
     }
+    const joinedBefore = room.members('join');
     if (!room.add(event)) return;
+    const joinedChanged = this.#indexJoined(room, joinedBefore);
     const pos = knownPos ?? this.#options.accounts.addToStream(message.channel, message.seq);
     const entry = { pos, roomId: room.roomId, event };
     this.#stream.push(entry);
-    if (knownPos === undefined) this.#options.onEvent(entry, room);
+    if (knownPos === undefined) this.#options.onEvent(entry, room, joinedChanged);
+  }
+
+  /** Updates the index of joined rooms from the room's members before an event; returns who changed. */
+  #indexJoined(room: RoomState, before: readonly string[]): string[] {
+    const after = room.members('join');
+    // The list is cached until a member event or a refold: the same list means no change.
+    if (after === before) return [];
+    const was = new Set(before);
+    const is = new Set(after);
+    const changed: string[] = [];
+    for (const user of after) {
+      if (was.has(user)) continue;
+      changed.push(user);
+      let rooms = this.#joined.get(user);
+      if (rooms === undefined) this.#joined.set(user, (rooms = new Set()));
+      rooms.add(room.roomId);
+    }
+    for (const user of before) {
+      if (is.has(user)) continue;
+      changed.push(user);
+      const rooms = this.#joined.get(user);
+      rooms?.delete(room.roomId);
+      if (rooms?.size === 0) this.#joined.delete(user);
+    }
+    return changed;
+  }
+
+  /** The ids of the rooms the user is joined to. */
+  joinedRooms(userId: string): ReadonlySet<string> {
+    return this.#joined.get(userId) ?? NO_ROOMS;
   }
 
   #onInbox(message: StoredMessage): void {

@@ -48,6 +48,8 @@ export interface MatrixGateway {
   publicChannels(): PublicChannel[];
   /** Long-polling /sync requests waiting now. */
   waiting(): number;
+  /** Room events refused because the node they came from does not speak for their sender's server. */
+  forgedEvents(): number;
   /** Answers the waiting long-polls: the node is stopping. */
   stop(): void;
   /** Leaves the hub and closes the account store, once the listeners are closed. */
@@ -165,6 +167,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
         return [{ channel: roomChannel(roomId), about: (typeof name === 'string' ? name : roomId).slice(0, MAX_ABOUT) }];
       }),
     waiting: () => notifier.waiting(),
+    forgedEvents: () => rooms.forgedEvents(),
     stop() {
       stopping = true;
       notifier.wakeAll();

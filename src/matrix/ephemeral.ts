@@ -48,7 +48,7 @@ export class EphemeralState {
 
   /** Whether something changed after `since` (a typing notice that expired counts). */
   changedAfter(since: number): boolean {
-    for (const roomId of [...this.#typingRooms]) this.typing(roomId);
+    if (this.#typingRooms.size > 0) for (const roomId of [...this.#typingRooms]) this.typing(roomId);
     return this.#counter > since;
   }
 

@@ -15,7 +15,7 @@ import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { ParleyClient } from '../src/client/index.ts';
 import { LatencyHistogram, type LatencySummary } from './hist.ts';
-import { rssKiB } from './proc.ts';
+import { cpuTicks, rssKiB } from './proc.ts';
 import type { RunningSystem, SystemOptions } from './systems.ts';
 import { startSystem } from './systems.ts';
 
@@ -26,6 +26,8 @@ export interface MatrixBenchOptions {
   /** Events sent (each after every client got the one before). */
   readonly events: number;
   readonly log: (text: string) => void;
+  /** Clock ticks per second of /proc CPU times. */
+  readonly ticksPerSecond: number;
 }
 
 export interface MatrixBenchResult {
@@ -35,6 +37,9 @@ export interface MatrixBenchResult {
   readonly native: LatencySummary;
   /** Node RSS added per long-polling client, in KiB. */
   readonly kibPerSyncingClient: number;
+  /** Node CPU time per event delivered to every client (its answers and the polls after them), ms. */
+  readonly matrixCpuMsPerEvent: number;
+  readonly nativeCpuMsPerEvent: number;
 }
 
 interface Answer {
@@ -116,7 +121,7 @@ function pollLoop(node: RunningSystem, poller: Poller, seen: (body: string, at: 
   return { done, socket };
 }
 
-async function matrixLatency(options: MatrixBenchOptions, node: RunningSystem, histogram: LatencyHistogram): Promise<number> {
+async function matrixLatency(options: MatrixBenchOptions, node: RunningSystem, histogram: LatencyHistogram): Promise<{ kibPerClient: number; cpuMsPerEvent: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.clients + 16 });
   const sender = (await call(agent, node, 'POST', '/_matrix/client/v3/register?kind=guest', undefined, {})).json;
   const room = (await call(agent, node, 'POST', '/_matrix/client/v3/createRoom', sender.access_token as string, { preset: 'public_chat' })).json.room_id as string;
@@ -140,25 +145,37 @@ async function matrixLatency(options: MatrixBenchOptions, node: RunningSystem, h
     if (--waiting.left === 0) waiting.done();
   };
   const loops = pollers.map((poller) => pollLoop(node, poller, seen, () => stopping));
+  // A poll that fails ends the run with its error (not as an unhandled rejection).
+  let failure: Error | undefined;
+  for (const loop of loops) {
+    loop.done.catch((error: Error) => {
+      failure ??= error;
+      waiting?.done();
+    });
+  }
   // Every client is in a long-poll once the node holds as many open requests; the RSS then counts them.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const pollingKiB = rssKiB(node.pid);
   const token = sender.access_token as string;
+  const ticksBefore = cpuTicks(node.pid);
   for (let i = 0; i < options.events; i++) {
     const body = `event ${i}`;
     const all = new Promise<void>((done) => (waiting = { body, sentAt: performance.now(), left: options.clients, done }));
     const sent = await call(agent, node, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/t${i}`, token, { msgtype: 'm.text', body });
     if (sent.status !== 200) throw new Error(`send answered ${sent.status}`);
     await all;
+    if (failure !== undefined) throw failure;
   }
+  const cpuMsPerEvent = ((cpuTicks(node.pid) - ticksBefore) * 1000) / options.ticksPerSecond / options.events;
   stopping = true;
   agent.destroy();
   for (const loop of loops) loop.socket.destroy();
   await Promise.allSettled(loops.map((loop) => loop.done));
-  return (pollingKiB - idleKiB) / options.clients;
+  return { kibPerClient: (pollingKiB - idleKiB) / options.clients, cpuMsPerEvent };
 }
 
-async function nativeLatency(options: MatrixBenchOptions, node: RunningSystem, histogram: LatencyHistogram): Promise<void> {
+/** Returns the node's CPU time per message, in ms. */
+async function nativeLatency(options: MatrixBenchOptions, node: RunningSystem, histogram: LatencyHistogram): Promise<number> {
   const url = `ws://${node.host}:${node.port}/`;
   const channel = 'bench-native-latency';
   let waiting: { body: string; sentAt: number; left: number; done: () => void } | undefined;
@@ -179,13 +196,16 @@ async function nativeLatency(options: MatrixBenchOptions, node: RunningSystem, h
   const publisher = new ParleyClient({ url, uid: 'publisher' });
   await publisher.connect();
   await new Promise((resolve) => setTimeout(resolve, 500));
+  const ticksBefore = cpuTicks(node.pid);
   for (let i = 0; i < options.events; i++) {
     const body = `native ${i}`;
     const all = new Promise<void>((done) => (waiting = { body, sentAt: performance.now(), left: options.clients, done }));
     await publisher.publish(channel, body);
     await all;
   }
+  const cpuMsPerEvent = ((cpuTicks(node.pid) - ticksBefore) * 1000) / options.ticksPerSecond / options.events;
   await Promise.all([publisher, ...subscribers].map((c) => c.close()));
+  return cpuMsPerEvent;
 }
 
 export async function runMatrixBench(options: MatrixBenchOptions): Promise<MatrixBenchResult> {
@@ -196,11 +216,21 @@ export async function runMatrixBench(options: MatrixBenchOptions): Promise<Matri
   try {
     options.log(`[matrix] ${options.clients} long-polling clients, ${options.events} events`);
     const matrix = new LatencyHistogram();
-    const kibPerSyncingClient = await matrixLatency(options, node, matrix);
+    const { kibPerClient, cpuMsPerEvent } = await matrixLatency(options, node, matrix);
     options.log(`[matrix] native protocol: ${options.clients} subscribers, ${options.events} messages`);
     const native = new LatencyHistogram();
-    await nativeLatency(options, node, native);
-    return { clients: options.clients, events: options.events, matrix: matrix.summary(), native: native.summary(), kibPerSyncingClient };
+    const nativeCpuMsPerEvent = await nativeLatency(options, node, native);
+    return {
+      clients: options.clients,
+      events: options.events,
+      matrix: matrix.summary(),
+      native: native.summary(),
+      kibPerSyncingClient: kibPerClient,
+      matrixCpuMsPerEvent: cpuMsPerEvent,
+      nativeCpuMsPerEvent,
+    };
+  } catch (error) {
+    throw new Error(`${String(error)}; the node's last output:\n${node.output()}`);
   } finally {
     await node.stop();
   }
@@ -215,14 +245,14 @@ export function matrixMarkdown(result: MatrixBenchResult): string {
   return [
     `### (m) Matrix: send to long-poll delivery, ${result.clients} clients, ${result.events} events one at a time`,
     '',
-    '| protocol | deliveries | p50 | p99 | target |',
-    '|---|---|---|---|---|',
-    `| Matrix /sync long-poll | ${m.count} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | p50 < 10 ms: ${verdict(m.p50Us < 10_000)}; p99 < 50 ms: ${verdict(m.p99Us < 50_000)} |`,
-    `| native protocol (parley.v1) | ${n.count} | ${ms(n.p50Us)} | ${ms(n.p99Us)} | |`,
+    '| protocol | deliveries | p50 | p99 | node CPU per event | target |',
+    '|---|---|---|---|---|---|',
+    `| Matrix /sync long-poll | ${m.count} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | ${result.matrixCpuMsPerEvent.toFixed(1)} ms | p50 < 10 ms: ${verdict(m.p50Us < 10_000)}; p99 < 50 ms: ${verdict(m.p99Us < 50_000)} |`,
+    `| native protocol (parley.v1) | ${n.count} | ${ms(n.p50Us)} | ${ms(n.p99Us)} | ${result.nativeCpuMsPerEvent.toFixed(1)} ms | |`,
     '',
     `Memory: ${result.kibPerSyncingClient.toFixed(1)} KiB of node RSS per long-polling client (target < 50 KB: ${verdict(result.kibPerSyncingClient * 1024 < 50_000)}).`,
     '',
-    'One `--memory --matrix` node; guest accounts in one public room, each long-polling /sync (lazy-loaded members, timeline limit 1) on its own keep-alive connection; the latency runs from just before the sender\'s PUT to the read of each client\'s answer, and the next event goes once all have it. The native row is the client SDK on the same node, publishing the same way. Clients and sender share one process, so the figures include their own work.',
+    'One `--memory --matrix` node; guest accounts in one public room, each long-polling /sync (lazy-loaded members, timeline limit 1) on its own keep-alive connection; the latency runs from just before the sender\'s PUT to the read of each client\'s answer, and the next event goes once all have it. The native row is the client SDK on the same node, publishing the same way. Node CPU per event is the node\'s user + system time over the run divided by the events: the cost of answering every client once (and of taking its next poll), which other load on the machine does not inflate as it does latency. Clients and sender share one process, so the figures include their own work.',
     '',
   ].join('\n');
 }

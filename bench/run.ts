@@ -505,7 +505,7 @@ async function main(): Promise<void> {
   if (withMatrix && systems.includes('parley')) {
     log(`\n== (m) Matrix gateway: send to long-poll latency beside the native protocol, memory per syncing client`);
     try {
-      const result = await runMatrixBench({ systemOpts, clients: matrixClients, events: quick ? 20 : 100, log });
+      const result = await runMatrixBench({ systemOpts, clients: matrixClients, events: quick ? 20 : 100, log, ticksPerSecond: ticksPerSecond() });
       matrixTables = `\n${matrixMarkdown(result)}`;
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);

@@ -39,6 +39,8 @@ export class AccountStore {
   readonly #newestData = new Map<string, number>();
   /** Devices by access token: every request looks its token up, every long-poll again and again. */
   readonly #byToken = new Map<string, Device>();
+  /** Stored filters by user and id (a filter never changes): every long-poll names its filter. */
+  readonly #filters = new Map<string, string>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -145,8 +147,14 @@ export class AccountStore {
 
   filter(userId: string, filterId: string): string | undefined {
     if (!/^\d{1,15}$/.test(filterId)) return undefined;
+    const key = `${userId} ${filterId}`;
+    const known = this.#filters.get(key);
+    if (known !== undefined) return known;
     const row = this.#db.prepare('SELECT json FROM filters WHERE user_id = ? AND filter_id = ?').get(userId, Number(filterId)) as { json: string } | undefined;
-    return row?.json;
+    if (row === undefined) return undefined;
+    if (this.#filters.size > 100_000) this.#filters.clear();
+    this.#filters.set(key, row.json);
+    return row.json;
   }
 
   profile(userId: string): { displayname: string | null; avatar_url: string | null } | undefined {

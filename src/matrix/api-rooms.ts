@@ -283,7 +283,7 @@ export function roomEndpoints(ctx: MatrixContext): Endpoint[] {
         if (typeof r.body.typing !== 'boolean') throw missingParam('give typing: true or false');
         const timeout = typeof r.body.timeout === 'number' ? Math.min(r.body.timeout, 120_000) : 30_000;
         ctx.ephemeral.setTyping(room.roomId, r.device.userId, r.body.typing, timeout);
-        ctx.notifier.wake(room.members('join'));
+        ctx.notifier.wakeRoom(room.roomId);
         return {};
       },
     },
@@ -297,7 +297,7 @@ export function roomEndpoints(ctx: MatrixContext): Endpoint[] {
         if (!['m.read', 'm.read.private', 'm.fully_read'].includes(r.params[1]!)) throw invalidParam('receipt type must be m.read, m.read.private or m.fully_read');
         if (r.params[1] === 'm.read') {
           ctx.ephemeral.setReceipt(room.roomId, r.device.userId, { eventId: r.params[2]!, ts: ctx.now() });
-          ctx.notifier.wake(room.members('join'));
+          ctx.notifier.wakeRoom(room.roomId);
         } else if (r.params[1] === 'm.fully_read') {
           ctx.accounts.setAccountData(r.device.userId, room.roomId, 'm.fully_read', { event_id: r.params[2]! });
           ctx.notifier.wake([r.device.userId]);
@@ -316,7 +316,7 @@ export function roomEndpoints(ctx: MatrixContext): Endpoint[] {
         const fully = r.body['m.fully_read'];
         if (typeof read === 'string') ctx.ephemeral.setReceipt(room.roomId, r.device.userId, { eventId: read, ts: ctx.now() });
         if (typeof fully === 'string') ctx.accounts.setAccountData(r.device.userId, room.roomId, 'm.fully_read', { event_id: fully });
-        ctx.notifier.wake(room.members('join'));
+        ctx.notifier.wakeRoom(room.roomId);
         return {};
       },
     },

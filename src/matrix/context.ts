@@ -6,6 +6,7 @@ import type { KeyRelay } from './key-relay.ts';
 import type { KeyStore } from './key-store.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import type { EphemeralState } from './ephemeral.ts';
+import type { ParsedFilters } from './filters.ts';
 import type { SyncNotifier } from './notifier.ts';
 import type { KeyedRateLimit } from './rate-limits.ts';
 import type { MatrixRooms } from './rooms.ts';
@@ -35,6 +36,7 @@ export interface MatrixContext {
   readonly directory: RoomDirectory;
   readonly notifier: SyncNotifier;
   readonly syncFragments: SyncFragments;
+  readonly syncFilters: ParsedFilters;
   readonly ephemeral: EphemeralState;
   readonly loginLimit: KeyedRateLimit;
   readonly sendLimit: KeyedRateLimit;

@@ -17,6 +17,8 @@ interface RoomEphemeral {
 
 export class EphemeralState {
   readonly #rooms = new Map<string, RoomEphemeral>();
+  /** Rooms where someone is typing: the only ones whose notices can expire. */
+  readonly #typingRooms = new Set<string>();
   readonly #now: () => number;
   #counter: number;
 
@@ -39,7 +41,23 @@ export class EphemeralState {
     const room = this.#room(roomId);
     if (typing) room.typing.set(userId, this.#now() + timeoutMs);
     else room.typing.delete(userId);
+    if (room.typing.size > 0) this.#typingRooms.add(roomId);
+    else this.#typingRooms.delete(roomId);
     room.typingChanged = ++this.#counter;
+  }
+
+  /** Whether something changed after `since` (a typing notice that expired counts). */
+  changedAfter(since: number): boolean {
+    if (this.#typingRooms.size > 0) for (const roomId of [...this.#typingRooms]) this.typing(roomId);
+    return this.#counter > since;
+  }
+
+  /** The rooms whose typing notices or receipts changed after `since`. */
+  changedRooms(since: number): string[] {
+    if (!this.changedAfter(since)) return [];
+    const rooms: string[] = [];
+    for (const [roomId, room] of this.#rooms) if (room.typingChanged > since || room.receiptsChanged > since) rooms.push(roomId);
+    return rooms;
   }
 
   /** Users typing now; expired ones are dropped (and count as a change). */
@@ -53,6 +71,7 @@ export class EphemeralState {
         room.typingChanged = ++this.#counter;
       }
     }
+    if (room.typing.size === 0) this.#typingRooms.delete(roomId);
     return { users: [...room.typing.keys()], changed: room.typingChanged };
   }
 

@@ -100,3 +100,24 @@ export function roomMatches(filter: RoomFilter, roomId: string): boolean {
   if (filter.notRooms.includes(roomId)) return false;
   return filter.rooms === undefined || filter.rooms.includes(roomId);
 }
+
+/** Filters parsed from their JSON text, kept: a client's long-polls give the same filter again and again. */
+export class ParsedFilters {
+  readonly #parsed = new Map<string, SyncFilter>();
+
+  /** The filter of a JSON text; throws M_BAD_JSON for text that is not a filter. */
+  parse(text: string): SyncFilter {
+    let filter = this.#parsed.get(text);
+    if (filter !== undefined) return filter;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw badJson('the filter parameter is not JSON');
+    }
+    filter = parseSyncFilter(json);
+    if (this.#parsed.size >= 1000) this.#parsed.clear();
+    this.#parsed.set(text, filter);
+    return filter;
+  }
+}

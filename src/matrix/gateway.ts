@@ -19,6 +19,7 @@ import { profileEndpoints } from './api-profile.ts';
 import { roomEndpoints } from './api-rooms.ts';
 import type { MatrixContext, MatrixSettings } from './context.ts';
 import { EphemeralState } from './ephemeral.ts';
+import { ParsedFilters } from './filters.ts';
 import { SyncNotifier } from './notifier.ts';
 import { SyncFragments } from './sync-fragments.ts';
 import { KeyedRateLimit } from './rate-limits.ts';
@@ -47,6 +48,8 @@ export interface MatrixGateway {
   publicChannels(): PublicChannel[];
   /** Long-polling /sync requests waiting now. */
   waiting(): number;
+  /** Room events refused because the node they came from does not speak for their sender's server. */
+  forgedEvents(): number;
   /** Answers the waiting long-polls: the node is stopping. */
   stop(): void;
   /** Leaves the hub and closes the account store, once the listeners are closed. */
@@ -84,14 +87,17 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     log,
     now,
     catchUp: options.catchUp,
-    onEvent: (entry, room) => {
-      // Whose devices this node must know: the servers of everyone it shares a room with.
+    onEvent: (entry, room, joinedChanged) => {
+      const concerned = new Set(joinedChanged);
       if (entry.event.type === 'm.room.member' && entry.event.state_key !== undefined) {
+        // Whose devices this node must know: the servers of everyone it shares a room with.
         const server = parseUserId(entry.event.state_key)?.server;
         if (server !== undefined) keyRelay.followServer(server);
+        // An invite, kick or ban concerns its target, who is not (or no longer) joined.
+        concerned.add(entry.event.state_key);
       }
-      const concerned = new Set<string>();
-      for (const membership of ['join', 'invite', 'leave', 'ban'] as const) for (const user of room.members(membership)) concerned.add(user);
+      // Only joined users see a room's events; invited and departed ones see their own change.
+      notifier.wakeRoom(room.roomId);
       notifier.wake(concerned);
     },
   });
@@ -109,6 +115,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     directory,
     notifier,
     syncFragments: new SyncFragments(),
+    syncFilters: new ParsedFilters(),
     ephemeral: new EphemeralState(now),
     loginLimit: new KeyedRateLimit(Math.max(3, Math.ceil(settings.loginRate / 6)), settings.loginRate / 60),
     sendLimit: new KeyedRateLimit(settings.sendRate * 10, settings.sendRate),
@@ -160,6 +167,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
         return [{ channel: roomChannel(roomId), about: (typeof name === 'string' ? name : roomId).slice(0, MAX_ABOUT) }];
       }),
     waiting: () => notifier.waiting(),
+    forgedEvents: () => rooms.forgedEvents(),
     stop() {
       stopping = true;
       notifier.wakeAll();

@@ -1,44 +1,74 @@
-// Wakes the /sync long-polls of the users something new concerns. A waiter is a
-// resolve function; each is called once, by a wake or by its timeout.
+// Wakes the /sync long-polls that something new concerns. A waiting poll is filed under
+// its user and under each room the user was joined to when it began to wait, so that an
+// event in a room wakes only that room's polls (not every poll of the node, and without
+// walking the room's member list), and a change that concerns one user (an invite, their
+// own account data, a to-device message) wakes only that user's polls. Each waiter is
+// called once, by a wake, its timeout or its abort signal.
+
+type Waiter = () => void;
 
 export class SyncNotifier {
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #byUser = new Map<string, Set<Waiter>>();
+  readonly #byRoom = new Map<string, Set<Waiter>>();
 
-  /** Resolves when one of the users is woken, after `timeoutMs`, or when `signal` aborts. */
-  wait(userId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when the user or one of `rooms` is woken, after `timeoutMs`, or when
+   * `signal` aborts.
+   */
+  wait(userId: string, rooms: Iterable<string>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      let waiters = this.#waiters.get(userId);
-      if (waiters === undefined) this.#waiters.set(userId, (waiters = new Set()));
+      const roomIds = [...rooms];
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
-        const set = this.#waiters.get(userId);
-        set?.delete(done);
-        if (set?.size === 0) this.#waiters.delete(userId);
+        unfile(this.#byUser, userId, done);
+        for (const roomId of roomIds) unfile(this.#byRoom, roomId, done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener('abort', done, { once: true });
-      waiters.add(done);
+      file(this.#byUser, userId, done);
+      for (const roomId of roomIds) file(this.#byRoom, roomId, done);
     });
   }
 
+  /** Wakes the polls of these users. */
   wake(userIds: Iterable<string>): void {
-    for (const userId of userIds) {
-      const waiters = this.#waiters.get(userId);
-      if (waiters === undefined) continue;
-      for (const done of [...waiters]) done();
-    }
+    for (const userId of userIds) callAll(this.#byUser.get(userId));
+  }
+
+  /** Wakes the polls of the users joined to the room. */
+  wakeRoom(roomId: string): void {
+    callAll(this.#byRoom.get(roomId));
   }
 
   /** Wakes every waiter (the node is stopping). */
   wakeAll(): void {
-    this.wake([...this.#waiters.keys()]);
+    for (const waiters of [...this.#byUser.values()]) callAll(waiters);
   }
 
   waiting(): number {
     let count = 0;
-    for (const set of this.#waiters.values()) count += set.size;
+    for (const set of this.#byUser.values()) count += set.size;
     return count;
   }
+}
+
+function file(index: Map<string, Set<Waiter>>, key: string, waiter: Waiter): void {
+  let set = index.get(key);
+  if (set === undefined) index.set(key, (set = new Set()));
+  set.add(waiter);
+}
+
+function unfile(index: Map<string, Set<Waiter>>, key: string, waiter: Waiter): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(waiter);
+  if (set.size === 0) index.delete(key);
+}
+
+function callAll(waiters: Set<Waiter> | undefined): void {
+  if (waiters === undefined) return;
+  // Each waiter removes itself from the set it is called from.
+  for (const waiter of [...waiters]) waiter();
 }

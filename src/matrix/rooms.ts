@@ -6,6 +6,10 @@
 //
 // A user on another server learns of an invite through that server's inbox channel
 // (`matrix-inbox/SERVER`), which every gateway follows for its own server name.
+//
+// An event is taken only from a node that speaks for its sender's server (server-names.ts):
+// one whose origin is another server's node is refused, and one whose server no node has
+// claimed yet waits for the claim.
 
 import type { Logger } from 'pino';
 import type { Member, PublishCallback } from '../hub/hub.ts';
@@ -14,6 +18,7 @@ import type { AccountStore } from './account-store.ts';
 import { decodeEvent, encodeEvent, parseUserId, roomChannel, roomOfChannel, type RoomEvent, type StoredEvent } from './events.ts';
 import { forbidden } from './errors.ts';
 import { RoomState, type EventDraft } from './room-state.ts';
+import { parseClaim, SERVER_NAMES_CHANNEL, ServerNames } from './server-names.ts';
 
 /** What the rooms need of the hub: a Hub has this shape. */
 export interface RoomHub {
@@ -37,8 +42,12 @@ export interface RoomsOptions {
   readonly now?: () => number;
   /** Resolves once peers have brought the channel up to date (peering's catch-up). */
   readonly catchUp: (channel: string) => Promise<void>;
-  /** A room event arrived (after it was stored and placed in the stream). */
-  readonly onEvent: (entry: StreamEntry, room: RoomState) => void;
+  /**
+   * A room event arrived (after it was stored and placed in the stream); `joinedChanged`
+   * lists the users it made join or stop being joined (usually its own state key, but an
+   * event that lands before others refolds the room's state).
+   */
+  readonly onEvent: (entry: StreamEntry, room: RoomState, joinedChanged: readonly string[]) => void;
 }
 
 export function inboxChannel(serverName: string): string {
@@ -46,6 +55,9 @@ export function inboxChannel(serverName: string): string {
 }
 
 const READ_PAGE = 1000;
+/** Events held for a server name no node has claimed yet; past this, more are refused. */
+const MAX_HELD = 10_000;
+const NO_ROOMS: ReadonlySet<string> = new Set();
 const ROOM_ID = /^![A-Za-z0-9._=\-]+:[^\s]+$/;
 
 export class MatrixRooms {
@@ -55,16 +67,34 @@ export class MatrixRooms {
   /** Depth handed to local events not yet stored, per room: sends in one turn stay in order. */
   readonly #pendingDepth = new Map<string, number>();
   readonly #stream: StreamEntry[] = [];
+  /** The rooms each user is joined to: a long-poll waits on these. */
+  readonly #joined = new Map<string, Set<string>>();
   readonly #now: () => number;
   #inbox: Member | undefined;
+  readonly #names = new ServerNames();
+  #servers: Member | undefined;
+  /** Events waiting for a node to claim their sender's server, by server name. */
+  readonly #held = new Map<string, Array<{ room: RoomState; message: StoredMessage; knownPos: number | undefined }>>();
+  #heldCount = 0;
+  #forged = 0;
+  #starting = true;
 
   constructor(options: RoomsOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    // This node speaks for its own name whatever the channel says.
+    const refusal = this.#names.claim(options.store.nodeId, options.serverName);
+    if (refusal !== undefined) throw new Error(`the server name ${options.serverName} cannot be used: ${refusal}`);
   }
 
-  /** Follows every room channel in the store and this server's inbox. */
+  /** Events refused because their origin does not speak for their sender's server. */
+  forgedEvents(): number {
+    return this.#forged;
+  }
+
+  /** Follows the server names, every room channel in the store and this server's inbox. */
   start(): void {
+    this.#startServerNames();
     let after = 'matrix/!';
     for (;;) {
       const page = this.#options.store.channels(after, READ_PAGE);
@@ -81,11 +111,45 @@ export class MatrixRooms {
     this.#inbox = { channel: inbox, deliver: ({ message }) => this.#onInbox(message) };
     this.#options.hub.subscribe(this.#inbox);
     this.#stream.sort((a, b) => a.pos - b.pos);
+    this.#starting = false;
   }
 
   close(): void {
     for (const member of this.#members.values()) this.#options.hub.leave(member);
     if (this.#inbox !== undefined) this.#options.hub.leave(this.#inbox);
+    if (this.#servers !== undefined) this.#options.hub.leave(this.#servers);
+  }
+
+  /** Reads the claims of server names, and claims this node's own when it is not its id. */
+  #startServerNames(): void {
+    const { store, serverName } = this.#options;
+    let claimed = false;
+    this.#readChannel(SERVER_NAMES_CHANNEL, (message) => {
+      if (message.origin === store.nodeId && parseClaim(message.payload) === serverName) claimed = true;
+      this.#onClaim(message);
+    });
+    this.#servers = { channel: SERVER_NAMES_CHANNEL, deliver: ({ message }) => this.#onClaim(message) };
+    this.#options.hub.subscribe(this.#servers);
+    if (!claimed && serverName !== store.nodeId) {
+      this.#publish(SERVER_NAMES_CHANNEL, 'matrix', Buffer.from(JSON.stringify({ server_name: serverName }))).catch((error: unknown) =>
+        this.#options.log.error({ err: error }, 'matrix: the claim of this server name could not be stored; peers will hold its users\' events until it is'),
+      );
+    }
+  }
+
+  #onClaim(message: StoredMessage): void {
+    const name = parseClaim(message.payload);
+    if (name === undefined) return;
+    const refusal = this.#names.claim(message.origin, name);
+    if (refusal !== undefined) {
+      if (message.origin !== this.#options.store.nodeId) this.#options.log.warn({ origin: message.origin, server: name, reason: refusal }, 'matrix: a node claimed a server name it may not have; refused');
+      return;
+    }
+    const held = this.#held.get(name);
+    if (held === undefined) return;
+    this.#held.delete(name);
+    this.#heldCount -= held.length;
+    for (const { room, message: event, knownPos } of held) this.#take(room, event, knownPos);
   }
 
   room(roomId: string): RoomState | undefined {
@@ -137,11 +201,63 @@ export class MatrixRooms {
       this.#options.log.debug({ channel: message.channel, seq: message.seq, reason: event }, 'matrix: a message in a room channel is not an event; skipped');
       return;
     }
+    const server = parseUserId(event.sender)!.server;
+    const verdict = this.#names.verdict(message.origin, server);
+    if (verdict === 'unknown' && this.#heldCount < MAX_HELD) {
+      let held = this.#held.get(server);
+      if (held === undefined) this.#held.set(server, (held = []));
+      held.push({ room, message, knownPos });
+      this.#heldCount++;
+      return;
+    }
+    if (verdict !== 'ok') {
+      this.#forged++;
+      this.#options.log.warn(
+        { origin: message.origin, sender: event.sender, room: room.roomId, seq: message.seq, reason: verdict === 'forged' ? 'another node speaks for the server' : 'too many events wait for their server\'s claim' },
+        'matrix: an event from a node that does not speak for its sender\'s server was refused',
+      );
+      return;
+    }
+    const joinedBefore = room.members('join');
     if (!room.add(event)) return;
+    const joinedChanged = this.#indexJoined(room, joinedBefore);
     const pos = knownPos ?? this.#options.accounts.addToStream(message.channel, message.seq);
     const entry = { pos, roomId: room.roomId, event };
-    this.#stream.push(entry);
-    if (knownPos === undefined) this.#options.onEvent(entry, room);
+    // Start-up reads rooms one after another and sorts once; later, an event held for its
+    // server's claim may come after later positions.
+    if (this.#starting || (this.#stream.at(-1)?.pos ?? 0) < pos) this.#stream.push(entry);
+    else this.#stream.splice(this.#firstAfter(pos), 0, entry);
+    if (knownPos === undefined) this.#options.onEvent(entry, room, joinedChanged);
+  }
+
+  /** Updates the index of joined rooms from the room's members before an event; returns who changed. */
+  #indexJoined(room: RoomState, before: readonly string[]): string[] {
+    const after = room.members('join');
+    // The list is cached until a member event or a refold: the same list means no change.
+    if (after === before) return [];
+    const was = new Set(before);
+    const is = new Set(after);
+    const changed: string[] = [];
+    for (const user of after) {
+      if (was.has(user)) continue;
+      changed.push(user);
+      let rooms = this.#joined.get(user);
+      if (rooms === undefined) this.#joined.set(user, (rooms = new Set()));
+      rooms.add(room.roomId);
+    }
+    for (const user of before) {
+      if (is.has(user)) continue;
+      changed.push(user);
+      const rooms = this.#joined.get(user);
+      rooms?.delete(room.roomId);
+      if (rooms?.size === 0) this.#joined.delete(user);
+    }
+    return changed;
+  }
+
+  /** The ids of the rooms the user is joined to. */
+  joinedRooms(userId: string): ReadonlySet<string> {
+    return this.#joined.get(userId) ?? NO_ROOMS;
   }
 
   #onInbox(message: StoredMessage): void {
@@ -156,6 +272,11 @@ export class MatrixRooms {
 
   /** Stream entries after `pos`, oldest first. */
   since(pos: number): StreamEntry[] {
+    return this.#stream.slice(this.#firstAfter(pos));
+  }
+
+  /** The index of the first stream entry after `pos`. */
+  #firstAfter(pos: number): number {
     let low = 0;
     let high = this.#stream.length;
     while (low < high) {
@@ -163,7 +284,7 @@ export class MatrixRooms {
       if (this.#stream[mid]!.pos <= pos) low = mid + 1;
       else high = mid;
     }
-    return this.#stream.slice(low);
+    return low;
   }
 
   /**

@@ -129,12 +129,34 @@ async function readJsonBody(req: IncomingMessage, max: number): Promise<Record<s
 }
 
 export class MatrixRouter {
-  readonly #endpoints: CompiledEndpoint[];
+  /**
+   * Endpoints by the first segment of their path, in the order given, so that a request
+   * (every long-poll of every client) is matched against a few paths, not all of them.
+   */
+  readonly #byFirstSegment = new Map<string, CompiledEndpoint[]>();
+  /** Endpoints whose path starts with a parameter: tried after those of a literal first segment. */
+  readonly #parameterFirst: CompiledEndpoint[] = [];
   readonly #options: RouterOptions;
 
   constructor(options: RouterOptions) {
     this.#options = options;
-    this.#endpoints = options.endpoints.map((endpoint) => ({ ...endpoint, segments: endpoint.path.split('/') }));
+    for (const endpoint of options.endpoints) {
+      const compiled = { ...endpoint, segments: endpoint.path.split('/') };
+      const first = compiled.segments[0]!;
+      if (first.startsWith('{')) {
+        this.#parameterFirst.push(compiled);
+        continue;
+      }
+      let list = this.#byFirstSegment.get(first);
+      if (list === undefined) this.#byFirstSegment.set(first, (list = []));
+      list.push(compiled);
+    }
+  }
+
+  #candidates(segments: readonly string[]): Iterable<CompiledEndpoint> {
+    const literal = this.#byFirstSegment.get(segments[0]!);
+    if (this.#parameterFirst.length === 0) return literal ?? [];
+    return literal === undefined ? this.#parameterFirst : [...literal, ...this.#parameterFirst];
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -177,7 +199,7 @@ export class MatrixRouter {
     const segments = decodeSegments(rest.slice(slash + 1));
     if (segments === undefined) throw new MatrixError(400, 'M_INVALID_PARAM', 'a path segment is not valid percent-encoding');
     let pathMatched = false;
-    for (const endpoint of this.#endpoints) {
+    for (const endpoint of this.#candidates(segments)) {
       const params = matchSegments(endpoint.segments, segments);
       if (params === undefined) continue;
       pathMatched = true;

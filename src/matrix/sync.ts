@@ -8,9 +8,9 @@ import type { Device } from './account-store.ts';
 import { sharingUsers } from './api-keys.ts';
 import { clientEvent, strippedState } from './client-events.ts';
 import type { MatrixContext } from './context.ts';
-import { badJson, invalidParam } from './errors.ts';
+import { invalidParam } from './errors.ts';
 import type { RoomEvent } from './events.ts';
-import { DEFAULT_SYNC_FILTER, eventMatches, parseSyncFilter, roomMatches, type SyncFilter } from './filters.ts';
+import { DEFAULT_SYNC_FILTER, eventMatches, roomMatches, type SyncFilter } from './filters.ts';
 import type { RoomState } from './room-state.ts';
 import { JsonText, type Reply, type Request } from './router.ts';
 import type { StreamEntry } from './rooms.ts';
@@ -27,18 +27,20 @@ interface GivenFilter {
 
 function filterOf(ctx: MatrixContext, userId: string, text: string | null): GivenFilter {
   if (text === null) return { filter: DEFAULT_SYNC_FILTER, text: '' };
-  if (text.startsWith('{')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw badJson('the filter parameter is not JSON');
-    }
-    return { filter: parseSyncFilter(json), text };
-  }
+  if (text.startsWith('{')) return { filter: ctx.syncFilters.parse(text), text };
   const stored = ctx.accounts.filter(userId, text);
   if (stored === undefined) throw invalidParam(`no filter ${text} for ${userId}: create one with POST /user/{userId}/filter`);
-  return { filter: parseSyncFilter(JSON.parse(stored)), text: stored };
+  return { filter: ctx.syncFilters.parse(stored), text: stored };
+}
+
+/**
+ * Whether nothing a /sync from `since` could show has happened: every change a user can
+ * see takes a stream position (room events, account data, to-device messages, device
+ * changes) or moves the ephemeral counter (typing, receipts). A client asking again right
+ * after its answer is then put to wait without building an empty answer first.
+ */
+function nothingSince(ctx: MatrixContext, since: SyncToken): boolean {
+  return since.stream >= ctx.accounts.lastPos() && !ctx.ephemeral.changedAfter(since.ephemeral);
 }
 
 export async function sync(ctx: MatrixContext, r: Request & { device: Device }): Promise<Reply> {
@@ -52,10 +54,14 @@ export async function sync(ctx: MatrixContext, r: Request & { device: Device }):
   const fullState = r.query.get('full_state') === 'true';
   const deadline = Date.now() + Math.min(Number(timeoutText), MAX_TIMEOUT_MS);
   for (;;) {
-    const { response, empty } = buildSync(ctx, r.device, since, filter, fullState);
+    const ended = deadline - Date.now() <= 0 || r.signal.aborted || ctx.stopping();
+    if (since === undefined || fullState || ended || !nothingSince(ctx, since)) {
+      const { response, empty } = buildSync(ctx, r.device, since, filter, fullState);
+      if (!empty || since === undefined || ended) return response;
+    }
     const remaining = deadline - Date.now();
-    if (!empty || since === undefined || remaining <= 0 || r.signal.aborted || ctx.stopping()) return response;
-    await ctx.notifier.wait(userId, remaining, r.signal);
+    if (remaining <= 0) continue;
+    await ctx.notifier.wait(userId, ctx.rooms.joinedRooms(userId), remaining, r.signal);
   }
 }
 
@@ -97,7 +103,7 @@ export function buildSync(ctx: MatrixContext, device: Device, since: SyncToken |
   const invite: Record<string, unknown> = {};
   const leave: Record<string, unknown> = {};
   const now = ctx.now();
-  for (const room of ctx.rooms.rooms()) {
+  for (const room of roomsToShow(ctx, since, fullState, byRoom, roomData)) {
     if (!roomMatches(filter.room, room.roomId)) continue;
     const membership = room.membership(userId);
     if (membership === undefined) continue;
@@ -146,6 +152,22 @@ export function buildSync(ctx: MatrixContext, device: Device, since: SyncToken |
   const empty =
     Object.keys(join).length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalData.length === 0 && toDevice.length === 0 && changed.length === 0;
   return { response: new JsonText(text), empty };
+}
+
+/**
+ * The rooms a /sync answer may hold: all of the node's for a first sync or full state
+ * (the membership check then picks the user's), else only those where something changed
+ * since the token: new events, the user's room account data, typing or receipts.
+ */
+function roomsToShow(ctx: MatrixContext, since: SyncToken | undefined, fullState: boolean, byRoom: ReadonlyMap<string, unknown>, roomData: ReadonlyMap<string, unknown>): Iterable<RoomState> {
+  if (since === undefined || fullState) return ctx.rooms.rooms();
+  const ids = new Set([...byRoom.keys(), ...roomData.keys(), ...ctx.ephemeral.changedRooms(since.ephemeral)]);
+  const rooms: RoomState[] = [];
+  for (const id of ids) {
+    const room = ctx.rooms.room(id);
+    if (room !== undefined) rooms.push(room);
+  }
+  return rooms;
 }
 
 function prevBatch(room: RoomState, first: RoomEvent | undefined): string {

@@ -25,6 +25,8 @@ export interface MetricsSources {
   readonly p2p?: () => P2PMetricsSource | undefined;
   /** Envelopes from other nodes, over every transport: refused by reason, and messages taken. */
   readonly envelopes?: () => { readonly rejected: ReadonlyMap<string, number>; readonly accepted: number };
+  /** Matrix room events refused as forged (their origin does not speak for their sender's server); undefined without --matrix. */
+  readonly matrixForged?: () => number | undefined;
   /** With --nats: the JetStream log's state. */
   readonly nats?: (() => NatsMetricsSource) | undefined;
 }
@@ -171,6 +173,10 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   const handshakesFailed = sources.peerHandshakesFailed;
   if (handshakesFailed !== undefined) {
     reasonCounter(registry, 'parley_peer_handshakes_failed_total', 'Incoming peer links that ended before their handshake did, by reason (a close code, or closed by the other side)', handshakesFailed);
+  }
+  const matrixForged = sources.matrixForged;
+  if (matrixForged !== undefined) {
+    totalCounter(registry, 'parley_matrix_forged_events_total', "Matrix room events refused because the node they came from does not speak for their sender's server", () => matrixForged() ?? 0);
   }
   const envelopes = sources.envelopes;
   if (envelopes !== undefined) {

@@ -161,6 +161,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     peerHandshakesFailed: () => peering.handshakesFailed(),
     logDropped: options.logDropped,
     envelopes: () => intake,
+    matrixForged: config.matrix.enabled ? () => matrix?.forgedEvents() : undefined,
     nats: jetStream && (() => jetStream.log.status()),
     p2p: config.p2p.enabled
       ? () =>

@@ -1,13 +1,13 @@
 // Listing channels in the network's directory of public channels (`public` frames, each
 // with a request id answered by `listed`). Listing is idempotent, so one lost with its
-// connection is simply sent again once the client reconnects.
+// connection is simply sent again once the client reconnects (resent-requests.ts).
 
 import { mlesAuth } from '../access/auth.ts';
 import { MAX_ABOUT_LENGTH, type ListedFrame, type PublicFrame } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import type { ParleyError } from './errors.ts';
 import type { Listed, ListPublicOptions } from './options.ts';
-import { PendingTable } from './pending.ts';
+import { ResentRequests } from './resent-requests.ts';
 
 export interface ListingsHost {
   connection(): Connection | undefined;
@@ -16,48 +16,36 @@ export interface ListingsHost {
 
 export class Listings {
   readonly #host: ListingsHost;
-  readonly #pending = new PendingTable<Listed>('listing', 'qid');
-  readonly #frames = new Map<string, PublicFrame>();
-  readonly #timeoutMs: number;
-  #counter = 0;
+  readonly #requests: ResentRequests<PublicFrame, Listed>;
 
   constructor(host: ListingsHost, timeoutMs: number) {
     this.#host = host;
-    this.#timeoutMs = timeoutMs;
+    // Ids distinct from query ids (q...): errors name the request by its id alone.
+    this.#requests = new ResentRequests({ what: 'listing', prefix: 'l', connection: () => host.connection(), timeoutMs });
   }
 
   list(channel: string, options: ListPublicOptions): Promise<Listed> {
     const about = options.about ?? '';
     if (about.length > MAX_ABOUT_LENGTH) throw new RangeError(`about must be at most ${MAX_ABOUT_LENGTH} characters`);
-    // Distinct from query ids (q...): errors name the request by this id alone.
-    const qid = `l${(++this.#counter).toString(36)}`;
-    const frame: PublicFrame = { t: 'public', qid, ch: channel, about, auth: mlesAuth(this.#host.uid, channel, options.key) };
-    this.#frames.set(qid, frame);
-    const listed = this.#pending.add(
-      qid,
-      { timeoutMs: options.timeoutMs ?? this.#timeoutMs, signal: options.signal, onSettled: () => this.#frames.delete(qid) },
-      { channel },
-    );
-    this.#host.connection()?.send(frame);
-    return listed;
+    const frame: PublicFrame = { t: 'public', qid: this.#requests.nextId(), ch: channel, about, auth: mlesAuth(this.#host.uid, channel, options.key) };
+    return this.#requests.send(frame, options, channel);
   }
 
   /** A connection came up: send every unanswered listing (again). */
   resendAll(): void {
-    const connection = this.#host.connection();
-    for (const frame of this.#frames.values()) connection?.send(frame);
+    this.#requests.resendAll();
   }
 
   answered(frame: ListedFrame): void {
-    this.#pending.resolve(frame.qid, { channel: frame.ch, about: frame.about });
+    this.#requests.answered(frame.qid, { channel: frame.ch, about: frame.about });
   }
 
   /** An `err` about a qid; false when no listing with that qid is waiting. */
   refused(qid: string, error: ParleyError): boolean {
-    return this.#pending.reject(qid, error);
+    return this.#requests.refused(qid, error);
   }
 
   rejectAll(error: ParleyError): void {
-    this.#pending.rejectAll(error);
+    this.#requests.rejectAll(error);
   }
 }

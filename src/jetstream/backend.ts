@@ -10,7 +10,7 @@ import { clusterIdentity, identityBucket } from './cluster-identity.ts';
 import { connectNats } from './connect.ts';
 import type { NatsSettings } from './settings.ts';
 import { ensureStream } from './ensure-stream.ts';
-import { JetStreamLog } from './jetstream-log.ts';
+import { JetStreamLog, type JoinHeadersSink } from './jetstream-log.ts';
 import { checkpointBucket, loadCheckpoints, StreamTrimmer } from './trim.ts';
 
 export interface JetStreamBackend {
@@ -19,9 +19,10 @@ export interface JetStreamBackend {
   readonly identity: NodeIdentity;
   /**
    * Seeds the view from the stream's checkpoints, reads the stream into it through the hub
-   * until caught up, and from then on trims the stream every `trimIntervalMs`.
+   * until caught up, and from then on trims the stream every `trimIntervalMs`. The Mles
+   * join headers read from the stream go to `joinHeaders`.
    */
-  start(hub: Hub, view: MemoryStore, trimIntervalMs: number): Promise<void>;
+  start(hub: Hub, view: MemoryStore, trimIntervalMs: number, joinHeaders?: JoinHeadersSink): Promise<void>;
   /** Stops trimming and reading, and closes the connection. */
   close(): Promise<void>;
   /** The largest message the NATS server takes (its max_payload). */
@@ -55,14 +56,14 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
       log: jetStreamLog,
       identity,
       maxPayload: connection.info?.max_payload ?? 1024 * 1024,
-      async start(hub, view, trimIntervalMs) {
+      async start(hub, view, trimIntervalMs, joinHeaders) {
         const seeds = await loadCheckpoints(checkpoints);
         for (const [channel, checkpoint] of seeds) {
           view.seed(channel, checkpoint);
           jetStreamLog.skipBefore(channel, checkpoint.position);
         }
         if (seeds.size > 0) log.info({ channels: seeds.size }, 'seeded channels from the stream checkpoints');
-        await jetStreamLog.start(hub);
+        await jetStreamLog.start(hub, joinHeaders);
         const trimmer = new StreamTrimmer({
           kv: checkpoints,
           manager,

@@ -11,7 +11,7 @@ import { connectNats } from './connect.ts';
 import type { NatsSettings } from './settings.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { JetStreamLog, type JoinHeadersSink } from './jetstream-log.ts';
-import { checkpointBucket, loadCheckpoints, StreamTrimmer } from './trim.ts';
+import { checkpointBucket, loadCheckpoints, StreamTrimmer, watchCheckpoints } from './trim.ts';
 
 export interface JetStreamBackend {
   readonly log: JetStreamLog;
@@ -46,6 +46,8 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
         onPublishFailed: (error) => log.warn({ err: error.message }, 'publish not stored by JetStream'),
         onBadRecord: (seq, reason) => log.warn({ seq, reason }, 'skipped a stream record that is not a parley message'),
         onReaderRestart: (reason) => log.warn({ reason }, 'reading the stream again from the last applied message'),
+        onResumedFromCheckpoint: (channel, had, now) =>
+          log.warn({ channel, had, now }, 'messages were trimmed from the stream before this node read them; the channel goes on from its checkpoint'),
       },
     });
     log.info({ stream: settings.stream, servers: settings.servers }, await ensureStream(manager, settings.stream, settings.replicas));
@@ -61,9 +63,14 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
         for (const [channel, checkpoint] of seeds) {
           view.seed(channel, checkpoint);
           jetStreamLog.skipBefore(channel, checkpoint.position);
+          jetStreamLog.checkpointSeen(channel, checkpoint);
         }
         if (seeds.size > 0) log.info({ channels: seeds.size }, 'seeded channels from the stream checkpoints');
-        await jetStreamLog.start(hub, joinHeaders);
+        // Checkpoints written from now on: the reader goes on from one it reaches behind.
+        void watchCheckpoints(checkpoints, (channel, checkpoint) => jetStreamLog.checkpointSeen(channel, checkpoint)).catch((error: unknown) =>
+          log.warn({ err: error }, 'watching the stream checkpoints stopped'),
+        );
+        await jetStreamLog.start(hub, { view, ...(joinHeaders === undefined ? {} : { joinHeaders }) });
         const trimmer = new StreamTrimmer({
           kv: checkpoints,
           manager,

@@ -13,6 +13,7 @@ import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
 import type { AppendRequest, AppendResult } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { BadRecordError, decodeStreamMessage, encodeJoinHeaders, encodeRecords, MAX_RECORDS_PER_MESSAGE, type PublishRef } from './log-record.ts';
+import type { ChannelCheckpoint } from './checkpoint.ts';
 import { positionOf, streamSeqOfPosition, StreamPositions } from './stream-positions.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 
@@ -27,6 +28,12 @@ export interface JoinHeadersSink {
   applied(channel: string, frames: readonly Uint8Array[]): void;
 }
 
+/** What the log needs of the node's view to start a channel again from a checkpoint. */
+export interface ReseedableView {
+  bounds(channel: string): { first: number; last: number };
+  reseed(channel: string, checkpoint: ChannelCheckpoint): void;
+}
+
 export interface LogEvents {
   /** A publish JetStream acknowledged, with the time it took. */
   onPublished?(seconds: number): void;
@@ -36,6 +43,8 @@ export interface LogEvents {
   onBadRecord?(seq: number, reason: string): void;
   /** The stream reader started again after a stall or an error. */
   onReaderRestart?(reason: string): void;
+  /** Records this node had not read were trimmed away: the channel went on from a checkpoint. */
+  onResumedFromCheckpoint?(channel: string, lastSeqHad: number, lastSeqNow: number): void;
 }
 
 /** Publish results kept by stream seq, for a duplicate acked after its original was applied. */
@@ -78,6 +87,11 @@ export class JetStreamLog implements PublishLog {
   readonly #tag = randomBytes(8).toString('base64url');
   #hub: Hub | undefined;
   #joinHeaders: JoinHeadersSink | undefined;
+  #view: ReseedableView | undefined;
+  /** Each channel's newest checkpoint known (trim.ts): where its trimmed records end. */
+  readonly #checkpoints = new Map<string, ChannelCheckpoint>();
+  /** Each channel's last position read, to tell when the reader reaches its checkpoint. */
+  readonly #readPositions = new Map<string, number>();
   /** Where the view's messages are in the stream, for trims. */
   readonly positions = new StreamPositions();
   /** Per channel seeded from a checkpoint: records before this stream seq are covered by it. */
@@ -140,9 +154,10 @@ export class JetStreamLog implements PublishLog {
    * Reads the stream into the hub's store from the start, and resolves once everything
    * the stream held when called is applied: the node serves nothing older than that.
    */
-  async start(hub: Hub, joinHeaders?: JoinHeadersSink): Promise<void> {
+  async start(hub: Hub, attach: { view?: ReseedableView; joinHeaders?: JoinHeadersSink } = {}): Promise<void> {
     this.#hub = hub;
-    this.#joinHeaders = joinHeaders;
+    this.#view = attach.view;
+    this.#joinHeaders = attach.joinHeaders;
     const info = await this.#manager.streams.info(this.#stream);
     const target = info.state.last_seq;
     this.#ackedHigh = target;
@@ -165,6 +180,16 @@ export class JetStreamLog implements PublishLog {
   /** Skips the channel's records before `position`: a checkpoint the view was seeded from covers them. */
   skipBefore(channel: string, position: number): void {
     this.#skipBefore.set(channel, position);
+  }
+
+  /**
+   * A channel's checkpoint, as written (by any node) before the stream is trimmed to it.
+   * A reader that reaches it without having applied everything it covers (the records
+   * were purged while this node was behind) starts the channel again from it.
+   */
+  checkpointSeen(channel: string, checkpoint: ChannelCheckpoint): void {
+    const known = this.#checkpoints.get(channel);
+    if (known === undefined || known.position < checkpoint.position) this.#checkpoints.set(channel, checkpoint);
   }
 
   /** Resolves once this node has applied the stream up to `seq`. */
@@ -398,15 +423,40 @@ export class JetStreamLog implements PublishLog {
       return;
     }
     const records = message.records;
+    // The channel's checkpoint, if this message reaches it for the first time.
+    let checkpoint = this.#checkpoints.size === 0 ? undefined : this.#checkpoints.get(channel);
+    if (checkpoint !== undefined && (this.#readPositions.get(channel) ?? -1) >= checkpoint.position) checkpoint = undefined;
+    this.#readPositions.set(channel, positionOf(seq, records.length - 1));
     for (let i = 0; i < records.length; i++) {
       const position = positionOf(seq, i);
       if (position < skipBefore) continue;
+      if (checkpoint !== undefined && position >= checkpoint.position) {
+        this.#reachCheckpoint(channel, checkpoint);
+        checkpoint = undefined;
+      }
       const record = records[i]!;
       this.#batchRequests.push(record.request);
       this.#batchPositions.push(position);
       this.#batchFrom.push(record.from?.node === this.#tag ? record.from.ref : undefined);
     }
     if (this.#batchRequests.length >= MAX_APPLY_BATCH) this.#apply();
+  }
+
+  /**
+   * The reader is at the first record a checkpoint does not cover. A view that has not
+   * numbered as far as the checkpoint missed records a trim removed while this node was
+   * behind (at its start, or while NATS was away): it goes on from the checkpoint, so its
+   * seqs stay those of every other node, as a starting node's do.
+   */
+  #reachCheckpoint(channel: string, checkpoint: ChannelCheckpoint): void {
+    const view = this.#view;
+    if (view === undefined) return;
+    this.#commitBatch();
+    const had = view.bounds(channel).last;
+    if (had >= checkpoint.lastSeq) return;
+    view.reseed(channel, checkpoint);
+    this.positions.forget(channel);
+    this.#events.onResumedFromCheckpoint?.(channel, had, checkpoint.lastSeq);
   }
 
   #scheduleApply(): void {

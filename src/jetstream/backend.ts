@@ -1,6 +1,7 @@
 // The JetStream backend of a node, opened in order: the connection, the cluster's node
 // key, the stream. What is left for the node is to start the log on its hub.
 
+import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.ts';
@@ -11,6 +12,7 @@ import { connectNats } from './connect.ts';
 import type { NatsSettings } from './settings.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { JetStreamLog, type JoinHeadersSink } from './jetstream-log.ts';
+import { claimP2P, type P2PClaim } from './p2p-claim.ts';
 import { checkpointBucket, loadCheckpoints, StreamTrimmer, watchCheckpoints } from './trim.ts';
 
 export interface JetStreamBackend {
@@ -27,6 +29,11 @@ export interface JetStreamBackend {
   close(): Promise<void>;
   /** The largest message the NATS server takes (its max_payload). */
   readonly maxPayload: number;
+  /**
+   * Takes the cluster's P2P claim for this node (`node`: its own key id), or throws a
+   * P2PClaimError naming the node that runs --p2p already (p2p-claim.ts).
+   */
+  claimP2P(node: string): Promise<void>;
   /** What /healthz says about NATS. */
   health(): { connected: boolean; server: string | undefined; stream: string; applied: number };
 }
@@ -54,6 +61,7 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
     void jetStreamLog.watchConnection((event, server) => log.warn({ event, server }, 'NATS connection'));
     const checkpoints = await new Kvm(connection).create(checkpointBucket(settings.stream), { replicas: settings.replicas, history: 1 });
     let trimTimer: ReturnType<typeof setInterval> | undefined;
+    let p2pClaim: P2PClaim | undefined;
     return {
       log: jetStreamLog,
       identity,
@@ -85,8 +93,13 @@ export async function openJetStreamBackend(settings: NatsSettings, local: NodeId
         trimTimer = setInterval(() => void trimmer.run(), trimIntervalMs);
         trimTimer.unref();
       },
+      async claimP2P(node) {
+        const bucket = await new Kvm(connection).open(identityBucket(settings.stream));
+        p2pClaim = await claimP2P(bucket, { node, host: hostname() }, (reason) => log.warn({ reason }, 'P2P claim'));
+      },
       async close() {
         if (trimTimer !== undefined) clearInterval(trimTimer);
+        await p2pClaim?.release();
         await jetStreamLog.close();
       },
       health: () => {

@@ -383,6 +383,8 @@ export class JetStreamLog implements PublishLog {
             }
           }
         })();
+        // Closed while the consumer was being made (start() resolves at once on an empty stream).
+        if (this.#closed) reader.stop();
         await reader.closed();
         await watch.catch(() => undefined);
         if (this.#stallReason !== undefined) reason = this.#stallReason;

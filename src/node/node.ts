@@ -313,6 +313,8 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     // Everything the stream holds is in the view before the node serves anyone.
     if (jetStream !== undefined && view !== undefined) await jetStream.start(hub, view, config.store.retentionIntervalMs, streamHeaders);
     if (config.p2p.enabled) {
+      // One node of a cluster runs libp2p: they share the key its peer id comes from.
+      await jetStream?.claimP2P(localIdentity.nodeId);
       p2pMode = await startP2P({
         settings: config.p2p,
         identity,

@@ -43,10 +43,7 @@ export async function connectNats(settings: NatsSettings): Promise<NatsSession> 
   try {
     connection = await connect(options);
   } catch (error) {
-    throw new NatsStartError(
-      `cannot connect to NATS at ${where}: ${(error as Error).message}. Check that nats-server runs there with JetStream on (nats-server -js), ` +
-        'that the address and port are right and reachable from here, and the credentials (--nats-creds) and TLS options (--nats-tls-*) it needs.',
-    );
+    throw new NatsStartError(refusedReason(where, error, settings.credsFile));
   }
   try {
     const manager = await jetstreamManager(connection, { timeout: NATS_DEFAULTS.connectTimeoutMs });
@@ -58,4 +55,19 @@ export async function connectNats(settings: NatsSettings): Promise<NatsSession> 
         'on a cluster, wait until it has elected a leader.',
     );
   }
+}
+
+/** Why the first connection failed, in words: credentials refused, or what else to check. */
+function refusedReason(where: string, error: unknown, credsFile: string | undefined): string {
+  const detail = (error as Error).message;
+  if ((error as Error).name === 'AuthorizationError' || /authori[sz]ation/i.test(detail)) {
+    return credsFile === undefined
+      ? `NATS at ${where} refused this node: authorization required (${detail}). Give the credentials file of a NATS user with --nats-creds FILE.`
+      : `NATS at ${where} refused the credentials in ${credsFile}: authorization failed (${detail}). Check that the file holds the user JWT and seed ` +
+          'of a user this server accepts (nsc generate creds, or a user nkey in its authorization block), and that the user is not revoked.';
+  }
+  return (
+    `cannot connect to NATS at ${where}: ${detail}. Check that nats-server runs there with JetStream on (nats-server -js), ` +
+    'that the address and port are right and reachable from here, and the credentials (--nats-creds) and TLS options (--nats-tls-*) it needs.'
+  );
 }

@@ -12,7 +12,8 @@ import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type
 import type { Hub, Member, PublishCallback, PublishLog } from '../hub/hub.ts';
 import type { AppendRequest, AppendResult } from '../store/store.ts';
 import { StoreError } from '../store/store-error.ts';
-import { BadRecordError, decodeRecords, encodeRecords, MAX_RECORDS_PER_MESSAGE, type PublishRef } from './log-record.ts';
+import { BadRecordError, decodeStreamMessage, encodeJoinHeaders, encodeRecords, MAX_RECORDS_PER_MESSAGE, type PublishRef } from './log-record.ts';
+import type { ChannelCheckpoint } from './checkpoint.ts';
 import { positionOf, streamSeqOfPosition, StreamPositions } from './stream-positions.ts';
 import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 
@@ -20,6 +21,17 @@ import { channelOfSubject, channelSubject, dedupId } from './subjects.ts';
 interface Waiting {
   readonly except: Member | undefined;
   readonly done: PublishCallback | undefined;
+}
+
+/** Where the Mles join headers read from the stream go, each after the messages applied before it. */
+export interface JoinHeadersSink {
+  applied(channel: string, frames: readonly Uint8Array[]): void;
+}
+
+/** What the log needs of the node's view to start a channel again from a checkpoint. */
+export interface ReseedableView {
+  bounds(channel: string): { first: number; last: number };
+  reseed(channel: string, checkpoint: ChannelCheckpoint): void;
 }
 
 export interface LogEvents {
@@ -31,6 +43,8 @@ export interface LogEvents {
   onBadRecord?(seq: number, reason: string): void;
   /** The stream reader started again after a stall or an error. */
   onReaderRestart?(reason: string): void;
+  /** Records this node had not read were trimmed away: the channel went on from a checkpoint. */
+  onResumedFromCheckpoint?(channel: string, lastSeqHad: number, lastSeqNow: number): void;
 }
 
 /** Publish results kept by stream seq, for a duplicate acked after its original was applied. */
@@ -72,6 +86,12 @@ export class JetStreamLog implements PublishLog {
   /** Tells this process's records from every other's, a restart of this node included. */
   readonly #tag = randomBytes(8).toString('base64url');
   #hub: Hub | undefined;
+  #joinHeaders: JoinHeadersSink | undefined;
+  #view: ReseedableView | undefined;
+  /** Each channel's newest checkpoint known (trim.ts): where its trimmed records end. */
+  readonly #checkpoints = new Map<string, ChannelCheckpoint>();
+  /** Each channel's last position read, to tell when the reader reaches its checkpoint. */
+  readonly #readPositions = new Map<string, number>();
   /** Where the view's messages are in the stream, for trims. */
   readonly positions = new StreamPositions();
   /** Per channel seeded from a checkpoint: records before this stream seq are covered by it. */
@@ -134,8 +154,10 @@ export class JetStreamLog implements PublishLog {
    * Reads the stream into the hub's store from the start, and resolves once everything
    * the stream held when called is applied: the node serves nothing older than that.
    */
-  async start(hub: Hub): Promise<void> {
+  async start(hub: Hub, attach: { view?: ReseedableView; joinHeaders?: JoinHeadersSink } = {}): Promise<void> {
     this.#hub = hub;
+    this.#view = attach.view;
+    this.#joinHeaders = attach.joinHeaders;
     const info = await this.#manager.streams.info(this.#stream);
     const target = info.state.last_seq;
     this.#ackedHigh = target;
@@ -158,6 +180,16 @@ export class JetStreamLog implements PublishLog {
   /** Skips the channel's records before `position`: a checkpoint the view was seeded from covers them. */
   skipBefore(channel: string, position: number): void {
     this.#skipBefore.set(channel, position);
+  }
+
+  /**
+   * A channel's checkpoint, as written (by any node) before the stream is trimmed to it.
+   * A reader that reaches it without having applied everything it covers (the records
+   * were purged while this node was behind) starts the channel again from it.
+   */
+  checkpointSeen(channel: string, checkpoint: ChannelCheckpoint): void {
+    const known = this.#checkpoints.get(channel);
+    if (known === undefined || known.position < checkpoint.position) this.#checkpoints.set(channel, checkpoint);
   }
 
   /** Resolves once this node has applied the stream up to `seq`. */
@@ -209,13 +241,38 @@ export class JetStreamLog implements PublishLog {
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
   }
 
+  /**
+   * Publishes Mles join headers of a channel, in order, as stream messages of their own.
+   * No one waits for them: one JetStream does not store is logged (onPublishFailed).
+   */
+  submitJoinHeaders(channel: string, frames: readonly Uint8Array[]): void {
+    let run: Uint8Array[] = [];
+    let bytes = 0;
+    for (const frame of frames) {
+      if (run.length === MAX_RECORDS_PER_MESSAGE || (run.length > 0 && bytes + frame.length > this.#maxRunBytes)) {
+        this.#publishMessage(channel, encodeJoinHeaders(run), []);
+        run = [];
+        bytes = 0;
+      }
+      run.push(frame);
+      bytes += frame.length;
+    }
+    if (run.length > 0) this.#publishMessage(channel, encodeJoinHeaders(run), []);
+    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
+  }
+
   #publishRun(channel: string, run: ReadonlyArray<{ request: AppendRequest; from: PublishRef }>, ts: number): void {
-    const id = ++this.#nextRun;
-    this.#runs.set(id, run.map((r) => r.from.ref));
-    this.#sentAt.set(id, performance.now());
     // A lone publish with a client id (or a peer's message) is deduplicated by JetStream
     // too; in a run, each node's store catches a repeated client id as it applies it.
     const msgID = run.length === 1 ? dedupId(run[0]!.request) : undefined;
+    this.#publishMessage(channel, encodeRecords(run, ts), run.map((r) => r.from.ref), msgID);
+  }
+
+  /** Publishes one stream message whose acknowledgement answers the publishes `refs`. */
+  #publishMessage(channel: string, data: Uint8Array, refs: number[], msgID?: string): void {
+    const id = ++this.#nextRun;
+    this.#runs.set(id, refs);
+    this.#sentAt.set(id, performance.now());
     let options: { reply: string; headers?: MsgHdrs } = { reply: `${this.#inbox}.${id}` };
     if (msgID !== undefined) {
       const h = headers();
@@ -225,7 +282,7 @@ export class JetStreamLog implements PublishLog {
     try {
       // A plain publish with a reply subject (JetStream's asynchronous publish): one
       // subscription takes every acknowledgement, and one timer times them all out.
-      this.#connection.publish(channelSubject(this.#stream, channel), encodeRecords(run, ts), options);
+      this.#connection.publish(channelSubject(this.#stream, channel), data, options);
     } catch (error) {
       this.#notStored(id, error);
     }
@@ -326,6 +383,8 @@ export class JetStreamLog implements PublishLog {
             }
           }
         })();
+        // Closed while the consumer was being made (start() resolves at once on an empty stream).
+        if (this.#closed) reader.stop();
         await reader.closed();
         await watch.catch(() => undefined);
         if (this.#stallReason !== undefined) reason = this.#stallReason;
@@ -350,23 +409,56 @@ export class JetStreamLog implements PublishLog {
     this.#scheduleApply();
     const channel = channelOfSubject(this.#stream, m.subject);
     if (channel === undefined) return this.#events.onBadRecord?.(seq, `subject ${m.subject} is not a channel's`);
-    let records;
+    let message;
     try {
-      records = decodeRecords(channel, m.data);
+      message = decodeStreamMessage(channel, m.data);
     } catch (error) {
       if (!(error instanceof BadRecordError)) throw error;
       return this.#events.onBadRecord?.(seq, error.message);
     }
     const skipBefore = this.#skipBefore.size === 0 ? 0 : (this.#skipBefore.get(channel) ?? 0);
+    if (message.kind === 'joinHeaders') {
+      if (positionOf(seq, 0) < skipBefore) return;
+      // The messages read before the headers are committed first: the headers come after them.
+      this.#commitBatch();
+      this.#joinHeaders?.applied(channel, message.frames);
+      return;
+    }
+    const records = message.records;
+    // The channel's checkpoint, if this message reaches it for the first time.
+    let checkpoint = this.#checkpoints.size === 0 ? undefined : this.#checkpoints.get(channel);
+    if (checkpoint !== undefined && (this.#readPositions.get(channel) ?? -1) >= checkpoint.position) checkpoint = undefined;
+    this.#readPositions.set(channel, positionOf(seq, records.length - 1));
     for (let i = 0; i < records.length; i++) {
       const position = positionOf(seq, i);
       if (position < skipBefore) continue;
+      if (checkpoint !== undefined && position >= checkpoint.position) {
+        this.#reachCheckpoint(channel, checkpoint);
+        checkpoint = undefined;
+      }
       const record = records[i]!;
       this.#batchRequests.push(record.request);
       this.#batchPositions.push(position);
       this.#batchFrom.push(record.from?.node === this.#tag ? record.from.ref : undefined);
     }
     if (this.#batchRequests.length >= MAX_APPLY_BATCH) this.#apply();
+  }
+
+  /**
+   * The reader is at the first record a checkpoint does not cover. A view that has not
+   * numbered as far as the checkpoint missed records a trim removed while this node was
+   * behind (at its start, or while NATS was away): it goes on from the checkpoint, so its
+   * seqs stay those of every other node, as a starting node's do.
+   */
+  #reachCheckpoint(channel: string, checkpoint: ChannelCheckpoint): void {
+    const view = this.#view;
+    if (view === undefined) return;
+    this.#commitBatch();
+    const had = view.bounds(channel).last;
+    if (had >= checkpoint.lastSeq) return;
+    view.reseed(channel, checkpoint);
+    this.positions.forget(channel);
+    this.#events.onResumedFromCheckpoint?.(channel, had, checkpoint.lastSeq);
   }
 
   #scheduleApply(): void {
@@ -380,6 +472,25 @@ export class JetStreamLog implements PublishLog {
     this.#applyScheduled = false;
     const lastSeq = this.#batchLastSeq;
     if (lastSeq <= this.#applied) return;
+    this.#commitBatch();
+    this.#applied = lastSeq;
+    if (this.#duplicates.size > 0) {
+      for (const [seq, waiting] of this.#duplicates) {
+        if (seq > lastSeq) continue;
+        this.#duplicates.delete(seq);
+        for (const w of waiting) this.#answerDuplicate(w, seq);
+      }
+    }
+    if (this.#appliedWaiters.length > 0) {
+      const ready = this.#appliedWaiters.filter((w) => w.seq <= lastSeq);
+      this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.seq > lastSeq);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  /** Commits the records read so far; `applied` moves once their whole stream messages are in. */
+  #commitBatch(): void {
+    if (this.#batchRequests.length === 0) return;
     const requests = this.#batchRequests;
     const positions = this.#batchPositions;
     const from = this.#batchFrom;
@@ -408,19 +519,6 @@ export class JetStreamLog implements PublishLog {
           this.#recent.delete(seq - RECENT_RESULTS);
         }
       }
-    }
-    this.#applied = lastSeq;
-    if (this.#duplicates.size > 0) {
-      for (const [seq, waiting] of this.#duplicates) {
-        if (seq > lastSeq) continue;
-        this.#duplicates.delete(seq);
-        for (const w of waiting) this.#answerDuplicate(w, seq);
-      }
-    }
-    if (this.#appliedWaiters.length > 0) {
-      const ready = this.#appliedWaiters.filter((w) => w.seq <= lastSeq);
-      this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.seq > lastSeq);
-      for (const w of ready) w.resolve();
     }
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Encoder } from 'cbor-x';
-import { BadRecordError, decodeRecord, decodeRecords, encodeRecord, encodeRecords } from './log-record.ts';
+import { BadRecordError, decodeRecord, decodeRecords, decodeStreamMessage, encodeJoinHeaders, encodeRecord, encodeRecords } from './log-record.ts';
 
 const from = { node: 'n1', ref: 7 };
 
@@ -45,4 +45,17 @@ test('a run of publishes is one stream message; its records come back in order',
   ]);
   assert.equal(decodeRecords('c', encodeRecord(items[0]!.request, 5, from)).length, 1, 'a lone record is read too');
   assert.throws(() => decodeRecords('c', new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false }).encode([])), /0 records/);
+});
+
+test('join headers go as a stream message of their own, which older readers skip as not a record', () => {
+  const frames = [new TextEncoder().encode('{"uid":"x","channel":"c"}'), new TextEncoder().encode('{"uid":"y","channel":"c"}')];
+  const message = decodeStreamMessage('c', encodeJoinHeaders(frames));
+  assert.equal(message.kind, 'joinHeaders');
+  assert.deepEqual(message.kind === 'joinHeaders' ? message.frames.map((f) => new TextDecoder().decode(f)) : [], ['{"uid":"x","channel":"c"}', '{"uid":"y","channel":"c"}']);
+  assert.throws(() => decodeRecords('c', encodeJoinHeaders(frames)), BadRecordError);
+  const records = decodeStreamMessage('c', encodeRecords([{ request: { channel: 'c', uid: 'u', binary: false, payload: new Uint8Array([1]) }, from }], 5));
+  assert.equal(records.kind, 'records');
+  const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+  assert.throws(() => decodeStreamMessage('c', cbor.encode({ h: ['text'] })), /join headers that are not 1 to 512 byte strings/);
+  assert.throws(() => decodeStreamMessage('c', cbor.encode({ h: [] })), BadRecordError);
 });

@@ -57,15 +57,41 @@ export function encodeRecords(items: ReadonlyArray<{ readonly request: AppendReq
 
 /** The records of a stream message of `channel`; one this version cannot read is a BadRecordError. */
 export function decodeRecords(channel: string, bytes: Uint8Array): LogRecord[] {
+  const message = decodeStreamMessage(channel, bytes);
+  if (message.kind !== 'records') throw new BadRecordError('join headers, not records');
+  return message.records;
+}
+
+/**
+ * A stream message of Mles join headers, in the order the node stored them. They go
+ * through the stream with the messages, so every node places each one after the same
+ * message. A map without a uid: a node that does not know them skips the stream message.
+ */
+export function encodeJoinHeaders(frames: readonly Uint8Array[]): Uint8Array {
+  if (frames.length === 0 || frames.length > MAX_RECORDS_PER_MESSAGE) throw new RangeError(`1 to ${MAX_RECORDS_PER_MESSAGE} join headers in one stream message`);
+  return encoder.encode({ h: frames });
+}
+
+export type StreamMessage = { readonly kind: 'records'; readonly records: LogRecord[] } | { readonly kind: 'joinHeaders'; readonly frames: Uint8Array[] };
+
+/** What a stream message of `channel` holds; one this version cannot read is a BadRecordError. */
+export function decodeStreamMessage(channel: string, bytes: Uint8Array): StreamMessage {
   let wire: unknown;
   try {
     wire = decoder.decode(bytes);
   } catch (error) {
     throw new BadRecordError(`not CBOR: ${(error as Error).message}`);
   }
-  if (!Array.isArray(wire)) return [fromWire(channel, wire)];
+  if (!Array.isArray(wire)) {
+    const frames = typeof wire === 'object' && wire !== null ? (wire as { h?: unknown }).h : undefined;
+    if (frames === undefined) return { kind: 'records', records: [fromWire(channel, wire)] };
+    if (!Array.isArray(frames) || frames.length === 0 || frames.length > MAX_RECORDS_PER_MESSAGE || !frames.every((f) => f instanceof Uint8Array)) {
+      throw new BadRecordError(`join headers that are not 1 to ${MAX_RECORDS_PER_MESSAGE} byte strings`);
+    }
+    return { kind: 'joinHeaders', frames: frames as Uint8Array[] };
+  }
   if (wire.length === 0 || wire.length > MAX_RECORDS_PER_MESSAGE) throw new BadRecordError(`${wire.length} records in one message`);
-  return wire.map((w: unknown) => fromWire(channel, w));
+  return { kind: 'records', records: wire.map((w: unknown) => fromWire(channel, w)) };
 }
 
 /** The record of a publish: own messages get `ts` here, once, so every node agrees on it. */

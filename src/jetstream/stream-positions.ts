@@ -57,6 +57,11 @@ export class StreamPositions {
     found.base = seq;
   }
 
+  /** Forgets the channel: its next recorded seq starts it again. */
+  forget(channel: string): void {
+    this.#channels.delete(channel);
+  }
+
   channels(): IterableIterator<string> {
     return this.#channels.keys();
   }

@@ -6,8 +6,9 @@
 // numbers the rest as every other node does.
 //
 // Checkpoints only move forward (a write names the revision it read), and a purge only
-// goes as far as a checkpoint written a pass earlier: a node that read a checkpoint at its
-// start has a pass to read the records after it before they can be purged.
+// goes as far as a checkpoint written a pass earlier: every node watches the checkpoints,
+// and one whose reader reaches a checkpoint without having applied all it covers (a purge
+// took records while it was behind) goes on from the checkpoint (jetstream-log.ts).
 
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -41,6 +42,20 @@ export async function loadCheckpoints(kv: KV): Promise<Map<string, ChannelCheckp
     if (checkpoint !== undefined) found.set(channelOfKey(key), checkpoint);
   }
   return found;
+}
+
+/**
+ * Calls `onCheckpoint` with every checkpoint in the bucket, then with each one written
+ * later, until the connection closes: a node learns where trims will cut a pass before
+ * they do.
+ */
+export async function watchCheckpoints(kv: KV, onCheckpoint: (channel: string, checkpoint: ChannelCheckpoint) => void): Promise<void> {
+  const entries = await kv.watch();
+  for await (const entry of entries) {
+    if (entry.operation !== 'PUT') continue;
+    const checkpoint = decodeCheckpoint(entry.value);
+    if (checkpoint !== undefined) onCheckpoint(channelOfKey(entry.key), checkpoint);
+  }
 }
 
 export interface TrimEvents {

@@ -14,6 +14,7 @@ import { createRequestHandler, type StaticSite } from '../http/routes.ts';
 import { Hub } from '../hub/hub.ts';
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity/node-identity.ts';
 import type { JetStreamBackend } from '../jetstream/backend.ts';
+import { StreamJoinHeaders } from '../jetstream/stream-join-headers.ts';
 import { MlesChannels } from '../mles/channels.ts';
 import { ChannelPresence } from '../hub/presence.ts';
 import { MemoryJoinHeaders, type JoinHeaders } from '../mles/join-headers.ts';
@@ -119,7 +120,15 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
     onInterest: hubEvents.onInterest,
     onStored: hubEvents.onStored,
   });
-  const joinHeaders = openJoinHeaders(config.dataDir, storeSettings, store);
+  // With --nats the join headers go through the stream too: every node replays them.
+  const streamHeaders =
+    jetStream &&
+    new StreamJoinHeaders({
+      firstSeq: (channel) => store.bounds(channel).first,
+      lastSeq: (channel) => store.bounds(channel).last,
+      publish: (channel, frames) => jetStream.log.submitJoinHeaders(channel, frames),
+    });
+  const joinHeaders = streamHeaders ?? openJoinHeaders(config.dataDir, storeSettings, store);
   const presence = new ChannelPresence();
   const mlesChannels = new MlesChannels({
     hub,
@@ -316,8 +325,10 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
 
   try {
     // Everything the stream holds is in the view before the node serves anyone.
-    if (jetStream !== undefined && view !== undefined) await jetStream.start(hub, view, config.store.retentionIntervalMs);
+    if (jetStream !== undefined && view !== undefined) await jetStream.start(hub, view, config.store.retentionIntervalMs, streamHeaders);
     if (config.p2p.enabled) {
+      // One node of a cluster runs libp2p: they share the key its peer id comes from.
+      await jetStream?.claimP2P(localIdentity.nodeId);
       p2pMode = await startP2P({
         settings: config.p2p,
         identity,

@@ -26,3 +26,15 @@ test('retention keeps the chain whole: a message removed before its id was asked
   assert.deepEqual(Buffer.from(two!.prev!), Buffer.from(one!.id));
   assert.deepEqual(Buffer.from(three!.prev!), Buffer.from(two!.id));
 });
+
+test('reseed drops what a channel holds and numbers on from the state given; older cursors resume from the first kept', () => {
+  const store = new MemoryStore({ nodeId: 'n' });
+  for (let i = 1; i <= 3; i++) store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from(`m${i}`), cid: `c${i}` }]);
+  store.reseed('a', { lastSeq: 7, vector: new Map([['n', 7]]), lastIds: new Map() });
+  assert.deepEqual(store.bounds('a'), { first: 8, last: 7 });
+  const [next] = store.append([{ channel: 'a', uid: 'u', binary: false, payload: Buffer.from('m8'), cid: 'c1' }]);
+  assert.equal(next!.duplicate, false, 'a client id of a dropped message is new again');
+  assert.equal(next!.message.seq, 8);
+  assert.equal(next!.message.originSeq, 8);
+  assert.deepEqual(store.read('a', { after: 2, limit: 10 }).map((m) => m.seq), [8]);
+});

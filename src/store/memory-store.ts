@@ -214,6 +214,17 @@ export class MemoryStore implements Store {
     }
   }
 
+  /**
+   * Drops what the channel holds and starts it again from a numbering state (as `seed`):
+   * for a view that missed messages which are no longer anywhere to be read, its next
+   * message gets the seq every other view gives it; a cursor older than that resumes
+   * from the first message kept, as after retention.
+   */
+  reseed(name: string, state: { readonly lastSeq: number; readonly vector: ReadonlyMap<string, number>; readonly lastIds: ReadonlyMap<string, Uint8Array> }): void {
+    this.#channels.delete(name);
+    this.seed(name, state);
+  }
+
   read(name: string, range: ReadRange): StoredMessage[] {
     return withinBytes(this.#range(name, range), range.maxBytes);
   }

@@ -41,8 +41,11 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** `tls`: PEM files the servers present; clients then need TLS (tls:// URLs). */
-export async function startNatsCluster(size: 1 | 3, tls?: { cert: string; key: string }): Promise<NatsCluster> {
+/**
+ * `tls`: PEM files the servers present; clients then need TLS (tls:// URLs). `extra`:
+ * lines added to each server's config (an authorization block, say).
+ */
+export async function startNatsCluster(size: 1 | 3, tls?: { cert: string; key: string }, extra: readonly string[] = []): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-nats-'));
   const ports = await Promise.all(Array.from({ length: size * 3 }, () => freePort()));
   const nodes = Array.from({ length: size }, (_, i) => ({ name: `n${i + 1}`, port: ports[i * 3]!, monitorPort: ports[i * 3 + 1]!, clusterPort: ports[i * 3 + 2]! }));
@@ -57,6 +60,7 @@ export async function startNatsCluster(size: 1 | 3, tls?: { cert: string; key: s
         `http: 127.0.0.1:${node.monitorPort}`,
         `jetstream { store_dir: "${join(dir, node.name)}" }`,
         ...(tls === undefined ? [] : [`tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }`]),
+        ...extra,
         ...(size > 1 ? [`cluster { name: parley-test, listen: 127.0.0.1:${node.clusterPort}, routes: [${routes.join(', ')}] }`] : []),
       ].join('\n') + '\n',
     );

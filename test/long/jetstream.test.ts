@@ -1,6 +1,6 @@
 // parley nodes over one real `nats-server -js`: two nodes share a stream, their clients
 // talk in one channel and see the same seqs and ids, a client id through both nodes is
-// stored once, Mles history and the query API answer the same on both; NATS going away
+// stored once, Mles history (join headers too) and the query API answer the same on both; NATS going away
 // while running fails publishes clearly and the node recovers by itself; NATS unreachable
 // or a stream with conflicting settings at start exits 1 with a message that says why.
 
@@ -108,17 +108,53 @@ test('the same client message id published through both nodes is stored once', {
   assert.deepEqual((await history(b, 'dedup')).map((m) => m.payload), ['once']);
 });
 
-test('an Mles client joining one node gets the history published through the other', { skip }, async () => {
+test('an Mles client joining one node gets the history (messages and join headers) published through the other', { skip }, async () => {
   const sender = await MlesTestClient.join(a.wsUrl, { uid: 'm1', channel: 'mles-room' });
   for (let i = 0; i < 5; i++) sender.send(`line ${i}`);
   // The Mles sender gets no acks: the query API on the other node waits for the stream.
   const deadline = Date.now() + 10_000;
   while ((await history(b, 'mles-room')).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const joiner = await MlesTestClient.join(b.wsUrl, { uid: 'm2', channel: 'mles-room' });
-  const replay = await joiner.waitFor(5);
-  assert.deepEqual(replay.slice(0, 5).map((r) => r.data.toString()), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+  const replay = await joiner.waitFor(6);
+  assert.deepEqual(replay.slice(0, 6).map((r) => r.data.toString()), ['{"uid":"m1","channel":"mles-room"}', 'line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
   sender.ws.close();
   joiner.ws.close();
+});
+
+test('Mles join headers are replayed through every node, in the place they have on one node', { skip }, async () => {
+  const channel = 'mles-joins';
+  // Watchers on both nodes: a message a node has applied tells that its header, which
+  // went through the stream before it, is applied there too.
+  const [onA, onB] = await Promise.all([Participant.join(a.wsUrl, 'watch-a', channel), Participant.join(b.wsUrl, 'watch-b', channel)]);
+  const mles: MlesTestClient[] = [];
+  const join = async (node: NodeProcess, header: Record<string, unknown>) => {
+    const client = await MlesTestClient.join(node.wsUrl, header);
+    mles.push(client);
+    return client;
+  };
+  try {
+    const x = await join(a, { uid: 'x', channel, extra: 'kept' });
+    x.send('from x');
+    await onB.waitUntil((r) => r.length >= 1, "x's message on b");
+    const y = await join(b, { uid: 'y', channel });
+    const yReplay = await y.waitFor(2);
+    assert.deepEqual(JSON.parse(yReplay[0]!.data.toString()), { uid: 'x', channel, extra: 'kept' }, "y, on b, is replayed x's header (joined on a)");
+    assert.equal(yReplay[1]!.data.toString(), 'from x');
+    y.send('from y');
+    await onA.waitUntil((r) => r.length >= 2, "y's message on a");
+    // On one node, a third joiner gets: x's header, x's message, y's header, y's message.
+    const expected = [JSON.stringify({ uid: 'x', channel, extra: 'kept' }), 'from x', JSON.stringify({ uid: 'y', channel }), 'from y'];
+    const [z, w] = await Promise.all([join(a, { uid: 'z', channel }), join(b, { uid: 'w', channel })]);
+    for (const joiner of [z, w]) {
+      await joiner.waitFor(4);
+      assert.deepEqual(joiner.texts().slice(0, 4), expected);
+    }
+    // x gets y's message live, and no header: Mles replays headers only to joiners.
+    await x.waitForText('from y');
+    assert.deepEqual(x.texts(), ['from y']);
+  } finally {
+    await Promise.all([...mles.map((c) => c.close()), onA.close(), onB.close()]);
+  }
 });
 
 test('/metrics and /healthz show the NATS connection and JetStream latency', { skip }, async () => {

@@ -65,9 +65,8 @@ describe('a group whose members use two P2P nodes', { timeout: 120_000 }, () => 
   test('a member on B adds people on both nodes (the commit goes B -> A -> B) and removes one', async () => {
     await users.ok('bob', 'add', 'team', 'carol', 'dave');
     await Promise.all([users.ok('carol', 'read', 'team'), users.ok('dave', 'read', 'team')]);
-    const four = ['alice', 'bob', 'carol', 'dave'];
-    const lists = await Promise.all(four.map((uid) => users.members(uid, 'team')));
-    for (const [i, list] of lists.entries()) assert.deepEqual(list, four, `${four[i]}'s members`);
+    // One member per node (the last test compares every member's list).
+    for (const uid of ['alice', 'dave']) assert.deepEqual(await users.members(uid, 'team'), ['alice', 'bob', 'carol', 'dave'], `${uid}'s members`);
     assert.equal(await users.ok('bob', 'remove', 'team', 'carol'), 'removed carol from team\n');
     assert.deepEqual(await users.members('alice', 'team'), ['alice', 'bob', 'dave']);
     await users.ok('dave', 'send', 'team', 'dave after carol left');
@@ -79,9 +78,8 @@ describe('a group whose members use two P2P nodes', { timeout: 120_000 }, () => 
     assert.equal(erinAdded.code, 0, erinAdded.stderr);
     assert.equal(frankAdded.code, 0, frankAdded.stderr);
     await Promise.all([users.ok('erin', 'read', 'team'), users.ok('frank', 'read', 'team')]);
-    const everyone = ['alice', 'bob', 'dave', 'erin', 'frank'];
-    const lists = await Promise.all(everyone.map((uid) => users.members(uid, 'team')));
-    for (const [i, list] of lists.entries()) assert.deepEqual(list, everyone, `${everyone[i]}'s members`);
+    const lists = await Promise.all(['bob', 'erin'].map((uid) => users.members(uid, 'team')));
+    for (const list of lists) assert.deepEqual(list, ['alice', 'bob', 'dave', 'erin', 'frank']);
   });
 
   test('each side adds someone while the link is held; after healing all agree on the members and read every message', async () => {
@@ -115,12 +113,13 @@ describe('a group whose members use two P2P nodes', { timeout: 120_000 }, () => 
     await Promise.all([bobWatch.stop(), hankWatch.stop()]);
 
     const everyone = ['alice', 'bob', 'dave', 'erin', 'frank', 'gina', 'hank'];
-    await Promise.all(everyone.map((uid) => users.ok(uid, 'send', 'team', `${uid} after healing`)));
+    const senders = ['alice', 'bob', 'gina', 'hank'];
+    await Promise.all(senders.map((uid) => users.ok(uid, 'send', 'team', `${uid} after healing`)));
     const lists = await Promise.all(everyone.map((uid) => users.members(uid, 'team')));
     for (const [i, list] of lists.entries()) assert.deepEqual(list, everyone, `${everyone[i]}'s members`);
     const reads = await Promise.all(everyone.map((uid) => users.ok(uid, 'read', 'team')));
     for (const [i, read] of reads.entries()) {
-      for (const uid of everyone) assert.match(read, new RegExp(`^${uid}: ${uid} after healing$`, 'm'), `${everyone[i]} reads ${uid}`);
+      for (const uid of senders) assert.match(read, new RegExp(`^${uid}: ${uid} after healing$`, 'm'), `${everyone[i]} reads ${uid}`);
     }
     // Those who were members during the cut read what both sides said in it.
     for (const uid of ['alice', 'bob', 'dave', 'erin', 'frank']) {

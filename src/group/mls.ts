@@ -51,8 +51,15 @@ export type { CiphersuiteImpl, Credential };
 export type MlsGroupState = ClientState;
 
 const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const;
-/** Epochs whose keys are kept to read messages encrypted just before a commit. */
-export const RETAINED_EPOCHS = 3;
+/**
+ * Past epochs whose keys a member keeps, to read messages encrypted before commits it has
+ * applied since: one written just before a commit, or on the other side of a partition
+ * while this side moved on (each epoch is a membership change or key update someone ran).
+ * Each kept epoch holds its ratchet and secret trees, about 0.5 KiB per member, in the
+ * saved state that every commit rewrites: at 100 members a state is ~480 KiB with 8
+ * (~213 KiB with 3); 16 would make it ~900 KiB and each command's load ~4 times slower.
+ */
+export const RETAINED_EPOCHS = 8;
 
 let suitePromise: Promise<CiphersuiteImpl> | undefined;
 export function loadSuite(): Promise<CiphersuiteImpl> {

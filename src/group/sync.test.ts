@@ -8,6 +8,7 @@ import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls';
 import { encodeGroupMls } from './envelope.ts';
 import { GroupClient } from './group-client.ts';
 import { MemoryRelay } from './memory-relay.testkit.ts';
+import { RETAINED_EPOCHS } from './mls.ts';
 import type { GroupHooks } from './services.ts';
 import { lines, tempDir, user } from './test-clients.testkit.ts';
 
@@ -74,7 +75,7 @@ test('a message too old to read is re-sent by its author and delivered once', as
   crash = true;
   await assert.rejects(alice.publishQueued('g'), /crash/); // stored for this epoch, not sent
   await alice.close();
-  for (let i = 0; i < 5; i++) await bob.updateKeys('g');
+  for (let i = 0; i < RETAINED_EPOCHS + 2; i++) await bob.updateKeys('g');
   crash = false;
   const again = await user(relay, 'alice', aliceDir, hooks);
   await again.sync('g'); // sends the stored bytes; they are too old for anyone
@@ -84,6 +85,44 @@ test('a message too old to read is re-sent by its author and delivered once', as
   assert.deepEqual(lines(again, 'g'), ['alice: late']);
   assert.deepEqual(bob.skipped('g').map((s) => s.problem), ['too-old']);
   await Promise.all([again.close(), bob.close()]);
+});
+
+test('a message written 8 epochs back and delivered only then, as after a partition, is read by everyone once', async () => {
+  const relay = new MemoryRelay();
+  const aliceDir = tempDir();
+  let cut = false;
+  const hooks: GroupHooks = {
+    reached(point) {
+      if (cut && point === 'stored-not-sent') throw new Error('cut');
+    },
+  };
+  const alice = await user(relay, 'alice', aliceDir, hooks);
+  const [bob, carol] = [await user(relay, 'bob'), await user(relay, 'carol')];
+  await alice.create('g');
+  await alice.add('g', ['bob', 'carol']);
+  await Promise.all([bob.sync(), carol.sync()]);
+  const written = alice.epoch('g');
+  const sent = alice.queue('g', 'send', { text: 'from the other side' });
+  cut = true;
+  await assert.rejects(alice.publishQueued('g'), /cut/); // encrypted for this epoch; nobody has it yet
+  await alice.close();
+  // Meanwhile the others move on: each update is a commit, an epoch. 8 is the bound
+  // docs/groups.md promises (RETAINED_EPOCHS).
+  const behind = 8;
+  for (let i = 0; i < behind; i++) await (i % 2 === 0 ? bob : carol).updateKeys('g');
+  await Promise.all([bob.sync(), carol.sync()]);
+  assert.equal(bob.epoch('g'), written + behind);
+  cut = false;
+  const healed = await user(relay, 'alice', aliceDir, hooks);
+  await healed.sync('g'); // the bytes written back then reach the channel now
+  await Promise.all([bob.sync(), carol.sync(), healed.sync('g')]);
+  for (const [name, u] of [['alice', healed], ['bob', bob], ['carol', carol]] as const) {
+    assert.deepEqual(lines(u, 'g'), ['alice: from the other side'], name);
+    // A message nobody could read would show as too-old here (and be built again).
+    assert.deepEqual(u.skipped('g'), [], name);
+  }
+  assert.equal(healed.intent(sent)?.state, 'COMMITTED', 'delivered as written, not built again');
+  await Promise.all([healed.close(), bob.close(), carol.close()]);
 });
 
 test('an offline member catches up over many commits and messages, in order', async () => {

@@ -39,6 +39,10 @@ export class ChannelFeed implements Member {
     this.position = message.seq;
     if (message.originSeq <= (this.peerHas.get(message.origin) ?? 0)) return;
     this.peerHas.set(message.origin, message.originSeq);
+    // The id is taken now, not when the link gets round to packing the message: a memory
+    // store lets the chain of a message whose id nobody took start again once retention
+    // removes it (memory-store.ts), and the peer must get the chain as it is here.
+    void message.id;
     this.#send(this, message);
   }
 

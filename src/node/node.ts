@@ -423,7 +423,7 @@ async function startP2P(options: P2PModeOptions): Promise<P2PMode> {
 function openStore(dataDir: string, settings: StoreConfig, nodeId: string): Store {
   switch (settings.backend) {
     case 'memory':
-      return new MemoryStore({ nodeId, retainCount: settings.retainCount, retainBytes: settings.retainBytes });
+      return new MemoryStore({ nodeId, retainCount: settings.retainCount, retainBytes: settings.retainBytes, restartChains: true });
     case 'sqlite':
       return new SqliteStore({ path: join(dataDir, 'parley.db'), nodeId, groupCommit: true });
   }

@@ -309,10 +309,14 @@ class ChannelMember implements Member {
   }
 
   deliver(delivery: { readonly message: StoredMessage }): void {
-    this.#gossip.packAndPublish(this.channel, [delivery.message], this.#open);
+    this.deliverRun({ messages: [delivery.message] });
   }
 
   deliverRun(run: DeliveryRun): void {
+    // Ids are taken now, even for messages held to be sealed later: a memory store lets
+    // the chain of a message whose id nobody took start again once retention removes it
+    // (memory-store.ts), and peers must get the chain as it is here.
+    for (const message of run.messages) void message.id;
     this.#gossip.packAndPublish(this.channel, run.messages, this.#open);
   }
 

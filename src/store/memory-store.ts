@@ -25,8 +25,16 @@ import type {
  * An id covers the previous id of its origin (message-id.ts), so a node's own message
  * points at its own previous one until its id is computed; the ids of a run of such
  * messages are then computed oldest first, in a loop (a recursion could overflow the
- * stack on a long run). Retention computes the id of a message it removes (see
- * MemoryStore), so the pointer never holds more than one removed message alive.
+ * stack on a long run).
+ *
+ * A message retention removes lets go of the next own message (`retire`), so the
+ * pointer never holds a removed message alive. Where its id was computed, the next one
+ * chains onto it. Where it never was, the store either computes it then (a view that
+ * other nodes must number and identify exactly alike: the JetStream view), or lets the
+ * chain start again after it (prev = NO_PREV; `restartChains`): no peer and no native
+ * client ever saw that message, since both see ids, and a hash per relayed message was
+ * a third of the relay's CPU. A node holding the messages before it refuses the restart
+ * as a hole, as it refuses every gap that retention leaves.
  */
 class MemoryMessage implements StoredMessage {
   readonly channel: string;
@@ -42,6 +50,8 @@ class MemoryMessage implements StoredMessage {
   #prev: Uint8Array | undefined;
   /** The previous own message, while this one's prev is not known yet. */
   #before: MemoryMessage | undefined;
+  /** The next own message, while it may point back here. */
+  #after: MemoryMessage | undefined;
 
   constructor(
     channel: string,
@@ -68,6 +78,7 @@ class MemoryMessage implements StoredMessage {
       this.seal = chain.seal;
     } else {
       this.#before = chain.before;
+      if (chain.before !== undefined) chain.before.#after = this;
       if (chain.before === undefined) this.#prev = NO_PREV;
       this.seal = undefined;
     }
@@ -85,6 +96,18 @@ class MemoryMessage implements StoredMessage {
       }
     }
     return this.#prev!;
+  }
+
+  /**
+   * This message leaves the store: the next own message stops pointing at it. Its id is
+   * computed first unless `restart` lets a chain nobody saw start again (see above).
+   */
+  retire(restart: boolean): void {
+    const next = this.#after;
+    this.#after = undefined;
+    if (next === undefined || next.#before !== this) return;
+    next.#prev = restart ? (this.#id ?? NO_PREV) : this.id;
+    next.#before = undefined;
   }
 
   get id(): Uint8Array {
@@ -109,13 +132,10 @@ interface MemoryChannel {
   lastOwn: MemoryMessage | undefined;
 }
 
-/**
- * Removes a channel's oldest message. Its id is computed first: the next own message may
- * still point at it for its prev (see MemoryMessage), and must not keep older ones alive.
- */
-function removeOldest(channel: MemoryChannel): StoredMessage {
+/** Removes a channel's oldest message (see MemoryMessage.retire). */
+function removeOldest(channel: MemoryChannel, restartChains: boolean): StoredMessage {
   const oldest = channel.messages.shift()!;
-  void oldest.id;
+  if (oldest instanceof MemoryMessage) oldest.retire(restartChains);
   return oldest;
 }
 
@@ -128,16 +148,35 @@ export class MemoryStore implements Store {
   readonly #retainBytes: number;
   /** (channel, uid, cid) -> seq of recent publishes (a retry of an older one is new). */
   readonly #recent = new RecentIds(200_000);
+  /** See MemoryMessage: chains nobody saw start again after retention. */
+  readonly #restartChains: boolean;
 
   /**
    * `retainCount` and `retainBytes` (0 = none) are enforced as messages arrive: in
    * memory, waiting for the periodic retention would let a busy node grow by gigabytes.
    */
-  constructor(options: { nodeId: string; now?: () => number; retainCount?: number; retainBytes?: number }) {
+  /**
+   * With `restartChains`, count and byte limits are applied to a channel when the next
+   * batch comes for it, not within the batch that passed them: the hub hands a batch out
+   * between the two, and whoever takes a message's id (a peer link, a native client) has
+   * taken it by then, so only messages nobody saw let their chain start again.
+   */
+  constructor(options: { nodeId: string; now?: () => number; retainCount?: number; retainBytes?: number; restartChains?: boolean }) {
     this.nodeId = options.nodeId;
     this.#now = options.now ?? Date.now;
     this.#retainCount = options.retainCount ?? 0;
     this.#retainBytes = options.retainBytes ?? 0;
+    this.#restartChains = options.restartChains ?? false;
+  }
+
+  /** Applies the count and byte limits to a channel; its newest message always stays. */
+  #trim(channel: MemoryChannel): void {
+    while (
+      channel.messages.length > 1 &&
+      ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))
+    ) {
+      channel.bytes -= removeOldest(channel, this.#restartChains).payload.length;
+    }
   }
 
   #channel(name: string): MemoryChannel {
@@ -156,8 +195,14 @@ export class MemoryStore implements Store {
 
   append(requests: readonly AppendRequest[]): AppendResult[] {
     const now = this.#now();
+    // With restartChains, what earlier batches left over the limits goes first (see the constructor).
+    const trimmed = this.#restartChains ? new Set<MemoryChannel>() : undefined;
     return requests.map((request) => {
       const channel = this.#channel(request.channel);
+      if (trimmed !== undefined && !trimmed.has(channel)) {
+        this.#trim(channel);
+        trimmed.add(channel);
+      }
       const replica = request.replica;
       const place = replica === undefined ? 'own' : replicaPlace(channel.vector, replica, () => channel.messages.some((m) => m.origin === replica.origin));
       if (place === 'held' || place === 'hole') return replicaNotStored(request, replica!, place, channel.vector);
@@ -186,12 +231,7 @@ export class MemoryStore implements Store {
       channel.vector.set(message.origin, message.originSeq);
       channel.bytes += message.payload.length;
       if (cid !== undefined) this.#recent.set(request.channel, request.uid, cid, message.seq);
-      while (
-        channel.messages.length > 1 &&
-        ((this.#retainCount > 0 && channel.messages.length > this.#retainCount) || (this.#retainBytes > 0 && channel.bytes > this.#retainBytes))
-      ) {
-        channel.bytes -= removeOldest(channel).payload.length;
-      }
+      if (!this.#restartChains) this.#trim(channel);
       return { message, duplicate: false };
     });
   }
@@ -293,7 +333,7 @@ export class MemoryStore implements Store {
         const tooOld = limits.ageMs > 0 && oldest.ts < now - limits.ageMs;
         const tooBig = limits.bytes > 0 && channel.bytes > limits.bytes;
         if (!tooMany && !tooOld && !tooBig) break;
-        removeOldest(channel);
+        removeOldest(channel, this.#restartChains);
         channel.bytes -= oldest.payload.length;
         removed++;
       }

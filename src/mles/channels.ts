@@ -79,9 +79,10 @@ export class MlesChannels {
     this.#options.hub.subscribe(member);
     this.#options.presence?.arrive(member.channel, member.uid);
     // Stored at the end of the turn (one transaction for all joins of a turn), placed
-    // after the last message committed now: what this member gets live comes after it.
+    // after the last message committed now, durable or not yet: what this member gets
+    // live comes after it, and one sent before the join stays before it in later replays.
     if (this.#pendingHeaders.length === 0) this.#schedule(() => this.flush());
-    this.#pendingHeaders.push({ channel: member.channel, position: store.bounds(member.channel).last, frame: header });
+    this.#pendingHeaders.push({ channel: member.channel, position: store.lastAssigned(member.channel), frame: header });
     return { ok: true };
   }
 

@@ -18,6 +18,7 @@ test('with group commit, appends are seen only once a sync made them durable', a
     assert.equal(typeof store.sync, 'function');
     store.append([req('a', '1'), req('a', '2'), req('b', 'x')]);
     assert.deepEqual(store.bounds('a'), { first: 1, last: 0 }, 'bounds stop at the durable seq');
+    assert.equal(store.lastAssigned('a'), 2, 'what happens now falls after the seqs assigned, durable or not');
     assert.deepEqual(store.read('a', { limit: 10 }), []);
     assert.deepEqual(store.read('a', { limit: 10, descending: true, maxBytes: 1 }), []);
     assert.deepEqual(store.channels(undefined, 10).map((c) => [c.channel, c.last]), [['a', 0], ['b', 0]]);

@@ -265,6 +265,10 @@ export class MemoryStore implements Store {
     this.seed(name, state);
   }
 
+  lastAssigned(name: string): number {
+    return this.#channels.get(name)?.lastSeq ?? 0;
+  }
+
   read(name: string, range: ReadRange): StoredMessage[] {
     return withinBytes(this.#range(name, range), range.maxBytes);
   }

@@ -441,6 +441,10 @@ export class SqliteStore implements Store {
     return { first: first === null || first > last ? last + 1 : first, last };
   }
 
+  lastAssigned(channel: string): number {
+    return this.#reading(() => this.#existing(channel)?.lastSeq ?? 0);
+  }
+
   vector(channel: string): Map<string, number> {
     return this.#reading(() => new Map(this.#vector(channel)));
   }

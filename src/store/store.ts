@@ -178,6 +178,11 @@ export interface Store {
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];
   bounds(channel: string): ChannelBounds;
+  /**
+   * The newest seq assigned, durable or not yet (with group commit, `bounds` stops at the
+   * durable one): where something that happens now falls in the channel's order.
+   */
+  lastAssigned(channel: string): number;
   /** The channel's origin vector (a copy). */
   vector(channel: string): Map<string, number>;
   /**

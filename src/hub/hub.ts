@@ -189,6 +189,17 @@ export class Hub {
   }
 
   /**
+   * Makes every committed batch durable now (blocking for one fsync, and only when some
+   * batch waits for its sync), fanning each out and reporting it before it returns: for
+   * a step that must read what was committed before it, at once (a Mles join's history,
+   * which a client that leaves at once must still get).
+   */
+  settleNow(channel: string): void {
+    if (this.#store.syncNow === undefined || this.#store.lastAssigned(channel) === this.#store.bounds(channel).last) return;
+    this.#store.syncNow();
+  }
+
+  /**
    * Appends a batch to the store, fans it out and reports each result: what `flush`
    * does with a turn's publishes, and what a shared log does with what it ordered.
    * With a store that syncs commits in groups, the fan-out and the results wait until

@@ -57,6 +57,8 @@ export class MlesChannels {
     let uids = this.#uids.get(member.channel);
     if (uids?.has(member.uid)) return { ok: false, code: 'ALREADY_JOINED' };
     const { store, historyLimit, historyBytes } = this.#options;
+    // What was committed before this join is in its history, even if not synced yet.
+    this.#options.hub.settleNow(member.channel);
     const history = this.#history(member.channel);
     let budget = historyBytes;
     let start = history.length;

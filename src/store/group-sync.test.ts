@@ -100,3 +100,24 @@ test('without a file (":memory:") there is no group commit: appends are seen at 
   assert.equal(store.bounds('a').last, 1);
   store.close();
 });
+
+test('syncNow makes every commit durable before it returns, calling waiting callers first; the overtaken sync is ignored', async () => {
+  const store = new SqliteStore({ path: tempFile(), nodeId: 'n', groupCommit: true });
+  try {
+    const heard: string[] = [];
+    store.append([req('a', '1')]);
+    store.sync!(() => heard.push('first')); // an fdatasync is now under way
+    store.append([req('a', '2')]);
+    store.sync!(() => heard.push('second')); // waits for the next one
+    store.syncNow!();
+    assert.deepEqual(heard, ['first', 'second'], 'both told, in order, before syncNow returned');
+    assert.deepEqual(payloads(store.read('a', { limit: 10 })), ['1', '2']);
+    // The fdatasync that was under way comes back later and tells nobody again.
+    store.append([req('a', '3')]);
+    await synced(store);
+    assert.deepEqual(heard, ['first', 'second']);
+    assert.deepEqual(payloads(store.read('a', { limit: 10 })), ['1', '2', '3']);
+  } finally {
+    store.close();
+  }
+});

@@ -11,9 +11,15 @@
 // for each channel with commits not yet durable, the last durable seq: the store caps
 // its reads there.
 
-import { close, fdatasync, openSync } from 'node:fs';
+import { close, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 
 export type SyncDone = (error?: Error) => void;
+
+/** One fdatasync under way: the commits it covers and who waits for it. */
+interface RunningSync {
+  readonly covered: ReadonlyMap<string, number>;
+  readonly callers: readonly SyncDone[];
+}
 
 export class GroupSync {
   readonly #walPath: string;
@@ -23,9 +29,12 @@ export class GroupSync {
   readonly #durable = new Map<string, number>();
   /** The last seq committed per channel since the running sync began (or the last one ended). */
   #committed = new Map<string, number>();
-  #running = false;
+  /** The running sync: what it covers and who waits for it; undefined when none runs. */
+  #running: RunningSync | undefined;
   /** Callers of `sync` since the running one began: the next sync is theirs. */
   #waiting: SyncDone[] = [];
+  /** fdatasync calls not back yet (one may be left over from before a `syncNow`). */
+  #inFlight = 0;
   #closed = false;
 
   constructor(walPath: string, toError: (error: unknown) => Error) {
@@ -48,40 +57,69 @@ export class GroupSync {
   sync(done: SyncDone): void {
     if (this.#closed) return;
     this.#waiting.push(done);
-    if (!this.#running) this.#start();
+    if (this.#running === undefined) this.#start();
+  }
+
+  /**
+   * Makes every commit durable now, blocking the event loop for one fdatasync, and
+   * calls everyone waiting, in order, before it returns. For the rare step that must
+   * read what was just committed before it goes on (a Mles join's history).
+   */
+  syncNow(): void {
+    if (this.#closed) return;
+    let failure: Error | undefined;
+    try {
+      fdatasyncSync(this.#open());
+    } catch (error) {
+      failure = this.#toError(error);
+    }
+    // The running sync, when it comes back, finds it is no longer the running one.
+    const callers = [...(this.#running?.callers ?? []), ...this.#waiting];
+    this.#running = undefined;
+    this.#waiting = [];
+    this.#committed = new Map();
+    this.#durable.clear();
+    for (const done of callers) done(failure);
+  }
+
+  #open(): number {
+    return (this.#fd ??= openSync(this.#walPath, 'r'));
   }
 
   #start(): void {
-    const callers = this.#waiting;
-    const covered = this.#committed;
+    const running: RunningSync = { covered: this.#committed, callers: this.#waiting };
+    this.#running = running;
     this.#waiting = [];
     this.#committed = new Map();
-    this.#running = true;
+    this.#inFlight++;
+    let fd: number;
     try {
-      this.#fd ??= openSync(this.#walPath, 'r');
+      fd = this.#open();
     } catch (error) {
-      setImmediate(() => this.#finish(covered, callers, error));
+      setImmediate(() => this.#finish(running, error));
       return;
     }
-    fdatasync(this.#fd, (error) => this.#finish(covered, callers, error));
+    fdatasync(fd, (error) => this.#finish(running, error));
   }
 
-  #finish(covered: ReadonlyMap<string, number>, callers: readonly SyncDone[], error: unknown): void {
-    this.#running = false;
+  #finish(running: RunningSync, error: unknown): void {
+    this.#inFlight--;
     if (this.#closed) {
       // Closing the database synced what was committed; nobody is left to tell.
-      this.#closeFile();
+      if (this.#inFlight === 0) this.#closeFile();
       return;
     }
+    if (this.#running !== running) return; // overtaken by syncNow, which told its callers
+    this.#running = undefined;
     // Even a failed sync makes its commits visible: they are in the database, later
     // reads would find them anyway, and hiding them for good would leave a hole in
     // every subscriber's stream. Their publishers are told it failed.
-    for (const [channel, last] of covered) {
+    for (const [channel, last] of running.covered) {
       if (this.#committed.has(channel)) this.#durable.set(channel, last);
       else this.#durable.delete(channel);
     }
     const failure = error === null || error === undefined ? undefined : this.#toError(error);
-    for (const done of callers) done(failure);
+    for (const done of running.callers) done(failure);
     if (this.#waiting.length > 0) this.#start();
   }
 
@@ -89,7 +127,8 @@ export class GroupSync {
   close(): void {
     this.#closed = true;
     this.#waiting = [];
-    if (!this.#running) this.#closeFile();
+    this.#running = undefined;
+    if (this.#inFlight === 0) this.#closeFile();
   }
 
   #closeFile(): void {

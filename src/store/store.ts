@@ -174,6 +174,11 @@ export interface Store {
    * append is durable when it returns.
    */
   readonly sync?: ((done: (error?: Error) => void) => void) | undefined;
+  /**
+   * With `sync`: makes every append so far durable before it returns (blocking for one
+   * fsync), calling the callbacks waiting in `sync` first, in order.
+   */
+  readonly syncNow?: (() => void) | undefined;
   read(channel: string, range: ReadRange): StoredMessage[];
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];

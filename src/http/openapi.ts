@@ -238,6 +238,7 @@ export function describeApi(settings: DescriptionSettings): Record<string, unkno
             '201': json(ref('Published'), 'Stored (or, a retry of a cid, stored before).'),
             '400': badRequest,
             '401': unauthorized,
+            '403': error("The channel is one of the Matrix gateway's (matrix/ or matrix-): clients read it but do not write it."),
             '413': error(`The body is larger than ${settings.maxMessage} bytes.`),
             '503': unavailable,
           },

@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authAccepted, isAuthText, MAX_AUTH_DIGITS } from '../access/auth.ts';
+import { GATEWAY_CHANNEL_RULE, isGatewayChannel } from '../access/gateway-channels.ts';
 import { isName, NAME_RULE } from '../access/names.ts';
 import type { PublishCallback } from '../hub/hub.ts';
 import { MAX_TOKEN_LENGTH } from '../native/frames.ts';
@@ -84,6 +85,7 @@ export async function servePublish(
   if ((auth !== undefined || mlesKey !== undefined) && !authAccepted(uid, channel, auth, mlesKey)) {
     return sendJson(res, 401, AUTH_FAILED, true);
   }
+  if (isGatewayChannel(channel)) return sendJson(res, 403, { error: `${channel} is read-only: ${GATEWAY_CHANNEL_RULE}` }, true);
   const tooLarge = { error: `the message is larger than this node's limit of ${maxMessage} bytes` };
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxMessage) return sendJson(res, 413, tooLarge, true);

@@ -154,6 +154,8 @@ export function miscEndpoints(ctx: MatrixContext): Endpoint[] {
       handle: async (r) => {
         const record = ctx.directory.alias(r.params[0]!);
         if (record === undefined) throw notFound(`no room has the alias ${r.params[0]}`);
+        // Other nodes take an alias only from the node that speaks for its server.
+        if (!record.alias.endsWith(`:${server}`)) throw new MatrixError(400, 'M_INVALID_PARAM', `only aliases ending in :${server} can be deleted here; ask the alias's own server`);
         const room = ctx.rooms.room(record.roomId!);
         const admin = room !== undefined && room.powerLevel(r.device.userId) >= room.requiredLevel({ type: 'm.room.canonical_alias', state: true });
         if (record.creator !== r.device.userId && !admin) throw forbidden('only who made the alias, or a room admin, can delete it');

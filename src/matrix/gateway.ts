@@ -14,6 +14,7 @@ import { accountEndpoints } from './api-account.ts';
 import { keyEndpoints, sharingUsers } from './api-keys.ts';
 import { KeyRelay } from './key-relay.ts';
 import { KeyStore } from './key-store.ts';
+import { OriginBinding } from './origin-binding.ts';
 import { miscEndpoints, SPEC_VERSIONS } from './api-misc.ts';
 import { profileEndpoints } from './api-profile.ts';
 import { roomEndpoints } from './api-rooms.ts';
@@ -48,7 +49,7 @@ export interface MatrixGateway {
   publicChannels(): PublicChannel[];
   /** Long-polling /sync requests waiting now. */
   waiting(): number;
-  /** Room events refused because the node they came from does not speak for their sender's server. */
+  /** Room events, device keys, to-device messages, invite notices and aliases refused because the node they came from does not speak for their sender's server. */
   forgedEvents(): number;
   /** Answers the waiting long-polls: the node is stopping. */
   stop(): void;
@@ -67,11 +68,13 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
   const databasePath = options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'matrix.db');
   const accounts = new AccountStore(databasePath);
   const keys = new KeyStore(databasePath, () => accounts.takePos());
+  const binding = new OriginBinding({ hub: options.hub, store: options.store, serverName: settings.serverName, log });
   const keyRelay = new KeyRelay({
     hub: options.hub,
     store: options.store,
     keys,
     serverName: settings.serverName,
+    binding,
     onChange: (users) => {
       const concerned = new Set<string>();
       for (const user of users) for (const other of sharingUsers(ctx, user)) concerned.add(other);
@@ -84,6 +87,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     store: options.store,
     accounts,
     serverName: settings.serverName,
+    binding,
     log,
     now,
     catchUp: options.catchUp,
@@ -101,7 +105,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
       notifier.wake(concerned);
     },
   });
-  const directory = new RoomDirectory({ hub: options.hub, store: options.store, onPublic: (roomId) => {
+  const directory = new RoomDirectory({ hub: options.hub, store: options.store, binding, onPublic: (roomId) => {
       rooms.follow(roomId);
       options.onPublicRoom?.(roomId);
     },
@@ -128,6 +132,8 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
     }),
   };
   let stopping = false;
+  // The claims of server names first: every channel read after them is checked against them.
+  binding.start();
   rooms.start();
   directory.start();
   keyRelay.start();
@@ -167,7 +173,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
         return [{ channel: roomChannel(roomId), about: (typeof name === 'string' ? name : roomId).slice(0, MAX_ABOUT) }];
       }),
     waiting: () => notifier.waiting(),
-    forgedEvents: () => rooms.forgedEvents(),
+    forgedEvents: () => binding.forged(),
     stop() {
       stopping = true;
       notifier.wakeAll();
@@ -178,6 +184,7 @@ export function startMatrixGateway(options: MatrixGatewayOptions): MatrixGateway
       rooms.close();
       directory.close();
       keyRelay.close();
+      binding.close();
       keys.close();
       accounts.close();
     },

@@ -5,6 +5,12 @@
 // and the devices channel of every server it shares a room with, and copies what they
 // bring into its key store, so queries and claims for remote users are answered here.
 //
+// Device keys and to-device messages are taken only from a node that speaks for the
+// server of their user (origin-binding.ts): the devices' owner, the message's sender. A
+// claim of a one-time key comes from whichever node handed the key out, so it is taken
+// from every node, as long as the key's owner is on the channel's server: a node that
+// marks keys claimed does no more than a client of it could by claiming them.
+//
 // A one-time key can be claimed on two nodes at once before the claims cross; the
 // second session then fails and clients start another (they keep fallback keys for it).
 
@@ -12,6 +18,7 @@ import type { Member } from '../hub/hub.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
 import { parseUserId } from './events.ts';
 import type { KeyStore } from './key-store.ts';
+import type { OriginBinding } from './origin-binding.ts';
 import type { RoomHub } from './rooms.ts';
 
 export const devicesChannel = (server: string): string => `matrix-devices/${server}`;
@@ -22,6 +29,7 @@ export interface KeyRelayOptions {
   readonly store: Store;
   readonly keys: KeyStore;
   readonly serverName: string;
+  readonly binding: OriginBinding;
   /** These users' devices changed, or they have to-device messages: wake their syncs. */
   readonly onChange: (userIds: readonly string[]) => void;
 }
@@ -82,29 +90,41 @@ export class KeyRelay {
       return;
     }
     if (!isObject(record)) return;
-    const { keys } = this.#options;
-    const own = message.origin === this.#options.store.nodeId;
+    const { keys, binding } = this.#options;
+    // The server the channel is for: `matrix-devices/SERVER` or `matrix-to-device/SERVER`.
+    const channelServer = channel.slice(channel.indexOf('/') + 1);
     if (channel.startsWith('matrix-to-device/')) {
       const { user_id, device_id, sender, type, content } = record;
       if (typeof user_id !== 'string' || typeof device_id !== 'string' || typeof sender !== 'string' || typeof type !== 'string' || !isObject(content)) return;
-      keys.addToDevice(user_id, device_id, sender, type, content);
-      this.#options.onChange([user_id]);
+      const senderServer = parseUserId(sender)?.server;
+      if (senderServer === undefined) return;
+      const about = { kind: 'to-device message', sender, user: user_id, device: device_id };
+      if (parseUserId(user_id)?.server !== channelServer) return binding.refuse(message, about, `the recipient is not on ${channelServer}`);
+      // One held for its sender's claim is delivered when the claim comes, unless the node restarts first.
+      binding.admit(message, senderServer, about, () => {
+        keys.addToDevice(user_id, device_id, sender, type, content);
+        this.#options.onChange([user_id]);
+      });
       return;
     }
     const { user_id, device_id } = record;
     if (typeof user_id !== 'string' || typeof device_id !== 'string') return;
+    const claimed = isObject(record.claimed) ? record.claimed.key_id : undefined;
+    const about = { kind: claimed === undefined ? 'device keys' : 'key claim', sender: user_id, device: device_id };
+    if (parseUserId(user_id)?.server !== channelServer) return binding.refuse(message, about, `the devices' owner is not on ${channelServer}`);
     if (isObject(record.claimed)) {
-      const keyId = record.claimed.key_id;
-      if (typeof keyId === 'string') keys.markClaimed(user_id, device_id, keyId);
+      if (typeof claimed === 'string') keys.markClaimed(user_id, device_id, claimed);
       return;
     }
     // This node's own uploads are in its key store already.
-    if (own) return;
-    if (record.removed === true) keys.removeDevice(user_id, device_id);
-    if (isObject(record.device_keys)) keys.setDeviceKeys(user_id, device_id, JSON.stringify(record.device_keys));
-    if (isObject(record.one_time_keys)) for (const [id, key] of Object.entries(record.one_time_keys)) keys.addOneTimeKey(user_id, device_id, id, JSON.stringify(key));
-    if (isObject(record.fallback_keys)) for (const [id, key] of Object.entries(record.fallback_keys)) keys.setFallbackKey(user_id, device_id, id, JSON.stringify(key));
-    this.#options.onChange([user_id]);
+    if (message.origin === this.#options.store.nodeId) return;
+    binding.admit(message, channelServer, about, () => {
+      if (record.removed === true) keys.removeDevice(user_id, device_id);
+      if (isObject(record.device_keys)) keys.setDeviceKeys(user_id, device_id, JSON.stringify(record.device_keys));
+      if (isObject(record.one_time_keys)) for (const [id, key] of Object.entries(record.one_time_keys)) keys.addOneTimeKey(user_id, device_id, id, JSON.stringify(key));
+      if (isObject(record.fallback_keys)) for (const [id, key] of Object.entries(record.fallback_keys)) keys.setFallbackKey(user_id, device_id, id, JSON.stringify(key));
+      this.#options.onChange([user_id]);
+    });
   }
 
   /** Tells other nodes of a local device's upload (or removal). */

@@ -24,7 +24,7 @@ export function memberContent(ctx: MatrixContext, userId: string, membership: Me
 export async function setMembership(ctx: MatrixContext, sender: string, roomId: string, target: string, membership: Membership, extra: JsonObject = {}): Promise<RoomEvent> {
   if (parseUserId(target) === undefined) throw badJson(`${target} is not a user id (@name:server)`);
   const event = await ctx.rooms.send({ type: 'm.room.member', room_id: roomId, sender, state_key: target, content: memberContent(ctx, target, membership, extra) });
-  if (membership === 'invite') await ctx.rooms.announce(target, roomId);
+  if (membership === 'invite') await ctx.rooms.announce(sender, target, roomId);
   return event;
 }
 

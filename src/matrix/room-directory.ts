@@ -4,9 +4,15 @@
 // record with the latest (time, message id) wins, so every node that holds the same
 // records agrees. A room listed as public is followed, so its name and members can
 // be shown and it can be joined from any node.
+//
+// An alias `#name:SERVER` is taken only from a node that speaks for SERVER, and a room's
+// listing only from one that speaks for the server of the user who set it (the message's
+// uid): see origin-binding.ts.
 
 import type { Member } from '../hub/hub.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
+import { parseUserId } from './events.ts';
+import type { OriginBinding } from './origin-binding.ts';
 import type { RoomHub } from './rooms.ts';
 
 export const DIRECTORY_CHANNEL = 'matrix-directory';
@@ -28,8 +34,15 @@ interface Versioned<T> {
 export interface DirectoryOptions {
   readonly hub: RoomHub;
   readonly store: Store;
+  readonly binding: OriginBinding;
   /** A room became public: follow it. */
   readonly onPublic: (roomId: string) => void;
+}
+
+/** The server part of an alias `#name:server`. */
+function aliasServer(alias: string): string | undefined {
+  const colon = alias.indexOf(':');
+  return alias.startsWith('#') && colon > 1 && colon < alias.length - 1 ? alias.slice(colon + 1) : undefined;
 }
 
 const newer = (a: { ts: number; id: string }, b: { ts: number; id: string } | undefined): boolean =>
@@ -73,13 +86,21 @@ export class RoomDirectory {
     if (typeof record.alias === 'string' && (typeof record.room_id === 'string' || record.room_id === null) && typeof record.creator === 'string') {
       const servers = Array.isArray(record.servers) ? record.servers.filter((s): s is string => typeof s === 'string') : [];
       const value: AliasRecord = { alias: record.alias, roomId: record.room_id, creator: record.creator, servers };
-      if (newer(version, this.#aliases.get(record.alias))) this.#aliases.set(record.alias, { value, ...version });
+      const server = aliasServer(value.alias);
+      if (server === undefined) return;
+      this.#options.binding.admit(message, server, { kind: 'alias', sender: value.alias, room: value.roomId, creator: value.creator }, () => {
+        if (newer(version, this.#aliases.get(value.alias))) this.#aliases.set(value.alias, { value, ...version });
+      });
     } else if (typeof record.room_id === 'string' && (record.visibility === 'public' || record.visibility === 'private')) {
+      const roomId = record.room_id;
       const value = record.visibility === 'public';
-      if (newer(version, this.#visibility.get(record.room_id))) {
-        this.#visibility.set(record.room_id, { value, ...version });
-        if (value) this.#options.onPublic(record.room_id);
-      }
+      const server = parseUserId(message.uid)?.server;
+      if (server === undefined) return;
+      this.#options.binding.admit(message, server, { kind: 'room listing', sender: message.uid, room: roomId }, () => {
+        if (!newer(version, this.#visibility.get(roomId))) return;
+        this.#visibility.set(roomId, { value, ...version });
+        if (value) this.#options.onPublic(roomId);
+      });
     }
   }
 

@@ -7,9 +7,9 @@
 // A user on another server learns of an invite through that server's inbox channel
 // (`matrix-inbox/SERVER`), which every gateway follows for its own server name.
 //
-// An event is taken only from a node that speaks for its sender's server (server-names.ts):
+// An event is taken only from a node that speaks for its sender's server (origin-binding.ts):
 // one whose origin is another server's node is refused, and one whose server no node has
-// claimed yet waits for the claim.
+// claimed yet waits for the claim. So is an inbox entry, for the server of who invited.
 
 import type { Logger } from 'pino';
 import type { Member, PublishCallback } from '../hub/hub.ts';
@@ -18,7 +18,7 @@ import type { AccountStore } from './account-store.ts';
 import { decodeEvent, encodeEvent, parseUserId, roomChannel, roomOfChannel, type RoomEvent, type StoredEvent } from './events.ts';
 import { forbidden } from './errors.ts';
 import { RoomState, type EventDraft } from './room-state.ts';
-import { parseClaim, SERVER_NAMES_CHANNEL, ServerNames } from './server-names.ts';
+import type { OriginBinding } from './origin-binding.ts';
 
 /** What the rooms need of the hub: a Hub has this shape. */
 export interface RoomHub {
@@ -38,6 +38,7 @@ export interface RoomsOptions {
   readonly store: Store;
   readonly accounts: AccountStore;
   readonly serverName: string;
+  readonly binding: OriginBinding;
   readonly log: Logger;
   readonly now?: () => number;
   /** Resolves once peers have brought the channel up to date (peering's catch-up). */
@@ -55,8 +56,6 @@ export function inboxChannel(serverName: string): string {
 }
 
 const READ_PAGE = 1000;
-/** Events held for a server name no node has claimed yet; past this, more are refused. */
-const MAX_HELD = 10_000;
 const NO_ROOMS: ReadonlySet<string> = new Set();
 const ROOM_ID = /^![A-Za-z0-9._=\-]+:[^\s]+$/;
 
@@ -71,30 +70,15 @@ export class MatrixRooms {
   readonly #joined = new Map<string, Set<string>>();
   readonly #now: () => number;
   #inbox: Member | undefined;
-  readonly #names = new ServerNames();
-  #servers: Member | undefined;
-  /** Events waiting for a node to claim their sender's server, by server name. */
-  readonly #held = new Map<string, Array<{ room: RoomState; message: StoredMessage; knownPos: number | undefined }>>();
-  #heldCount = 0;
-  #forged = 0;
   #starting = true;
 
   constructor(options: RoomsOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    // This node speaks for its own name whatever the channel says.
-    const refusal = this.#names.claim(options.store.nodeId, options.serverName);
-    if (refusal !== undefined) throw new Error(`the server name ${options.serverName} cannot be used: ${refusal}`);
   }
 
-  /** Events refused because their origin does not speak for their sender's server. */
-  forgedEvents(): number {
-    return this.#forged;
-  }
-
-  /** Follows the server names, every room channel in the store and this server's inbox. */
+  /** Follows every room channel in the store and this server's inbox (the binding has started). */
   start(): void {
-    this.#startServerNames();
     let after = 'matrix/!';
     for (;;) {
       const page = this.#options.store.channels(after, READ_PAGE);
@@ -117,39 +101,6 @@ export class MatrixRooms {
   close(): void {
     for (const member of this.#members.values()) this.#options.hub.leave(member);
     if (this.#inbox !== undefined) this.#options.hub.leave(this.#inbox);
-    if (this.#servers !== undefined) this.#options.hub.leave(this.#servers);
-  }
-
-  /** Reads the claims of server names, and claims this node's own when it is not its id. */
-  #startServerNames(): void {
-    const { store, serverName } = this.#options;
-    let claimed = false;
-    this.#readChannel(SERVER_NAMES_CHANNEL, (message) => {
-      if (message.origin === store.nodeId && parseClaim(message.payload) === serverName) claimed = true;
-      this.#onClaim(message);
-    });
-    this.#servers = { channel: SERVER_NAMES_CHANNEL, deliver: ({ message }) => this.#onClaim(message) };
-    this.#options.hub.subscribe(this.#servers);
-    if (!claimed && serverName !== store.nodeId) {
-      this.#publish(SERVER_NAMES_CHANNEL, 'matrix', Buffer.from(JSON.stringify({ server_name: serverName }))).catch((error: unknown) =>
-        this.#options.log.error({ err: error }, 'matrix: the claim of this server name could not be stored; peers will hold its users\' events until it is'),
-      );
-    }
-  }
-
-  #onClaim(message: StoredMessage): void {
-    const name = parseClaim(message.payload);
-    if (name === undefined) return;
-    const refusal = this.#names.claim(message.origin, name);
-    if (refusal !== undefined) {
-      if (message.origin !== this.#options.store.nodeId) this.#options.log.warn({ origin: message.origin, server: name, reason: refusal }, 'matrix: a node claimed a server name it may not have; refused');
-      return;
-    }
-    const held = this.#held.get(name);
-    if (held === undefined) return;
-    this.#held.delete(name);
-    this.#heldCount -= held.length;
-    for (const { room, message: event, knownPos } of held) this.#take(room, event, knownPos);
   }
 
   room(roomId: string): RoomState | undefined {
@@ -202,22 +153,10 @@ export class MatrixRooms {
       return;
     }
     const server = parseUserId(event.sender)!.server;
-    const verdict = this.#names.verdict(message.origin, server);
-    if (verdict === 'unknown' && this.#heldCount < MAX_HELD) {
-      let held = this.#held.get(server);
-      if (held === undefined) this.#held.set(server, (held = []));
-      held.push({ room, message, knownPos });
-      this.#heldCount++;
-      return;
-    }
-    if (verdict !== 'ok') {
-      this.#forged++;
-      this.#options.log.warn(
-        { origin: message.origin, sender: event.sender, room: room.roomId, seq: message.seq, reason: verdict === 'forged' ? 'another node speaks for the server' : 'too many events wait for their server\'s claim' },
-        'matrix: an event from a node that does not speak for its sender\'s server was refused',
-      );
-      return;
-    }
+    this.#options.binding.admit(message, server, { kind: 'room event', sender: event.sender, room: room.roomId }, () => this.#takeEvent(room, message, event, knownPos));
+  }
+
+  #takeEvent(room: RoomState, message: StoredMessage, event: RoomEvent, knownPos: number | undefined): void {
     const joinedBefore = room.members('join');
     if (!room.add(event)) return;
     const joinedChanged = this.#indexJoined(room, joinedBefore);
@@ -260,14 +199,23 @@ export class MatrixRooms {
     return this.#joined.get(userId) ?? NO_ROOMS;
   }
 
+  /** An invite notice `{"room_id", "user_id", "sender"}`: taken from a node that speaks for who invited. */
   #onInbox(message: StoredMessage): void {
-    let roomId: unknown;
+    let record: { room_id?: unknown; user_id?: unknown; sender?: unknown };
     try {
-      roomId = (JSON.parse(Buffer.from(message.payload).toString('utf8')) as { room_id?: unknown }).room_id;
+      record = JSON.parse(Buffer.from(message.payload).toString('utf8')) as typeof record;
     } catch {
       return;
     }
-    if (typeof roomId === 'string' && ROOM_ID.test(roomId)) this.follow(roomId);
+    const { room_id: roomId, user_id: userId, sender } = record ?? {};
+    const senderServer = typeof sender === 'string' ? parseUserId(sender)?.server : undefined;
+    if (typeof roomId !== 'string' || !ROOM_ID.test(roomId) || typeof userId !== 'string' || senderServer === undefined) {
+      this.#options.log.debug({ channel: message.channel, seq: message.seq }, 'matrix: a message in the inbox is not an invite notice (room_id, user_id, sender); skipped');
+      return;
+    }
+    const about = { kind: 'invite notice', sender: sender as string, room: roomId, user: userId };
+    if (parseUserId(userId)?.server !== this.#options.serverName) return this.#options.binding.refuse(message, about, `the invited user is not on ${this.#options.serverName}`);
+    this.#options.binding.admit(message, senderServer, about, () => this.follow(roomId));
   }
 
   /** Stream entries after `pos`, oldest first. */
@@ -308,11 +256,11 @@ export class MatrixRooms {
     });
   }
 
-  /** Tells a user's server (through its inbox channel) to follow a room. */
-  async announce(userId: string, roomId: string): Promise<void> {
+  /** Tells a user's server (through its inbox channel) that `sender` invited them to a room. */
+  async announce(sender: string, userId: string, roomId: string): Promise<void> {
     const server = parseUserId(userId)?.server;
     if (server === undefined || server === this.#options.serverName) return;
-    await this.#publish(inboxChannel(server), 'matrix', Buffer.from(JSON.stringify({ room_id: roomId, user_id: userId })));
+    await this.#publish(inboxChannel(server), sender, Buffer.from(JSON.stringify({ room_id: roomId, user_id: userId, sender })));
   }
 
   #publish(channel: string, uid: string, payload: Uint8Array): Promise<StoredMessage> {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Delivery, Hub } from '../hub/hub.ts';
 import type { MlesChannels, MlesMember } from './channels.ts';
 import { authAccepted } from '../access/auth.ts';
+import { isGatewayChannel } from '../access/gateway-channels.ts';
 import { headerForReplay, MAX_HEADER_BYTES, MLES_SUBPROTOCOL, parseMlesHeader } from './header.ts';
 import { encodeFrame, OP_TEXT } from '../websocket/frame.ts';
 import { ClientConnection, type ConnectionContext, type WebSocketProtocol } from '../websocket/client-connection.ts';
@@ -27,6 +28,8 @@ export class MlesSession implements MlesMember {
   readonly connection: ClientConnection;
   readonly #ctx: MlesContext;
   #joined = false;
+  /** Joined to a channel only the node writes (gateway-channels.ts): a frame ends the connection. */
+  #readOnly = false;
 
   constructor(socket: Duplex, head: Buffer, remote: string, ctx: MlesContext) {
     this.#ctx = ctx;
@@ -50,6 +53,7 @@ export class MlesSession implements MlesMember {
 
   #onMessage(buf: Buffer, start: number, end: number, binary: boolean): void {
     if (this.#joined) {
+      if (this.#readOnly) return this.connection.refuse('READ_ONLY', "only the node's Matrix gateway writes matrix/ and matrix- channels");
       // A copy: the bytes are a view into a read buffer that will be reused.
       const payload = Buffer.allocUnsafe(end - start);
       buf.copy(payload, 0, start, end);
@@ -70,6 +74,7 @@ export class MlesSession implements MlesMember {
     const joined = this.#ctx.channels.join(this, Buffer.from(headerForReplay(text)));
     if (!joined.ok) return connection.refuse(joined.code);
     this.#joined = true;
+    this.#readOnly = isGatewayChannel(channel);
     this.#ctx.log.debug({ conn: connection.id, uid, channel }, 'joined');
   }
 

@@ -222,6 +222,7 @@ export const ERROR_CODES = {
   STORE_FAILED: 'the node\'s store failed; retry',
   NOT_ALLOWED: 'listing a channel in the directory needs auth computed with the node\'s DIRECTORY_KEY',
   NO_DIRECTORY: 'this node has no directory of public channels: it runs without --p2p',
+  READ_ONLY: 'clients may read the channel but not write it',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

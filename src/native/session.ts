@@ -30,6 +30,7 @@ import { ackLength, messageLength, wireMessage, writeAck, writeMessage, type Ack
 import { encodeFrame as webSocketFrame, headerLength, OP_BINARY, writeHeader } from '../websocket/frame.ts';
 import type { Store, StoredMessage } from '../store/store.ts';
 import { toStoreError } from '../store/store-error.ts';
+import { GATEWAY_CHANNEL_RULE, isGatewayChannel } from '../access/gateway-channels.ts';
 import { ClientConnection, type ConnectionContext, type WebSocketProtocol } from '../websocket/client-connection.ts';
 import { readPage } from './query-page.ts';
 import type { ChannelPresence, PresenceWatcher } from '../hub/presence.ts';
@@ -324,6 +325,7 @@ export class NativeSession {
   #publish(frame: ReceivedPublish): void {
     const about = { ch: frame.ch, cid: frame.cid };
     if (!this.#authorize(frame.ch, frame.auth, about)) return;
+    if (isGatewayChannel(frame.ch)) return this.#error('READ_ONLY', about, GATEWAY_CHANNEL_RULE);
     // A copy: the decoded bytes may be a view into a reused read buffer.
     const payload = Buffer.from(frame.p);
     this.#ctx.hub.publish(

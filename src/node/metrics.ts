@@ -25,7 +25,7 @@ export interface MetricsSources {
   readonly p2p?: () => P2PMetricsSource | undefined;
   /** Envelopes from other nodes, over every transport: refused by reason, and messages taken. */
   readonly envelopes?: () => { readonly rejected: ReadonlyMap<string, number>; readonly accepted: number };
-  /** Matrix room events refused as forged (their origin does not speak for their sender's server); undefined without --matrix. */
+  /** Matrix entries (room events, device keys, to-device messages, invite notices, aliases) refused as forged (their origin does not speak for their sender's server); undefined without --matrix. */
   readonly matrixForged?: () => number | undefined;
   /** With --nats: the JetStream log's state. */
   readonly nats?: (() => NatsMetricsSource) | undefined;
@@ -176,7 +176,7 @@ export function createMetrics(sources: MetricsSources): NodeMetrics {
   }
   const matrixForged = sources.matrixForged;
   if (matrixForged !== undefined) {
-    totalCounter(registry, 'parley_matrix_forged_events_total', "Matrix room events refused because the node they came from does not speak for their sender's server", () => matrixForged() ?? 0);
+    totalCounter(registry, 'parley_matrix_forged_events_total', "Matrix room events, device keys, to-device messages, invite notices, aliases and room listings refused because the node they came from does not speak for their sender's server", () => matrixForged() ?? 0);
   }
   const envelopes = sources.envelopes;
   if (envelopes !== undefined) {

@@ -9,6 +9,7 @@ export const REFUSALS = {
   AUTH_FAILED: { close: 4401, reason: 'auth failed' },
   HEADER_TIMEOUT: { close: 4408, reason: 'no header in time' },
   ALREADY_JOINED: { close: 4409, reason: 'uid already joined to channel' },
+  READ_ONLY: { close: 4403, reason: 'channel is read-only' },
   TOO_SLOW: { close: 4429, reason: 'send buffer full: client too slow' },
   IDLE: { close: 1001, reason: 'no pong' },
   // Violations of RFC 6455 itself, found while reading frames (the reason says which).

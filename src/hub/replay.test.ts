@@ -59,3 +59,17 @@ test('a replay stops when the reader does, and goes live at once on an empty cha
   assert.equal(last, 0);
   sqlite.close();
 });
+
+test('the first step of a replay is short, so the first messages go out before a whole page is read', async () => {
+  const sqlite = new SqliteStore({ path: ':memory:', nodeId: 'n'.repeat(32) });
+  sqlite.append(Array.from({ length: 1000 }, (_, i) => ({ channel: 'small', uid: 'u', binary: true, payload: Buffer.from(String(i)) })));
+  const steps: number[] = [];
+  await replayThenLive(sqlite, 'small', 0, { rows: 500, bytes: 1024 * 1024 }, {
+    stopped: () => false,
+    deliver: (messages) => steps.push(messages.length),
+    live: () => {},
+    drain: async () => true,
+  });
+  assert.deepEqual(steps, [8, 500, 492]);
+  sqlite.close();
+});

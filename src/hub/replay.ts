@@ -27,12 +27,19 @@ export interface ReplayReader {
   drain(): Promise<boolean>;
 }
 
+/** Rows read in the first step of a replay. */
+const FIRST_STEP_ROWS = 8;
+
 /** Replays a channel after `after` to the reader, then switches it to live. */
 export async function replayThenLive(store: Store, channel: string, after: number, page: ReplayPage, reader: ReplayReader): Promise<void> {
   let cursor = after;
+  // The first step is short, so the first messages go out before a whole page has been
+  // read and encoded (on a node just started, still by the interpreter).
+  let rows = Math.min(page.rows, FIRST_STEP_ROWS);
   for (;;) {
     if (reader.stopped()) return;
-    const range = { after: cursor, limit: page.rows, maxBytes: page.bytes };
+    const range = { after: cursor, limit: rows, maxBytes: page.bytes };
+    rows = page.rows;
     const messages = store.read(channel, range);
     if (messages.length > 0) {
       reader.deliver(messages);

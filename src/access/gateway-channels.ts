@@ -2,7 +2,7 @@
 // and `matrix-...` (server names, the directory, inboxes, devices, to-device messages).
 // The gateway checks each entry against its accounts and the room's rules before writing
 // it, and other nodes take an entry by the node it came from (docs/matrix.md), so a client
-// writing there itself would write as any user of its node's server. Reading stays open:
+// writing there itself would write as whichever user of its node's server it named. Reading stays open:
 // Mles and native clients see room events.
 //
 // Held on every node, with --matrix or not: a node without the gateway still carries rooms

@@ -79,7 +79,7 @@ test('two different records for one number, or a missing number, stop commits an
     await bob.sync('g');
     assert.deepEqual(seen, [kind === 'conflict' ? 'order-conflict' : 'order-gap']);
     assert.match(bob.report('g').orderProblem!, kind === 'conflict' ? /two different records numbered 2/ : /record 4 came before record 3, which is missing/);
-    // Messages are still read; commits are not applied any more.
+    // Messages are still read; commits are no longer applied.
     await alice.send('g', 'still readable');
     const next = { groupId: real.groupId, n: real.n + 1, prev: orderedHash(real), submission: encodeSubmission(new Uint8Array([7])) };
     relay.inject(channel, 'parley-orderer', encodeOrdered(signOrdered(next, relay.key.privateKey, relay.key.publicKey)));

@@ -190,13 +190,12 @@ export class Hub {
 
   /**
    * Makes every committed batch durable now (blocking for one fsync, and only when some
-   * batch waits for its sync), fanning each out and reporting it before it returns: for
+   * commit of the channel waits for its sync), fanning each out and reporting it before it returns: for
    * a step that must read what was committed before it, at once (a Mles join's history,
    * which a client that leaves at once must still get).
    */
   settleNow(channel: string): void {
-    if (this.#store.syncNow === undefined || this.#store.lastAssigned(channel) === this.#store.bounds(channel).last) return;
-    this.#store.syncNow();
+    this.#store.syncNow?.(channel);
   }
 
   /**

@@ -183,7 +183,7 @@ export class JetStreamLog implements PublishLog {
   }
 
   /**
-   * A channel's checkpoint, as written (by any node) before the stream is trimmed to it.
+   * A channel's checkpoint, as written (by whichever node trimmed) before the stream is trimmed to it.
    * A reader that reaches it without having applied everything it covers (the records
    * were purged while this node was behind) starts the channel again from it.
    */

@@ -1,5 +1,5 @@
 // Mles join headers with --nats: they go through the stream like the messages, so a
-// client that joins through any node of the cluster is replayed the headers of those who
+// client that joins through whichever node of the cluster is replayed the headers of those who
 // joined through the others. Every node reads them in stream order and keeps them in
 // memory, each placed after the channel's last message applied before it: the same
 // place on every node, as seqs are. The stream's trims take them with the messages

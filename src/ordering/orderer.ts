@@ -1,7 +1,7 @@
 // The node's side of encrypted groups: it orders the commits of every group whose
 // genesis names this node. It reads each group channel as this node stores it and
 // answers each new submission with a signed ordered record, published in the same
-// channel like any message (so peering and gossip carry it to every node). To receive
+// channel like every other message (so peering and gossip carry it to every node). To receive
 // the submissions members publish on other nodes, it uses the channel itself, as a
 // client would: peers are then asked for it.
 

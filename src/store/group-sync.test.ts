@@ -109,7 +109,9 @@ test('syncNow makes every commit durable before it returns, calling waiting call
     store.sync!(() => heard.push('first')); // an fdatasync is now under way
     store.append([req('a', '2')]);
     store.sync!(() => heard.push('second')); // waits for the next one
-    store.syncNow!();
+    store.syncNow!('b'); // nothing of b waits: no sync
+    assert.deepEqual(heard, []);
+    store.syncNow!('a');
     assert.deepEqual(heard, ['first', 'second'], 'both told, in order, before syncNow returned');
     assert.deepEqual(payloads(store.read('a', { limit: 10 })), ['1', '2']);
     // The fdatasync that was under way comes back later and tells nobody again.

@@ -61,12 +61,13 @@ export class GroupSync {
   }
 
   /**
-   * Makes every commit durable now, blocking the event loop for one fdatasync, and
-   * calls everyone waiting, in order, before it returns. For the rare step that must
-   * read what was just committed before it goes on (a Mles join's history).
+   * When the channel has commits not yet durable: makes every commit durable now,
+   * blocking the event loop for one fdatasync, and calls everyone waiting, in order,
+   * before it returns. For the rare step that must read what was just committed to a
+   * channel before it goes on (a Mles join's history).
    */
-  syncNow(): void {
-    if (this.#closed) return;
+  syncNow(channel: string): void {
+    if (this.#closed || !this.#durable.has(channel)) return;
     let failure: Error | undefined;
     try {
       fdatasyncSync(this.#open());

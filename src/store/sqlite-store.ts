@@ -95,7 +95,7 @@ export class SqliteStore implements Store {
   /** With group commit: what is committed but not yet durable, and the syncs that make it so. */
   readonly #groupSync: GroupSync | undefined;
   readonly sync: ((done: (error?: Error) => void) => void) | undefined;
-  readonly syncNow: (() => void) | undefined;
+  readonly syncNow: ((channel: string) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new DatabaseSync(options.path);
@@ -115,7 +115,7 @@ export class SqliteStore implements Store {
       const groupSync = new GroupSync(`${options.path}-wal`, (error) => this.#guard.error(error));
       this.#groupSync = groupSync;
       this.sync = (done) => groupSync.sync(done);
-      this.syncNow = () => groupSync.syncNow();
+      this.syncNow = (channel) => groupSync.syncNow(channel);
     }
     this.#recentLimit = options.recentPublishes ?? 200_000;
     this.#recent = new RecentIds(this.#recentLimit);

@@ -175,10 +175,11 @@ export interface Store {
    */
   readonly sync?: ((done: (error?: Error) => void) => void) | undefined;
   /**
-   * With `sync`: makes every append so far durable before it returns (blocking for one
-   * fsync), calling the callbacks waiting in `sync` first, in order.
+   * With `sync`: when the channel has appends not yet durable, makes every append so far
+   * durable before it returns (blocking for one fsync), calling the callbacks waiting in
+   * `sync` first, in order; otherwise does nothing.
    */
-  readonly syncNow?: (() => void) | undefined;
+  readonly syncNow?: ((channel: string) => void) | undefined;
   read(channel: string, range: ReadRange): StoredMessage[];
   /** The messages of a channel with these ids (unknown ids are skipped), oldest first. */
   readByIds(channel: string, ids: readonly Uint8Array[]): StoredMessage[];

@@ -17,12 +17,13 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
 import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
-import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import type { Logger } from 'pino';
 import type { NodeIdentity } from '../../identity/node-identity.ts';
+import { coalescedTcp } from './coalesced-tcp.ts';
+import { noiseCrypto } from './noise-crypto.ts';
 import { parseBootstrap, parseMultiaddr } from './addresses.ts';
 import { Announcer } from './announcer.ts';
 import { BootstrapDialer } from './bootstrap-dialer.ts';
@@ -127,8 +128,8 @@ export async function startP2PHost(options: P2PHostOptions): Promise<P2PHost> {
   const config: Libp2pOptions<P2PServices> = {
     privateKey: await libp2pPrivateKey(identity),
     addresses: { listen, announce },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    transports: [coalescedTcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto() })],
     streamMuxers: [yamux()],
     ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: swarmKeyFile(psk) }) }),
     connectionGater: { denyDialPeer: isBanned, denyInboundEncryptedConnection: isBanned },

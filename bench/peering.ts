@@ -30,6 +30,8 @@ export interface PeeringBenchDeps {
   readonly systemOpts: SystemOptions;
   readonly fanoutSubs: number;
   readonly fanoutWindow: number;
+  /** Warm-up of each shape (see PEERING_WARMUP_MS). */
+  readonly warmupMs: number;
   readonly log: (text: string) => void;
   readonly jobFor: (running: RunningSystem, label: string, fields: Pick<Job, 'scenario' | 'protocol' | 'clients' | 'window'> & Partial<Job>) => Job;
   readonly generate: (job: Job, running: RunningSystem) => Promise<ScenarioResult>;
@@ -39,6 +41,8 @@ const PEER_ENV = { PEER_KEY: 'bench-peer-key' };
 const LATENCY_CLIENTS = 10;
 const LATENCY_WINDOW = 8;
 const THROUGHPUT_WINDOW = 1024;
+/** Least warm-up of a peering shape outside --quick: libp2p's stack needs about 200k messages to reach its steady rate. */
+export const PEERING_WARMUP_MS = 10_000;
 
 /** Waits until a node's /metrics shows as many peer links up as expected. */
 export async function linksUp(node: RunningSystem, count: number): Promise<void> {
@@ -130,6 +134,7 @@ export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRu
         protocol: 'mles',
         clients: shape.clients,
         window: shape.window,
+        warmupMs: deps.warmupMs,
         publishPort: first.port,
       });
       runs.push({ transport: shape.transport, setup, kind: shape.kind, hops: shape.hops, result: await deps.generate(job, last) });
@@ -146,7 +151,7 @@ export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRu
 
 const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 
-export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number, fanoutWindow: number): string {
+export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number, fanoutWindow: number, warmupMs: number): string {
   const lines: string[] = [];
   const latency = runs.filter((r) => r.kind === 'latency');
   const base = latency.find((r) => r.hops === 0)?.result;
@@ -198,6 +203,6 @@ export function peeringMarkdown(runs: readonly PeeringRun[], fanoutSubs: number,
       lines.push(`| ${run.setup} | ${rate(r.msgsPerSec)} | ${ms(r.latency.p50Us)} | ${ms(r.latency.p99Us)} | ${target} |`);
     }
   }
-  lines.push('', 'Mles-mode clients, `--memory --retain-count 1` nodes linked with `--peer` (WebSocket peering) or `--p2p --bootstrap` (gossip: every message sealed by its origin and checked on each node); the publisher is on the first node and the subscribers on the last. All nodes share the server core, so a link\'s figures include both nodes\' work. The throughput rows keep 1024 messages in flight for the one node and the link alike: with (a)\'s 256, the link\'s extra round trip made the window, not the nodes, set its rate.');
+  lines.push('', `Mles-mode clients, \`--memory --retain-count 1\` nodes linked with \`--peer\` (WebSocket peering) or \`--p2p --bootstrap\` (gossip: every message sealed by its origin and checked on each node); the publisher is on the first node and the subscribers on the last. All nodes share the server core, so a link's figures include both nodes' work. The throughput rows keep 1024 messages in flight for the one node and the link alike: with (a)'s 256, the link's extra round trip made the window, not the nodes, set its rate. Every shape warms up for ${warmupMs / 1000} s before it is measured: libp2p's stack reaches its steady rate only after about 200k messages (its JavaScript is compiled as it runs), a WebSocket link much sooner.`);
   return `${lines.join('\n')}\n`;
 }

@@ -21,7 +21,7 @@ import type { Machine, Report, RunEntry } from './report.ts';
 import { intOption } from './options.ts';
 import { matrixMarkdown, runMatrixBench } from './matrix.ts';
 import { groupMarkdown, runGroupBench } from './groups.ts';
-import { peeringMarkdown, runPeeringBench } from './peering.ts';
+import { PEERING_WARMUP_MS, peeringMarkdown, runPeeringBench } from './peering.ts';
 import { cpuModel } from './proc.ts';
 import { computeTargets, markdown, rate, SYSTEM_LABEL } from './report.ts';
 import type { CatchupRun, Job, ProtocolName, ScenarioName, ScenarioResult } from './scenarios.ts';
@@ -497,8 +497,13 @@ async function main(): Promise<void> {
   let peeringTables = '';
   if (withPeering && systems.includes('parley')) {
     log(`\n== (h) peering: latency added by peer hops, and fan-out through a link`);
-    const peeringRuns = await runPeeringBench({ systemOpts, fanoutSubs, fanoutWindow, log, jobFor, generate });
-    peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow)}`;
+    // libp2p's stack takes far longer than a WebSocket link to reach its steady rate (its
+    // JavaScript is compiled as it runs: a gossip line moved 24k msgs/s over its first 200k
+    // messages and 36k over the next, with the nodes' CPU per message down from 14 to 9 µs),
+    // so every peering shape warms up for 10 s, WebSocket and gossip alike.
+    const peeringWarmupMs = quick ? warmupMs : Math.max(warmupMs, PEERING_WARMUP_MS);
+    const peeringRuns = await runPeeringBench({ systemOpts, fanoutSubs, fanoutWindow, warmupMs: peeringWarmupMs, log, jobFor, generate });
+    peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow, peeringWarmupMs)}`;
   }
 
   let matrixTables = '';

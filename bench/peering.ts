@@ -32,6 +32,8 @@ export interface PeeringBenchDeps {
   readonly fanoutWindow: number;
   /** Warm-up of each shape (see PEERING_WARMUP_MS). */
   readonly warmupMs: number;
+  /** Only the shapes of these kinds (latency, throughput, line); all when empty. */
+  readonly kinds?: readonly string[];
   readonly log: (text: string) => void;
   readonly jobFor: (running: RunningSystem, label: string, fields: Pick<Job, 'scenario' | 'protocol' | 'clients' | 'window'> & Partial<Job>) => Job;
   readonly generate: (job: Job, running: RunningSystem) => Promise<ScenarioResult>;
@@ -120,6 +122,7 @@ export async function runPeeringBench(deps: PeeringBenchDeps): Promise<PeeringRu
     { transport: 'gossip' as const, kind: 'line' as const, hops: 2, clients: 1, window },
   ];
   for (const shape of shapes) {
+    if (deps.kinds !== undefined && deps.kinds.length > 0 && !deps.kinds.includes(shape.kind)) continue;
     const line = shape.hops === 0 ? 'one node' : shape.hops === 1 ? 'one hop (A-B)' : 'two hops (A-B-C)';
     const setup = shape.hops === 0 ? line : `${line}, ${shape.transport === 'ws' ? 'WebSocket peering' : 'gossip (--p2p)'}`;
     const label = `peering/${shape.transport}/${shape.kind}/${shape.hops}-hop`;

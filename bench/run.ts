@@ -41,7 +41,8 @@ const USAGE = `usage: npm run bench -- [options]
                         20000 messages and one catch-up in (e))
   --only a,b,c,d,e,f    scenarios: a = fan-out, b = pairs, c = idle connections,
                         d = durable acked ingest, e = catch-up replay,
-                        f = native protocol fan-out, h = peering hops and links,
+                        f = native protocol fan-out, h = peering hops and links
+                        (h:latency, h:throughput or h:line for those shapes only),
                         m = Matrix gateway: send to long-poll latency beside the
                         native protocol's, memory per syncing client
                         g = encrypted groups: time from add to every member applying
@@ -277,11 +278,13 @@ async function main(): Promise<void> {
 
   // (h) peering, (m) Matrix and (g) groups run parley nodes only, after the others, with their own tables.
   const onlyList = (values.only ?? [...Object.keys(SCENARIOS), 'h', 'm', 'g'].join(',')).split(',').map((s) => s.trim());
-  const withPeering = onlyList.includes('h') || onlyList.includes('peering');
+  const withPeering = onlyList.some((s) => s === 'h' || s === 'peering' || s.startsWith('h:'));
+  // h:latency, h:throughput, h:line: only those peering shapes.
+  const peeringKinds = onlyList.filter((s) => s.startsWith('h:')).map((s) => s.slice(2));
   const withMatrix = onlyList.includes('m') || onlyList.includes('matrix');
   const matrixClients = intOption(values['matrix-clients'], quick ? 200 : 1000, 'matrix-clients');
   const withGroups = onlyList.includes('g') || onlyList.includes('groups');
-  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'm', 'matrix', 'g', 'groups'].includes(s)).map((s) => {
+  const scenarioList = onlyList.filter((s) => !['h', 'peering', 'm', 'matrix', 'g', 'groups'].includes(s) && !s.startsWith('h:')).map((s) => {
     const sc = SCENARIOS[s.trim()] ?? (Object.values(SCENARIOS).includes(s.trim() as ScenarioName) ? (s.trim() as ScenarioName) : undefined);
     if (sc === undefined) throw new Error(`unknown scenario ${s}; use ${Object.keys(SCENARIOS).join(', ')}, h, m, g`);
     return sc;
@@ -502,7 +505,7 @@ async function main(): Promise<void> {
     // messages and 36k over the next, with the nodes' CPU per message down from 14 to 9 µs),
     // so every peering shape warms up for 10 s, WebSocket and gossip alike.
     const peeringWarmupMs = quick ? warmupMs : Math.max(warmupMs, PEERING_WARMUP_MS);
-    const peeringRuns = await runPeeringBench({ systemOpts, fanoutSubs, fanoutWindow, warmupMs: peeringWarmupMs, log, jobFor, generate });
+    const peeringRuns = await runPeeringBench({ systemOpts, fanoutSubs, fanoutWindow, warmupMs: peeringWarmupMs, kinds: peeringKinds, log, jobFor, generate });
     peeringTables = `\n${peeringMarkdown(peeringRuns, fanoutSubs, fanoutWindow, peeringWarmupMs)}`;
   }
 

@@ -281,6 +281,7 @@ async function main(): Promise<void> {
   const withPeering = onlyList.some((s) => s === 'h' || s === 'peering' || s.startsWith('h:'));
   // h:latency, h:throughput, h:line: only those peering shapes.
   const peeringKinds = onlyList.filter((s) => s.startsWith('h:')).map((s) => s.slice(2));
+  for (const kind of peeringKinds) if (!['latency', 'throughput', 'line'].includes(kind)) throw new Error(`unknown peering shapes h:${kind}: use h:latency, h:throughput or h:line`);
   const withMatrix = onlyList.includes('m') || onlyList.includes('matrix');
   const matrixClients = intOption(values['matrix-clients'], quick ? 200 : 1000, 'matrix-clients');
   const withGroups = onlyList.includes('g') || onlyList.includes('groups');

@@ -95,3 +95,33 @@ test('a restarted node goes on announcing the channels its clients listed', asyn
   }
   assert.deepEqual(entry && { about: entry.about, node: entry.node }, { about: 'Say hello', node: again.nodeId });
 });
+
+test('a client takes a channel off the directory: the other node drops it at once, and a restart does not list it again', async () => {
+  const c = await p2pNode(['--public', 'town'], { DIRECTORY_KEY: KEY });
+  const d = await p2pNode(['--bootstrap', c.addrs[0]!]);
+  await d.waitForPeer(c.peerId);
+  const operator = await client(c, 'op');
+  await operator.listPublic('agora', { about: 'Talk', key: KEY });
+  await d.waitForLogWhere('p2p directory lists a public channel', (line) => line.channel === 'agora' && line.node === c.nodeId, 15_000);
+
+  await operator.unlistPublic('agora', { key: KEY });
+  await d.waitForLogWhere('p2p directory: a node no longer lists a channel', (line) => line.channel === 'agora' && line.node === c.nodeId, 15_000);
+  assert.equal((await directory(d)).some((e) => e.channel === 'agora' && e.node === c.nodeId), false);
+  assert.equal((await directory(c)).some((e) => e.channel === 'agora'), false);
+  // Asking again (a request sent again after a reconnect) is answered the same way.
+  await operator.unlistPublic('agora', { key: KEY });
+
+  // What the operator made public with --public is the operator's to remove; the right is checked first.
+  const flagged = await refusal(operator.unlistPublic('town', { key: KEY }));
+  assert.equal(flagged.code, 'NOT_LISTED');
+  assert.match(flagged.message, /--public/);
+  assert.equal((await refusal(operator.unlistPublic('town', { key: 'guessed' }))).code, 'NOT_ALLOWED');
+
+  await c.stop('SIGTERM');
+  const again = await p2pNode(['--data', c.dataDir, '--public', 'town'], { DIRECTORY_KEY: KEY });
+  const deadline = Date.now() + 10_000;
+  while (!(await directory(again)).some((e) => e.channel === 'town') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the listing has no event to await over HTTP
+  }
+  assert.deepEqual((await directory(again)).map((e) => e.channel), ['town'], 'agora is not announced again');
+});

@@ -17,7 +17,7 @@ import type { CursorStore } from './cursor-store.ts';
 import { ParleyError, isProtocolErrorCode } from './errors.ts';
 import { Emitter } from './events.ts';
 import { checkName, nodeUrl } from './options.ts';
-import type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
+import type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions, UnlistPublicOptions } from './options.ts';
 import { Listings } from './listings.ts';
 import { Publisher } from './publisher.ts';
 import { Queries } from './queries.ts';
@@ -26,7 +26,7 @@ import { SubscriptionCore } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHost } from './subscription.ts';
 import { toMessage } from './wire.ts';
 
-export type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions } from './options.ts';
+export type { ClientEvents, ClientState, Listed, ListPublicOptions, Page, ParleyClientOptions, PublishOptions, PublishResult, QueryOptions, ScrollbackOptions, UnlistPublicOptions } from './options.ts';
 
 /** Close codes after which the same hello would be refused again. */
 const REFUSAL_CLOSE_CODES = new Set([4400, 4401, 4409]);
@@ -164,6 +164,19 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
     checkName('channel', channel);
     if (this.#state === 'closed') return Promise.reject(new ParleyError('CLOSED'));
     return this.#listings.list(channel, options);
+  }
+
+  /**
+   * Takes a channel this node's clients listed off the directory: the node stops
+   * announcing it and tells the network, whose nodes drop it at once. Resolves too when
+   * no client listed it (so a request sent again after a reconnect does not fail).
+   * Refused with NOT_ALLOWED, NO_DIRECTORY, or NOT_LISTED for a channel the node's
+   * operator made public with --public.
+   */
+  unlistPublic(channel: string, options: UnlistPublicOptions): Promise<void> {
+    checkName('channel', channel);
+    if (this.#state === 'closed') return Promise.reject(new ParleyError('CLOSED'));
+    return this.#listings.unlist(channel, options);
   }
 
   /**
@@ -337,6 +350,9 @@ export class ParleyClient extends Emitter<ClientEvents> implements AsyncDisposab
         return;
       case 'listed':
         this.#listings.answered(frame);
+        return;
+      case 'unlisted':
+        this.#listings.unlisted(frame);
         return;
       case 'err':
         this.#errorFrame(frame);

@@ -8,6 +8,7 @@ export type {
   ClientState,
   Listed,
   ListPublicOptions,
+  UnlistPublicOptions,
   Page,
   ParleyClientOptions,
   PublishOptions,

@@ -1,12 +1,13 @@
 // Listing channels in the network's directory of public channels (`public` frames, each
-// with a request id answered by `listed`). Listing is idempotent, so one lost with its
-// connection is simply sent again once the client reconnects (resent-requests.ts).
+// with a request id answered by `listed`), and taking them off it (`unpublic`, answered by
+// `unlisted`). Both are idempotent, so one lost with its connection is simply sent again
+// once the client reconnects (resent-requests.ts).
 
 import { mlesAuth } from '../access/auth.ts';
-import { MAX_ABOUT_LENGTH, type ListedFrame, type PublicFrame } from '../native/frames.ts';
+import { MAX_ABOUT_LENGTH, type ListedFrame, type PublicFrame, type UnlistedFrame, type UnpublicFrame } from '../native/frames.ts';
 import type { Connection } from './connection.ts';
 import type { ParleyError } from './errors.ts';
-import type { Listed, ListPublicOptions } from './options.ts';
+import type { Listed, ListPublicOptions, UnlistPublicOptions } from './options.ts';
 import { ResentRequests } from './resent-requests.ts';
 
 export interface ListingsHost {
@@ -17,11 +18,13 @@ export interface ListingsHost {
 export class Listings {
   readonly #host: ListingsHost;
   readonly #requests: ResentRequests<PublicFrame, Listed>;
+  readonly #unlistings: ResentRequests<UnpublicFrame, void>;
 
   constructor(host: ListingsHost, timeoutMs: number) {
     this.#host = host;
     // Ids distinct from query ids (q...): errors name the request by its id alone.
     this.#requests = new ResentRequests({ what: 'listing', prefix: 'l', connection: () => host.connection(), timeoutMs });
+    this.#unlistings = new ResentRequests({ what: 'unlisting', prefix: 'u', connection: () => host.connection(), timeoutMs });
   }
 
   list(channel: string, options: ListPublicOptions): Promise<Listed> {
@@ -31,21 +34,32 @@ export class Listings {
     return this.#requests.send(frame, options, channel);
   }
 
-  /** A connection came up: send every unanswered listing (again). */
+  unlist(channel: string, options: UnlistPublicOptions): Promise<void> {
+    const frame: UnpublicFrame = { t: 'unpublic', qid: this.#unlistings.nextId(), ch: channel, auth: mlesAuth(this.#host.uid, channel, options.key) };
+    return this.#unlistings.send(frame, options, channel);
+  }
+
+  /** A connection came up: send every unanswered listing and unlisting (again). */
   resendAll(): void {
     this.#requests.resendAll();
+    this.#unlistings.resendAll();
   }
 
   answered(frame: ListedFrame): void {
     this.#requests.answered(frame.qid, { channel: frame.ch, about: frame.about });
   }
 
-  /** An `err` about a qid; false when no listing with that qid is waiting. */
+  unlisted(frame: UnlistedFrame): void {
+    this.#unlistings.answered(frame.qid, undefined);
+  }
+
+  /** An `err` about a qid; false when no listing or unlisting with that qid is waiting. */
   refused(qid: string, error: ParleyError): boolean {
-    return this.#requests.refused(qid, error);
+    return this.#requests.refused(qid, error) || this.#unlistings.refused(qid, error);
   }
 
   rejectAll(error: ParleyError): void {
     this.#requests.rejectAll(error);
+    this.#unlistings.rejectAll(error);
   }
 }

@@ -90,6 +90,9 @@ export interface ListPublicOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** How to take a channel off the directory: the same right as listing it. */
+export type UnlistPublicOptions = Omit<ListPublicOptions, 'about'>;
+
 /** A channel the node now lists in the network's directory. */
 export interface Listed {
   readonly channel: string;

@@ -101,9 +101,16 @@ export interface PublicFrame {
   readonly about?: string | undefined;
   readonly auth?: string | undefined;
 }
+/** Takes a channel this node's clients listed off the directory; answered by `unlisted`. `auth` as for `public`. */
+export interface UnpublicFrame {
+  readonly t: 'unpublic';
+  readonly qid: string;
+  readonly ch: string;
+  readonly auth?: string | undefined;
+}
 /** Longest description of a public channel, as the directory takes it. */
 export const MAX_ABOUT_LENGTH = 280;
-export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame | PublicFrame;
+export type ClientFrame = HelloFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | QueryFrame | PublicFrame | UnpublicFrame;
 
 /** A `sub` as the node's decoder gives it: the default filled in. */
 export type ReceivedSubscribe = SubscribeFrame & { readonly presence: boolean };
@@ -113,7 +120,7 @@ export type ReceivedPublish = PublishFrame & { readonly bin: boolean; readonly r
 export type ReceivedQuery = QueryFrame & { readonly limit: number; readonly desc: boolean };
 /** A `public` as the node's decoder gives it: the default filled in. */
 export type ReceivedPublic = PublicFrame & { readonly about: string };
-export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery | ReceivedPublic;
+export type ReceivedClientFrame = HelloFrame | ReceivedSubscribe | UnsubscribeFrame | ReceivedPublish | ReceivedQuery | ReceivedPublic | UnpublicFrame;
 
 // ---- the schema: node -> client -----------------------------------------------------
 
@@ -202,7 +209,13 @@ export interface ListedFrame {
   readonly ch: string;
   readonly about: string;
 }
-export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | MembersFrame | PresenceFrame | UnsubscribedFrame | AckFrame | PageFrame | ListedFrame | ErrorFrame;
+/** The channel is no longer listed: this node stopped announcing it and told the network. */
+export interface UnlistedFrame {
+  readonly t: 'unlisted';
+  readonly qid: string;
+  readonly ch: string;
+}
+export type NodeFrame = WelcomeFrame | MessageFrame | LiveFrame | MembersFrame | PresenceFrame | UnsubscribedFrame | AckFrame | PageFrame | ListedFrame | UnlistedFrame | ErrorFrame;
 /** A node frame as a client's decoder gives it: an `err` may carry a code newer than the client. */
 export type ReceivedNodeFrame = Exclude<NodeFrame, ErrorFrame> | ErrorFrame<string>;
 
@@ -222,6 +235,7 @@ export const ERROR_CODES = {
   STORE_FAILED: 'the node\'s store failed; retry',
   NOT_ALLOWED: 'listing a channel in the directory needs auth computed with the node\'s DIRECTORY_KEY',
   NO_DIRECTORY: 'this node has no directory of public channels: it runs without --p2p',
+  NOT_LISTED: 'the channel is listed by the node itself (--public), not by its clients',
   READ_ONLY: 'clients may read the channel but not write it',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -435,6 +449,8 @@ function clientFrame(fields: Fields): ReceivedClientFrame {
       if (about.length > MAX_ABOUT_LENGTH) throw new Invalid(`about must be at most ${MAX_ABOUT_LENGTH} characters`);
       return { t: 'public', qid: token(fields, 'qid', true)!, ch: name(fields, 'ch'), about, auth: token(fields, 'auth', false) };
     }
+    case 'unpublic':
+      return { t: 'unpublic', qid: token(fields, 'qid', true)!, ch: name(fields, 'ch'), auth: token(fields, 'auth', false) };
     default:
       return unknownType(fields);
   }
@@ -529,6 +545,8 @@ function nodeFrame(fields: Fields): ReceivedNodeFrame {
     }
     case 'listed':
       return { t: 'listed', qid: text(fields, 'qid'), ch: text(fields, 'ch'), about: text(fields, 'about') };
+    case 'unlisted':
+      return { t: 'unlisted', qid: text(fields, 'qid'), ch: text(fields, 'ch') };
     case 'err':
       return {
         t: 'err',

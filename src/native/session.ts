@@ -21,6 +21,7 @@ import {
   type FrameAbout,
   type NodeFrame,
   type ReceivedPublic,
+  type UnpublicFrame,
   type ReceivedPublish,
   type ReceivedQuery,
   type ReceivedSubscribe,
@@ -50,6 +51,8 @@ export interface NativeContext extends ConnectionContext {
   readonly directoryKey?: string | undefined;
   /** Lists a channel in the network's directory; false when the node has none (no --p2p). */
   readonly listPublic?: (channel: string, about: string) => boolean;
+  /** Takes a channel its clients listed off the directory (`no_directory`: the node runs without --p2p). */
+  readonly unlistPublic?: (channel: string) => 'unlisted' | 'not_listed' | 'by_flag' | 'no_directory';
 }
 
 const MAX_SUBSCRIPTIONS = 1000;
@@ -212,6 +215,8 @@ export class NativeSession {
         return this.#query(frame);
       case 'public':
         return this.#listPublic(frame);
+      case 'unpublic':
+        return this.#unlistPublic(frame);
     }
   }
 
@@ -223,14 +228,41 @@ export class NativeSession {
    */
   #listPublic(frame: ReceivedPublic): void {
     const about = { ch: frame.ch, qid: frame.qid };
-    const { directoryKey, listPublic } = this.#ctx;
-    if (directoryKey === undefined) return this.#error('NOT_ALLOWED', about, 'this node lets no client list channels; its operator can allow it by setting DIRECTORY_KEY');
-    if (!authAccepted(this.uid, frame.ch, frame.auth, directoryKey)) {
-      return this.#error('NOT_ALLOWED', about, frame.auth === undefined ? 'auth is missing' : 'auth is wrong for this uid and channel');
-    }
+    const { listPublic } = this.#ctx;
+    if (!this.#mayList(frame, 'list')) return;
     if (listPublic === undefined || !listPublic(frame.ch, frame.about)) return this.#error('NO_DIRECTORY', about, 'start the node with --p2p');
     this.#ctx.log.info({ channel: frame.ch, uid: this.uid, about: frame.about }, 'a native client listed a channel in the directory');
     this.#send({ t: 'listed', qid: frame.qid, ch: frame.ch, about: frame.about });
+  }
+
+  /**
+   * Takes a channel off the directory, with the same right as listing it. A channel no
+   * client listed is answered `unlisted` too: a request sent again after a reconnect
+   * must not fail because the first one did its work.
+   */
+  #unlistPublic(frame: UnpublicFrame): void {
+    const about = { ch: frame.ch, qid: frame.qid };
+    if (!this.#mayList(frame, 'unlist')) return;
+    const result = this.#ctx.unlistPublic?.(frame.ch) ?? 'no_directory';
+    if (result === 'no_directory') return this.#error('NO_DIRECTORY', about, 'start the node with --p2p');
+    if (result === 'by_flag') return this.#error('NOT_LISTED', about, "it is listed by the node's --public flag, which only its operator can remove");
+    this.#ctx.log.info({ channel: frame.ch, uid: this.uid }, 'a native client took a channel off the directory');
+    this.#send({ t: 'unlisted', qid: frame.qid, ch: frame.ch });
+  }
+
+  /** Whether this client may list or unlist `frame.ch`; answers the refusal when not. */
+  #mayList(frame: ReceivedPublic | UnpublicFrame, verb: string): boolean {
+    const about = { ch: frame.ch, qid: frame.qid };
+    const { directoryKey } = this.#ctx;
+    if (directoryKey === undefined) {
+      this.#error('NOT_ALLOWED', about, `this node lets no client ${verb} channels; its operator can allow it by setting DIRECTORY_KEY`);
+      return false;
+    }
+    if (!authAccepted(this.uid, frame.ch, frame.auth, directoryKey)) {
+      this.#error('NOT_ALLOWED', about, frame.auth === undefined ? 'auth is missing' : 'auth is wrong for this uid and channel');
+      return false;
+    }
+    return true;
   }
 
   /**

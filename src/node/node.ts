@@ -268,6 +268,7 @@ export async function startNode(given: NodeConfig, log: Logger, options: StartOp
       p2pMode.listPublic(channel, about);
       return true;
     },
+    unlistPublic: (channel) => p2pMode?.unlistPublic(channel) ?? 'no_directory',
   };
   const onUpgrade = createUpgradeHandler({ stats, log, limiter, peering, clients, protocols: [mlesProtocol(mles), nativeProtocol(native)] });
   // Rooms are channels of this store and hub: Mles and native clients see them, peering carries them.

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { Store } from '../store/store.ts';
-import { ANNOUNCE_EVERY_MS, DIRECTORY_TOPIC, Directory, encodeAnnouncement, type DirectoryEntry, type PublicChannel } from './directory.ts';
+import { ANNOUNCE_EVERY_MS, DIRECTORY_TOPIC, Directory, encodeAnnouncement, encodeWithdrawal, type DirectoryEntry, type PublicChannel } from './directory.ts';
 import type { GossipTransport } from './gossip-channels.ts';
 
 export interface DirectoryGossipOptions {
@@ -30,7 +30,8 @@ export class DirectoryGossip {
     options.transport.subscribe(DIRECTORY_TOPIC, (data, from) => {
       const checked = this.directory.take(data, this.#now());
       if (checked.ok) {
-        if (checked.added) options.log.info({ channel: checked.entry.channel, node: checked.entry.node, about: checked.entry.about }, 'p2p directory lists a public channel');
+        if (checked.gone) options.log.info({ channel: checked.entry.channel, node: checked.entry.node }, 'p2p directory: a node no longer lists a channel');
+        else if (checked.added) options.log.info({ channel: checked.entry.channel, node: checked.entry.node, about: checked.entry.about }, 'p2p directory lists a public channel');
         return 'accept';
       }
       options.log.info({ peer: from, error: checked.error }, 'p2p directory announcement refused');
@@ -64,6 +65,14 @@ export class DirectoryGossip {
       this.directory.add({ channel: channel.channel, about: channel.about, node: identity.nodeId, announced: now, lastActivity: last }, now);
       transport.publish(DIRECTORY_TOPIC, data).catch((error: unknown) => log.debug({ err: (error as Error).message }, 'p2p directory announcement not sent'));
     }
+  }
+
+  /** Tells the network at once that this node no longer lists `channel` (it must be out of the channels announced). */
+  withdraw(channel: string): void {
+    const { identity, transport, log } = this.#options;
+    const now = this.#now();
+    this.directory.add({ channel, about: '', node: identity.nodeId, announced: now, lastActivity: 0 }, now, true);
+    transport.publish(DIRECTORY_TOPIC, encodeWithdrawal(identity, channel, now)).catch((error: unknown) => log.debug({ err: (error as Error).message }, 'p2p directory withdrawal not sent'));
   }
 
   #channels(): readonly PublicChannel[] {

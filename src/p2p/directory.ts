@@ -2,12 +2,17 @@
 // marks a channel public (--public, or a native client with the right DIRECTORY_KEY
 // gives) announces it on one gossip topic, every minute, in an announcement it signs;
 // every node keeps the newest announcement of each channel and node it has checked, and
-// forgets those not renewed for an hour. GET /v1/directory lists them. Names are not
-// unique: the announcing node's id says who claims what.
+// forgets those not renewed for an hour. A node that stops listing a channel announces
+// that too (`gone`), so the others drop it at once instead of within the hour; a gone
+// announcement is signed under another domain, so a listing cannot be replayed as one or
+// the other way round. GET /v1/directory lists them. Names are not unique: the
+// announcing node's id says who claims what.
 //
 //   topic         /parley/1/directory
 //   announcement  CBOR {v: 1, ch, about, key, ts, last, sig}
 //                 sig: Ed25519 over SHA-256("parley-directory-v1" | ch | about | ts | last)
+//   withdrawal    CBOR {v: 1, ch, about: "", key, ts, last: 0, gone: true, sig}
+//                 sig: Ed25519 over SHA-256("parley-directory-gone-v1" | ch | about | ts | last)
 
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
@@ -43,7 +48,10 @@ export interface DirectoryEntry {
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
-function digest(channel: string, about: string, ts: number, last: number): Buffer {
+const LISTED_DOMAIN = 'parley-directory-v1';
+const GONE_DOMAIN = 'parley-directory-gone-v1';
+
+function digest(domain: string, channel: string, about: string, ts: number, last: number): Buffer {
   const part = (text: string) => {
     const bytes = Buffer.from(text, 'utf8');
     const length = Buffer.alloc(4);
@@ -54,16 +62,23 @@ function digest(channel: string, about: string, ts: number, last: number): Buffe
   numbers.writeDoubleBE(ts, 0);
   numbers.writeDoubleBE(last, 8);
   return createHash('sha256')
-    .update(Buffer.concat([...part('parley-directory-v1'), ...part(channel), ...part(about), numbers]))
+    .update(Buffer.concat([...part(domain), ...part(channel), ...part(about), numbers]))
     .digest();
 }
 
 export function encodeAnnouncement(identity: NodeIdentity, channel: PublicChannel, ts: number, last: number): Uint8Array {
-  const sig = sign(null, digest(channel.channel, channel.about, ts, last), identity.privateKey);
+  const sig = sign(null, digest(LISTED_DOMAIN, channel.channel, channel.about, ts, last), identity.privateKey);
   return encoder.encode({ v: 1, ch: channel.channel, about: channel.about, key: rawPublicKey(identity.publicKey), ts, last, sig });
 }
 
-export type CheckedAnnouncement = { readonly ok: true; readonly entry: DirectoryEntry } | { readonly ok: false; readonly error: string };
+/** This node no longer lists `channel`, as of `ts`. */
+export function encodeWithdrawal(identity: NodeIdentity, channel: string, ts: number): Uint8Array {
+  const sig = sign(null, digest(GONE_DOMAIN, channel, '', ts, 0), identity.privateKey);
+  return encoder.encode({ v: 1, ch: channel, about: '', key: rawPublicKey(identity.publicKey), ts, last: 0, gone: true, sig });
+}
+
+/** `gone`: the node withdrew the channel at `entry.announced`. */
+export type CheckedAnnouncement = { readonly ok: true; readonly entry: DirectoryEntry; readonly gone: boolean } | { readonly ok: false; readonly error: string };
 
 /** Decodes an announcement and checks its signature; `now` bounds its time. */
 export function checkAnnouncement(data: Uint8Array, now: number, keys: Map<string, KeyObject> = new Map()): CheckedAnnouncement {
@@ -74,8 +89,9 @@ export function checkAnnouncement(data: Uint8Array, now: number, keys: Map<strin
     return { ok: false, error: 'not CBOR' };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: 'an announcement is a CBOR map' };
-  const { v, ch, about, key, ts, last, sig } = raw as Record<string, unknown>;
+  const { v, ch, about, key, ts, last, sig, gone } = raw as Record<string, unknown>;
   if (v !== 1) return { ok: false, error: `announcement version ${String(v)}` };
+  if (gone !== undefined && gone !== true) return { ok: false, error: 'gone must be true or absent' };
   const channelError = nameError('ch', ch);
   if (channelError !== undefined) return { ok: false, error: channelError };
   if (typeof about !== 'string' || about.length > MAX_ABOUT) return { ok: false, error: `about must be text of at most ${MAX_ABOUT} characters` };
@@ -93,30 +109,38 @@ export function checkAnnouncement(data: Uint8Array, now: number, keys: Map<strin
     }
     if (keys.size < MAX_ENTRIES) keys.set(node, publicKey);
   }
-  if (!verify(null, digest(ch as string, about, ts, last), publicKey, sig)) return { ok: false, error: 'bad signature' };
-  return { ok: true, entry: { channel: ch as string, about, node, announced: ts, lastActivity: last } };
+  if (!verify(null, digest(gone === true ? GONE_DOMAIN : LISTED_DOMAIN, ch as string, about, ts, last), publicKey, sig)) return { ok: false, error: 'bad signature' };
+  return { ok: true, entry: { channel: ch as string, about, node, announced: ts, lastActivity: last }, gone: gone === true };
+}
+
+interface HeldEntry extends DirectoryEntry {
+  /** Withdrawn at `announced`: kept (not listed) so that an older listing coming late does not list it again. */
+  readonly gone: boolean;
 }
 
 /** The entries a node has seen, newest announcement per channel and node. */
 export class Directory {
-  readonly #entries = new Map<string, DirectoryEntry>();
+  readonly #entries = new Map<string, HeldEntry>();
   readonly #keys = new Map<string, KeyObject>();
 
   /** Takes an announcement from gossip (not ok: it is not authentic, reject it); `added`: a channel and node not listed before. */
   take(data: Uint8Array, now: number): CheckedAnnouncement & { readonly added?: boolean } {
     const checked = checkAnnouncement(data, now, this.#keys);
-    return checked.ok ? { ...checked, added: this.add(checked.entry, now) } : checked;
+    return checked.ok ? { ...checked, added: this.add(checked.entry, now, checked.gone) } : checked;
   }
 
-  /** Keeps an entry if it is newer than what is listed; true when its channel and node were not listed. */
-  add(entry: DirectoryEntry, now: number): boolean {
+  /**
+   * Keeps an entry (or, `gone`, a withdrawal) if it is newer than what is held; true when
+   * it lists a channel and node that were not listed.
+   */
+  add(entry: DirectoryEntry, now: number, gone = false): boolean {
     const key = `${entry.channel}\0${entry.node}`;
     const known = this.#entries.get(key);
     if (known !== undefined && known.announced >= entry.announced) return false;
     if (known === undefined && this.#entries.size >= MAX_ENTRIES) this.expire(now);
     if (known === undefined && this.#entries.size >= MAX_ENTRIES) return false;
-    this.#entries.set(key, entry);
-    return known === undefined;
+    this.#entries.set(key, { ...entry, gone });
+    return !gone && (known === undefined || known.gone);
   }
 
   expire(now: number): void {
@@ -126,6 +150,8 @@ export class Directory {
   /** Every live entry, by channel name, then most recently active first. */
   list(now: number): DirectoryEntry[] {
     this.expire(now);
-    return [...this.#entries.values()].sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : b.lastActivity - a.lastActivity));
+    const listed: DirectoryEntry[] = [];
+    for (const { gone, ...entry } of this.#entries.values()) if (!gone) listed.push(entry);
+    return listed.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : b.lastActivity - a.lastActivity));
   }
 }

@@ -37,3 +37,15 @@ test('an unreadable file lists nothing, and invalid entries are skipped, without
     { channel: 'more', about: '' },
   ]);
 });
+
+test('a channel taken off the list stays off after a restart; one never listed is not removed', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'parley-listed-')), 'public-channels.json');
+  const listed = new ListedChannels(file, quiet);
+  listed.add('lobby', 'Say hello');
+  listed.add('news', '');
+  assert.equal(listed.remove('lobby'), true);
+  assert.equal(listed.remove('lobby'), false);
+  assert.equal(listed.remove('never'), false);
+  assert.equal(listed.has('news'), true);
+  assert.deepEqual(new ListedChannels(file, quiet).list(), [{ channel: 'news', about: '' }]);
+});

@@ -30,13 +30,28 @@ export class ListedChannels {
   /** Lists a channel (again, with a new description) and saves the list. */
   add(channel: string, about: string): void {
     this.#channels.set(channel, about);
+    this.#save(channel, 'this one is announced until the node stops');
+  }
+
+  has(channel: string): boolean {
+    return this.#channels.has(channel);
+  }
+
+  /** Takes a channel off the list and saves it; false when it was not listed. */
+  remove(channel: string): boolean {
+    if (!this.#channels.delete(channel)) return false;
+    this.#save(channel, 'it is announced again after a restart');
+    return true;
+  }
+
+  #save(channel: string, otherwise: string): void {
     if (this.#file === undefined) return;
     const temporary = `${this.#file}.tmp`;
     try {
       writeFileSync(temporary, `${JSON.stringify(this.list(), null, 1)}\n`);
       renameSync(temporary, this.#file);
     } catch (error) {
-      this.#log.error({ err: error, file: this.#file, channel }, 'could not save the listed public channels; this one is announced until the node stops');
+      this.#log.error({ err: error, file: this.#file, channel }, `could not save the listed public channels; ${otherwise}`);
     }
   }
 

@@ -39,8 +39,13 @@ export interface P2PMode {
   readonly directory: DirectoryGossip;
   /** Lists a channel in the directory (a native client with the right asked): carried, and announced from now on. */
   listPublic(channel: string, about: string): void;
+  /** Takes a channel a client listed off the directory (see UnlistResult). */
+  unlistPublic(channel: string): UnlistResult;
   stop(): Promise<void>;
 }
+
+/** `by_flag`: listed by the node's --public flag, which only its operator can remove. */
+export type UnlistResult = 'unlisted' | 'not_listed' | 'by_flag';
 
 export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
   const { settings, log } = options;
@@ -95,6 +100,13 @@ export async function startP2PMode(options: P2PModeOptions): Promise<P2PMode> {
       listed.add(channel, about);
       replication.gossip.join(channel);
       directory.announceSoon();
+    },
+    unlistPublic(channel) {
+      if (settings.public.some((c) => c.channel === channel)) return 'by_flag';
+      if (!listed.remove(channel)) return 'not_listed';
+      // Still public for another reason (a public Matrix room here): nothing to withdraw.
+      if (!publicChannels().some((c) => c.channel === channel)) directory.withdraw(channel);
+      return 'unlisted';
     },
     async stop() {
       directory.stop();

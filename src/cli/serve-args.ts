@@ -146,8 +146,9 @@ Environment:
   PEER_KEY                  Shared peering secret: every peer must prove it knows it.
                             Use a long random one: openssl rand -hex 32
   DIRECTORY_KEY             With --p2p: a native client may list a channel in the
-                            directory (as --public does) if its auth is computed with
-                            this key; unset, no client may. Use a long random one.
+                            directory (as --public does), or take one it listed off
+                            it, if its auth is computed with this key; unset, no
+                            client may. Use a long random one.
 `;
 
 export class UsageError extends Error {}

@@ -708,3 +708,27 @@ test('listPublic sends the auth computed with the key (not the key), resolves on
   await client.close();
   await assert.rejects(client.listPublic('lobby', { key: 'k' }), (e: unknown) => e instanceof ParleyError && e.code === 'CLOSED');
 });
+
+test('unlistPublic sends the auth computed with the key, resolves on unlisted, is sent again after a reconnect, and rejects on err', async () => {
+  const { node, client } = setup();
+  await client.connect();
+  let lost = false;
+  node.intercept = (socket, frame) => {
+    if (frame.t !== 'unpublic') return 'handle';
+    if (!lost) {
+      lost = true;
+      queueMicrotask(() => socket.drop(1006));
+    } else if (frame.ch === 'town') {
+      socket.push({ t: 'err', code: 'NOT_LISTED', msg: 'listed by --public', ch: frame.ch, qid: frame.qid });
+    } else {
+      socket.push({ t: 'unlisted', qid: frame.qid, ch: frame.ch });
+    }
+    return 'drop';
+  };
+  await client.unlistPublic('lobby', { key: 'operator-key' });
+  const sent = framesOf(node.last, 'unpublic')[0]!;
+  assert.deepEqual({ ...sent, qid: undefined }, { t: 'unpublic', qid: undefined, ch: 'lobby', auth: mlesAuth('alice', 'lobby', 'operator-key') });
+  await assert.rejects(client.unlistPublic('town', { key: 'operator-key' }), (e: unknown) => e instanceof ParleyError && e.code === 'NOT_LISTED' && e.channel === 'town');
+  await client.close();
+  await assert.rejects(client.unlistPublic('lobby', { key: 'k' }), (e: unknown) => e instanceof ParleyError && e.code === 'CLOSED');
+});

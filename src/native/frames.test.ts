@@ -22,6 +22,7 @@ test('decodes every client frame type with defaults', () => {
     ok: true,
     frame: { t: 'public', qid: 'l1', ch: 'c', about: 'All welcome', auth: '00ff' },
   });
+  assert.deepEqual(decode({ t: 'unpublic', qid: 'u1', ch: 'c', auth: '00ff' }), { ok: true, frame: { t: 'unpublic', qid: 'u1', ch: 'c', auth: '00ff' } });
 });
 
 test('refuses malformed frames with BAD_FRAME and a reason, naming what it was about', () => {
@@ -42,6 +43,7 @@ test('refuses malformed frames with BAD_FRAME and a reason, naming what it was a
     [encodeMap({ t: 'pub', ch: 'c', cid: 'x', p: Buffer.from([0xff]), bin: false }), 'p must be UTF-8 when bin is false'],
     [encodeMap({ t: 'query', ch: 'c', qid: 'q', ids: 'x' }), 'ids must be an array of byte strings'],
     [encodeMap({ t: 'public', ch: 'c' }), 'qid is required'],
+    [encodeMap({ t: 'unpublic', ch: 'c' }), 'qid is required'],
     [encodeMap({ t: 'public', qid: 'l', ch: 'c', about: 7 }), 'about must be a string'],
     [encodeMap({ t: 'public', qid: 'l', ch: 'c', about: 'x'.repeat(281) }), 'about must be at most 280 characters'],
     [Buffer.from([0xc1, 0x01]), 'not a CBOR map'], // a tagged value (a date), not a map

@@ -8,7 +8,7 @@
 // Checkpoints only move forward (a write names the revision it read), and a purge only
 // goes as far as a checkpoint written a pass earlier: every node watches the checkpoints,
 // and one whose reader reaches a checkpoint without having applied all it covers (a purge
-// took records while it was behind) goes on from the checkpoint (jetstream-log.ts).
+// took records while it was behind) goes on from the checkpoint (stream-reader.ts).
 
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';

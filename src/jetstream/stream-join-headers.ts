@@ -18,6 +18,13 @@ export interface StreamJoinHeadersOptions extends JoinHeadersOptions {
 }
 
 export class StreamJoinHeaders implements JoinHeaders, JoinHeadersSink {
+  /**
+   * A header goes to the stream at its join. Sent at the end of the turn, it went after
+   * the hub's flush when one was already due: a message sent right after the join (in
+   * the same read) then came before the header in the stream, and a joiner on another
+   * node was replayed the message without the header before it.
+   */
+  readonly appendAtJoin = true;
   readonly #kept: MemoryJoinHeaders;
   readonly #publish: StreamJoinHeadersOptions['publish'];
   readonly #lastSeq: (channel: string) => number;

@@ -98,3 +98,28 @@ test('members get messages live after their header, and the frame of a delivery 
   channels.leave(b);
   assert.deepEqual(hub.stats(), { members: 0, activeChannels: 0 });
 });
+
+test('a keeper that takes headers at the join gets each before what the hub flushes after it, however the turn goes', () => {
+  const scheduled: Array<() => void> = [];
+  const schedule = (run: () => void) => scheduled.push(run);
+  const store = new MemoryStore({ nodeId: 'n' });
+  // One ordered log for messages and headers, as the JetStream stream is.
+  const log: string[] = [];
+  const hub = new Hub({ store, schedule, log: { submit: (requests) => log.push(...requests.map((r) => Buffer.from(r.payload).toString())) } });
+  const headers = {
+    appendAtJoin: true,
+    append: (records: readonly { frame: Uint8Array }[]) => void log.push(...records.map((r) => `header:${Buffer.from(r.frame).toString()}`)),
+    latest: () => [],
+    enforceRetention: () => 0,
+    close: () => {},
+  };
+  const channels = new MlesChannels({ hub, store, headers, historyLimit: 200, historyBytes: 1e9, schedule });
+  const x = new MlesRecorder('x', 'room');
+  // In one turn: a message of someone else (the hub's flush is now due), x joins, x sends.
+  hub.publish({ channel: 'room', uid: 'w', binary: true, payload: Buffer.from('before') });
+  channels.join(x, Buffer.from('x'));
+  hub.publish({ channel: 'room', uid: 'x', binary: true, payload: Buffer.from('from x') }, x);
+  scheduled.splice(0).forEach((run) => run());
+  // The header is placed after what was committed at the join (nothing): before both messages.
+  assert.deepEqual(log, ['header:x', 'before', 'from x']);
+});

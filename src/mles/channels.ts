@@ -83,8 +83,12 @@ export class MlesChannels {
     // Stored at the end of the turn (one transaction for all joins of a turn), placed
     // after the last message committed now, durable or not yet: what this member gets
     // live comes after it, and one sent before the join stays before it in later replays.
-    if (this.#pendingHeaders.length === 0) this.#schedule(() => this.flush());
-    this.#pendingHeaders.push({ channel: member.channel, position: store.lastAssigned(member.channel), frame: header });
+    const record = { channel: member.channel, position: store.lastAssigned(member.channel), frame: header };
+    if (this.#options.headers.appendAtJoin === true) this.#append([record]);
+    else {
+      if (this.#pendingHeaders.length === 0) this.#schedule(() => this.flush());
+      this.#pendingHeaders.push(record);
+    }
     return { ok: true };
   }
 
@@ -119,7 +123,10 @@ export class MlesChannels {
   flush(): void {
     const headers = this.#pendingHeaders;
     this.#pendingHeaders = [];
-    if (headers.length === 0) return;
+    if (headers.length > 0) this.#append(headers);
+  }
+
+  #append(headers: readonly JoinHeaderRecord[]): void {
     try {
       this.#options.headers.append(headers);
     } catch (error) {

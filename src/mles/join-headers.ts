@@ -15,6 +15,13 @@ export interface JoinHeaderRecord extends JoinHeader {
 export interface JoinHeaders {
   /** Stores headers in one transaction, trimming each channel to its newest `perChannel`. */
   append(headers: readonly JoinHeaderRecord[]): void;
+  /**
+   * Each header is to be appended at its join, not at the end of the turn: a keeper
+   * that sends headers into the same ordered log as the messages (the JetStream
+   * stream) must send one before what the hub has not flushed yet, or a message queued
+   * before the join would land on the wrong side of it.
+   */
+  readonly appendAtJoin?: boolean;
   /** The channel's newest `limit` headers, oldest first. */
   latest(channel: string, limit: number): JoinHeader[];
   /**

@@ -233,7 +233,7 @@ export const ERROR_CODES = {
   LIMIT_TOO_LARGE: `a query may ask for at most ${MAX_QUERY_LIMIT} messages (and ${MAX_QUERY_IDS} ids)`,
   BAD_QUERY: 'the query fields contradict each other',
   STORE_FAILED: 'the node\'s store failed; retry',
-  NOT_ALLOWED: 'listing a channel in the directory needs auth computed with the node\'s DIRECTORY_KEY',
+  NOT_ALLOWED: 'listing a channel in the directory, or taking it off, needs auth computed with the node\'s DIRECTORY_KEY',
   NO_DIRECTORY: 'this node has no directory of public channels: it runs without --p2p',
   NOT_LISTED: 'the channel is listed by the node itself (--public), not by its clients',
   READ_ONLY: 'clients may read the channel but not write it',
